@@ -1,0 +1,78 @@
+import { z } from "zod";
+import { hostPort, httpUrl, identifier, positiveMs } from "./schema-parts.js";
+import { planSchema, ruleSchema, tenantSchema } from "./tenancy-schema.js";
+import { tierSchema } from "./tier-schema.js";
+import { checkReferences } from "./references.js";
+
+const serviceEndpoint = z.strictObject({
+  listen: hostPort,
+  /** How other services reach this one; defaults to http://<listen>. */
+  url: httpUrl.optional(),
+});
+
+export const providerSchema = z.strictObject({
+  /** Wire format. "openai" covers OpenAI-compatible servers, the simulator included. */
+  kind: z.enum(["openai"]),
+  base_url: httpUrl,
+  /** Name of the environment variable holding the API key. */
+  api_key_env: z.string().min(1).optional(),
+  /** File holding the API key (for mounted secrets). */
+  api_key_file: z.string().min(1).optional(),
+  /** Persistent connections kept to this provider per executor process. */
+  connections: z.number().int().positive().default(64),
+});
+
+export const configSchema = z
+  .strictObject({
+    log: z
+      .strictObject({
+        level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+      })
+      .prefault({}),
+    nats: z
+      .strictObject({
+        url: z.string().min(1).default("nats://127.0.0.1:4222"),
+        subject_prefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "expected NATS subject tokens")
+          .default("tiermesh"),
+        kv_bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default("tiermesh_tier_status"),
+      })
+      .prefault({}),
+    router: serviceEndpoint.extend({
+      /** Deadline applied when the caller sends none. */
+      default_timeout_ms: positiveMs.default(60_000),
+      /** Tier status older than this is ignored. */
+      status_ttl_ms: positiveMs.default(15_000),
+      /** Tenant used for calls without an API key; unset means a key is required. */
+      anonymous_tenant: identifier.optional(),
+    }),
+    classifier: serviceEndpoint.extend({
+      rules: z.array(ruleSchema).default([]),
+    }),
+    health_monitor: serviceEndpoint.extend({
+      /** How often SLIs are evaluated. */
+      evaluate_interval_ms: positiveMs.default(100),
+      /** Every tier's status is re-published this often even without change. */
+      heartbeat_ms: positiveMs.default(2_000),
+      probe: z
+        .strictObject({
+          /** Canary request interval per tier; 0 disables probes. */
+          interval_ms: z.number().int().nonnegative().default(1_000),
+          timeout_ms: positiveMs.default(5_000),
+          prompt: z.string().min(1).default("Reply with OK."),
+          max_tokens: z.number().int().positive().default(4),
+        })
+        .prefault({}),
+    }),
+    providers: z.record(identifier, providerSchema),
+    tiers: z.record(identifier, tierSchema).refine((t) => Object.keys(t).length > 0, "at least one tier is required"),
+    plans: z.record(identifier, planSchema),
+    tenants: z.record(identifier, tenantSchema).default({}),
+    /** The simulated provider's own section; validated by the simulator. */
+    simulator: z.unknown().optional(),
+  })
+  .superRefine(checkReferences);
+
+export type Config = z.output<typeof configSchema>;
+export type ProviderConfig = z.output<typeof providerSchema>;

@@ -1,0 +1,54 @@
+import { z } from "zod";
+import { identifier } from "./schema-parts.js";
+
+export const urgencies = ["interactive", "standard", "batch"] as const;
+export const urgencySchema = z.enum(urgencies);
+export type Urgency = z.output<typeof urgencySchema>;
+
+/** A commercial plan: which tiers its tenants are entitled to. */
+export const planSchema = z.strictObject({
+  default_tier: identifier,
+  /** The SLA ceiling: nothing a caller sends raises a request above it. */
+  max_tier: identifier,
+  /** The quality floor: routing never serves below it. Defaults to the lowest tier. */
+  min_tier: identifier.optional(),
+  default_urgency: urgencySchema.default("standard"),
+  urgencies: z.array(urgencySchema).min(1).default([...urgencies]),
+  /** What to do with a tier hint above max_tier. */
+  hint_above_max: z.enum(["clamp", "reject"]).default("clamp"),
+  limits: z
+    .strictObject({
+      max_prompt_tokens: z.number().int().positive().default(128_000),
+      requests_per_minute: z.number().int().positive().optional(),
+      tokens_per_minute: z.number().int().positive().optional(),
+      monthly_budget_usd: z.number().positive().optional(),
+    })
+    .prefault({}),
+});
+
+export const tenantSchema = z.strictObject({
+  plan: identifier,
+  /** SHA-256 hex digests of the tenant's API keys; keys are never stored in clear. */
+  api_key_sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/, "expected a SHA-256 hex digest")).default([]),
+});
+
+export const ruleSchema = z.strictObject({
+  id: z.string().min(1),
+  /** Every listed condition must hold. */
+  when: z
+    .strictObject({
+      plans: z.array(identifier).min(1).optional(),
+      urgencies: z.array(urgencySchema).min(1).optional(),
+      prompt_tokens_over: z.number().int().nonnegative().optional(),
+      max_tokens_over: z.number().int().nonnegative().optional(),
+      models: z.array(z.string().min(1)).min(1).optional(),
+    })
+    .prefault({}),
+  tier: identifier,
+  /** Plain-language reason reported with the decision. */
+  reason: z.string().optional(),
+});
+
+export type PlanConfig = z.output<typeof planSchema>;
+export type TenantConfig = z.output<typeof tenantSchema>;
+export type RuleConfig = z.output<typeof ruleSchema>;

@@ -1,0 +1,10 @@
+// The protocol of tiermesh, generated from proto/ by buf + protoc-gen-es. Do not edit src/gen.
+export * from "./gen/tiermesh/common/v1/completion_pb.js";
+export * from "./gen/tiermesh/common/v1/tier_state_pb.js";
+export * from "./gen/tiermesh/router/v1/router_pb.js";
+export * from "./gen/tiermesh/classifier/v1/classifier_pb.js";
+export * from "./gen/tiermesh/executor/v1/executor_pb.js";
+export * from "./gen/tiermesh/health/v1/outcome_pb.js";
+export * from "./gen/tiermesh/health/v1/tier_status_pb.js";
+export * from "./gen/tiermesh/health/v1/health_monitor_pb.js";
+export * from "./gen/grpc/health/v1/health_pb.js";

@@ -1,0 +1,68 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import {
+  Health,
+  HealthCheckResponseSchema,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  type HealthCheckResponse,
+} from "@tiermesh/proto";
+
+export { ServingStatus };
+
+/**
+ * Serving status per service name for the standard grpc.health.v1 protocol.
+ * The empty name stands for the whole server.
+ */
+export class HealthStatus {
+  private readonly statuses = new Map<string, ServingStatus>();
+  private readonly watchers = new Set<() => void>();
+
+  constructor(services: readonly string[]) {
+    for (const name of ["", ...services]) this.statuses.set(name, ServingStatus.NOT_SERVING);
+  }
+
+  get(service: string): ServingStatus | undefined {
+    return this.statuses.get(service);
+  }
+
+  /** Sets every registered service at once. */
+  setAll(status: ServingStatus): void {
+    for (const name of this.statuses.keys()) this.statuses.set(name, status);
+    for (const notify of this.watchers) notify();
+  }
+
+  /** @internal */
+  subscribe(notify: () => void): () => void {
+    this.watchers.add(notify);
+    return () => this.watchers.delete(notify);
+  }
+}
+
+export function createHealthService(status: HealthStatus): ServiceImpl<typeof Health> {
+  const response = (s: ServingStatus): HealthCheckResponse => create(HealthCheckResponseSchema, { status: s });
+  return {
+    check(req) {
+      const s = status.get(req.service);
+      if (s === undefined) throw new ConnectError(`unknown service "${req.service}"`, Code.NotFound);
+      return response(s);
+    },
+    async *watch(req, ctx) {
+      let wake: (() => void) | undefined;
+      const unsubscribe = status.subscribe(() => wake?.());
+      const aborted = new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve(), { once: true }));
+      try {
+        let last: ServingStatus | undefined;
+        while (!ctx.signal.aborted) {
+          const s = status.get(req.service) ?? ServingStatus.SERVICE_UNKNOWN;
+          if (s !== last) {
+            last = s;
+            yield response(s);
+          }
+          await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
+        }
+      } finally {
+        unsubscribe();
+      }
+    },
+  };
+}

@@ -1,0 +1,6 @@
+export { createLogger, type Logger } from "./logger.js";
+export { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
+export { createRpcServer, type RpcServer, type RpcServerOptions } from "./rpc-server.js";
+export { createMeshTransport } from "./rpc-client.js";
+export { runService, StartupError, type RunningService, type ServiceArgs } from "./service-main.js";
+export { deadlineFrom, remainingMs } from "./deadline.js";

@@ -1,0 +1,12 @@
+import { pino, type Logger, type LevelWithSilent } from "pino";
+
+export type { Logger } from "pino";
+
+/** The one root logger of a process; services and requests take `child()` loggers from it. */
+export function createLogger(service: string, level: LevelWithSilent = "info"): Logger {
+  return pino({
+    level,
+    base: { service, pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}
