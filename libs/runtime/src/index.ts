@@ -4,3 +4,4 @@ export { createRpcServer, type RpcServer, type RpcServerOptions } from "./rpc-se
 export { createMeshTransport } from "./rpc-client.js";
 export { runService, StartupError, type RunningService, type ServiceArgs } from "./service-main.js";
 export { deadlineFrom, remainingMs } from "./deadline.js";
+export { waitForServing } from "./wait-serving.js";

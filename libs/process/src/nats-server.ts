@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { freePort } from "./free-port.js";
+
+export class NatsServerMissingError extends Error {
+  override readonly name = "NatsServerMissingError";
+  constructor() {
+    super(
+      "nats-server binary not found (looked in $NATS_SERVER_BIN, $PATH and /usr/sbin). " +
+        "Install it with `sudo apt-get install nats-server` (Debian/Ubuntu) or from https://github.com/nats-io/nats-server/releases, " +
+        "or pass an existing server with --nats <url>.",
+    );
+  }
+}
+
+/** Path of the nats-server binary, or throws NatsServerMissingError. */
+export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
+  const explicit = env["NATS_SERVER_BIN"];
+  if (explicit) {
+    if (existsSync(explicit)) return explicit;
+    throw new NatsServerMissingError();
+  }
+  const dirs = [...(env["PATH"] ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin", "/usr/local/bin"];
+  for (const dir of dirs) {
+    const candidate = join(dir, "nats-server");
+    if (dir && existsSync(candidate)) return candidate;
+  }
+  throw new NatsServerMissingError();
+}
+
+export interface NatsServer {
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server (SIGTERM, then SIGKILL after 3 s). Its data stays for `start`. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port with the same JetStream data. */
+  start(): Promise<void>;
+  /** Stops it and removes its data. */
+  dispose(): Promise<void>;
+}
+
+export interface NatsServerOptions {
+  port?: number;
+  /** Forward the server's output to this process's stderr. */
+  verbose?: boolean;
+}
+
+/** Starts a private nats-server with JetStream on loopback. */
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
+  const bin = findNatsServer();
+  const port = options.port ?? (await freePort());
+  const storeDir = mkdtempSync(join(tmpdir(), "tiermesh-nats-"));
+  let child: ChildProcess | undefined;
+
+  const start = async () => {
+    const proc = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+      stdio: ["ignore", options.verbose ? "inherit" : "ignore", options.verbose ? "inherit" : "pipe"],
+    });
+    child = proc;
+    let stderr = "";
+    proc.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2_000)));
+    const exited = new Promise<never>((_, reject) =>
+      proc.once("exit", (code) => reject(new Error(`nats-server exited with code ${code}: ${stderr.trim()}`))),
+    );
+    exited.catch(() => undefined);
+    await Promise.race([waitForPort(port, 10_000), exited]);
+  };
+  const stop = async () => {
+    const proc = child;
+    child = undefined;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+    proc.kill("SIGTERM");
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 3_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  await start();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    stop,
+    start,
+    async dispose() {
+      await stop();
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resolves when something accepts TCP connections on 127.0.0.1:port. */
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > until) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

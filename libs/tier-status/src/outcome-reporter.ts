@@ -1,0 +1,74 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { OutcomeBatchSchema, OutcomeSchema, type Outcome } from "@tiermesh/proto";
+import type { NatsLink } from "./nats-link.js";
+import { encodeOutcomes } from "./status-codec.js";
+
+export type OutcomeInit = MessageInitShape<typeof OutcomeSchema>;
+
+export interface OutcomeReporterOptions {
+  link: NatsLink;
+  subject: string;
+  executorId: string;
+  /** Longest time an outcome waits before it is published. */
+  flushMs?: number;
+  /** Outcomes per published batch. */
+  maxBatch?: number;
+  /** Outcomes kept while NATS is unreachable; older ones are dropped beyond this. */
+  maxBuffered?: number;
+}
+
+/**
+ * Batches request outcomes and publishes them on NATS off the request path:
+ * `report` only appends to a buffer.
+ */
+export class OutcomeReporter {
+  private buffer: Outcome[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private dropped = 0;
+  private readonly flushMs: number;
+  private readonly maxBatch: number;
+  private readonly maxBuffered: number;
+
+  constructor(private readonly options: OutcomeReporterOptions) {
+    this.flushMs = options.flushMs ?? 50;
+    this.maxBatch = options.maxBatch ?? 500;
+    this.maxBuffered = options.maxBuffered ?? 20_000;
+  }
+
+  /** Outcomes dropped because NATS was unreachable for too long. */
+  get droppedCount(): number {
+    return this.dropped;
+  }
+
+  report(outcome: OutcomeInit): void {
+    this.buffer.push(create(OutcomeSchema, outcome));
+    if (this.buffer.length > this.maxBuffered) {
+      const excess = this.buffer.length - this.maxBuffered;
+      this.buffer.splice(0, excess);
+      this.dropped += excess;
+    }
+    if (this.buffer.length >= this.maxBatch) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const nc = this.options.link.connection;
+    if (!nc || nc.isClosed() || !this.options.link.connected) {
+      if (this.buffer.length > 0) this.timer = setTimeout(() => this.flush(), this.flushMs * 4);
+      return;
+    }
+    while (this.buffer.length > 0) {
+      const outcomes = this.buffer.splice(0, this.maxBatch);
+      const batch = create(OutcomeBatchSchema, { executorId: this.options.executorId, outcomes });
+      nc.publish(this.options.subject, encodeOutcomes(batch));
+    }
+  }
+
+  close(): void {
+    this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,91 @@
+import type { ServerResponse } from "node:http";
+import { pause } from "./abortable-pause.js";
+import type { CompletionPlan, FinishReason, Usage } from "./completion-plan.js";
+
+interface ChunkChoice {
+  index: 0;
+  delta: { role?: "assistant"; content?: string };
+  logprobs: null;
+  finish_reason: FinishReason | null;
+}
+
+export interface StreamTiming {
+  ttftMs: number;
+  /** Sampled afresh before every token. */
+  nextInterTokenMs: () => number;
+}
+
+function chunk(plan: CompletionPlan, choices: ChunkChoice[], usage?: Usage | null): string {
+  const body = {
+    id: plan.id,
+    object: "chat.completion.chunk",
+    created: plan.created,
+    model: plan.model,
+    choices,
+    ...(usage === undefined ? {} : { usage }),
+  };
+  return `data: ${JSON.stringify(body)}\n\n`;
+}
+
+function choice(delta: ChunkChoice["delta"], finishReason: FinishReason | null = null): ChunkChoice {
+  return { index: 0, delta, logprobs: null, finish_reason: finishReason };
+}
+
+/** Writes and, if the socket buffer is full, waits for it to drain (or for the client to leave). */
+function write(res: ServerResponse, data: string, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted || res.destroyed) return Promise.resolve(false);
+  if (res.write(data)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const onDrain = (): void => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    };
+    const onAbort = (): void => {
+      res.off("drain", onDrain);
+      resolve(false);
+    };
+    res.once("drain", onDrain);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Simulates a dropped upstream: flush what was sent, then destroy the socket without [DONE]. */
+function cut(res: ServerResponse): void {
+  res.write(": simulated stream cut\n\n", () => res.destroy());
+}
+
+/**
+ * Streams `plan` as OpenAI server-sent events: role delta after TTFT, one chunk
+ * per token paced by the inter-token delay, a finish chunk, an optional usage
+ * chunk, then `[DONE]`. Stops (clearing its timer) as soon as `signal` aborts.
+ */
+export async function streamCompletion(
+  res: ServerResponse,
+  plan: CompletionPlan,
+  timing: StreamTiming,
+  includeUsage: boolean,
+  signal: AbortSignal,
+): Promise<void> {
+  const usageField = includeUsage ? null : undefined;
+  res.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+  });
+  res.flushHeaders();
+
+  if (!(await pause(timing.ttftMs, signal))) return;
+  if (!(await write(res, chunk(plan, [choice({ role: "assistant", content: "" })], usageField), signal))) {
+    return;
+  }
+  for (const [index, token] of plan.tokens.entries()) {
+    if (plan.cutAfterTokens === index) return cut(res);
+    if (!(await pause(timing.nextInterTokenMs(), signal))) return;
+    if (!(await write(res, chunk(plan, [choice({ content: token })], usageField), signal))) return;
+  }
+  if (plan.cutAfterTokens !== null) return cut(res);
+
+  if (!(await write(res, chunk(plan, [choice({}, plan.finishReason)], usageField), signal))) return;
+  if (includeUsage && !(await write(res, chunk(plan, [], plan.usage), signal))) return;
+  if (signal.aborted || res.destroyed) return;
+  res.end("data: [DONE]\n\n");
+}

@@ -1,0 +1,84 @@
+import { z } from "zod";
+
+/** Largest completion the simulator will produce; keeps a typo from allocating gigabytes. */
+export const MAX_OUTPUT_TOKENS = 100_000;
+
+const delayMs = z.number().min(0);
+const rate = z.number().min(0).max(1);
+const tokenCount = z.number().int().min(0).max(MAX_OUTPUT_TOKENS);
+
+const latencyFields = { median: delayMs, p99: delayMs };
+const outputTokenFields = { min: tokenCount, max: tokenCount };
+
+/** A lognormal delay fitted to its median and 99th percentile, in milliseconds. */
+export const latencyDistributionSchema = z
+  .strictObject(latencyFields)
+  .refine((d) => d.p99 >= d.median, {
+    message: "p99 must be greater than or equal to median",
+    path: ["p99"],
+  });
+
+export const outputTokensSchema = z
+  .strictObject(outputTokenFields)
+  .refine((t) => t.max >= t.min, {
+    message: "max must be greater than or equal to min",
+    path: ["max"],
+  });
+
+const scalarFields = {
+  error_rate: rate,
+  outage: z.boolean(),
+  rate_limit_rate: rate,
+  retry_after_s: z.number().int().min(0),
+  hang_rate: rate,
+  stream_cut_rate: rate,
+};
+
+export const modelProfileSchema = z.strictObject({
+  ttft_ms: latencyDistributionSchema.default(() => ({ median: 50, p99: 150 })),
+  inter_token_ms: latencyDistributionSchema.default(() => ({ median: 5, p99: 15 })),
+  output_tokens: outputTokensSchema.default(() => ({ min: 16, max: 48 })),
+  error_rate: scalarFields.error_rate.default(0),
+  outage: scalarFields.outage.default(false),
+  rate_limit_rate: scalarFields.rate_limit_rate.default(0),
+  retry_after_s: scalarFields.retry_after_s.default(1),
+  hang_rate: scalarFields.hang_rate.default(0),
+  stream_cut_rate: scalarFields.stream_cut_rate.default(0),
+});
+
+export type ModelProfile = z.output<typeof modelProfileSchema>;
+
+/**
+ * A runtime change to a profile: every field optional, nested objects partial,
+ * unknown keys rejected. Cross-field rules (p99 >= median, max >= min) are
+ * checked by re-validating the merged profile with `modelProfileSchema`.
+ */
+export const modelProfilePatchSchema = z.strictObject({
+  ttft_ms: z.strictObject(latencyFields).partial().optional(),
+  inter_token_ms: z.strictObject(latencyFields).partial().optional(),
+  output_tokens: z.strictObject(outputTokenFields).partial().optional(),
+  ...z.strictObject(scalarFields).partial().shape,
+});
+
+export type ModelProfilePatch = z.output<typeof modelProfilePatchSchema>;
+
+const listenAddressSchema = z
+  .string()
+  .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be "host:port"')
+  .refine((value) => Number(value.slice(value.lastIndexOf(":") + 1)) <= 65_535, {
+    message: "port must be at most 65535",
+  });
+
+/** YAML `sim-model:` with no body parses as null; treat it as "all defaults". */
+const modelEntrySchema = z.preprocess((value) => (value === null ? {} : value), modelProfileSchema);
+
+export const simulatorConfigSchema = z.strictObject({
+  listen: listenAddressSchema.default("127.0.0.1:7490"),
+  models: z
+    .record(z.string().min(1), modelEntrySchema)
+    .refine((models) => Object.keys(models).length > 0, {
+      message: "at least one model is required",
+    }),
+});
+
+export type SimulatorConfig = z.output<typeof simulatorConfigSchema>;
