@@ -1,6 +1,7 @@
 export { configSchema, providerSchema, type Config, type ProviderConfig } from "./config-schema.js";
 export { ConfigError } from "./config-error.js";
 export { loadConfig, parseConfig, type Env } from "./load-config.js";
-export { endpointUrl, splitHostPort, tiersByRank } from "./tier-order.js";
+export { endpointUrl, splitHostPort } from "./endpoints.js";
+export { TierLadder } from "./tier-ladder.js";
 export { urgencies, type PlanConfig, type RuleConfig, type TenantConfig, type Urgency } from "./tenancy-schema.js";
 export type { DeploymentConfig, TierConfig, TierSloConfig } from "./tier-schema.js";

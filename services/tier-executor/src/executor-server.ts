@@ -1,0 +1,61 @@
+import { hostname } from "node:os";
+import type { Config } from "@tiermesh/config";
+import { TierExecutorService } from "@tiermesh/proto";
+import { createRpcServer, StartupError, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { NatsLink, OutcomeReporter, subjects, type OutcomeInit } from "@tiermesh/tier-status";
+import { createTierExecutorService } from "./executor-service.js";
+import { createProviders } from "./providers/registry.js";
+import { TierRunner } from "./tier-runner.js";
+
+export interface TierExecutorServer {
+  readonly rpc: RpcServer;
+  readonly tier: string;
+  /** Stops serving, flushes outcome reports and closes provider connections. */
+  close(): Promise<void>;
+}
+
+export interface TierExecutorServerOptions {
+  /** Outcome sink; defaults to batches published on NATS. */
+  report?: (outcome: OutcomeInit) => void;
+}
+
+/** Builds the executor of one tier without listening. */
+export function createTierExecutorServer(
+  config: Config,
+  tierName: string,
+  logger: Logger,
+  options: TierExecutorServerOptions = {},
+): TierExecutorServer {
+  const tier = config.tiers[tierName];
+  if (tier === undefined) {
+    throw new StartupError(`--tier: unknown tier "${tierName}" (tiers: ${Object.keys(config.tiers).join(", ")})`);
+  }
+  const providers = createProviders(config, [tierName]);
+  const executorId = `${tierName}@${hostname()}:${process.pid}`;
+  let link: NatsLink | undefined;
+  let reporter: OutcomeReporter | undefined;
+  let report = options.report;
+  if (report === undefined) {
+    link = new NatsLink({ url: config.nats.url, name: `tiermesh-executor-${executorId}`, logger });
+    const outcomes = new OutcomeReporter({ link, subject: subjects(config.nats.subject_prefix).outcomes(tierName), executorId });
+    reporter = outcomes;
+    report = (o) => outcomes.report(o);
+  }
+  const runner = new TierRunner({ tierName, tier, providers, report });
+  const defaultTimeoutMs = tier.timeouts.attempt_ms * tier.retries.max_attempts;
+  const rpc = createRpcServer({
+    logger,
+    serviceNames: [TierExecutorService.typeName],
+    routes: (router) => router.service(TierExecutorService, createTierExecutorService({ tierName, runner, defaultTimeoutMs })),
+  });
+  return {
+    rpc,
+    tier: tierName,
+    async close() {
+      await rpc.close();
+      reporter?.close();
+      await link?.close();
+      await Promise.all([...providers.values()].map((p) => p.close()));
+    },
+  };
+}

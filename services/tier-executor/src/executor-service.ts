@@ -1,0 +1,80 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  ExecuteResponseSchema,
+  TierExecutorService,
+  type ExecuteRequest,
+  type ExecuteResponse,
+} from "@tiermesh/proto";
+import { deadlineFrom } from "@tiermesh/runtime";
+import type { RunResult, TierRunner } from "./tier-runner.js";
+
+export interface TierExecutorServiceDeps {
+  tierName: string;
+  runner: TierRunner;
+  /** Deadline for calls that carry none. */
+  defaultTimeoutMs: number;
+}
+
+export function createTierExecutorService(deps: TierExecutorServiceDeps): ServiceImpl<typeof TierExecutorService> {
+  const validate = (req: ExecuteRequest) => {
+    if (req.tier !== deps.tierName) {
+      throw new ConnectError(`tier: this executor serves "${deps.tierName}", not "${req.tier}"`, Code.InvalidArgument);
+    }
+    if (!req.input || req.input.messages.length === 0) {
+      throw new ConnectError("input.messages: at least one message is required", Code.InvalidArgument);
+    }
+    return req.input;
+  };
+  const start = (req: ExecuteRequest, ctx: HandlerContext) => {
+    const input = validate(req);
+    const deadline = deadlineFrom(ctx.timeoutMs(), deps.defaultTimeoutMs);
+    return deps.runner.run({ input, probe: req.probe }, { deadline, signal: ctx.signal });
+  };
+  return {
+    async execute(req, ctx) {
+      const run = start(req, ctx);
+      let content = "";
+      for (;;) {
+        const step = await run.next();
+        if (step.done) return response(deps.tierName, step.value, content);
+        content += step.value;
+      }
+    },
+    async *executeStream(req, ctx) {
+      const run = start(req, ctx);
+      for (;;) {
+        const step = await run.next();
+        if (step.done) {
+          yield { event: { case: "done", value: response(deps.tierName, step.value, "") } };
+          return;
+        }
+        yield { event: { case: "delta", value: step.value } };
+      }
+    },
+  };
+}
+
+function response(tier: string, r: RunResult, content: string): ExecuteResponse {
+  return create(ExecuteResponseSchema, {
+    tier,
+    model: r.deployment.model,
+    provider: r.deployment.provider,
+    deployment: r.deployment.id,
+    content,
+    finishReason: r.finishReason,
+    usage: {
+      promptTokens: r.promptTokens,
+      completionTokens: r.completionTokens,
+      totalTokens: r.promptTokens + r.completionTokens,
+      estimated: r.usageEstimated,
+    },
+    costUsd: r.costUsd,
+    timings: {
+      ttftUs: BigInt(Math.round(r.ttftMs * 1_000)),
+      totalUs: BigInt(Math.round(r.totalMs * 1_000)),
+      providerUs: BigInt(Math.round(r.providerMs * 1_000)),
+    },
+    attempts: r.attempts,
+  });
+}

@@ -1,0 +1,32 @@
+import type { ProviderConfig } from "@tiermesh/config";
+
+export interface ProviderMessage {
+  role: string;
+  content: string;
+}
+
+export interface ProviderRequest {
+  model: string;
+  messages: readonly ProviderMessage[];
+  maxTokens: number;
+  temperature?: number | undefined;
+}
+
+export interface ProviderUsage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** What a streaming provider call yields: text pieces, then exactly one `done`. */
+export type ProviderEvent =
+  | { type: "delta"; text: string }
+  | { type: "done"; finishReason: string; usage: ProviderUsage | undefined };
+
+/** One provider wire format. Adapters throw ProviderError for every failure. */
+export interface ProviderAdapter {
+  readonly name: string;
+  stream(request: ProviderRequest, signal: AbortSignal): AsyncIterable<ProviderEvent>;
+  close(): Promise<void>;
+}
+
+export type ProviderAdapterFactory = (name: string, config: ProviderConfig, apiKey: string | undefined) => ProviderAdapter;
