@@ -143,7 +143,9 @@ export class TierRunner {
     const start = performance.now();
     let ttftMs = 0;
     let completionChars = 0;
+    // Probes are measured by the monitor that sent them; reporting them here too would count them twice.
     const report = (status: OutcomeStatus, promptTokens: number, completionTokens: number, cost: number) =>
+      !probe &&
       this.options.report({
         tier: this.options.tierName,
         model: deployment.model,

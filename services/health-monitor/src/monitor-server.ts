@@ -1,0 +1,123 @@
+import { hostname } from "node:os";
+import type { KV } from "@nats-io/kv";
+import type { Subscription } from "@nats-io/transport-node";
+import type { Config } from "@tiermesh/config";
+import { HealthMonitorService, TierState, type TierStatusEvent } from "@tiermesh/proto";
+import { createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { decodeOutcomes, NatsLink, openStatusBucket, readStatuses, subjects } from "@tiermesh/tier-status";
+import { CanaryProber } from "./canary-prober.js";
+import { createHealthMonitorService } from "./monitor-service.js";
+import { StatusBoard } from "./status-board.js";
+import { StatusPublisher } from "./status-publisher.js";
+
+export interface HealthMonitorServer {
+  readonly rpc: RpcServer;
+  /** Connects to NATS (waiting up to `natsWaitMs` for it), seeds state from the bucket and starts watching. */
+  start(natsWaitMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds the health monitor without listening or connecting. */
+export function createHealthMonitorServer(config: Config, logger: Logger): HealthMonitorServer {
+  const monitorId = `${hostname()}:${process.pid}`;
+  const subj = subjects(config.nats.subject_prefix);
+  const tierNames = Object.keys(config.tiers);
+  const listeners = new Set<(event: TierStatusEvent) => void>();
+  let board = new StatusBoard(config, { monitorId, firstSequence: BigInt(Date.now()) * 1000n });
+  let bucket: KV | undefined;
+  let subscription: Subscription | undefined;
+  const timers: NodeJS.Timeout[] = [];
+
+  const link = new NatsLink({
+    url: config.nats.url,
+    name: `tiermesh-health-monitor-${monitorId}`,
+    logger,
+    onConnected(nc) {
+      subscription ??= nc.subscribe(subj.allOutcomes, {
+        callback(err, msg) {
+          if (err) return logger.warn({ err }, "outcome subscription error");
+          try {
+            const now = Date.now();
+            for (const o of decodeOutcomes(msg.data).outcomes) board.record(o, now);
+            evaluate();
+          } catch (cause) {
+            logger.warn({ err: cause, subject: msg.subject }, "unreadable outcome batch");
+          }
+        },
+      });
+    },
+  });
+  const publisher = new StatusPublisher(link, config.nats.subject_prefix, () => bucket, logger);
+  const emit = (event: TierStatusEvent, change: boolean) => {
+    publisher.publish(event, change);
+    for (const listener of listeners) listener(event);
+  };
+  function evaluate() {
+    for (const event of board.evaluate(Date.now())) {
+      logger.warn(
+        { tier: event.tier, state: TierState[event.state], previous: TierState[event.previousState], reason: event.reason, sequence: event.sequence.toString() },
+        "tier state changed",
+      );
+      emit(event, true);
+    }
+  }
+  const prober = new CanaryProber({
+    config,
+    record(outcome) {
+      board.record(outcome, Date.now());
+      evaluate();
+    },
+  });
+  const rpc = createRpcServer({
+    logger,
+    serviceNames: [HealthMonitorService.typeName],
+    routes: (router) =>
+      router.service(
+        HealthMonitorService,
+        createHealthMonitorService({
+          snapshot: () => board.snapshot(Date.now()),
+          subscribe(listener) {
+            listeners.add(listener);
+            return () => listeners.delete(listener);
+          },
+          shutdownSignal: rpc.shutdownSignal,
+        }),
+      ),
+  });
+
+  return {
+    rpc,
+    async start(natsWaitMs = 5_000) {
+      const nc = await Promise.race([link.ready, new Promise<undefined>((r) => setTimeout(() => r(undefined), natsWaitMs).unref())]).catch(() => undefined);
+      if (nc) {
+        try {
+          bucket = await openStatusBucket(nc, config.nats.kv_bucket);
+          const previous = await readStatuses(bucket, tierNames);
+          const lastSequence = previous.reduce((max, e) => (e.sequence > max ? e.sequence : max), 0n);
+          const seed = BigInt(Date.now()) * 1000n;
+          board = new StatusBoard(config, { monitorId, firstSequence: lastSequence >= seed ? lastSequence + 1n : seed, previous });
+        } catch (err) {
+          logger.warn({ err }, "status bucket unavailable; starting without previous state");
+        }
+      } else {
+        logger.warn({ url: config.nats.url }, "NATS not reachable yet; watching will start when it is");
+        void link.ready.then(async (c) => (bucket = await openStatusBucket(c, config.nats.kv_bucket))).catch(() => undefined);
+      }
+      for (const event of board.snapshot(Date.now())) emit(event, false);
+      timers.push(setInterval(evaluate, config.health_monitor.evaluate_interval_ms));
+      timers.push(
+        setInterval(() => {
+          for (const event of board.snapshot(Date.now())) emit(event, false);
+        }, config.health_monitor.heartbeat_ms),
+      );
+      prober.start();
+    },
+    async close() {
+      for (const t of timers) clearInterval(t);
+      prober.stop();
+      await rpc.close(2_000);
+      subscription?.unsubscribe();
+      await link.close();
+    },
+  };
+}

@@ -1,0 +1,88 @@
+import type { TierSloConfig } from "@tiermesh/config";
+import { TierState } from "@tiermesh/proto";
+import type { Sli } from "./sli-window.js";
+
+export interface Signals {
+  sli: Sli;
+  consecutiveFailures: number;
+  consecutiveSuccesses: number;
+}
+
+export interface Transition {
+  state: TierState;
+  reason: string;
+}
+
+/** Exit thresholds are this share of the enter thresholds, so a value near the line does not flap. */
+const EXIT_RATIO = 0.8;
+
+/**
+ * Health of one tier with hysteresis: a worse state is entered at once; a better one only
+ * after the tier has stayed `min_dwell_ms` in its state and its SLIs are clear of the
+ * enter thresholds by a margin. Leaving `down` also takes `recovery_successes` successes
+ * in a row (requests or canary probes).
+ */
+export class TierStateMachine {
+  private current: TierState;
+  private since: number;
+
+  constructor(
+    private readonly slo: TierSloConfig,
+    initial: TierState = TierState.HEALTHY,
+    since = 0,
+  ) {
+    this.current = initial;
+    this.since = since;
+  }
+
+  get state(): TierState {
+    return this.current;
+  }
+
+  get sinceMs(): number {
+    return this.since;
+  }
+
+  /** Evaluates the signals; returns a transition when the state changes. */
+  evaluate(s: Signals, now: number): Transition | undefined {
+    const next = this.target(s);
+    if (next.state === this.current) return undefined;
+    const worse = next.state > this.current;
+    if (!worse) {
+      if (now - this.since < this.slo.min_dwell_ms) return undefined;
+      if (this.current === TierState.DOWN && s.consecutiveSuccesses < this.slo.recovery_successes) return undefined;
+    }
+    this.current = next.state;
+    this.since = now;
+    return next;
+  }
+
+  private target({ sli, consecutiveFailures, consecutiveSuccesses }: Signals): Transition {
+    const slo = this.slo;
+    const enough = sli.sampleCount >= slo.min_samples;
+    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+    if (consecutiveFailures >= slo.consecutive_failures_down) {
+      return { state: TierState.DOWN, reason: `${consecutiveFailures} consecutive failed attempts` };
+    }
+    if (this.current === TierState.DOWN) {
+      if (consecutiveSuccesses >= slo.recovery_successes) {
+        return { state: TierState.HEALTHY, reason: `recovered: ${consecutiveSuccesses} consecutive successful attempts` };
+      }
+      return { state: TierState.DOWN, reason: "still down" };
+    }
+    if (enough && sli.errorRate >= slo.error_rate_down) {
+      return { state: TierState.DOWN, reason: `error rate ${pct(sli.errorRate)} >= ${pct(slo.error_rate_down)} over ${sli.sampleCount} attempts` };
+    }
+    const degradedNow = this.current === TierState.DEGRADED;
+    const errorLine = degradedNow ? slo.error_rate_degraded * EXIT_RATIO : slo.error_rate_degraded;
+    const ttftLine = degradedNow ? slo.ttft_p95_ms * EXIT_RATIO : slo.ttft_p95_ms;
+    if (enough && sli.errorRate >= errorLine) {
+      return { state: TierState.DEGRADED, reason: `error rate ${pct(sli.errorRate)} against SLO ${pct(slo.error_rate_degraded)}` };
+    }
+    if (enough && sli.ttftP95Ms > ttftLine) {
+      return { state: TierState.DEGRADED, reason: `TTFT p95 ${sli.ttftP95Ms} ms against SLO ${slo.ttft_p95_ms} ms` };
+    }
+    if (degradedNow && !enough) return { state: TierState.DEGRADED, reason: "too few samples to clear" };
+    return { state: TierState.HEALTHY, reason: "within SLO" };
+  }
+}
