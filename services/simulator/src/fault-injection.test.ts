@@ -45,11 +45,11 @@ function complete(model: string, extra: Record<string, unknown> = {}, signal?: A
   });
 }
 
-/** Resolves with a promise for the `close` of the next response the server starts. */
-function nextResponseClosed(): Promise<Promise<void>> {
+/** Resolves when the server starts its next response, with a promise for that response's `close`. */
+function nextResponse(): Promise<{ closed: Promise<void> }> {
   return new Promise((resolve) => {
     sim.server.once("request", (_req: IncomingMessage, res: ServerResponse) => {
-      resolve(new Promise((closed) => res.once("close", () => closed())));
+      resolve({ closed: new Promise((closed) => res.once("close", () => closed())) });
     });
   });
 }
@@ -77,20 +77,20 @@ describe("fault injection", () => {
 
   it("hangs until the client aborts, then cleans up", async () => {
     const started = Date.now();
-    const accepted = nextResponseClosed();
+    const accepted = nextResponse();
     await expect(complete("sim-hang", {}, AbortSignal.timeout(200))).rejects.toThrow();
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
-    await (await accepted); // the server noticed the client leaving
+    await (await accepted).closed; // the server noticed the client leaving
     const closing = Date.now();
     await sim.close();
     expect(Date.now() - closing).toBeLessThan(200);
   });
 
   it("close() destroys a hanging request promptly", async () => {
-    const accepted = nextResponseClosed();
+    const accepted = nextResponse();
     const pending = complete("sim-hang");
     pending.catch(() => undefined);
-    const closed = await accepted;
+    const { closed } = await accepted;
     const closing = Date.now();
     await sim.close();
     expect(Date.now() - closing).toBeLessThan(200);

@@ -1,0 +1,73 @@
+import { createClient, type Client } from "@connectrpc/connect";
+import { endpointUrl, TierLadder, type Config } from "@tiermesh/config";
+import { ClassifierService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
+import { createMeshTransport, createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { NatsLink, TierStatusFeed } from "@tiermesh/tier-status";
+import { ApiKeyAuth } from "./api-key-auth.js";
+import { createRouterService } from "./router-service.js";
+import { TierStatusTable } from "./tier-status-table.js";
+
+export interface RouterServer {
+  readonly rpc: RpcServer;
+  readonly status: TierStatusTable;
+  /** True while the NATS connection is up. */
+  readonly natsConnected: boolean;
+  close(): Promise<void>;
+}
+
+/** Builds the router without listening; it follows tier status on NATS in the background. */
+export function createRouterServer(config: Config, logger: Logger): RouterServer {
+  const ladder = new TierLadder(config.tiers);
+  const status = new TierStatusTable(config.router.status_ttl_ms);
+  const executors = new Map<string, Client<typeof TierExecutorService>>();
+  for (const [name, tier] of Object.entries(config.tiers)) {
+    executors.set(name, createClient(TierExecutorService, createMeshTransport(endpointUrl(tier.executor))));
+  }
+  const feed = new TierStatusFeed({
+    prefix: config.nats.subject_prefix,
+    bucket: config.nats.kv_bucket,
+    tiers: ladder.names,
+    onStatus(event, source) {
+      const before = status.get(event.tier)?.state;
+      if (status.apply(event) && before !== event.state) {
+        logger.info({ tier: event.tier, state: TierState[event.state], reason: event.reason, sequence: event.sequence.toString(), source }, "tier status changed");
+      }
+    },
+    onError: (err) => logger.warn({ err }, "tier status feed error"),
+  });
+  const link = new NatsLink({
+    url: config.nats.url,
+    name: `tiermesh-router-${process.pid}`,
+    logger,
+    onConnected: (nc) => feed.attach(nc),
+  });
+  const rpc = createRpcServer({
+    logger,
+    serviceNames: [RouterService.typeName],
+    routes: (router) =>
+      router.service(
+        RouterService,
+        createRouterService({
+          auth: new ApiKeyAuth(config),
+          classifier: createClient(ClassifierService, createMeshTransport(endpointUrl(config.classifier))),
+          executors,
+          ladder,
+          fallbackOf: (tier) => config.tiers[tier]?.fallback,
+          statusOf: (tier) => status.get(tier),
+          defaultTimeoutMs: config.router.default_timeout_ms,
+        }),
+      ),
+  });
+  return {
+    rpc,
+    status,
+    get natsConnected() {
+      return link.connected;
+    },
+    async close() {
+      await rpc.close();
+      feed.close();
+      await link.close();
+    },
+  };
+}
