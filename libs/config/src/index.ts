@@ -5,3 +5,4 @@ export { endpointUrl, splitHostPort } from "./endpoints.js";
 export { TierLadder } from "./tier-ladder.js";
 export { urgencies, type PlanConfig, type RuleConfig, type TenantConfig, type Urgency } from "./tenancy-schema.js";
 export type { DeploymentConfig, TierConfig, TierSloConfig } from "./tier-schema.js";
+export { generateApiKey, hashApiKey } from "./api-key-hash.js";

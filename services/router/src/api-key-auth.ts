@@ -1,11 +1,5 @@
-import { createHash } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Config } from "@tiermesh/config";
-
-/** SHA-256 hex digest of an API key, as stored in config. */
-export function hashApiKey(key: string): string {
-  return createHash("sha256").update(key, "utf8").digest("hex");
-}
+import { hashApiKey, type Config } from "@tiermesh/config";
 
 /**
  * Resolves the tenant of a call from its `authorization: Bearer <key>` header.

@@ -44,7 +44,7 @@ export function completionTokens(count: number): string[] {
 
 function naturalLength(profile: ModelProfile, random: () => number): number {
   const { min, max } = profile.output_tokens;
-  return min + Math.floor(random() * (max - min + 1));
+  return Math.min(max, min + Math.floor(random() * (max - min + 1)));
 }
 
 export function planCompletion(

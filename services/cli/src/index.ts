@@ -1,0 +1,1 @@
+export { launchMesh, type Mesh, type MeshOptions } from "./mesh-launcher.js";

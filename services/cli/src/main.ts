@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { ConfigError } from "@tiermesh/config";
+import { NatsServerMissingError } from "@tiermesh/process";
+import { keygen, keygenUsage } from "./commands/keygen.js";
+import { run, runUsage } from "./commands/run.js";
+import { status, statusUsage } from "./commands/status.js";
+import { up, upUsage } from "./commands/up.js";
+
+const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${keygenUsage}`].join("\n");
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "up": {
+      const { values } = parseArgs({
+        args: rest,
+        options: { config: { type: "string" }, nats: { type: "string" }, quiet: { type: "boolean" } },
+      });
+      return up(values);
+    }
+    case "run": {
+      const [service, ...args] = rest;
+      return run(service ?? "", args);
+    }
+    case "status":
+    case "watch": {
+      const { values } = parseArgs({ args: rest, options: { config: { type: "string" } } });
+      return status(values.config ?? "deploy/tiermesh.example.yaml", command === "watch");
+    }
+    case "keygen":
+      return keygen(rest[0]);
+    case undefined:
+    case "help":
+    case "--help":
+      process.stdout.write(`${usage}\n`);
+      return;
+    default:
+      throw new Error(`unknown command "${command}"\n${usage}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  const message = err instanceof ConfigError || err instanceof NatsServerMissingError ? err.message : String((err as Error)?.message ?? err);
+  process.stderr.write(`tiermesh: ${message}\n`);
+  process.exit(err instanceof ConfigError ? 2 : 1);
+});

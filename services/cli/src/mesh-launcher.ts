@@ -1,0 +1,96 @@
+import { fileURLToPath } from "node:url";
+import { endpointUrl, type Config } from "@tiermesh/config";
+import { spawnServiceProcess, startNatsServer, waitForPort, type NatsServer, type ServiceProcess } from "@tiermesh/process";
+import { waitForServing } from "@tiermesh/runtime";
+
+export interface MeshOptions {
+  configFile: string;
+  config: Config;
+  /** Use this NATS server; when absent a private nats-server is started. */
+  natsUrl?: string | undefined;
+  /** Receives every line the services print. */
+  onLine?: (service: string, line: string) => void;
+  /** Longest wait for the whole mesh to be SERVING. */
+  startTimeoutMs?: number;
+}
+
+export interface Mesh {
+  readonly natsUrl: string;
+  /** The private nats-server, when the launcher started one. */
+  readonly nats: NatsServer | undefined;
+  readonly processes: ReadonlyMap<string, ServiceProcess>;
+  readonly endpoints: ReadonlyArray<{ name: string; url: string }>;
+  /** Stops every process, router first, NATS last. */
+  stop(): Promise<void>;
+}
+
+const mainOf = (pkg: string) => fileURLToPath(import.meta.resolve(`${pkg}/main`));
+
+interface Planned {
+  name: string;
+  pkg: string;
+  args: string[];
+  /** gRPC base URL to health-check, or the simulator's host:port. */
+  url: string;
+  kind: "grpc" | "http";
+}
+
+/** The processes of a whole mesh, in start order (dependencies first). */
+function plan(config: Config, configFile: string): Planned[] {
+  const base = ["--config", configFile];
+  const list: Planned[] = [];
+  const sim = config.simulator as { listen?: string } | undefined;
+  if (sim?.listen) list.push({ name: "simulator", pkg: "@tiermesh/simulator", args: base, url: sim.listen, kind: "http" });
+  for (const [tier, t] of Object.entries(config.tiers)) {
+    list.push({ name: `executor-${tier}`, pkg: "@tiermesh/tier-executor", args: [...base, "--tier", tier], url: endpointUrl(t.executor), kind: "grpc" });
+  }
+  list.push({ name: "health-monitor", pkg: "@tiermesh/health-monitor", args: base, url: endpointUrl(config.health_monitor), kind: "grpc" });
+  list.push({ name: "classifier", pkg: "@tiermesh/classifier", args: base, url: endpointUrl(config.classifier), kind: "grpc" });
+  list.push({ name: "router", pkg: "@tiermesh/router", args: base, url: endpointUrl(config.router), kind: "grpc" });
+  return list;
+}
+
+/** Starts NATS (unless given), the simulated provider and every service as separate processes. */
+export async function launchMesh(options: MeshOptions): Promise<Mesh> {
+  const timeout = options.startTimeoutMs ?? 15_000;
+  const nats = options.natsUrl ? undefined : await startNatsServer();
+  const natsUrl = options.natsUrl ?? nats!.url;
+  const processes = new Map<string, ServiceProcess>();
+  const planned = plan(options.config, options.configFile);
+  const stop = async () => {
+    for (const p of [...planned].reverse()) await processes.get(p.name)?.stop();
+    await nats?.dispose();
+  };
+  try {
+    for (const p of planned) {
+      const proc = spawnServiceProcess({
+        name: p.name,
+        command: process.execPath,
+        args: [mainOf(p.pkg), ...p.args],
+        env: { ...process.env, TIERMESH_NATS_URL: natsUrl },
+        ...(options.onLine ? { onLine: (name: string, line: string) => options.onLine!(name, line) } : {}),
+      });
+      processes.set(p.name, proc);
+    }
+    await Promise.all(
+      planned.map(async (p) => {
+        const proc = processes.get(p.name)!;
+        const ready = p.kind === "grpc" ? waitForServing(p.url, timeout) : waitForPort(Number(p.url.split(":").pop()), timeout);
+        const died = proc.exited.then((code) => {
+          throw new Error(`${p.name} exited (${code}) during start: ${proc.lines.slice(-3).join(" | ")}`);
+        });
+        await Promise.race([ready, died]);
+      }),
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    natsUrl,
+    nats,
+    processes,
+    endpoints: planned.map((p) => ({ name: p.name, url: p.kind === "grpc" ? p.url : `http://${p.url}` })),
+    stop,
+  };
+}
