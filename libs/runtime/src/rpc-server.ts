@@ -1,4 +1,6 @@
+import * as http from "node:http";
 import * as http2 from "node:http2";
+import * as net from "node:net";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Health } from "@tiermesh/proto";
@@ -7,8 +9,8 @@ import { createHealthService, HealthStatus, ServingStatus } from "./health-servi
 import type { Logger } from "./logger.js";
 
 export interface RpcServerOptions {
-  /** Registers the service's own routes. */
-  routes: (router: ConnectRouter) => void;
+  /** Registers the service's own routes; `shutdownSignal` aborts when shutdown starts. */
+  routes: (router: ConnectRouter, shutdownSignal: AbortSignal) => void;
   /** Fully-qualified names of the services registered, for health checking. */
   serviceNames: readonly string[];
   logger: Logger;
@@ -16,6 +18,7 @@ export interface RpcServerOptions {
 
 export interface RpcServer {
   readonly http2: http2.Http2Server;
+  readonly http1: http.Server;
   readonly health: HealthStatus;
   /** Aborted when shutdown starts, so long-lived streams can end. */
   readonly shutdownSignal: AbortSignal;
@@ -25,9 +28,13 @@ export interface RpcServer {
   close(graceMs?: number): Promise<void>;
 }
 
+/** The first bytes of every HTTP/2 prior-knowledge connection. */
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
+
 /**
- * An HTTP/2 cleartext server speaking gRPC, gRPC-Web and Connect, with grpc.health.v1.
- * Nothing listens until `listen` is called.
+ * A cleartext server speaking gRPC, gRPC-Web and Connect, with grpc.health.v1, on one port:
+ * HTTP/2 (prior knowledge) for gRPC and mesh traffic, HTTP/1.1 for curl, browsers and
+ * gRPC-Web/Connect clients that cannot do h2c. Nothing listens until `listen` is called.
  */
 export function createRpcServer(options: RpcServerOptions): RpcServer {
   const health = new HealthStatus(options.serviceNames);
@@ -35,18 +42,31 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const handler = connectNodeAdapter({
     routes(router) {
       router.service(Health, createHealthService(health));
-      options.routes(router);
+      options.routes(router, shutdown.signal);
     },
   });
-  const server = http2.createServer({ maxSessionMemory: 64 }, handler);
+  const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
+  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
+  // One port for both: look at the first bytes of each connection and hand it on.
+  const server = net.createServer((socket) => {
+    socket.once("data", (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      const isH2 = first.subarray(0, H2_PREFACE.length).equals(H2_PREFACE.subarray(0, Math.min(first.length, H2_PREFACE.length)));
+      (isH2 ? h2 : h1).emit("connection", socket);
+      process.nextTick(() => socket.resume());
+    });
+    socket.on("error", () => socket.destroy());
+  });
   const sessions = new Set<http2.ServerHttp2Session>();
-  server.on("session", (session) => {
+  h2.on("session", (session) => {
     sessions.add(session);
     session.on("close", () => sessions.delete(session));
     session.on("error", (err) => options.logger.debug({ err }, "http2 session error"));
   });
   return {
-    http2: server,
+    http2: h2,
+    http1: h1,
     health,
     shutdownSignal: shutdown.signal,
     listen(listen) {
@@ -64,14 +84,19 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     async close(graceMs = 10_000) {
       health.setAll(ServingStatus.NOT_SERVING);
       shutdown.abort();
+      if (!server.listening) return;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
+      // HTTP/1.1 keep-alive connections close as soon as their in-flight request is done.
+      const idle = setInterval(() => h1.closeIdleConnections(), 25);
+      h1.closeIdleConnections();
       const timer = setTimeout(() => {
         for (const session of sessions) session.destroy();
+        h1.closeAllConnections();
       }, graceMs);
       timer.unref();
-      if (!server.listening) return;
       await closed;
+      clearInterval(idle);
       clearTimeout(timer);
     },
   };

@@ -71,7 +71,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger): Healt
   const rpc = createRpcServer({
     logger,
     serviceNames: [HealthMonitorService.typeName],
-    routes: (router) =>
+    routes: (router, shutdownSignal) =>
       router.service(
         HealthMonitorService,
         createHealthMonitorService({
@@ -80,7 +80,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger): Healt
             listeners.add(listener);
             return () => listeners.delete(listener);
           },
-          shutdownSignal: rpc.shutdownSignal,
+          shutdownSignal,
         }),
       ),
   });
