@@ -1,0 +1,44 @@
+import { rmSync } from "node:fs";
+import { launchMesh, type Mesh } from "@tiermesh/cli";
+import { loadConfig } from "@tiermesh/config";
+import { writeMeshConfig, type TestMeshConfig } from "./mesh-config.js";
+
+export interface RunningMesh extends TestMeshConfig {
+  mesh: Mesh;
+  /** Lines the services printed, for diagnosis. */
+  output: string[];
+  stop(): Promise<void>;
+}
+
+/** Writes a config and starts nats-server plus every service as separate processes. */
+export async function startMesh(options: Parameters<typeof writeMeshConfig>[0] = {}): Promise<RunningMesh> {
+  const cfg = await writeMeshConfig(options);
+  const output: string[] = [];
+  const mesh = await launchMesh({
+    configFile: cfg.file,
+    config: loadConfig(cfg.file, {}),
+    onLine: (name, line) => {
+      output.push(`[${name}] ${line}`);
+      if (output.length > 2_000) output.shift();
+    },
+  });
+  return {
+    ...cfg,
+    mesh,
+    output,
+    async stop() {
+      await mesh.stop();
+      rmSync(cfg.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Changes a simulated model's profile at runtime through the simulator's admin API. */
+export async function patchModel(simulatorUrl: string, model: string, patch: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${simulatorUrl}/admin/models/${encodeURIComponent(model)}`, {
+    method: "PATCH",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(patch),
+  });
+  if (!res.ok) throw new Error(`simulator admin: HTTP ${res.status}: ${await res.text()}`);
+}
