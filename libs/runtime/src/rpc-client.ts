@@ -1,3 +1,4 @@
+import * as net from "node:net";
 import type { Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 
@@ -12,5 +13,9 @@ export function createMeshTransport(baseUrl: string): Transport {
     pingIdleConnection: true,
     idleConnectionTimeoutMs: 15 * 60_000,
     acceptCompression: [],
+    nodeOptions: {
+      // Small gRPC frames must not wait for ACKs (Nagle), or every hop pays milliseconds.
+      createConnection: (authority: URL) => net.connect({ host: authority.hostname, port: Number(authority.port || 80), noDelay: true }),
+    },
   });
 }

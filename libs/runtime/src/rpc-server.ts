@@ -48,7 +48,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
   // One port for both: look at the first bytes of each connection and hand it on.
-  const server = net.createServer((socket) => {
+  const server = net.createServer({ noDelay: true }, (socket) => {
     socket.once("data", (first: Buffer) => {
       socket.pause();
       socket.unshift(first);

@@ -66,7 +66,7 @@ export async function launchMesh(options: MeshOptions): Promise<Mesh> {
       const proc = spawnServiceProcess({
         name: p.name,
         command: process.execPath,
-        args: [mainOf(p.pkg), ...p.args],
+        args: [...(process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? []), mainOf(p.pkg), ...p.args],
         env: { ...process.env, TIERMESH_NATS_URL: natsUrl },
         ...(options.onLine ? { onLine: (name: string, line: string) => options.onLine!(name, line) } : {}),
       });
