@@ -60,5 +60,8 @@ export function checkReferences(cfg: Referenced, ctx: z.RefinementCtx): void {
     rule.when.plans?.forEach((p, j) => {
       if (!(p in cfg.plans)) fail(["classifier", "rules", i, "when", "plans", j], `unknown plan "${p}"`);
     });
+    rule.when.tenants?.forEach((t, j) => {
+      if (!(t in cfg.tenants)) fail(["classifier", "rules", i, "when", "tenants", j], `unknown tenant "${t}"`);
+    });
   });
 }

@@ -38,10 +38,20 @@ export const ruleSchema = z.strictObject({
   when: z
     .strictObject({
       plans: z.array(identifier).min(1).optional(),
+      tenants: z.array(identifier).min(1).optional(),
       urgencies: z.array(urgencySchema).min(1).optional(),
+      /** Prompt longer than this many tokens (counted with the o200k_base tokenizer). */
       prompt_tokens_over: z.number().int().nonnegative().optional(),
+      /** Requested max output tokens above this. */
       max_tokens_over: z.number().int().nonnegative().optional(),
+      /** Requested model or capability alias is one of these. */
       models: z.array(z.string().min(1)).min(1).optional(),
+      /** The request offers tools (true) or offers none (false). */
+      tools: z.boolean().optional(),
+      /** The request asks for JSON output (true) or not (false). */
+      json_mode: z.boolean().optional(),
+      /** The caller's deadline leaves less than this many milliseconds. */
+      deadline_under_ms: z.number().int().positive().optional(),
     })
     .prefault({}),
   tier: identifier,

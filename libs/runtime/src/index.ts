@@ -5,3 +5,4 @@ export { createMeshTransport } from "./rpc-client.js";
 export { runService, StartupError, type RunningService, type ServiceArgs } from "./service-main.js";
 export { deadlineFrom, remainingMs } from "./deadline.js";
 export { waitForServing } from "./wait-serving.js";
+export { ConfigWatcher, type ConfigWatcherOptions } from "./config-watcher.js";

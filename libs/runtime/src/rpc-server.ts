@@ -2,7 +2,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { Health } from "@tiermesh/proto";
 import { splitHostPort } from "@tiermesh/config";
 import { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
@@ -14,6 +14,8 @@ export interface RpcServerOptions {
   /** Fully-qualified names of the services registered, for health checking. */
   serviceNames: readonly string[];
   logger: Logger;
+  /** Plain HTTP requests that match no RPC route (e.g. an OpenAI-compatible edge). */
+  fallback?: ConnectNodeAdapterOptions["fallback"];
 }
 
 export interface RpcServer {
@@ -44,6 +46,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       router.service(Health, createHealthService(health));
       options.routes(router, shutdown.signal);
     },
+    ...(options.fallback ? { fallback: options.fallback } : {}),
   });
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);

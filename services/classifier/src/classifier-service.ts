@@ -11,7 +11,7 @@ export interface ClassifierServiceDeps {
 export function createClassifierService(deps: ClassifierServiceDeps): ServiceImpl<typeof ClassifierService> {
   return {
     classify(req) {
-      const c = deps.policy()(req.tenant, req.input);
+      const c = deps.policy()(req.tenant, req.input, req.deadlineMs);
       return create(ClassifyResponseSchema, c);
     },
   };

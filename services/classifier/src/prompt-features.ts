@@ -1,26 +1,31 @@
 import type { CompletionInput } from "@tiermesh/proto";
+import type { TokenCounter } from "./token-counter.js";
 
 /** What the rules may look at, computed once per request. */
 export interface PromptFeatures {
+  /** Prompt tokens; when `promptTokensExact` is false, only known to be above the counting limit. */
   promptTokens: number;
+  promptTokensExact: boolean;
   maxTokens: number;
   model: string;
+  hasTools: boolean;
+  jsonMode: boolean;
+  /** Time left for the request, ms; 0 when the caller gave no deadline. */
+  deadlineMs: number;
 }
 
-/** Tokens per message for role and separators, as chat formats add them. */
-const MESSAGE_OVERHEAD_TOKENS = 4;
-
-/**
- * Prompt size in tokens. An estimate of 4 characters per token keeps this O(length)
- * with no allocation; it is what the tier rules and size limits are checked against.
- */
-export function promptFeatures(input: CompletionInput | undefined): PromptFeatures {
-  let chars = 0;
-  const messages = input?.messages ?? [];
-  for (const m of messages) chars += m.content.length;
+export function promptFeatures(input: CompletionInput, deadlineMs: number, counter: TokenCounter, countLimit: number): PromptFeatures {
+  const counted = counter.count(
+    input.messages.map((m) => m.content),
+    countLimit,
+  );
   return {
-    promptTokens: Math.ceil(chars / 4) + messages.length * MESSAGE_OVERHEAD_TOKENS,
-    maxTokens: input?.maxTokens ?? 0,
-    model: input?.model ?? "",
+    promptTokens: counted.tokens,
+    promptTokensExact: counted.exact,
+    maxTokens: input.maxTokens,
+    model: input.model,
+    hasTools: input.tools.length > 0,
+    jsonMode: input.jsonMode,
+    deadlineMs,
   };
 }

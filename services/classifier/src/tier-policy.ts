@@ -1,7 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { TierLadder, urgencies, type Config, type RuleConfig, type Urgency } from "@tiermesh/config";
-import type { CompletionInput } from "@tiermesh/proto";
-import { promptFeatures, type PromptFeatures } from "./prompt-features.js";
+import { TierLadder, urgencies, type Config, type Urgency } from "@tiermesh/config";
+import { ERROR_REASON_HEADER, PROMPT_TOO_LARGE, type CompletionInput } from "@tiermesh/proto";
+import { promptFeatures } from "./prompt-features.js";
+import { failedCondition, largestTokenThreshold } from "./rule-match.js";
+import { TokenCounter } from "./token-counter.js";
 
 export interface Classification {
   tier: string;
@@ -15,30 +17,34 @@ export interface Classification {
   promptTokens: number;
 }
 
-export type Classify = (tenant: string, input: CompletionInput | undefined) => Classification;
+/** How each rule fared for one request. */
+export interface RuleTrace {
+  id: string;
+  tier: string;
+  matched: boolean;
+  /** Why the rule did not match; absent when it matched or was not reached. */
+  because?: string;
+  /** False for rules after the first match (they were not evaluated). */
+  evaluated: boolean;
+}
+
+export type Classify = (tenant: string, input: CompletionInput | undefined, deadlineMs?: number) => Classification;
+export type Explain = (tenant: string, input: CompletionInput | undefined, deadlineMs?: number) => { result: Classification; rules: RuleTrace[] };
 
 const isUrgency = (u: string): u is Urgency => (urgencies as readonly string[]).includes(u);
 
-function matches(rule: RuleConfig, plan: string, urgency: Urgency, f: PromptFeatures): boolean {
-  const w = rule.when;
-  return (
-    (w.plans === undefined || w.plans.includes(plan)) &&
-    (w.urgencies === undefined || w.urgencies.includes(urgency)) &&
-    (w.prompt_tokens_over === undefined || f.promptTokens > w.prompt_tokens_over) &&
-    (w.max_tokens_over === undefined || f.maxTokens > w.max_tokens_over) &&
-    (w.models === undefined || w.models.includes(f.model))
-  );
-}
-
 /**
- * Compiles the config's plans, tenants and rules into one classification function.
+ * Compiles the config's plans, tenants and rules into a classification function.
  * Rules are evaluated in order; the first match decides. The plan's max_tier is a hard
- * ceiling nothing in the request can lift.
+ * ceiling nothing in the request can lift, and min_tier a floor.
  */
-export function compileTierPolicy(config: Config): Classify {
+export function compileTierPolicy(config: Config): Classify & { explain: Explain } {
   const ladder = new TierLadder(config.tiers);
   const rules = config.classifier.rules;
-  return (tenantName, input) => {
+  const counter = new TokenCounter();
+  const ruleTokenLimit = largestTokenThreshold(rules);
+
+  const run = (tenantName: string, input: CompletionInput | undefined, deadlineMs: number, trace: RuleTrace[] | undefined): Classification => {
     const tenant = config.tenants[tenantName];
     if (tenant === undefined) throw new ConnectError(`unknown tenant "${tenantName}"`, Code.Unauthenticated);
     const planName = tenant.plan;
@@ -57,38 +63,52 @@ export function compileTierPolicy(config: Config): Classify {
     if (!input || input.messages.length === 0) {
       throw new ConnectError("input.messages: at least one message is required", Code.InvalidArgument);
     }
-    const features = promptFeatures(input);
-    if (features.promptTokens > plan.limits.max_prompt_tokens) {
+    input.messages.forEach((m, i) => {
+      if (m.role === "") throw new ConnectError(`input.messages[${i}].role: required`, Code.InvalidArgument);
+    });
+    const hint = input.tierHint;
+    if (hint !== "" && !ladder.has(hint)) {
+      throw new ConnectError(`input.tier_hint: unknown tier "${hint}" (tiers: ${ladder.names.join(", ")})`, Code.InvalidArgument);
+    }
+    const limit = plan.limits.max_prompt_tokens;
+    const features = promptFeatures(input, deadlineMs, counter, Math.max(limit, ruleTokenLimit));
+    if (features.promptTokens > limit) {
+      const size = features.promptTokensExact ? `${features.promptTokens} tokens` : `more than ${limit} tokens`;
       throw new ConnectError(
-        `input.messages: prompt of ${features.promptTokens} tokens exceeds plan "${planName}" limit of ${plan.limits.max_prompt_tokens}`,
+        `input.messages: prompt of ${size} exceeds plan "${planName}" limit of ${limit}`,
         Code.ResourceExhausted,
+        { [ERROR_REASON_HEADER]: PROMPT_TOO_LARGE },
       );
     }
 
     let tier = plan.default_tier;
     const ruleIds: string[] = [];
     const reasons: string[] = [];
-    const rule = rules.find((r) => matches(r, planName, urgency, features));
-    if (rule) {
+    const subject = { tenant: tenantName, plan: planName, urgency, features };
+    let decided = false;
+    for (const rule of rules) {
+      if (decided) {
+        trace?.push({ id: rule.id, tier: rule.tier, matched: false, evaluated: false });
+        continue;
+      }
+      const because = failedCondition(rule, subject);
+      if (trace) trace.push({ id: rule.id, tier: rule.tier, matched: because === undefined, evaluated: true, ...(because ? { because } : {}) });
+      if (because !== undefined) continue;
       tier = rule.tier;
       ruleIds.push(rule.id);
       reasons.push(rule.reason ?? `rule ${rule.id} assigned ${rule.tier}`);
-    } else {
-      reasons.push(`plan ${planName} default tier ${tier}`);
+      decided = true;
+      if (!trace) break;
     }
+    if (!decided) reasons.push(`plan ${planName} default tier ${tier}`);
 
-    const hint = input.tierHint;
     if (hint !== "") {
-      if (!ladder.has(hint)) {
-        throw new ConnectError(`input.tier_hint: unknown tier "${hint}" (tiers: ${ladder.names.join(", ")})`, Code.InvalidArgument);
-      }
       if (ladder.above(hint, maxTier) && plan.hint_above_max === "reject") {
         throw new ConnectError(`input.tier_hint: tier "${hint}" is above plan "${planName}" entitlement ${maxTier}`, Code.PermissionDenied);
       }
       tier = hint;
       reasons.push(`tier hint ${hint}`);
     }
-
     const clamped = ladder.clamp(tier, minTier, maxTier);
     if (clamped !== tier) {
       reasons.push(`clamped ${tier} to ${clamped}: plan ${planName} allows ${minTier}..${maxTier}`);
@@ -96,4 +116,11 @@ export function compileTierPolicy(config: Config): Classify {
     }
     return { tier, ruleIds, reasons, minTier, maxTier, tenant: tenantName, plan: planName, urgency, promptTokens: features.promptTokens };
   };
+
+  const classify = (tenant: string, input: CompletionInput | undefined, deadlineMs = 0) => run(tenant, input, deadlineMs, undefined);
+  classify.explain = (tenant: string, input: CompletionInput | undefined, deadlineMs = 0) => {
+    const rules: RuleTrace[] = [];
+    return { result: run(tenant, input, deadlineMs, rules), rules };
+  };
+  return classify;
 }

@@ -1,9 +1,23 @@
-import { runService } from "@tiermesh/runtime";
+import { ConfigWatcher, runService } from "@tiermesh/runtime";
 import { createRouterServer } from "./router-server.js";
 
-await runService("router", [], async ({ config, logger }) => {
+await runService("router", [], async ({ config, configFile, logger }) => {
   const server = createRouterServer(config, logger);
   const port = await server.rpc.listen(config.router.listen);
+  const watcher = new ConfigWatcher({
+    file: configFile,
+    onConfig(next) {
+      server.reload(next);
+      logger.info("config reloaded");
+    },
+    onRefused: (err) => logger.error({ err: err.message }, "new config refused; keeping the running one"),
+  });
+  watcher.start();
   logger.info({ port }, "router serving");
-  return server;
+  return {
+    async close() {
+      watcher.stop();
+      await server.close();
+    },
+  };
 });

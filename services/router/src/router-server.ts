@@ -4,6 +4,8 @@ import { ClassifierService, RouterService, TierExecutorService, TierState } from
 import { createMeshTransport, createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { NatsLink, TierStatusFeed } from "@tiermesh/tier-status";
 import { ApiKeyAuth } from "./api-key-auth.js";
+import { createOpenAIEdge } from "./openai-edge.js";
+import { RouterCore } from "./router-core.js";
 import { createRouterService } from "./router-service.js";
 import { TierStatusTable } from "./tier-status-table.js";
 
@@ -12,10 +14,15 @@ export interface RouterServer {
   readonly status: TierStatusTable;
   /** True while the NATS connection is up. */
   readonly natsConnected: boolean;
+  /** Applies a new config's tenants and keys. Topology changes (tiers, addresses) need a restart. */
+  reload(config: Config): void;
   close(): Promise<void>;
 }
 
-/** Builds the router without listening; it follows tier status on NATS in the background. */
+/**
+ * Builds the router without listening: the Router RPC and the OpenAI-compatible HTTP edge
+ * on one port; tier status followed on NATS in the background.
+ */
 export function createRouterServer(config: Config, logger: Logger): RouterServer {
   const ladder = new TierLadder(config.tiers);
   const status = new TierStatusTable(config.router.status_ttl_ms);
@@ -41,28 +48,30 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
     logger,
     onConnected: (nc) => feed.attach(nc),
   });
+  let auth = new ApiKeyAuth(config);
+  const core = new RouterCore({
+    auth: () => auth,
+    classifier: createClient(ClassifierService, createMeshTransport(endpointUrl(config.classifier))),
+    executors,
+    ladder,
+    fallbackOf: (tier) => config.tiers[tier]?.fallback,
+    statusOf: (tier) => status.get(tier),
+    defaultTimeoutMs: config.router.default_timeout_ms,
+  });
   const rpc = createRpcServer({
     logger,
     serviceNames: [RouterService.typeName],
-    routes: (router) =>
-      router.service(
-        RouterService,
-        createRouterService({
-          auth: new ApiKeyAuth(config),
-          classifier: createClient(ClassifierService, createMeshTransport(endpointUrl(config.classifier))),
-          executors,
-          ladder,
-          fallbackOf: (tier) => config.tiers[tier]?.fallback,
-          statusOf: (tier) => status.get(tier),
-          defaultTimeoutMs: config.router.default_timeout_ms,
-        }),
-      ),
+    routes: (router) => router.service(RouterService, createRouterService(core)),
+    fallback: createOpenAIEdge(core, (err) => logger.error({ err }, "edge request failed")),
   });
   return {
     rpc,
     status,
     get natsConnected() {
       return link.connected;
+    },
+    reload(next) {
+      auth = new ApiKeyAuth(next);
     },
     async close() {
       await rpc.close();

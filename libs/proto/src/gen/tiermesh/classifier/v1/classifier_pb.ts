@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/classifier/v1/classifier.proto.
  */
 export const file_tiermesh_classifier_v1_classifier: GenFile = /*@__PURE__*/
-  fileDesc("Cid0aWVybWVzaC9jbGFzc2lmaWVyL3YxL2NsYXNzaWZpZXIucHJvdG8SFnRpZXJtZXNoLmNsYXNzaWZpZXIudjEiVQoPQ2xhc3NpZnlSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIyCgVpbnB1dBgCIAEoCzIjLnRpZXJtZXNoLmNvbW1vbi52MS5Db21wbGV0aW9uSW5wdXQirQEKEENsYXNzaWZ5UmVzcG9uc2USDAoEdGllchgBIAEoCRIQCghydWxlX2lkcxgCIAMoCRIPCgdyZWFzb25zGAMgAygJEhAKCG1pbl90aWVyGAQgASgJEhAKCG1heF90aWVyGAUgASgJEg4KBnRlbmFudBgGIAEoCRIMCgRwbGFuGAcgASgJEg8KB3VyZ2VuY3kYCCABKAkSFQoNcHJvbXB0X3Rva2VucxgJIAEoDTJyChFDbGFzc2lmaWVyU2VydmljZRJdCghDbGFzc2lmeRInLnRpZXJtZXNoLmNsYXNzaWZpZXIudjEuQ2xhc3NpZnlSZXF1ZXN0GigudGllcm1lc2guY2xhc3NpZmllci52MS5DbGFzc2lmeVJlc3BvbnNlYgZwcm90bzM", [file_tiermesh_common_v1_completion]);
+  fileDesc("Cid0aWVybWVzaC9jbGFzc2lmaWVyL3YxL2NsYXNzaWZpZXIucHJvdG8SFnRpZXJtZXNoLmNsYXNzaWZpZXIudjEiagoPQ2xhc3NpZnlSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIyCgVpbnB1dBgCIAEoCzIjLnRpZXJtZXNoLmNvbW1vbi52MS5Db21wbGV0aW9uSW5wdXQSEwoLZGVhZGxpbmVfbXMYAyABKA0irQEKEENsYXNzaWZ5UmVzcG9uc2USDAoEdGllchgBIAEoCRIQCghydWxlX2lkcxgCIAMoCRIPCgdyZWFzb25zGAMgAygJEhAKCG1pbl90aWVyGAQgASgJEhAKCG1heF90aWVyGAUgASgJEg4KBnRlbmFudBgGIAEoCRIMCgRwbGFuGAcgASgJEg8KB3VyZ2VuY3kYCCABKAkSFQoNcHJvbXB0X3Rva2VucxgJIAEoDTJyChFDbGFzc2lmaWVyU2VydmljZRJdCghDbGFzc2lmeRInLnRpZXJtZXNoLmNsYXNzaWZpZXIudjEuQ2xhc3NpZnlSZXF1ZXN0GigudGllcm1lc2guY2xhc3NpZmllci52MS5DbGFzc2lmeVJlc3BvbnNlYgZwcm90bzM", [file_tiermesh_common_v1_completion]);
 
 /**
  * @generated from message tiermesh.classifier.v1.ClassifyRequest
@@ -29,6 +29,13 @@ export type ClassifyRequest = Message<"tiermesh.classifier.v1.ClassifyRequest"> 
    * @generated from field: tiermesh.common.v1.CompletionInput input = 2;
    */
   input?: CompletionInput | undefined;
+
+  /**
+   * Time left until the caller's deadline, in milliseconds (0 = none given).
+   *
+   * @generated from field: uint32 deadline_ms = 3;
+   */
+  deadlineMs: number;
 };
 
 /**

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/common/v1/completion.proto.
  */
 export const file_tiermesh_common_v1_completion: GenFile = /*@__PURE__*/
-  fileDesc("CiN0aWVybWVzaC9jb21tb24vdjEvY29tcGxldGlvbi5wcm90bxISdGllcm1lc2guY29tbW9uLnYxIiwKC0NoYXRNZXNzYWdlEgwKBHJvbGUYASABKAkSDwoHY29udGVudBgCIAEoCSJiCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDRIRCgllc3RpbWF0ZWQYBCABKAgiQQoHVGltaW5ncxIPCgd0dGZ0X3VzGAEgASgEEhAKCHRvdGFsX3VzGAIgASgEEhMKC3Byb3ZpZGVyX3VzGAMgASgEIsMBCg9Db21wbGV0aW9uSW5wdXQSMQoIbWVzc2FnZXMYASADKAsyHy50aWVybWVzaC5jb21tb24udjEuQ2hhdE1lc3NhZ2USEgoKbWF4X3Rva2VucxgCIAEoDRIYCgt0ZW1wZXJhdHVyZRgDIAEoAUgAiAEBEg8KB3VyZ2VuY3kYBCABKAkSEQoJdGllcl9oaW50GAUgASgJEgwKBHVzZXIYBiABKAkSDQoFbW9kZWwYByABKAlCDgoMX3RlbXBlcmF0dXJlYgZwcm90bzM");
+  fileDesc("CiN0aWVybWVzaC9jb21tb24vdjEvY29tcGxldGlvbi5wcm90bxISdGllcm1lc2guY29tbW9uLnYxIiwKC0NoYXRNZXNzYWdlEgwKBHJvbGUYASABKAkSDwoHY29udGVudBgCIAEoCSJiCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDRIRCgllc3RpbWF0ZWQYBCABKAgiQQoHVGltaW5ncxIPCgd0dGZ0X3VzGAEgASgEEhAKCHRvdGFsX3VzGAIgASgEEhMKC3Byb3ZpZGVyX3VzGAMgASgEIoMCCg9Db21wbGV0aW9uSW5wdXQSMQoIbWVzc2FnZXMYASADKAsyHy50aWVybWVzaC5jb21tb24udjEuQ2hhdE1lc3NhZ2USEgoKbWF4X3Rva2VucxgCIAEoDRIYCgt0ZW1wZXJhdHVyZRgDIAEoAUgAiAEBEg8KB3VyZ2VuY3kYBCABKAkSEQoJdGllcl9oaW50GAUgASgJEgwKBHVzZXIYBiABKAkSDQoFbW9kZWwYByABKAkSEQoJanNvbl9tb2RlGAggASgIEisKBXRvb2xzGAkgAygLMhwudGllcm1lc2guY29tbW9uLnYxLlRvb2xTcGVjQg4KDF90ZW1wZXJhdHVyZSJGCghUb29sU3BlYxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhcKD3BhcmFtZXRlcnNfanNvbhgDIAEoCWIGcHJvdG8z");
 
 /**
  * One chat message of a completion request.
@@ -160,6 +160,20 @@ export type CompletionInput = Message<"tiermesh.common.v1.CompletionInput"> & {
    * @generated from field: string model = 7;
    */
   model: string;
+
+  /**
+   * The answer must be a JSON object.
+   *
+   * @generated from field: bool json_mode = 8;
+   */
+  jsonMode: boolean;
+
+  /**
+   * Tools the model may call.
+   *
+   * @generated from field: repeated tiermesh.common.v1.ToolSpec tools = 9;
+   */
+  tools: ToolSpec[];
 };
 
 /**
@@ -168,4 +182,35 @@ export type CompletionInput = Message<"tiermesh.common.v1.CompletionInput"> & {
  */
 export const CompletionInputSchema: GenMessage<CompletionInput> = /*@__PURE__*/
   messageDesc(file_tiermesh_common_v1_completion, 3);
+
+/**
+ * A function the model may call, as in OpenAI's chat completions.
+ *
+ * @generated from message tiermesh.common.v1.ToolSpec
+ */
+export type ToolSpec = Message<"tiermesh.common.v1.ToolSpec"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * JSON Schema of the arguments, as JSON text.
+   *
+   * @generated from field: string parameters_json = 3;
+   */
+  parametersJson: string;
+};
+
+/**
+ * Describes the message tiermesh.common.v1.ToolSpec.
+ * Use `create(ToolSpecSchema)` to create a new message.
+ */
+export const ToolSpecSchema: GenMessage<ToolSpec> = /*@__PURE__*/
+  messageDesc(file_tiermesh_common_v1_completion, 4);
 

@@ -1,0 +1,134 @@
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import type { TierLadder } from "@tiermesh/config";
+import {
+  CompleteResponseSchema,
+  type ClassifierService,
+  type CompleteResponse,
+  type CompletionInput,
+  type ExecuteResponse,
+  type TierExecutorService,
+} from "@tiermesh/proto";
+import { deadlineFrom } from "@tiermesh/runtime";
+import type { ApiKeyAuth } from "./api-key-auth.js";
+import { planRoute } from "./route-plan.js";
+import type { TierStatusView } from "./tier-status-table.js";
+
+export interface RouterCoreDeps {
+  /** Current authenticator; swapped on config reload. */
+  auth: () => ApiKeyAuth;
+  classifier: Client<typeof ClassifierService>;
+  executors: ReadonlyMap<string, Client<typeof TierExecutorService>>;
+  ladder: TierLadder;
+  fallbackOf: (tier: string) => string | undefined;
+  statusOf: (tier: string) => TierStatusView | undefined;
+  defaultTimeoutMs: number;
+}
+
+/** One call as the edges (RPC, HTTP) hand it over. */
+export interface RouteCall {
+  input: CompletionInput | undefined;
+  authorization: string | null;
+  /** The caller's timeout, if any. */
+  timeoutMs: number | undefined;
+  signal: AbortSignal;
+}
+
+export type StreamEvent = { case: "delta"; value: string } | { case: "done"; value: CompleteResponse };
+
+/** Errors after which another tier may still serve the request. */
+const FALLBACK_CODES = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted, Code.Internal, Code.Unknown]);
+/** Below this much time left, no further tier is tried. */
+const MIN_FALLBACK_MS = 20;
+
+/**
+ * The routing of one request, shared by every edge: authenticate, classify, order the
+ * tiers, call the first executor and fall back in-request while no text reached the caller.
+ */
+export class RouterCore {
+  constructor(private readonly deps: RouterCoreDeps) {}
+
+  async complete(call: RouteCall): Promise<CompleteResponse> {
+    const r = await this.prepare(call);
+    for (let i = 0; ; i++) {
+      const tier = r.tiers[i]!;
+      try {
+        const res = await this.executor(tier).execute(r.request(tier), r.options());
+        return r.respond(res, i + 1, res.content, r.sinceStartUs());
+      } catch (cause) {
+        if (!r.failed(tier, cause, i)) throw ConnectError.from(cause);
+      }
+    }
+  }
+
+  async *completeStream(call: RouteCall): AsyncGenerator<StreamEvent> {
+    const r = await this.prepare(call);
+    for (let i = 0; ; i++) {
+      const tier = r.tiers[i]!;
+      let ttftUs: bigint | undefined;
+      try {
+        for await (const msg of this.executor(tier).executeStream(r.request(tier), r.options())) {
+          if (msg.event.case === "delta") {
+            ttftUs ??= r.sinceStartUs();
+            yield { case: "delta", value: msg.event.value };
+          } else if (msg.event.case === "done") {
+            yield { case: "done", value: r.respond(msg.event.value, i + 1, "", ttftUs ?? r.sinceStartUs()) };
+            return;
+          }
+        }
+        throw new ConnectError(`tier ${tier}: stream ended without a result`, Code.Unavailable);
+      } catch (cause) {
+        // Once text reached the caller, switching tiers would splice two answers: fail instead.
+        if (ttftUs !== undefined || !r.failed(tier, cause, i)) throw ConnectError.from(cause);
+      }
+    }
+  }
+
+  private executor(tier: string) {
+    const client = this.deps.executors.get(tier);
+    if (!client) throw new ConnectError(`no executor configured for tier "${tier}"`, Code.Internal);
+    return client;
+  }
+
+  private async prepare(call: RouteCall) {
+    const { deps } = this;
+    const started = performance.now();
+    const deadline = deadlineFrom(call.timeoutMs, deps.defaultTimeoutMs);
+    const tenant = deps.auth().tenantOf(call.authorization);
+    const input = call.input;
+    if (!input) throw new ConnectError("input: required", Code.InvalidArgument);
+    const options = () => ({ signal: call.signal, timeoutMs: Math.max(1, deadline - Date.now()) });
+    const c = await deps.classifier.classify({ tenant, input, deadlineMs: Math.max(0, deadline - Date.now()) }, options());
+    const plan = planRoute({ tier: c.tier, minTier: c.minTier }, deps.ladder, deps.fallbackOf, deps.statusOf);
+    const id = randomUUID();
+    const reasons = [...c.reasons, ...plan.reasons];
+    const sinceStartUs = () => BigInt(Math.round((performance.now() - started) * 1_000));
+    return {
+      tiers: plan.tiers,
+      options,
+      sinceStartUs,
+      request: (tier: string) => ({ tier, requestId: id, tenant, input }),
+      /** Records a failed tier; returns true when the next tier should be tried. */
+      failed(tier: string, cause: unknown, index: number): boolean {
+        const err = ConnectError.from(cause);
+        const next = plan.tiers[index + 1];
+        if (next === undefined || call.signal.aborted || !FALLBACK_CODES.has(err.code) || deadline - Date.now() < MIN_FALLBACK_MS) return false;
+        reasons.push(`${tier} failed in-request (${Code[err.code]}: ${err.rawMessage}); fell back to ${next}`);
+        return true;
+      },
+      respond: (r: ExecuteResponse, attempts: number, content: string, ttftUs: bigint): CompleteResponse =>
+        create(CompleteResponseSchema, {
+          id,
+          content,
+          finishReason: r.finishReason,
+          routing: { requestedTier: c.tier, servedTier: r.tier, reasons, ruleIds: c.ruleIds, tierAttempts: attempts },
+          model: r.model,
+          provider: r.provider,
+          usage: r.usage,
+          costUsd: r.costUsd,
+          timings: { ttftUs, totalUs: sinceStartUs(), providerUs: r.timings?.providerUs ?? 0n },
+        }),
+    };
+  }
+}
