@@ -11,8 +11,11 @@ const serviceEndpoint = z.strictObject({
 });
 
 export const providerSchema = z.strictObject({
-  /** Wire format. "openai" covers OpenAI-compatible servers, the simulator included. */
-  kind: z.enum(["openai"]),
+  /**
+   * Wire format. "openai" covers OpenAI-compatible servers, the simulator included;
+   * "anthropic" is the Anthropic Messages API, with base_url the API root without /v1.
+   */
+  kind: z.enum(["openai", "anthropic"]),
   base_url: httpUrl,
   /** Name of the environment variable holding the API key. */
   api_key_env: z.string().min(1).optional(),

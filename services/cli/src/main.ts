@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import { ConnectError } from "@connectrpc/connect";
 import { ConfigError } from "@tiermesh/config";
 import { NatsServerMissingError } from "@tiermesh/process";
+import { explain, explainUsage } from "./commands/explain.js";
 import { keygen, keygenUsage } from "./commands/keygen.js";
 import { run, runUsage } from "./commands/run.js";
 import { status, statusUsage } from "./commands/status.js";
 import { up, upUsage } from "./commands/up.js";
 
-const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${keygenUsage}`].join("\n");
+const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${keygenUsage}`, `  ${explainUsage}`].join("\n");
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -30,6 +32,15 @@ async function main(argv: string[]): Promise<void> {
     }
     case "keygen":
       return keygen(rest[0]);
+    case "explain": {
+      const s = { type: "string" } as const;
+      const b = { type: "boolean" } as const;
+      const { values } = parseArgs({
+        args: rest,
+        options: { config: s, tenant: s, prompt: s, "prompt-file": s, urgency: s, "tier-hint": s, model: s, "max-tokens": s, "deadline-ms": s, tools: b, json: b },
+      });
+      return explain(values);
+    }
     case undefined:
     case "help":
     case "--help":
@@ -41,7 +52,10 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  const message = err instanceof ConfigError || err instanceof NatsServerMissingError ? err.message : String((err as Error)?.message ?? err);
+  const message =
+    err instanceof ConfigError || err instanceof NatsServerMissingError || err instanceof ConnectError
+      ? err.message
+      : String((err as Error)?.message ?? err);
   process.stderr.write(`tiermesh: ${message}\n`);
   process.exit(err instanceof ConfigError ? 2 : 1);
 });

@@ -1,12 +1,14 @@
 import { readFileSync } from "node:fs";
 import type { Config } from "@tiermesh/config";
 import { StartupError } from "@tiermesh/runtime";
+import { createAnthropicAdapter } from "./anthropic-adapter.js";
 import { createOpenAIAdapter } from "./openai-adapter.js";
 import type { ProviderAdapter, ProviderAdapterFactory } from "./provider-adapter.js";
 
 /** Provider wire formats by config `kind`. */
 export const providerFactories: Record<Config["providers"][string]["kind"], ProviderAdapterFactory> = {
   openai: createOpenAIAdapter,
+  anthropic: createAnthropicAdapter,
 };
 
 /**

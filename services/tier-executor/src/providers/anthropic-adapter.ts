@@ -1,0 +1,145 @@
+import { StartupError } from "@tiermesh/runtime";
+import { Pool } from "undici";
+import { networkError, statusError } from "./http-errors.js";
+import type { ProviderAdapterFactory, ProviderEvent, ProviderRequest, ProviderUsage } from "./provider-adapter.js";
+import { ProviderError, type ProviderFailure } from "./provider-error.js";
+import { sseEvents } from "./sse-events.js";
+
+const ANTHROPIC_VERSION = "2023-06-01";
+
+/** The fields of Messages stream events this adapter reads; everything else is ignored. */
+interface MessagesStreamEvent {
+  type?: string;
+  message?: { usage?: { input_tokens?: number; output_tokens?: number } };
+  delta?: { type?: string; text?: string; stop_reason?: string | null };
+  usage?: { output_tokens?: number };
+  error?: { type?: string; message?: string };
+}
+
+/** Anthropic stop reasons with an OpenAI-style equivalent; others pass through as is. */
+const finishReasons: Readonly<Record<string, string>> = { end_turn: "stop", max_tokens: "length" };
+
+/** Anthropic error types (stream `error` events) by failure kind; unknown types count as "server". */
+const errorFailures: Readonly<Record<string, ProviderFailure>> = {
+  overloaded_error: "server",
+  api_error: "server",
+  rate_limit_error: "rate_limited",
+  invalid_request_error: "client",
+  authentication_error: "client",
+  permission_error: "client",
+  not_found_error: "client",
+  request_too_large: "client",
+};
+
+/**
+ * Anthropic Messages API, streamed. `base_url` is the API root WITHOUT the version
+ * segment (`https://api.anthropic.com`, or a proxy's root); requests go to
+ * `{base_url}/v1/messages`. A base_url ending in `/v1` is refused at startup rather than
+ * silently posting to `/v1/v1/messages`.
+ */
+export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, apiKey) => {
+  const base = new URL(config.base_url);
+  const root = base.pathname.replace(/\/+$/, "");
+  if (root.endsWith("/v1")) {
+    throw new StartupError(
+      `providers.${name}.base_url: kind "anthropic" takes the API root without /v1 (e.g. https://api.anthropic.com), got ${config.base_url}`,
+    );
+  }
+  const path = `${root}/v1/messages`;
+  const pool = new Pool(base.origin, { connections: config.connections, pipelining: 1, keepAliveTimeout: 60_000 });
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    accept: "text/event-stream",
+    "anthropic-version": ANTHROPIC_VERSION,
+  };
+  if (apiKey) headers["x-api-key"] = apiKey;
+
+  async function* stream(request: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
+    const body = messagesBody(name, request);
+    let res;
+    try {
+      res = await pool.request({ path, method: "POST", headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
+    } catch (cause) {
+      throw networkError(name, cause, signal);
+    }
+    if (res.statusCode !== 200) throw await statusError(name, res);
+    let stopReason = "";
+    let inputTokens: number | undefined;
+    let outputTokens: number | undefined;
+    let sawStop = false;
+    try {
+      for await (const event of sseEvents(res.body)) {
+        const data = parseEvent(name, event.data);
+        switch (data.type) {
+          case "message_start":
+            inputTokens = data.message?.usage?.input_tokens ?? inputTokens;
+            outputTokens = data.message?.usage?.output_tokens ?? outputTokens;
+            break;
+          case "content_block_delta":
+            if (data.delta?.type === "text_delta" && data.delta.text) yield { type: "delta", text: data.delta.text };
+            break;
+          case "message_delta":
+            if (data.delta?.stop_reason) stopReason = data.delta.stop_reason;
+            // Cumulative for the whole message, so the last one wins.
+            outputTokens = data.usage?.output_tokens ?? outputTokens;
+            break;
+          case "message_stop":
+            sawStop = true;
+            break;
+          case "error":
+            throw streamError(name, data.error);
+          default:
+          // ping, content_block_start/stop, non-text deltas and event types added later
+        }
+      }
+    } catch (cause) {
+      if (cause instanceof ProviderError) throw cause;
+      throw networkError(name, cause, signal);
+    } finally {
+      if (!res.body.destroyed) res.body.destroy();
+    }
+    if (!sawStop) throw new ProviderError("server", `${name}: stream ended without message_stop`);
+    const usage: ProviderUsage | undefined =
+      inputTokens === undefined && outputTokens === undefined ? undefined : { promptTokens: inputTokens ?? 0, completionTokens: outputTokens ?? 0 };
+    yield { type: "done", finishReason: finishReasons[stopReason] ?? (stopReason || "stop"), usage };
+  }
+
+  return { name, stream, close: () => pool.close() };
+};
+
+/**
+ * The Messages request body. System messages move to the top-level `system` string,
+ * joined by blank lines; user and assistant messages keep their order.
+ */
+function messagesBody(name: string, request: ProviderRequest): string {
+  const system: string[] = [];
+  const messages: { role: "user" | "assistant"; content: string }[] = [];
+  for (const { role, content } of request.messages) {
+    if (role === "system") system.push(content);
+    else if (role === "user" || role === "assistant") messages.push({ role, content });
+    else throw new ProviderError("client", `${name}: message role "${role}" has no Anthropic equivalent (expected system, user or assistant)`);
+  }
+  return JSON.stringify({
+    model: request.model,
+    max_tokens: request.maxTokens,
+    messages,
+    ...(system.length > 0 ? { system: system.join("\n\n") } : {}),
+    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+    stream: true,
+  });
+}
+
+function parseEvent(name: string, data: string): MessagesStreamEvent {
+  try {
+    const parsed: unknown = JSON.parse(data);
+    if (typeof parsed === "object" && parsed !== null) return parsed as MessagesStreamEvent;
+  } catch (cause) {
+    throw new ProviderError("server", `${name}: malformed stream event`, { cause });
+  }
+  throw new ProviderError("server", `${name}: malformed stream event: expected a JSON object`);
+}
+
+function streamError(name: string, error: MessagesStreamEvent["error"]): ProviderError {
+  const type = error?.type ?? "unknown_error";
+  return new ProviderError(errorFailures[type] ?? "server", `${name}: ${type}: ${error?.message ?? "no message"}`);
+}

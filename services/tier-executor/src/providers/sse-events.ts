@@ -1,0 +1,16 @@
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+
+/**
+ * The server-sent events of a response body, in order. The body is decoded as one UTF-8
+ * stream, so a character split across network chunks arrives whole. An event not closed
+ * by a blank line before the body ends is dropped, as the SSE spec says.
+ */
+export async function* sseEvents(body: AsyncIterable<unknown>): AsyncGenerator<EventSourceMessage> {
+  const events: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (event) => events.push(event) });
+  const decoder = new TextDecoder();
+  for await (const chunk of body) {
+    parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+    yield* events.splice(0);
+  }
+}
