@@ -24,6 +24,10 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
     if (!req.input || req.input.messages.length === 0) {
       throw new ConnectError("input.messages: at least one message is required", Code.InvalidArgument);
     }
+    if (req.input.tools.length > 0) {
+      // Tool calls cannot be returned through the protocol yet; refusing beats silently dropping them.
+      throw new ConnectError("input.tools: tool calling is not supported yet", Code.Unimplemented);
+    }
     return req.input;
   };
   const start = (req: ExecuteRequest, ctx: HandlerContext) => {

@@ -121,7 +121,7 @@ export class TierRunner {
     const messages: ProviderMessage[] = input.messages.map((m) => ({ role: m.role, content: m.content }));
     if (prompt.system !== undefined) messages.unshift({ role: "system", content: prompt.system });
     const asked = input.maxTokens > 0 ? input.maxTokens : prompt.default_max_tokens;
-    return { model: "", messages, maxTokens: Math.min(asked, prompt.max_tokens_cap), temperature: input.temperature };
+    return { model: "", messages, maxTokens: Math.min(asked, prompt.max_tokens_cap), temperature: input.temperature, jsonMode: input.jsonMode };
   }
 
   private async *attempt(

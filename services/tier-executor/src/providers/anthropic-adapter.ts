@@ -119,6 +119,8 @@ function messagesBody(name: string, request: ProviderRequest): string {
     else if (role === "user" || role === "assistant") messages.push({ role, content });
     else throw new ProviderError("client", `${name}: message role "${role}" has no Anthropic equivalent (expected system, user or assistant)`);
   }
+  // The Messages API has no JSON mode; ask for it in the system prompt instead.
+  if (request.jsonMode) system.push("Respond with a single JSON object and nothing else.");
   return JSON.stringify({
     model: request.model,
     max_tokens: request.maxTokens,

@@ -7,6 +7,8 @@ import { sseEvents } from "./sse-events.js";
 interface ChatChunk {
   choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  /** Some servers (vLLM, OpenRouter) report a failure mid-stream as a chunk. */
+  error?: { message?: string; type?: string; code?: unknown } | null;
 }
 
 /**
@@ -27,6 +29,7 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
       messages: request.messages,
       max_tokens: request.maxTokens,
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
+      ...(request.jsonMode ? { response_format: { type: "json_object" } } : {}),
       stream: true,
       stream_options: { include_usage: true },
     });
@@ -51,6 +54,10 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
           parsed = JSON.parse(event.data) as ChatChunk;
         } catch (cause) {
           throw new ProviderError("server", `${name}: malformed stream chunk`, { cause });
+        }
+        if (parsed.error) {
+          const kind = parsed.error.type === "invalid_request_error" ? "client" : parsed.error.code === 429 ? "rate_limited" : "server";
+          throw new ProviderError(kind, `${name}: error in stream: ${parsed.error.message ?? "unknown error"}`);
         }
         const choice = parsed.choices?.[0];
         if (choice?.finish_reason) finishReason = choice.finish_reason;

@@ -10,6 +10,8 @@ export interface ProviderRequest {
   messages: readonly ProviderMessage[];
   maxTokens: number;
   temperature?: number | undefined;
+  /** The answer must be a JSON object. */
+  jsonMode?: boolean | undefined;
 }
 
 export interface ProviderUsage {
