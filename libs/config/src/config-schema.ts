@@ -49,6 +49,11 @@ export const configSchema = z
       status_ttl_ms: positiveMs.default(15_000),
       /** Tenant used for calls without an API key; unset means a key is required. */
       anonymous_tenant: identifier.optional(),
+      /**
+       * Provider attempts one request may make in all, across tiers and executors, so
+       * retries never multiply across layers.
+       */
+      max_attempts: z.number().int().min(1).max(20).default(4),
     }),
     classifier: serviceEndpoint.extend({
       rules: z.array(ruleSchema).default([]),

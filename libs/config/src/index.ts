@@ -4,5 +4,13 @@ export { loadConfig, parseConfig, type Env } from "./load-config.js";
 export { endpointUrl, splitHostPort } from "./endpoints.js";
 export { TierLadder } from "./tier-ladder.js";
 export { urgencies, type PlanConfig, type RuleConfig, type TenantConfig, type Urgency } from "./tenancy-schema.js";
-export type { DeploymentConfig, TierConfig, TierSloConfig } from "./tier-schema.js";
+export type {
+  BreakerConfig,
+  BulkheadConfig,
+  CacheConfig,
+  DeploymentConfig,
+  HedgeConfig,
+  TierConfig,
+  TierSloConfig,
+} from "./tier-schema.js";
 export { generateApiKey, hashApiKey } from "./api-key-hash.js";

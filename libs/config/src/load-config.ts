@@ -20,19 +20,24 @@ export function loadConfig(file: string, env: Env = process.env): Config {
 export function parseConfig(text: string, file: string, env: Env = process.env): Config {
   let raw: unknown;
   try {
-    raw = parseYaml(text, { prettyErrors: false });
+    raw = parseYaml(text, { prettyErrors: true });
   } catch (cause) {
     const where = cause instanceof YAMLParseError && cause.linePos ? ` at line ${cause.linePos[0].line}` : "";
     throw new ConfigError(file, [`invalid YAML${where}: ${(cause as Error).message.split("\n")[0]}`], { cause });
   }
   const parsed = configSchema.safeParse(raw ?? {});
   if (!parsed.success) throw ConfigError.fromZod(file, parsed.error);
-  return applyEnv(parsed.data, env);
+  return applyEnv(parsed.data, env, file);
 }
 
-function applyEnv(config: Config, env: Env): Config {
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+function applyEnv(config: Config, env: Env, file: string): Config {
   const natsUrl = env["TIERMESH_NATS_URL"];
   const level = env["TIERMESH_LOG_LEVEL"];
+  if (level && !(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw new ConfigError(file, [`TIERMESH_LOG_LEVEL: "${level}" is not one of ${LOG_LEVELS.join(", ")}`]);
+  }
   return {
     ...config,
     nats: natsUrl ? { ...config.nats, url: natsUrl } : config.nats,

@@ -13,6 +13,8 @@ interface Referenced {
 
 /** Cross-field checks: every name a section uses must be defined, and tier order must make sense. */
 export function checkReferences(cfg: Referenced, ctx: z.RefinementCtx): void {
+  // Own keys only: "constructor" or "toString" must not pass as defined names.
+  const has = (o: object, key: string) => Object.hasOwn(o, key);
   const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path, message });
   const tierNames = Object.keys(cfg.tiers);
   const unknownTier = (name: string) => `unknown tier "${name}" (tiers: ${tierNames.join(", ")})`;
@@ -22,20 +24,20 @@ export function checkReferences(cfg: Referenced, ctx: z.RefinementCtx): void {
     if (same !== undefined) fail(["tiers", name, "rank"], `rank ${tier.rank} is also used by tier "${same}"`);
     ranks.set(tier.rank, name);
     if (tier.fallback !== undefined) {
-      const fb = cfg.tiers[tier.fallback];
+      const fb = has(cfg.tiers, tier.fallback) ? cfg.tiers[tier.fallback] : undefined;
       if (fb === undefined) fail(["tiers", name, "fallback"], unknownTier(tier.fallback));
       else if (fb.rank >= tier.rank) fail(["tiers", name, "fallback"], `fallback "${tier.fallback}" must rank lower than "${name}"`);
     }
     tier.models.forEach((m, i) => {
-      if (!(m.provider in cfg.providers)) fail(["tiers", name, "models", i, "provider"], `unknown provider "${m.provider}"`);
+      if (!has(cfg.providers, m.provider)) fail(["tiers", name, "models", i, "provider"], `unknown provider "${m.provider}"`);
     });
   }
   for (const [name, plan] of Object.entries(cfg.plans)) {
     for (const key of ["default_tier", "max_tier", "min_tier"] as const) {
       const t = plan[key];
-      if (t !== undefined && !(t in cfg.tiers)) fail(["plans", name, key], unknownTier(t));
+      if (t !== undefined && !has(cfg.tiers, t)) fail(["plans", name, key], unknownTier(t));
     }
-    const rank = (t: string | undefined) => (t === undefined ? undefined : cfg.tiers[t]?.rank);
+    const rank = (t: string | undefined) => (t === undefined || !has(cfg.tiers, t) ? undefined : cfg.tiers[t]!.rank);
     const [def, max, min] = [rank(plan.default_tier), rank(plan.max_tier), rank(plan.min_tier)];
     if (def !== undefined && max !== undefined && def > max) fail(["plans", name, "default_tier"], "default_tier ranks above max_tier");
     if (min !== undefined && max !== undefined && min > max) fail(["plans", name, "min_tier"], "min_tier ranks above max_tier");
@@ -43,7 +45,7 @@ export function checkReferences(cfg: Referenced, ctx: z.RefinementCtx): void {
   }
   const keyOwners = new Map<string, string>();
   for (const [name, tenant] of Object.entries(cfg.tenants)) {
-    if (!(tenant.plan in cfg.plans)) fail(["tenants", name, "plan"], `unknown plan "${tenant.plan}"`);
+    if (!has(cfg.plans, tenant.plan)) fail(["tenants", name, "plan"], `unknown plan "${tenant.plan}"`);
     tenant.api_key_sha256.forEach((h, i) => {
       const owner = keyOwners.get(h);
       if (owner !== undefined) fail(["tenants", name, "api_key_sha256", i], `key hash also belongs to tenant "${owner}"`);
@@ -51,17 +53,17 @@ export function checkReferences(cfg: Referenced, ctx: z.RefinementCtx): void {
     });
   }
   const anon = cfg.router.anonymous_tenant;
-  if (anon !== undefined && !(anon in cfg.tenants)) fail(["router", "anonymous_tenant"], `unknown tenant "${anon}"`);
+  if (anon !== undefined && !has(cfg.tenants, anon)) fail(["router", "anonymous_tenant"], `unknown tenant "${anon}"`);
   const ruleIds = new Set<string>();
   cfg.classifier.rules.forEach((rule, i) => {
     if (ruleIds.has(rule.id)) fail(["classifier", "rules", i, "id"], `duplicate rule id "${rule.id}"`);
     ruleIds.add(rule.id);
-    if (!(rule.tier in cfg.tiers)) fail(["classifier", "rules", i, "tier"], unknownTier(rule.tier));
+    if (!has(cfg.tiers, rule.tier)) fail(["classifier", "rules", i, "tier"], unknownTier(rule.tier));
     rule.when.plans?.forEach((p, j) => {
-      if (!(p in cfg.plans)) fail(["classifier", "rules", i, "when", "plans", j], `unknown plan "${p}"`);
+      if (!has(cfg.plans, p)) fail(["classifier", "rules", i, "when", "plans", j], `unknown plan "${p}"`);
     });
     rule.when.tenants?.forEach((t, j) => {
-      if (!(t in cfg.tenants)) fail(["classifier", "rules", i, "when", "tenants", j], `unknown tenant "${t}"`);
+      if (!has(cfg.tenants, t)) fail(["classifier", "rules", i, "when", "tenants", j], `unknown tenant "${t}"`);
     });
   });
 }

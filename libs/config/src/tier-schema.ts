@@ -36,6 +36,49 @@ export const tierSloSchema = z.strictObject({
   min_dwell_ms: z.number().int().nonnegative().default(3_000),
 });
 
+export const poolSchema = z.strictObject({
+  /** How a deployment is picked for an attempt. */
+  strategy: z.enum(["weighted", "least_outstanding", "lowest_latency"]).default("weighted"),
+});
+
+export const breakerSchema = z.strictObject({
+  /** Outcomes of this long ago or newer decide whether the breaker opens. */
+  window_ms: positiveMs.default(10_000),
+  /** No decision with fewer attempts than this in the window. */
+  min_requests: z.number().int().positive().default(10),
+  /** Failure share at or above which the breaker opens. */
+  failure_ratio: fraction.default(0.5),
+  /** How long an open breaker stays open before probing. */
+  open_ms: positiveMs.default(5_000),
+  /** Trial attempts let through while half-open. */
+  half_open_probes: z.number().int().positive().default(1),
+});
+
+export const hedgeSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Delay before the second attempt; 0 uses the tier's recent p95 time to first token. */
+  delay_ms: z.number().int().nonnegative().default(0),
+  /** Never hedge sooner than this. */
+  min_delay_ms: z.number().int().nonnegative().default(20),
+  /** Hedged attempts allowed, as a share of requests (caps the extra cost). */
+  max_extra_ratio: fraction.default(0.1),
+});
+
+export const bulkheadSchema = z.strictObject({
+  /** Provider calls in flight at once in this executor process. */
+  max_concurrency: z.number().int().positive().default(256),
+  /** Requests allowed to wait for a slot; beyond it they are refused at once. */
+  max_queue: z.number().int().nonnegative().default(512),
+});
+
+export const cacheSchema = z.strictObject({
+  /** Caches answers to deterministic requests (temperature 0) within this tier only. */
+  enabled: z.boolean().default(false),
+  ttl_ms: positiveMs.default(60_000),
+  max_entries: z.number().int().positive().default(1_000),
+  max_bytes: z.number().int().positive().default(16 * 1024 * 1024),
+});
+
 export const tierSchema = z.strictObject({
   /** Higher rank is the better (and dearer) tier. Ranks are unique. */
   rank: z.number().int(),
@@ -47,9 +90,10 @@ export const tierSchema = z.strictObject({
     url: httpUrl.optional(),
   }),
   models: z.array(deploymentSchema).min(1),
+  pool: poolSchema.prefault({}),
   prompt: z
     .strictObject({
-      /** System message prepended to every request of this tier. */
+      /** System message prepended to every request of this tier; {{tier}} and {{tenant}} are replaced. */
       system: z.string().optional(),
       default_max_tokens: z.number().int().positive().default(256),
       max_tokens_cap: z.number().int().positive().default(4_096),
@@ -66,11 +110,23 @@ export const tierSchema = z.strictObject({
       /** Attempts per request inside this tier's executor, first included. */
       max_attempts: z.number().int().min(1).max(10).default(2),
       backoff_ms: z.number().int().nonnegative().default(25),
+      /** Retries allowed as a share of first attempts, so retries add at most this much load. */
+      budget_ratio: fraction.default(0.2),
+      /** Retries always allowed per second, so a quiet tier can still retry. */
+      min_retries_per_second: z.number().nonnegative().default(5),
     })
     .prefault({}),
+  hedge: hedgeSchema.prefault({}),
+  bulkhead: bulkheadSchema.prefault({}),
+  cache: cacheSchema.prefault({}),
+  breaker: breakerSchema.prefault({}),
   slo: tierSloSchema.prefault({}),
 });
 
 export type TierConfig = z.output<typeof tierSchema>;
 export type DeploymentConfig = z.output<typeof deploymentSchema>;
 export type TierSloConfig = z.output<typeof tierSloSchema>;
+export type BreakerConfig = z.output<typeof breakerSchema>;
+export type HedgeConfig = z.output<typeof hedgeSchema>;
+export type BulkheadConfig = z.output<typeof bulkheadSchema>;
+export type CacheConfig = z.output<typeof cacheSchema>;

@@ -43,9 +43,11 @@ export function compileTierPolicy(config: Config): Classify & { explain: Explain
   const rules = config.classifier.rules;
   const counter = new TokenCounter();
   const ruleTokenLimit = largestTokenThreshold(rules);
+  // A Map, not the config object: tenant names come from callers ("constructor" must be unknown).
+  const tenants = new Map(Object.entries(config.tenants));
 
   const run = (tenantName: string, input: CompletionInput | undefined, deadlineMs: number, trace: RuleTrace[] | undefined): Classification => {
-    const tenant = config.tenants[tenantName];
+    const tenant = tenants.get(tenantName);
     if (tenant === undefined) throw new ConnectError(`unknown tenant "${tenantName}"`, Code.Unauthenticated);
     const planName = tenant.plan;
     const plan = config.plans[planName]!;

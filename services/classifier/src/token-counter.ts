@@ -19,8 +19,13 @@ export interface TokenCount {
  */
 export class TokenCounter {
   private readonly cache = new Map<string, number>();
+  private cachedChars = 0;
 
-  constructor(private readonly maxEntries = 2_048) {}
+  /** Bounded by entries and by the characters held (about 2 bytes each). */
+  constructor(
+    private readonly maxEntries = 2_048,
+    private readonly maxChars = 16 * 1024 * 1024,
+  ) {}
 
   count(contents: readonly string[], limit: number): TokenCount {
     let total = contents.length * MESSAGE_OVERHEAD_TOKENS;
@@ -48,7 +53,13 @@ export class TokenCounter {
   }
 
   private remember(text: string, tokens: number): void {
+    if (text.length > this.maxChars) return;
     this.cache.set(text, tokens);
-    if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
+    this.cachedChars += text.length;
+    while (this.cache.size > this.maxEntries || this.cachedChars > this.maxChars) {
+      const oldest = this.cache.keys().next().value!;
+      this.cache.delete(oldest);
+      this.cachedChars -= oldest.length;
+    }
   }
 }

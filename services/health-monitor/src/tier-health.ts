@@ -56,7 +56,10 @@ export class TierHealth {
       now,
     );
     if (!t) return undefined;
-    // The outage's failures must not hold a recovered tier down: start its window afresh.
+    // Only successes after going down count toward leaving it.
+    if (t.state === TierState.DOWN) this.successes = 0;
+    // The outage's failures must not hold a recovering tier down: start its window afresh.
+    // It leaves down for degraded, and needs a full window of clean samples to be healthy.
     if (previous === TierState.DOWN) this.window.clear();
     this.lastReason = t.reason;
     return { ...t, previous };

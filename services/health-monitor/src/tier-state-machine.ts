@@ -15,16 +15,25 @@ export interface Transition {
 
 /** Exit thresholds are this share of the enter thresholds, so a value near the line does not flap. */
 const EXIT_RATIO = 0.8;
+/** Going down again within this many windows of leaving down counts as a flap. */
+const FLAP_WINDOWS = 6;
+/** Each flap doubles what leaving down takes, up to this factor. */
+const MAX_DAMPING = 16;
 
 /**
  * Health of one tier with hysteresis: a worse state is entered at once; a better one only
  * after the tier has stayed `min_dwell_ms` in its state and its SLIs are clear of the
- * enter thresholds by a margin. Leaving `down` also takes `recovery_successes` successes
- * in a row (requests or canary probes).
+ * enter thresholds by a margin. Leaving `down` takes `recovery_successes` successes in a
+ * row (requests or canary probes) and leads to `degraded`; `healthy` then needs
+ * `min_samples` fresh outcomes within the SLO. A tier that goes down again soon after
+ * leaving down must show twice the successes and dwell next time (flap damping).
  */
 export class TierStateMachine {
   private current: TierState;
   private since: number;
+  /** Doubles with every flap (down again soon after leaving down); 1 when calm. */
+  private damping = 1;
+  private leftDownAt = -Infinity;
 
   constructor(
     private readonly slo: TierSloConfig,
@@ -48,9 +57,17 @@ export class TierStateMachine {
     const next = this.target(s);
     if (next.state === this.current) return undefined;
     const worse = next.state > this.current;
+    const calmFor = now - this.leftDownAt;
+    if (this.current !== TierState.DOWN && calmFor > FLAP_WINDOWS * this.slo.window_ms) this.damping = 1;
     if (!worse) {
-      if (now - this.since < this.slo.min_dwell_ms) return undefined;
-      if (this.current === TierState.DOWN && s.consecutiveSuccesses < this.slo.recovery_successes) return undefined;
+      const leavingDown = this.current === TierState.DOWN;
+      const dwell = this.slo.min_dwell_ms * (leavingDown ? this.damping : 1);
+      if (now - this.since < dwell) return undefined;
+      if (leavingDown && s.consecutiveSuccesses < this.slo.recovery_successes * this.damping) return undefined;
+      if (leavingDown) this.leftDownAt = now;
+    } else if (next.state === TierState.DOWN && calmFor <= FLAP_WINDOWS * this.slo.window_ms) {
+      // Down again soon after recovering: make the next recovery prove more (flap damping).
+      this.damping = Math.min(MAX_DAMPING, this.damping * 2);
     }
     this.current = next.state;
     this.since = now;
@@ -65,8 +82,8 @@ export class TierStateMachine {
       return { state: TierState.DOWN, reason: `${consecutiveFailures} consecutive failed attempts` };
     }
     if (this.current === TierState.DOWN) {
-      if (consecutiveSuccesses >= slo.recovery_successes) {
-        return { state: TierState.HEALTHY, reason: `recovered: ${consecutiveSuccesses} consecutive successful attempts` };
+      if (consecutiveSuccesses >= slo.recovery_successes * this.damping) {
+        return { state: TierState.DEGRADED, reason: `recovering: ${consecutiveSuccesses} consecutive successful attempts` };
       }
       return { state: TierState.DOWN, reason: "still down" };
     }
