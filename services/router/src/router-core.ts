@@ -3,6 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import type { TierLadder } from "@tiermesh/config";
 import {
+  ATTEMPTS_HEADER,
   CompleteResponseSchema,
   type ClassifierService,
   type CompleteResponse,
@@ -24,6 +25,8 @@ export interface RouterCoreDeps {
   fallbackOf: (tier: string) => string | undefined;
   statusOf: (tier: string) => TierStatusView | undefined;
   defaultTimeoutMs: number;
+  /** Provider attempts one request may make in all, across tiers. */
+  maxAttempts: number;
 }
 
 /** One call as the edges (RPC, HTTP) hand it over. */
@@ -103,17 +106,24 @@ export class RouterCore {
     const plan = planRoute({ tier: c.tier, minTier: c.minTier }, deps.ladder, deps.fallbackOf, deps.statusOf);
     const id = randomUUID();
     const reasons = [...c.reasons, ...plan.reasons];
+    // One attempt budget for the whole request, so executor retries and tier fallbacks never multiply.
+    let attemptsLeft = deps.maxAttempts;
     const sinceStartUs = () => BigInt(Math.round((performance.now() - started) * 1_000));
     return {
       tiers: plan.tiers,
       options,
       sinceStartUs,
-      request: (tier: string) => ({ tier, requestId: id, tenant, input }),
+      request: (tier: string) => ({ tier, requestId: id, tenant, input, maxAttempts: attemptsLeft }),
       /** Records a failed tier; returns true when the next tier should be tried. */
       failed(tier: string, cause: unknown, index: number): boolean {
         const err = ConnectError.from(cause);
+        attemptsLeft -= Number(err.metadata.get(ATTEMPTS_HEADER) ?? 1);
         const next = plan.tiers[index + 1];
         if (next === undefined || call.signal.aborted || !FALLBACK_CODES.has(err.code) || deadline - Date.now() < MIN_FALLBACK_MS) return false;
+        if (attemptsLeft <= 0) {
+          reasons.push(`${tier} failed in-request (${Code[err.code]}); no attempts left for ${next}`);
+          return false;
+        }
         reasons.push(`${tier} failed in-request (${Code[err.code]}: ${err.rawMessage}); fell back to ${next}`);
         return true;
       },
@@ -122,7 +132,15 @@ export class RouterCore {
           id,
           content,
           finishReason: r.finishReason,
-          routing: { requestedTier: c.tier, servedTier: r.tier, reasons, ruleIds: c.ruleIds, tierAttempts: attempts },
+          routing: {
+            requestedTier: c.tier,
+            servedTier: r.tier,
+            reasons,
+            ruleIds: c.ruleIds,
+            tierAttempts: attempts,
+            providerAttempts: deps.maxAttempts - attemptsLeft + r.attempts,
+            cached: r.cached,
+          },
           model: r.model,
           provider: r.provider,
           usage: r.usage,

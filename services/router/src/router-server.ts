@@ -57,6 +57,7 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
     fallbackOf: (tier) => config.tiers[tier]?.fallback,
     statusOf: (tier) => status.get(tier),
     defaultTimeoutMs: config.router.default_timeout_ms,
+    maxAttempts: config.router.max_attempts,
   });
   const rpc = createRpcServer({
     logger,

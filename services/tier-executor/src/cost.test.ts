@@ -13,20 +13,19 @@ describe("costUsd", () => {
 });
 
 describe("token estimates", () => {
-  it("rounds four characters a token up", () => {
+  it("counts with the o200k_base tokenizer", () => {
     expect(estimateTokens("")).toBe(0);
-    expect(estimateTokens("abcd")).toBe(1);
-    expect(estimateTokens("abcde")).toBe(2);
-    expect(estimateTokens("x".repeat(400))).toBe(100);
+    expect(estimateTokens(" hello".repeat(10))).toBe(10);
+    expect(estimateTokens("Hello, world!")).toBe(4);
   });
 
   it("adds four tokens of overhead per message", () => {
     expect(estimatePromptTokens([])).toBe(0);
     expect(
       estimatePromptTokens([
-        { role: "system", content: "abcdefgh" },
+        { role: "system", content: " hello hello" },
         { role: "user", content: "" },
-        { role: "user", content: "a" },
+        { role: "user", content: " hello" },
       ]),
     ).toBe(2 + 4 + 0 + 4 + 1 + 4);
   });

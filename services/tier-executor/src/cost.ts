@@ -1,4 +1,5 @@
 import type { DeploymentConfig } from "@tiermesh/config";
+import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
 import type { ProviderMessage } from "./providers/provider-adapter.js";
 
 /** US dollars for the given token counts at a deployment's price. */
@@ -6,9 +7,12 @@ export function costUsd(price: DeploymentConfig["price"], promptTokens: number, 
   return (promptTokens * price.input_per_mtok + completionTokens * price.output_per_mtok) / 1_000_000;
 }
 
-/** Token estimate used when a provider reports no usage: about four characters a token. */
+/**
+ * Token estimate used only when a provider reports no usage: counted with the o200k_base
+ * tokenizer, which matches OpenAI's current models and is close for others.
+ */
 export function estimateTokens(text: string): number {
-  return Math.ceil(text.length / 4);
+  return text.length === 0 ? 0 : countTokens(text);
 }
 
 export function estimatePromptTokens(messages: readonly ProviderMessage[]): number {

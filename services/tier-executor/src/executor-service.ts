@@ -33,7 +33,7 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
   const start = (req: ExecuteRequest, ctx: HandlerContext) => {
     const input = validate(req);
     const deadline = deadlineFrom(ctx.timeoutMs(), deps.defaultTimeoutMs);
-    return deps.runner.run({ input, probe: req.probe }, { deadline, signal: ctx.signal });
+    return deps.runner.run({ input, probe: req.probe, tenant: req.tenant, maxAttempts: req.maxAttempts }, { deadline, signal: ctx.signal });
   };
   return {
     async execute(req, ctx) {
@@ -80,5 +80,7 @@ function response(tier: string, r: RunResult, content: string): ExecuteResponse 
       providerUs: BigInt(Math.round(r.providerMs * 1_000)),
     },
     attempts: r.attempts,
+    cached: r.cached,
+    hedged: r.hedged,
   });
 }

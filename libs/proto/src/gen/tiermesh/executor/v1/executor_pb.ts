@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/executor/v1/executor.proto.
  */
 export const file_tiermesh_executor_v1_executor: GenFile = /*@__PURE__*/
-  fileDesc("CiN0aWVybWVzaC9leGVjdXRvci92MS9leGVjdXRvci5wcm90bxIUdGllcm1lc2guZXhlY3V0b3IudjEihQEKDkV4ZWN1dGVSZXF1ZXN0EgwKBHRpZXIYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZ0ZW5hbnQYAyABKAkSMgoFaW5wdXQYBCABKAsyIy50aWVybWVzaC5jb21tb24udjEuQ29tcGxldGlvbklucHV0Eg0KBXByb2JlGAUgASgIIvgBCg9FeGVjdXRlUmVzcG9uc2USDAoEdGllchgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghwcm92aWRlchgDIAEoCRISCgpkZXBsb3ltZW50GAQgASgJEg8KB2NvbnRlbnQYBSABKAkSFQoNZmluaXNoX3JlYXNvbhgGIAEoCRIoCgV1c2FnZRgHIAEoCzIZLnRpZXJtZXNoLmNvbW1vbi52MS5Vc2FnZRIQCghjb3N0X3VzZBgIIAEoARIsCgd0aW1pbmdzGAkgASgLMhsudGllcm1lc2guY29tbW9uLnYxLlRpbWluZ3MSEAoIYXR0ZW1wdHMYCiABKA0iaAoVRXhlY3V0ZVN0cmVhbVJlc3BvbnNlEg8KBWRlbHRhGAEgASgJSAASNQoEZG9uZRgCIAEoCzIlLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVSZXNwb25zZUgAQgcKBWV2ZW50MtMBChNUaWVyRXhlY3V0b3JTZXJ2aWNlElYKB0V4ZWN1dGUSJC50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlUmVxdWVzdBolLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVSZXNwb25zZRJkCg1FeGVjdXRlU3RyZWFtEiQudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVJlcXVlc3QaKy50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlU3RyZWFtUmVzcG9uc2UwAWIGcHJvdG8z", [file_tiermesh_common_v1_completion]);
+  fileDesc("CiN0aWVybWVzaC9leGVjdXRvci92MS9leGVjdXRvci5wcm90bxIUdGllcm1lc2guZXhlY3V0b3IudjEimwEKDkV4ZWN1dGVSZXF1ZXN0EgwKBHRpZXIYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZ0ZW5hbnQYAyABKAkSMgoFaW5wdXQYBCABKAsyIy50aWVybWVzaC5jb21tb24udjEuQ29tcGxldGlvbklucHV0Eg0KBXByb2JlGAUgASgIEhQKDG1heF9hdHRlbXB0cxgGIAEoDSKYAgoPRXhlY3V0ZVJlc3BvbnNlEgwKBHRpZXIYASABKAkSDQoFbW9kZWwYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSEgoKZGVwbG95bWVudBgEIAEoCRIPCgdjb250ZW50GAUgASgJEhUKDWZpbmlzaF9yZWFzb24YBiABKAkSKAoFdXNhZ2UYByABKAsyGS50aWVybWVzaC5jb21tb24udjEuVXNhZ2USEAoIY29zdF91c2QYCCABKAESLAoHdGltaW5ncxgJIAEoCzIbLnRpZXJtZXNoLmNvbW1vbi52MS5UaW1pbmdzEhAKCGF0dGVtcHRzGAogASgNEg4KBmNhY2hlZBgLIAEoCBIOCgZoZWRnZWQYDCABKAgiaAoVRXhlY3V0ZVN0cmVhbVJlc3BvbnNlEg8KBWRlbHRhGAEgASgJSAASNQoEZG9uZRgCIAEoCzIlLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVSZXNwb25zZUgAQgcKBWV2ZW50MtMBChNUaWVyRXhlY3V0b3JTZXJ2aWNlElYKB0V4ZWN1dGUSJC50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlUmVxdWVzdBolLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVSZXNwb25zZRJkCg1FeGVjdXRlU3RyZWFtEiQudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVJlcXVlc3QaKy50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlU3RyZWFtUmVzcG9uc2UwAWIGcHJvdG8z", [file_tiermesh_common_v1_completion]);
 
 /**
  * @generated from message tiermesh.executor.v1.ExecuteRequest
@@ -46,6 +46,14 @@ export type ExecuteRequest = Message<"tiermesh.executor.v1.ExecuteRequest"> & {
    * @generated from field: bool probe = 5;
    */
   probe: boolean;
+
+  /**
+   * Provider attempts this request may still make, across every layer (0 = the tier's own limit).
+   * On failure the executor reports the attempts it used in the "tiermesh-attempts" trailer.
+   *
+   * @generated from field: uint32 max_attempts = 6;
+   */
+  maxAttempts: number;
 };
 
 /**
@@ -108,6 +116,20 @@ export type ExecuteResponse = Message<"tiermesh.executor.v1.ExecuteResponse"> & 
    * @generated from field: uint32 attempts = 10;
    */
   attempts: number;
+
+  /**
+   * Served from the tier's response cache; no provider was called and cost is zero.
+   *
+   * @generated from field: bool cached = 11;
+   */
+  cached: boolean;
+
+  /**
+   * A hedged second attempt was started for this request.
+   *
+   * @generated from field: bool hedged = 12;
+   */
+  hedged: boolean;
 };
 
 /**
