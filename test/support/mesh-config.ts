@@ -10,6 +10,8 @@ export interface TestTier {
   fallback?: string;
   model: string;
   slo?: Record<string, number>;
+  routing?: Record<string, unknown>;
+  bulkhead?: Record<string, number>;
   timeouts?: Record<string, number>;
   retries?: Record<string, number>;
 }
@@ -61,6 +63,8 @@ export async function writeMeshConfig(
           timeouts: t.timeouts ?? { attempt_ms: 5_000, ttft_ms: 2_000 },
           retries: t.retries ?? { max_attempts: 2, backoff_ms: 5 },
           slo: t.slo ?? { window_ms: 5_000, min_samples: 20, consecutive_failures_down: 3, recovery_successes: 3, min_dwell_ms: 1_000 },
+          routing: t.routing ?? { sticky_ms: 0, return_steps: [0.25, 0.5, 1], return_step_ms: 1_000 },
+          ...(t.bulkhead ? { bulkhead: t.bulkhead } : {}),
         },
       ]),
     ),

@@ -10,6 +10,7 @@ export type {
   CacheConfig,
   DeploymentConfig,
   HedgeConfig,
+  RoutingConfig,
   TierConfig,
   TierSloConfig,
 } from "./tier-schema.js";

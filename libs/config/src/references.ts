@@ -28,6 +28,16 @@ export function checkReferences(cfg: Referenced, ctx: z.RefinementCtx): void {
       if (fb === undefined) fail(["tiers", name, "fallback"], unknownTier(tier.fallback));
       else if (fb.rank >= tier.rank) fail(["tiers", name, "fallback"], `fallback "${tier.fallback}" must rank lower than "${name}"`);
     }
+    const promote = tier.routing.promote_to;
+    if (promote !== undefined) {
+      if (!has(cfg.tiers, promote)) fail(["tiers", name, "routing", "promote_to"], unknownTier(promote));
+      else if (cfg.tiers[promote]!.rank <= tier.rank) fail(["tiers", name, "routing", "promote_to"], `"${promote}" must rank higher than "${name}"`);
+    }
+    const floor = tier.routing.floor;
+    if (floor !== undefined) {
+      if (!has(cfg.tiers, floor)) fail(["tiers", name, "routing", "floor"], unknownTier(floor));
+      else if (cfg.tiers[floor]!.rank > tier.rank) fail(["tiers", name, "routing", "floor"], `floor "${floor}" ranks above "${name}"`);
+    }
     tier.models.forEach((m, i) => {
       if (!has(cfg.providers, m.provider)) fail(["tiers", name, "models", i, "provider"], `unknown provider "${m.provider}"`);
     });

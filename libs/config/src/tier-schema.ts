@@ -79,6 +79,28 @@ export const cacheSchema = z.strictObject({
   max_bytes: z.number().int().positive().default(16 * 1024 * 1024),
 });
 
+export const routingSchema = z.strictObject({
+  /** What the router does with this tier's traffic while the tier is degraded. */
+  on_degraded: z.enum(["stay", "promote", "fallback"]).default("stay"),
+  /** ...and while it is down. */
+  on_down: z.enum(["promote", "fallback"]).default("fallback"),
+  /** Tier traffic is promoted to; defaults to the next higher tier. */
+  promote_to: identifier.optional(),
+  /**
+   * Promoted requests in flight may use at most this share of the target tier's capacity
+   * (its bulkhead max_concurrency), per router.
+   */
+  promote_share: fraction.default(0.2),
+  /** Quality floor: this tier's traffic is never served below this tier. */
+  floor: identifier.optional(),
+  /** A user moved to another tier stays there this long, unless that tier gets worse. */
+  sticky_ms: z.number().int().nonnegative().default(60_000),
+  /** Shares of users sent back, step by step, after the tier recovers. */
+  return_steps: z.array(fraction).min(1).default([0.1, 0.25, 0.5, 1]),
+  /** Time spent at each return step. */
+  return_step_ms: positiveMs.default(10_000),
+});
+
 export const tierSchema = z.strictObject({
   /** Higher rank is the better (and dearer) tier. Ranks are unique. */
   rank: z.number().int(),
@@ -121,6 +143,7 @@ export const tierSchema = z.strictObject({
   cache: cacheSchema.prefault({}),
   breaker: breakerSchema.prefault({}),
   slo: tierSloSchema.prefault({}),
+  routing: routingSchema.prefault({}),
 });
 
 export type TierConfig = z.output<typeof tierSchema>;
@@ -130,3 +153,4 @@ export type BreakerConfig = z.output<typeof breakerSchema>;
 export type HedgeConfig = z.output<typeof hedgeSchema>;
 export type BulkheadConfig = z.output<typeof bulkheadSchema>;
 export type CacheConfig = z.output<typeof cacheSchema>;
+export type RoutingConfig = z.output<typeof routingSchema>;

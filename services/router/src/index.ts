@@ -3,5 +3,8 @@ export { RouterCore, type RouteCall, type RouterCoreDeps, type StreamEvent } fro
 export { createRouterService } from "./router-service.js";
 export { createOpenAIEdge } from "./openai-edge.js";
 export { ApiKeyAuth } from "./api-key-auth.js";
-export { planRoute, type RouteInput, type RoutePlan } from "./route-plan.js";
+export { RoutingPolicy, type RouteInput, type RoutePlan } from "./routing-policy.js";
+export { PassiveTierBreaker } from "./passive-tier-breaker.js";
+export { tierView, type TierView } from "./tier-view.js";
+export { userFraction } from "./user-hash.js";
 export { TierStatusTable, type TierStatusView } from "./tier-status-table.js";

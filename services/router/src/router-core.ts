@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import type { TierLadder } from "@tiermesh/config";
 import {
   ATTEMPTS_HEADER,
   CompleteResponseSchema,
@@ -13,17 +12,17 @@ import {
 } from "@tiermesh/proto";
 import { deadlineFrom } from "@tiermesh/runtime";
 import type { ApiKeyAuth } from "./api-key-auth.js";
-import { planRoute } from "./route-plan.js";
-import type { TierStatusView } from "./tier-status-table.js";
+import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
+import type { RoutingPolicy } from "./routing-policy.js";
 
 export interface RouterCoreDeps {
   /** Current authenticator; swapped on config reload. */
   auth: () => ApiKeyAuth;
   classifier: Client<typeof ClassifierService>;
   executors: ReadonlyMap<string, Client<typeof TierExecutorService>>;
-  ladder: TierLadder;
-  fallbackOf: (tier: string) => string | undefined;
-  statusOf: (tier: string) => TierStatusView | undefined;
+  policy: RoutingPolicy;
+  /** Learns from every executor call, for when tier status is stale. */
+  passive: PassiveTierBreaker;
   defaultTimeoutMs: number;
   /** Provider attempts one request may make in all, across tiers. */
   maxAttempts: number;
@@ -54,19 +53,32 @@ export class RouterCore {
 
   async complete(call: RouteCall): Promise<CompleteResponse> {
     const r = await this.prepare(call);
-    for (let i = 0; ; i++) {
-      const tier = r.tiers[i]!;
-      try {
-        const res = await this.executor(tier).execute(r.request(tier), r.options());
-        return r.respond(res, i + 1, res.content, r.sinceStartUs());
-      } catch (cause) {
-        if (!r.failed(tier, cause, i)) throw ConnectError.from(cause);
+    try {
+      for (let i = 0; ; i++) {
+        const tier = r.tiers[i]!;
+        try {
+          const res = await this.executor(tier).execute(r.request(tier), r.options());
+          this.deps.passive.record(tier, true);
+          return r.respond(res, i + 1, res.content, r.sinceStartUs());
+        } catch (cause) {
+          if (!r.failed(tier, cause, i)) throw ConnectError.from(cause);
+        }
       }
+    } finally {
+      r.done();
     }
   }
 
   async *completeStream(call: RouteCall): AsyncGenerator<StreamEvent> {
     const r = await this.prepare(call);
+    try {
+      yield* this.stream(r);
+    } finally {
+      r.done();
+    }
+  }
+
+  private async *stream(r: Awaited<ReturnType<RouterCore["prepare"]>>): AsyncGenerator<StreamEvent> {
     for (let i = 0; ; i++) {
       const tier = r.tiers[i]!;
       let ttftUs: bigint | undefined;
@@ -76,6 +88,7 @@ export class RouterCore {
             ttftUs ??= r.sinceStartUs();
             yield { case: "delta", value: msg.event.value };
           } else if (msg.event.case === "done") {
+            this.deps.passive.record(tier, true);
             yield { case: "done", value: r.respond(msg.event.value, i + 1, "", ttftUs ?? r.sinceStartUs()) };
             return;
           }
@@ -103,7 +116,7 @@ export class RouterCore {
     if (!input) throw new ConnectError("input: required", Code.InvalidArgument);
     const options = () => ({ signal: call.signal, timeoutMs: Math.max(1, deadline - Date.now()) });
     const c = await deps.classifier.classify({ tenant, input, deadlineMs: Math.max(0, deadline - Date.now()) }, options());
-    const plan = planRoute({ tier: c.tier, minTier: c.minTier }, deps.ladder, deps.fallbackOf, deps.statusOf);
+    const plan = deps.policy.plan({ tier: c.tier, minTier: c.minTier, maxTier: c.maxTier, userKey: `${tenant}:${input.user}` });
     const id = randomUUID();
     const reasons = [...c.reasons, ...plan.reasons];
     // One attempt budget for the whole request, so executor retries and tier fallbacks never multiply.
@@ -111,12 +124,14 @@ export class RouterCore {
     const sinceStartUs = () => BigInt(Math.round((performance.now() - started) * 1_000));
     return {
       tiers: plan.tiers,
+      done: plan.done,
       options,
       sinceStartUs,
       request: (tier: string) => ({ tier, requestId: id, tenant, input, maxAttempts: attemptsLeft }),
       /** Records a failed tier; returns true when the next tier should be tried. */
       failed(tier: string, cause: unknown, index: number): boolean {
         const err = ConnectError.from(cause);
+        if (FALLBACK_CODES.has(err.code)) deps.passive.record(tier, false);
         attemptsLeft -= Number(err.metadata.get(ATTEMPTS_HEADER) ?? 1);
         const next = plan.tiers[index + 1];
         if (next === undefined || call.signal.aborted || !FALLBACK_CODES.has(err.code) || deadline - Date.now() < MIN_FALLBACK_MS) return false;

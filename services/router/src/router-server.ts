@@ -4,6 +4,9 @@ import { ClassifierService, RouterService, TierExecutorService, TierState } from
 import { createMeshTransport, createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { NatsLink, TierStatusFeed } from "@tiermesh/tier-status";
 import { ApiKeyAuth } from "./api-key-auth.js";
+import { PassiveTierBreaker } from "./passive-tier-breaker.js";
+import { RoutingPolicy } from "./routing-policy.js";
+import { tierView } from "./tier-view.js";
 import { createOpenAIEdge } from "./openai-edge.js";
 import { RouterCore } from "./router-core.js";
 import { createRouterService } from "./router-service.js";
@@ -12,6 +15,7 @@ import { TierStatusTable } from "./tier-status-table.js";
 export interface RouterServer {
   readonly rpc: RpcServer;
   readonly status: TierStatusTable;
+  readonly policy: RoutingPolicy;
   /** True while the NATS connection is up. */
   readonly natsConnected: boolean;
   /** Applies a new config's tenants and keys. Topology changes (tiers, addresses) need a restart. */
@@ -49,13 +53,14 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
     onConnected: (nc) => feed.attach(nc),
   });
   let auth = new ApiKeyAuth(config);
+  const passive = new PassiveTierBreaker();
+  const policy = new RoutingPolicy(config, ladder, (tier) => tierView(tier, status, passive, link.connected));
   const core = new RouterCore({
     auth: () => auth,
     classifier: createClient(ClassifierService, createMeshTransport(endpointUrl(config.classifier))),
     executors,
-    ladder,
-    fallbackOf: (tier) => config.tiers[tier]?.fallback,
-    statusOf: (tier) => status.get(tier),
+    policy,
+    passive,
     defaultTimeoutMs: config.router.default_timeout_ms,
     maxAttempts: config.router.max_attempts,
   });
@@ -68,6 +73,7 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
   return {
     rpc,
     status,
+    policy,
     get natsConnected() {
       return link.connected;
     },

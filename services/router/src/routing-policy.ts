@@ -1,0 +1,207 @@
+import type { Config, TierLadder } from "@tiermesh/config";
+import { TierState } from "@tiermesh/proto";
+import type { TierView } from "./tier-view.js";
+import { userFraction } from "./user-hash.js";
+
+export interface RouteInput {
+  /** Tier the classifier assigned. */
+  tier: string;
+  /** The plan's range: promotion never goes above max, fallback never below min. */
+  minTier: string;
+  maxTier: string;
+  /** Whose experience stickiness and progressive return keep stable (tenant + user). */
+  userKey: string;
+}
+
+export interface RoutePlan {
+  /** Tiers to try in order: the first serves, the rest are in-request fallbacks. */
+  tiers: string[];
+  reasons: string[];
+  /** Call when the request is over; releases the promotion capacity it held. */
+  done: () => void;
+}
+
+interface Sticky {
+  from: string;
+  to: string;
+  until: number;
+}
+
+interface ReturnRamp {
+  /** Where the tier's traffic went while it was moved. */
+  to: string;
+  /** When the tier was first seen recovered; undefined while it is still bad. */
+  recoveredAt: number | undefined;
+}
+
+const MAX_STICKY_USERS = 100_000;
+
+/**
+ * Per-tier routing policy: on degraded or down, promote a tier's traffic to a higher tier
+ * (within the plan's entitlement and a share of the target's capacity) or fall back down
+ * its chain (never below the quality floor). Users moved to another tier stay there for
+ * `sticky_ms` unless that tier gets worse; after recovery, traffic returns step by step by
+ * share of users.
+ */
+export class RoutingPolicy {
+  private readonly sticky = new Map<string, Sticky>();
+  private readonly ramps = new Map<string, ReturnRamp>();
+  private readonly promoted = new Map<string, number>();
+
+  constructor(
+    private readonly config: Pick<Config, "tiers">,
+    private readonly ladder: TierLadder,
+    private readonly view: (tier: string) => TierView,
+  ) {}
+
+  /** Promoted requests in flight per target tier (metrics, tests). */
+  promotedInFlight(tier: string): number {
+    return this.promoted.get(tier) ?? 0;
+  }
+
+  plan(input: RouteInput, now = Date.now()): RoutePlan {
+    const requested = input.tier;
+    const routing = this.config.tiers[requested]!.routing;
+    const floor = this.higher(input.minTier, routing.floor ?? this.ladder.lowest);
+    const reasons: string[] = [];
+    const v = this.view(requested);
+    let target = requested;
+    let promotedTo: string | undefined;
+
+    const bad = v.state === TierState.DOWN || v.state === TierState.DEGRADED;
+    const action = v.state === TierState.DOWN ? routing.on_down : v.state === TierState.DEGRADED ? routing.on_degraded : "stay";
+    const stuck = this.stickyFor(input.userKey, requested, now);
+    if (bad) {
+      reasons.push(`${requested} is ${v.state === TierState.DOWN ? "down" : "degraded"} (${v.reason})`);
+    }
+    if (action === "promote") {
+      const p = this.promotionTarget(requested, input.maxTier);
+      if (p.tier) {
+        target = promotedTo = p.tier;
+        reasons.push(`promoted to ${p.tier}`);
+      } else {
+        reasons.push(`not promoted: ${p.why}`);
+      }
+    }
+    if (target === requested && (action === "fallback" || (action === "promote" && v.state === TierState.DOWN))) {
+      const fb = this.fallbackTarget(requested, floor);
+      if (fb) {
+        target = fb;
+        reasons.push(`served by fallback tier ${fb}`);
+      } else {
+        reasons.push(`no usable fallback down to ${floor}; trying ${requested} anyway`);
+      }
+    }
+    if (target !== requested) {
+      this.ramps.set(requested, { to: target, recoveredAt: undefined });
+      if (routing.sticky_ms > 0 && stuck?.to !== target) {
+        this.remember(input.userKey, { from: requested, to: target, until: now + routing.sticky_ms });
+      }
+    } else {
+      // The requested tier serves again: sticky users stay where they were moved; others
+      // come back step by step.
+      if (stuck) {
+        target = stuck.to;
+        reasons.push(`sticky: stays on ${stuck.to} until ${new Date(stuck.until).toISOString()} (moved from ${requested})`);
+      } else {
+        const held = this.rampHold(requested, input.userKey, now);
+        if (held) {
+          target = held.to;
+          reasons.push(`progressive return: ${requested} is back for ${Math.round(held.share * 100)}% of users, not yet this one`);
+        }
+      }
+    }
+    let release = () => {};
+    if (promotedTo !== undefined) {
+      const t = promotedTo;
+      this.promoted.set(t, this.promotedInFlight(t) + 1);
+      let released = false;
+      release = () => {
+        if (released) return;
+        released = true;
+        this.promoted.set(t, this.promotedInFlight(t) - 1);
+      };
+    }
+    return { tiers: this.chain(target, requested, floor), reasons, done: release };
+  }
+
+  /** Tiers after `target` to try in-request: the requested tier (after a promotion), then fallbacks down to the floor. */
+  private chain(target: string, requested: string, floor: string): string[] {
+    const out = [target];
+    const add = (t: string) => {
+      if (!out.includes(t) && this.ladder.rank(t) >= this.ladder.rank(floor)) out.push(t);
+    };
+    if (this.ladder.above(target, requested)) add(requested);
+    const downs: string[] = [];
+    for (let t = this.config.tiers[out.at(-1)!]!.fallback; t !== undefined; t = this.config.tiers[t]!.fallback) {
+      if (this.ladder.rank(t) < this.ladder.rank(floor)) break;
+      if (this.view(t).state === TierState.DOWN) downs.push(t);
+      else add(t);
+    }
+    for (const t of downs) add(t);
+    return out;
+  }
+
+  private promotionTarget(tier: string, maxTier: string): { tier?: string; why: string } {
+    const routing = this.config.tiers[tier]!.routing;
+    const up = routing.promote_to ?? this.ladder.names[this.ladder.names.indexOf(tier) - 1];
+    if (up === undefined) return { why: `${tier} is the highest tier` };
+    if (this.ladder.above(up, maxTier)) return { why: `${up} is above the plan's entitlement ${maxTier}` };
+    const state = this.view(up).state;
+    if (state === TierState.DOWN || state === TierState.DEGRADED) return { why: `${up} is not healthy either` };
+    const capacity = Math.floor(routing.promote_share * this.config.tiers[up]!.bulkhead.max_concurrency);
+    if (this.promotedInFlight(up) >= capacity) return { why: `${up}'s promotion share (${capacity} in flight) is used` };
+    return { tier: up, why: "" };
+  }
+
+  private fallbackTarget(tier: string, floor: string): string | undefined {
+    let firstDegraded: string | undefined;
+    for (let t = this.config.tiers[tier]!.fallback; t !== undefined; t = this.config.tiers[t]!.fallback) {
+      if (this.ladder.rank(t) < this.ladder.rank(floor)) break;
+      const state = this.view(t).state;
+      if (state === TierState.DOWN) continue;
+      if (state !== TierState.DEGRADED) return t;
+      firstDegraded ??= t;
+    }
+    return firstDegraded;
+  }
+
+  private stickyFor(userKey: string, from: string, now: number): Sticky | undefined {
+    const s = this.sticky.get(userKey);
+    if (!s || s.from !== from) return undefined;
+    const state = this.view(s.to).state;
+    // Stickiness ends when it expires or when the tier the user sits on gets worse.
+    if (s.until <= now || state === TierState.DOWN || state === TierState.DEGRADED) {
+      this.sticky.delete(userKey);
+      return undefined;
+    }
+    return s;
+  }
+
+  private remember(userKey: string, s: Sticky): void {
+    this.sticky.delete(userKey);
+    this.sticky.set(userKey, s);
+    if (this.sticky.size > MAX_STICKY_USERS) this.sticky.delete(this.sticky.keys().next().value!);
+  }
+
+  /** While a recovered tier ramps back up, the users not yet returned, and the current share. */
+  private rampHold(tier: string, userKey: string, now: number): { to: string; share: number } | undefined {
+    const ramp = this.ramps.get(tier);
+    if (!ramp) return undefined;
+    const { return_steps: steps, return_step_ms: stepMs } = this.config.tiers[tier]!.routing;
+    ramp.recoveredAt ??= now;
+    const step = Math.floor((now - ramp.recoveredAt) / stepMs);
+    if (step >= steps.length) {
+      this.ramps.delete(tier);
+      return undefined;
+    }
+    const share = steps[step]!;
+    const toState = this.view(ramp.to).state;
+    if (userFraction(userKey) < share || toState === TierState.DOWN) return undefined;
+    return { to: ramp.to, share };
+  }
+
+  private higher(a: string, b: string): string {
+    return this.ladder.above(a, b) ? a : b;
+  }
+}
