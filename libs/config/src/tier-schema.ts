@@ -34,6 +34,26 @@ export const tierSloSchema = z.strictObject({
   recovery_successes: z.number().int().positive().default(3),
   /** Minimum time a tier stays in a state before it may improve. */
   min_dwell_ms: z.number().int().nonnegative().default(3_000),
+  /** Share of attempts that must succeed (error budget = 1 - this). */
+  availability_target: z.number().min(0.5).max(0.99999).default(0.99),
+  /** Share of successful attempts whose TTFT must be under ttft_p95_ms. */
+  latency_target: z.number().min(0.5).max(0.99999).default(0.95),
+  /**
+   * Multi-window burn-rate alerts (SRE workbook): the tier is degraded while the budget
+   * burns faster than `rate` over both the long and the short window.
+   */
+  burn_alerts: z
+    .array(
+      z.strictObject({
+        long_window_ms: positiveMs,
+        short_window_ms: positiveMs,
+        rate: z.number().positive(),
+      }),
+    )
+    .default([
+      { long_window_ms: 60_000, short_window_ms: 5_000, rate: 14.4 },
+      { long_window_ms: 300_000, short_window_ms: 30_000, rate: 6 },
+    ]),
 });
 
 export const poolSchema = z.strictObject({

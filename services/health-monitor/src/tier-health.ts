@@ -1,6 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import type { TierSloConfig } from "@tiermesh/config";
 import { OutcomeStatus, TierSliSchema, TierState, type Outcome, type TierSli } from "@tiermesh/proto";
+import { BurnRateTracker } from "./burn-rate.js";
 import { SliWindow } from "./sli-window.js";
 import { TierStateMachine, type Transition } from "./tier-state-machine.js";
 
@@ -10,6 +11,7 @@ const FAILURES = new Set([OutcomeStatus.ERROR, OutcomeStatus.TIMEOUT]);
 /** Everything the monitor knows about one tier: its window, streaks and state. */
 export class TierHealth {
   private readonly window: SliWindow;
+  private readonly burn: BurnRateTracker;
   private readonly machine: TierStateMachine;
   private failures = 0;
   private successes = 0;
@@ -21,6 +23,7 @@ export class TierHealth {
     initial: { state: TierState; sinceMs: number; reason: string } = { state: TierState.HEALTHY, sinceMs: 0, reason: "no failures observed" },
   ) {
     this.window = new SliWindow(slo.window_ms);
+    this.burn = new BurnRateTracker(slo);
     this.machine = new TierStateMachine(slo, initial.state, initial.sinceMs);
     this.lastReason = initial.reason;
   }
@@ -46,13 +49,19 @@ export class TierHealth {
       this.successes = 0;
     }
     this.window.record(outcome, now);
+    this.burn.record(outcome, now);
   }
 
   /** Re-evaluates the state; returns the transition and the state it left, if any. */
   evaluate(now: number): (Transition & { previous: TierState }) | undefined {
     const previous = this.machine.state;
     const t = this.machine.evaluate(
-      { sli: this.window.sli(now), consecutiveFailures: this.failures, consecutiveSuccesses: this.successes },
+      {
+        sli: this.window.sli(now),
+        consecutiveFailures: this.failures,
+        consecutiveSuccesses: this.successes,
+        burning: this.machine.state === TierState.DOWN ? undefined : this.burn.evaluate(now).firing,
+      },
       now,
     );
     if (!t) return undefined;

@@ -13,6 +13,9 @@ const slo: TierSloConfig = {
   consecutive_failures_down: 3,
   recovery_successes: 3,
   min_dwell_ms: 3_000,
+  availability_target: 0.99,
+  latency_target: 0.95,
+  burn_alerts: [],
 };
 
 function signals(sli: Partial<Sli> = {}, streaks: Partial<Omit<Signals, "sli">> = {}): Signals {

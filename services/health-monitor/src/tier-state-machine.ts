@@ -6,6 +6,8 @@ export interface Signals {
   sli: Sli;
   consecutiveFailures: number;
   consecutiveSuccesses: number;
+  /** A multi-window burn-rate alert that fires, in words. */
+  burning?: string | undefined;
 }
 
 export interface Transition {
@@ -74,7 +76,7 @@ export class TierStateMachine {
     return next;
   }
 
-  private target({ sli, consecutiveFailures, consecutiveSuccesses }: Signals): Transition {
+  private target({ sli, consecutiveFailures, consecutiveSuccesses, burning }: Signals): Transition {
     const slo = this.slo;
     const enough = sli.sampleCount >= slo.min_samples;
     const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -99,6 +101,7 @@ export class TierStateMachine {
     if (enough && sli.ttftP95Ms > ttftLine) {
       return { state: TierState.DEGRADED, reason: `TTFT p95 ${sli.ttftP95Ms} ms against SLO ${slo.ttft_p95_ms} ms` };
     }
+    if (burning !== undefined) return { state: TierState.DEGRADED, reason: burning };
     if (degradedNow && !enough) return { state: TierState.DEGRADED, reason: "too few samples to clear" };
     return { state: TierState.HEALTHY, reason: "within SLO" };
   }
