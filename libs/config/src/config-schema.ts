@@ -63,6 +63,15 @@ export const configSchema = z
       evaluate_interval_ms: positiveMs.default(100),
       /** Every tier's status is re-published this often even without change. */
       heartbeat_ms: positiveMs.default(2_000),
+      /** Lease time of the leading replica; another takes over within about this long. */
+      lease_ms: z.number().int().min(300).default(3_000),
+      /** Tier state changes are also POSTed here as JSON. */
+      alert_webhook: z
+        .strictObject({
+          url: httpUrl,
+          timeout_ms: positiveMs.default(2_000),
+        })
+        .optional(),
       probe: z
         .strictObject({
           /** Canary request interval per tier; 0 disables probes. */

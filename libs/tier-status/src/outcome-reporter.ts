@@ -1,5 +1,5 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { OutcomeBatchSchema, OutcomeSchema, type Outcome } from "@tiermesh/proto";
+import { OutcomeBatchSchema, OutcomeSchema, type ExecutorLoad, type Outcome } from "@tiermesh/proto";
 import type { NatsLink } from "./nats-link.js";
 import { encodeOutcomes } from "./status-codec.js";
 
@@ -9,6 +9,11 @@ export interface OutcomeReporterOptions {
   link: NatsLink;
   subject: string;
   executorId: string;
+  tier: string;
+  /** The executor's current load, sent with every batch. */
+  load?: () => Omit<ExecutorLoad, "$typeName">;
+  /** A batch (possibly empty) is sent at least this often, so load is seen while idle. */
+  heartbeatMs?: number;
   /** Longest time an outcome waits before it is published. */
   flushMs?: number;
   /** Outcomes per published batch. */
@@ -24,6 +29,8 @@ export interface OutcomeReporterOptions {
 export class OutcomeReporter {
   private buffer: Outcome[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private readonly heartbeat: NodeJS.Timeout;
+  private lastSent = 0;
   private dropped = 0;
   private readonly flushMs: number;
   private readonly maxBatch: number;
@@ -33,6 +40,11 @@ export class OutcomeReporter {
     this.flushMs = options.flushMs ?? 50;
     this.maxBatch = options.maxBatch ?? 500;
     this.maxBuffered = options.maxBuffered ?? 20_000;
+    const every = options.heartbeatMs ?? 1_000;
+    this.heartbeat = setInterval(() => {
+      if (Date.now() - this.lastSent >= every) this.flush(true);
+    }, every);
+    this.heartbeat.unref();
   }
 
   /** Outcomes dropped because NATS was unreachable for too long. */
@@ -51,7 +63,8 @@ export class OutcomeReporter {
     else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
   }
 
-  flush(): void {
+  /** Publishes what is buffered; with `evenIfEmpty`, a load-only batch when nothing is. */
+  flush(evenIfEmpty = false): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const nc = this.options.link.connection;
@@ -59,14 +72,19 @@ export class OutcomeReporter {
       if (this.buffer.length > 0) this.timer = setTimeout(() => this.flush(), this.flushMs * 4);
       return;
     }
-    while (this.buffer.length > 0) {
+    const { executorId, tier } = this.options;
+    do {
       const outcomes = this.buffer.splice(0, this.maxBatch);
-      const batch = create(OutcomeBatchSchema, { executorId: this.options.executorId, outcomes });
+      if (outcomes.length === 0 && !evenIfEmpty) break;
+      const batch = create(OutcomeBatchSchema, { executorId, tier, outcomes, ...(this.options.load ? { load: this.options.load() } : {}) });
       nc.publish(this.options.subject, encodeOutcomes(batch));
-    }
+      this.lastSent = Date.now();
+      evenIfEmpty = false;
+    } while (this.buffer.length > 0);
   }
 
   close(): void {
+    clearInterval(this.heartbeat);
     this.flush();
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;

@@ -5,19 +5,28 @@ import type { Config } from "@tiermesh/config";
 import { HealthMonitorService, TierState, type TierStatusEvent } from "@tiermesh/proto";
 import { createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { decodeOutcomes, NatsLink, openStatusBucket, readStatuses, subjects } from "@tiermesh/tier-status";
+import { AlertWebhook } from "./alert-webhook.js";
 import { CanaryProber } from "./canary-prober.js";
+import { LeaderLease } from "./leader-lease.js";
 import { createHealthMonitorService } from "./monitor-service.js";
 import { StatusBoard } from "./status-board.js";
 import { StatusPublisher } from "./status-publisher.js";
 
 export interface HealthMonitorServer {
   readonly rpc: RpcServer;
+  readonly monitorId: string;
+  /** True while this replica holds the lease and publishes. */
+  readonly leading: boolean;
   /** Connects to NATS (waiting up to `natsWaitMs` for it), seeds state from the bucket and starts watching. */
   start(natsWaitMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Builds the health monitor without listening or connecting. */
+/**
+ * Builds the health monitor without listening or connecting. Every replica watches all
+ * outcomes and keeps its own view; only the replica holding the lease publishes, so
+ * replicas never publish conflicting states.
+ */
 export function createHealthMonitorServer(config: Config, logger: Logger): HealthMonitorServer {
   const monitorId = `${hostname()}:${process.pid}`;
   const subj = subjects(config.nats.subject_prefix);
@@ -27,6 +36,8 @@ export function createHealthMonitorServer(config: Config, logger: Logger): Healt
   let bucket: KV | undefined;
   let subscription: Subscription | undefined;
   const timers: NodeJS.Timeout[] = [];
+  const hook = config.health_monitor.alert_webhook;
+  const webhook = hook ? new AlertWebhook(hook.url, hook.timeout_ms, logger) : undefined;
 
   const link = new NatsLink({
     url: config.nats.url,
@@ -38,7 +49,9 @@ export function createHealthMonitorServer(config: Config, logger: Logger): Healt
           if (err) return logger.warn({ err }, "outcome subscription error");
           try {
             const now = Date.now();
-            for (const o of decodeOutcomes(msg.data).outcomes) board.record(o, now);
+            const batch = decodeOutcomes(msg.data);
+            for (const o of batch.outcomes) board.record(o, now);
+            if (batch.load && batch.tier) board.recordLoad(batch.tier, batch.executorId, batch.load, now);
             evaluate();
           } catch (cause) {
             logger.warn({ err: cause, subject: msg.subject }, "unreadable outcome batch");
@@ -47,15 +60,41 @@ export function createHealthMonitorServer(config: Config, logger: Logger): Healt
       });
     },
   });
+  const lease = new LeaderLease({
+    bucket: `${config.nats.kv_bucket}_leader`,
+    id: monitorId,
+    leaseMs: config.health_monitor.lease_ms,
+    logger,
+    onChange(leader) {
+      if (!leader) return;
+      // Taking over: continue the sequence from what was last published, then say where every tier stands.
+      void (async () => {
+        if (bucket) {
+          const last = await readStatuses(bucket, tierNames).catch(() => []);
+          board.continueFrom(last.reduce((max, e) => (e.sequence > max ? e.sequence : max), 0n));
+        }
+        for (const event of board.snapshot(Date.now())) emit(event, false);
+      })();
+    },
+  });
   const publisher = new StatusPublisher(link, config.nats.subject_prefix, () => bucket, logger);
   const emit = (event: TierStatusEvent, change: boolean) => {
-    publisher.publish(event, change);
     for (const listener of listeners) listener(event);
+    if (!lease.isLeader) return;
+    publisher.publish(event, change);
+    if (change) webhook?.send(event);
   };
   function evaluate() {
     for (const event of board.evaluate(Date.now())) {
       logger.warn(
-        { tier: event.tier, state: TierState[event.state], previous: TierState[event.previousState], reason: event.reason, sequence: event.sequence.toString() },
+        {
+          tier: event.tier,
+          state: TierState[event.state],
+          previous: TierState[event.previousState],
+          reason: event.reason,
+          sequence: event.sequence.toString(),
+          leading: lease.isLeader,
+        },
         "tier state changed",
       );
       emit(event, true);
@@ -87,6 +126,10 @@ export function createHealthMonitorServer(config: Config, logger: Logger): Healt
 
   return {
     rpc,
+    monitorId,
+    get leading() {
+      return lease.isLeader;
+    },
     async start(natsWaitMs = 5_000) {
       const nc = await Promise.race([link.ready, new Promise<undefined>((r) => setTimeout(() => r(undefined), natsWaitMs).unref())]).catch(() => undefined);
       if (nc) {
@@ -96,14 +139,19 @@ export function createHealthMonitorServer(config: Config, logger: Logger): Healt
           const lastSequence = previous.reduce((max, e) => (e.sequence > max ? e.sequence : max), 0n);
           const seed = BigInt(Date.now()) * 1000n;
           board = new StatusBoard(config, { monitorId, firstSequence: lastSequence >= seed ? lastSequence + 1n : seed, previous });
+          await lease.start(nc);
         } catch (err) {
-          logger.warn({ err }, "status bucket unavailable; starting without previous state");
+          logger.warn({ err }, "status bucket or lease unavailable; starting without previous state");
         }
       } else {
         logger.warn({ url: config.nats.url }, "NATS not reachable yet; watching will start when it is");
-        void link.ready.then(async (c) => (bucket = await openStatusBucket(c, config.nats.kv_bucket))).catch(() => undefined);
+        void link.ready
+          .then(async (c) => {
+            bucket = await openStatusBucket(c, config.nats.kv_bucket);
+            await lease.start(c);
+          })
+          .catch(() => undefined);
       }
-      for (const event of board.snapshot(Date.now())) emit(event, false);
       timers.push(setInterval(evaluate, config.health_monitor.evaluate_interval_ms));
       timers.push(
         setInterval(() => {
@@ -115,6 +163,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger): Healt
     async close() {
       for (const t of timers) clearInterval(t);
       prober.stop();
+      await lease.stop();
       await rpc.close(2_000);
       subscription?.unsubscribe();
       await link.close();

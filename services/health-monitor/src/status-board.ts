@@ -1,7 +1,26 @@
 import { create } from "@bufbuild/protobuf";
 import type { Config } from "@tiermesh/config";
-import { TierState, TierStatusEventSchema, type Outcome, type TierStatusEvent } from "@tiermesh/proto";
+import {
+  DeploymentSliSchema,
+  TierSliSchema,
+  TierState,
+  TierStatusEventSchema,
+  type DeploymentSli,
+  type ExecutorLoad,
+  type Outcome,
+  type TierStatusEvent,
+} from "@tiermesh/proto";
+import { SliWindow } from "./sli-window.js";
 import { TierHealth } from "./tier-health.js";
+
+/** Executors that have not reported for this long no longer count toward a tier's load. */
+const LOAD_STALE_MS = 5_000;
+
+interface DeploymentWindow {
+  model: string;
+  provider: string;
+  window: SliWindow;
+}
 
 export interface StatusBoardOptions {
   monitorId: string;
@@ -14,6 +33,9 @@ export interface StatusBoardOptions {
 /** The monitor's view of every tier; turns outcomes into tier-status events. */
 export class StatusBoard {
   private readonly tiers = new Map<string, TierHealth>();
+  private readonly deployments = new Map<string, Map<string, DeploymentWindow>>();
+  private readonly loads = new Map<string, Map<string, { load: ExecutorLoad; at: number }>>();
+  private readonly windowMs = new Map<string, number>();
   private sequence: bigint;
 
   constructor(
@@ -29,11 +51,34 @@ export class StatusBoard {
           ? { state: last.state, sinceMs: Number(last.sinceMs), reason: `${last.reason} (carried over)` }
           : undefined;
       this.tiers.set(name, new TierHealth(name, tier.slo, initial));
+      this.deployments.set(name, new Map());
+      this.loads.set(name, new Map());
+      this.windowMs.set(name, tier.slo.window_ms);
     }
   }
 
   record(outcome: Outcome, now: number): void {
-    this.tiers.get(outcome.tier)?.record(outcome, now);
+    const health = this.tiers.get(outcome.tier);
+    if (!health) return;
+    health.record(outcome, now);
+    if (outcome.deployment === "") return;
+    const byDeployment = this.deployments.get(outcome.tier)!;
+    let d = byDeployment.get(outcome.deployment);
+    if (!d) {
+      d = { model: outcome.model, provider: outcome.provider, window: new SliWindow(this.windowMs.get(outcome.tier)!) };
+      byDeployment.set(outcome.deployment, d);
+    }
+    d.window.record(outcome, now);
+  }
+
+  /** The latest load an executor of `tier` reported. */
+  recordLoad(tier: string, executorId: string, load: ExecutorLoad, now: number): void {
+    this.loads.get(tier)?.set(executorId, { load, at: now });
+  }
+
+  /** Makes the next event's sequence at least `min` (a new leader continuing an old one's sequence). */
+  continueFrom(min: bigint): void {
+    if (this.sequence < min) this.sequence = min;
   }
 
   /** Evaluates every tier; returns one event per tier whose state changed. */
@@ -53,11 +98,29 @@ export class StatusBoard {
 
   private event(h: TierHealth, now: number, previous: TierState): TierStatusEvent {
     this.sequence += 1n;
+    let inFlight = 0;
+    let queued = 0;
+    let capacity = 0;
+    let executors = 0;
+    for (const [id, { load, at }] of this.loads.get(h.tier)!) {
+      if (now - at > LOAD_STALE_MS) {
+        this.loads.get(h.tier)!.delete(id);
+        continue;
+      }
+      inFlight += load.inFlight;
+      queued += load.queued;
+      capacity += load.capacity;
+      executors++;
+    }
+    const deployments: DeploymentSli[] = [...this.deployments.get(h.tier)!].map(([deployment, d]) =>
+      create(DeploymentSliSchema, { deployment, model: d.model, provider: d.provider, sli: create(TierSliSchema, d.window.sli(now)) }),
+    );
     return create(TierStatusEventSchema, {
       tier: h.tier,
       state: h.state,
       previousState: previous,
-      sli: h.sli(now),
+      sli: { ...h.sli(now), inFlight, queued, capacity, executors },
+      deployments,
       reason: h.reason,
       sequence: this.sequence,
       atMs: BigInt(now),

@@ -35,18 +35,25 @@ export function createTierExecutorServer(
   let link: NatsLink | undefined;
   let reporter: OutcomeReporter | undefined;
   let report = options.report;
+  let runner: TierRunner | undefined;
   if (report === undefined) {
     link = new NatsLink({ url: config.nats.url, name: `tiermesh-executor-${executorId}`, logger });
-    const outcomes = new OutcomeReporter({ link, subject: subjects(config.nats.subject_prefix).outcomes(tierName), executorId });
+    const outcomes = new OutcomeReporter({
+      link,
+      subject: subjects(config.nats.subject_prefix).outcomes(tierName),
+      executorId,
+      tier: tierName,
+      load: () => ({ inFlight: runner?.load.inFlight ?? 0, queued: runner?.load.queued ?? 0, capacity: tier.bulkhead.max_concurrency }),
+    });
     reporter = outcomes;
     report = (o) => outcomes.report(o);
   }
-  const runner = new TierRunner({ tierName, tier, providers, report });
+  runner = new TierRunner({ tierName, tier, providers, report });
   const defaultTimeoutMs = tier.timeouts.attempt_ms * tier.retries.max_attempts;
   const rpc = createRpcServer({
     logger,
     serviceNames: [TierExecutorService.typeName],
-    routes: (router) => router.service(TierExecutorService, createTierExecutorService({ tierName, runner, defaultTimeoutMs })),
+    routes: (router) => router.service(TierExecutorService, createTierExecutorService({ tierName, runner: runner!, defaultTimeoutMs })),
   });
   return {
     rpc,

@@ -110,6 +110,11 @@ export class TierRunner {
       : undefined;
   }
 
+  /** Requests holding and waiting for a bulkhead slot. */
+  get load(): { inFlight: number; queued: number } {
+    return { inFlight: this.bulkhead.inUse, queued: this.bulkhead.queued };
+  }
+
   /** Deployments with their breaker state, load and speed (for metrics and tests). */
   get deployments(): readonly DeploymentState[] {
     return this.states;

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/health/v1/outcome.proto.
  */
 export const file_tiermesh_health_v1_outcome: GenFile = /*@__PURE__*/
-  fileDesc("CiB0aWVybWVzaC9oZWFsdGgvdjEvb3V0Y29tZS5wcm90bxISdGllcm1lc2guaGVhbHRoLnYxIoYCCgdPdXRjb21lEgwKBHRpZXIYASABKAkSDQoFbW9kZWwYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSEgoKZGVwbG95bWVudBgEIAEoCRIxCgZzdGF0dXMYBSABKA4yIS50aWVybWVzaC5oZWFsdGgudjEuT3V0Y29tZVN0YXR1cxIPCgd0dGZ0X21zGAYgASgNEhIKCmxhdGVuY3lfbXMYByABKA0SFQoNcHJvbXB0X3Rva2VucxgIIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgJIAEoDRIQCghjb3N0X3VzZBgKIAEoARINCgVwcm9iZRgLIAEoCBINCgVhdF9tcxgMIAEoAyJSCgxPdXRjb21lQmF0Y2gSEwoLZXhlY3V0b3JfaWQYASABKAkSLQoIb3V0Y29tZXMYAiADKAsyGy50aWVybWVzaC5oZWFsdGgudjEuT3V0Y29tZSrcAQoNT3V0Y29tZVN0YXR1cxIeChpPVVRDT01FX1NUQVRVU19VTlNQRUNJRklFRBAAEhUKEU9VVENPTUVfU1RBVFVTX09LEAESGAoUT1VUQ09NRV9TVEFUVVNfRVJST1IQAhIaChZPVVRDT01FX1NUQVRVU19USU1FT1VUEAMSHwobT1VUQ09NRV9TVEFUVVNfUkFURV9MSU1JVEVEEAQSHwobT1VUQ09NRV9TVEFUVVNfQ0xJRU5UX0VSUk9SEAUSHAoYT1VUQ09NRV9TVEFUVVNfQ0FOQ0VMTEVEEAZiBnByb3RvMw");
+  fileDesc("CiB0aWVybWVzaC9oZWFsdGgvdjEvb3V0Y29tZS5wcm90bxISdGllcm1lc2guaGVhbHRoLnYxIoYCCgdPdXRjb21lEgwKBHRpZXIYASABKAkSDQoFbW9kZWwYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSEgoKZGVwbG95bWVudBgEIAEoCRIxCgZzdGF0dXMYBSABKA4yIS50aWVybWVzaC5oZWFsdGgudjEuT3V0Y29tZVN0YXR1cxIPCgd0dGZ0X21zGAYgASgNEhIKCmxhdGVuY3lfbXMYByABKA0SFQoNcHJvbXB0X3Rva2VucxgIIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgJIAEoDRIQCghjb3N0X3VzZBgKIAEoARINCgVwcm9iZRgLIAEoCBINCgVhdF9tcxgMIAEoAyKQAQoMT3V0Y29tZUJhdGNoEhMKC2V4ZWN1dG9yX2lkGAEgASgJEi0KCG91dGNvbWVzGAIgAygLMhsudGllcm1lc2guaGVhbHRoLnYxLk91dGNvbWUSDAoEdGllchgDIAEoCRIuCgRsb2FkGAQgASgLMiAudGllcm1lc2guaGVhbHRoLnYxLkV4ZWN1dG9yTG9hZCJDCgxFeGVjdXRvckxvYWQSEQoJaW5fZmxpZ2h0GAEgASgNEg4KBnF1ZXVlZBgCIAEoDRIQCghjYXBhY2l0eRgDIAEoDSrcAQoNT3V0Y29tZVN0YXR1cxIeChpPVVRDT01FX1NUQVRVU19VTlNQRUNJRklFRBAAEhUKEU9VVENPTUVfU1RBVFVTX09LEAESGAoUT1VUQ09NRV9TVEFUVVNfRVJST1IQAhIaChZPVVRDT01FX1NUQVRVU19USU1FT1VUEAMSHwobT1VUQ09NRV9TVEFUVVNfUkFURV9MSU1JVEVEEAQSHwobT1VUQ09NRV9TVEFUVVNfQ0xJRU5UX0VSUk9SEAUSHAoYT1VUQ09NRV9TVEFUVVNfQ0FOQ0VMTEVEEAZiBnByb3RvMw");
 
 /**
  * One provider attempt made by a tier executor.
@@ -103,6 +103,18 @@ export type OutcomeBatch = Message<"tiermesh.health.v1.OutcomeBatch"> & {
    * @generated from field: repeated tiermesh.health.v1.Outcome outcomes = 2;
    */
   outcomes: Outcome[];
+
+  /**
+   * @generated from field: string tier = 3;
+   */
+  tier: string;
+
+  /**
+   * The executor's load when the batch was sent (batches are also sent as heartbeats).
+   *
+   * @generated from field: tiermesh.health.v1.ExecutorLoad load = 4;
+   */
+  load?: ExecutorLoad | undefined;
 };
 
 /**
@@ -111,6 +123,41 @@ export type OutcomeBatch = Message<"tiermesh.health.v1.OutcomeBatch"> & {
  */
 export const OutcomeBatchSchema: GenMessage<OutcomeBatch> = /*@__PURE__*/
   messageDesc(file_tiermesh_health_v1_outcome, 1);
+
+/**
+ * Saturation of one executor process.
+ *
+ * @generated from message tiermesh.health.v1.ExecutorLoad
+ */
+export type ExecutorLoad = Message<"tiermesh.health.v1.ExecutorLoad"> & {
+  /**
+   * Requests holding a bulkhead slot.
+   *
+   * @generated from field: uint32 in_flight = 1;
+   */
+  inFlight: number;
+
+  /**
+   * Requests waiting for a slot.
+   *
+   * @generated from field: uint32 queued = 2;
+   */
+  queued: number;
+
+  /**
+   * Bulkhead size (max concurrency).
+   *
+   * @generated from field: uint32 capacity = 3;
+   */
+  capacity: number;
+};
+
+/**
+ * Describes the message tiermesh.health.v1.ExecutorLoad.
+ * Use `create(ExecutorLoadSchema)` to create a new message.
+ */
+export const ExecutorLoadSchema: GenMessage<ExecutorLoad> = /*@__PURE__*/
+  messageDesc(file_tiermesh_health_v1_outcome, 2);
 
 /**
  * Result class of one request, as the health monitor counts it.

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/health/v1/tier_status.proto.
  */
 export const file_tiermesh_health_v1_tier_status: GenFile = /*@__PURE__*/
-  fileDesc("CiR0aWVybWVzaC9oZWFsdGgvdjEvdGllcl9zdGF0dXMucHJvdG8SEnRpZXJtZXNoLmhlYWx0aC52MSKJAgoHVGllclNsaRIUCgxzYW1wbGVfY291bnQYASABKA0SEgoKZXJyb3JfcmF0ZRgCIAEoARIUCgx0aW1lb3V0X3JhdGUYAyABKAESGQoRcmF0ZV9saW1pdGVkX3JhdGUYBCABKAESEwoLdHRmdF9wNTBfbXMYBSABKA0SEwoLdHRmdF9wOTVfbXMYBiABKA0SEwoLdHRmdF9wOTlfbXMYByABKA0SFgoObGF0ZW5jeV9wOTVfbXMYCCABKA0SGwoTY29zdF91c2RfcGVyX21pbnV0ZRgJIAEoARIRCgl3aW5kb3dfbXMYCiABKA0SHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYCyABKA0ihQIKD1RpZXJTdGF0dXNFdmVudBIMCgR0aWVyGAEgASgJEiwKBXN0YXRlGAIgASgOMh0udGllcm1lc2guY29tbW9uLnYxLlRpZXJTdGF0ZRI1Cg5wcmV2aW91c19zdGF0ZRgDIAEoDjIdLnRpZXJtZXNoLmNvbW1vbi52MS5UaWVyU3RhdGUSKAoDc2xpGAQgASgLMhsudGllcm1lc2guaGVhbHRoLnYxLlRpZXJTbGkSDgoGcmVhc29uGAUgASgJEhAKCHNlcXVlbmNlGAYgASgEEg0KBWF0X21zGAcgASgDEhAKCHNpbmNlX21zGAggASgDEhIKCm1vbml0b3JfaWQYCSABKAliBnByb3RvMw", [file_tiermesh_common_v1_tier_state]);
+  fileDesc("CiR0aWVybWVzaC9oZWFsdGgvdjEvdGllcl9zdGF0dXMucHJvdG8SEnRpZXJtZXNoLmhlYWx0aC52MSLRAgoHVGllclNsaRIUCgxzYW1wbGVfY291bnQYASABKA0SEgoKZXJyb3JfcmF0ZRgCIAEoARIUCgx0aW1lb3V0X3JhdGUYAyABKAESGQoRcmF0ZV9saW1pdGVkX3JhdGUYBCABKAESEwoLdHRmdF9wNTBfbXMYBSABKA0SEwoLdHRmdF9wOTVfbXMYBiABKA0SEwoLdHRmdF9wOTlfbXMYByABKA0SFgoObGF0ZW5jeV9wOTVfbXMYCCABKA0SGwoTY29zdF91c2RfcGVyX21pbnV0ZRgJIAEoARIRCgl3aW5kb3dfbXMYCiABKA0SHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYCyABKA0SEQoJaW5fZmxpZ2h0GAwgASgNEg4KBnF1ZXVlZBgNIAEoDRIQCghjYXBhY2l0eRgOIAEoDRIRCglleGVjdXRvcnMYDyABKA0ibgoNRGVwbG95bWVudFNsaRISCgpkZXBsb3ltZW50GAEgASgJEg0KBW1vZGVsGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEigKA3NsaRgEIAEoCzIbLnRpZXJtZXNoLmhlYWx0aC52MS5UaWVyU2xpIr0CCg9UaWVyU3RhdHVzRXZlbnQSDAoEdGllchgBIAEoCRIsCgVzdGF0ZRgCIAEoDjIdLnRpZXJtZXNoLmNvbW1vbi52MS5UaWVyU3RhdGUSNQoOcHJldmlvdXNfc3RhdGUYAyABKA4yHS50aWVybWVzaC5jb21tb24udjEuVGllclN0YXRlEigKA3NsaRgEIAEoCzIbLnRpZXJtZXNoLmhlYWx0aC52MS5UaWVyU2xpEg4KBnJlYXNvbhgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBBINCgVhdF9tcxgHIAEoAxIQCghzaW5jZV9tcxgIIAEoAxISCgptb25pdG9yX2lkGAkgASgJEjYKC2RlcGxveW1lbnRzGAogAygLMiEudGllcm1lc2guaGVhbHRoLnYxLkRlcGxveW1lbnRTbGliBnByb3RvMw", [file_tiermesh_common_v1_tier_state]);
 
 /**
  * The numbers a tier's state was decided from, over the monitor's window.
@@ -76,6 +76,28 @@ export type TierSli = Message<"tiermesh.health.v1.TierSli"> & {
    * @generated from field: uint32 consecutive_failures = 11;
    */
   consecutiveFailures: number;
+
+  /**
+   * Saturation, summed over the tier's executors that reported in the last few seconds.
+   *
+   * @generated from field: uint32 in_flight = 12;
+   */
+  inFlight: number;
+
+  /**
+   * @generated from field: uint32 queued = 13;
+   */
+  queued: number;
+
+  /**
+   * @generated from field: uint32 capacity = 14;
+   */
+  capacity: number;
+
+  /**
+   * @generated from field: uint32 executors = 15;
+   */
+  executors: number;
 };
 
 /**
@@ -84,6 +106,40 @@ export type TierSli = Message<"tiermesh.health.v1.TierSli"> & {
  */
 export const TierSliSchema: GenMessage<TierSli> = /*@__PURE__*/
   messageDesc(file_tiermesh_health_v1_tier_status, 0);
+
+/**
+ * The SLIs of one deployment (provider + model) of a tier.
+ *
+ * @generated from message tiermesh.health.v1.DeploymentSli
+ */
+export type DeploymentSli = Message<"tiermesh.health.v1.DeploymentSli"> & {
+  /**
+   * @generated from field: string deployment = 1;
+   */
+  deployment: string;
+
+  /**
+   * @generated from field: string model = 2;
+   */
+  model: string;
+
+  /**
+   * @generated from field: string provider = 3;
+   */
+  provider: string;
+
+  /**
+   * @generated from field: tiermesh.health.v1.TierSli sli = 4;
+   */
+  sli?: TierSli | undefined;
+};
+
+/**
+ * Describes the message tiermesh.health.v1.DeploymentSli.
+ * Use `create(DeploymentSliSchema)` to create a new message.
+ */
+export const DeploymentSliSchema: GenMessage<DeploymentSli> = /*@__PURE__*/
+  messageDesc(file_tiermesh_health_v1_tier_status, 1);
 
 /**
  * Published on NATS subject "<prefix>.status.<tier>" on every state change and
@@ -142,6 +198,13 @@ export type TierStatusEvent = Message<"tiermesh.health.v1.TierStatusEvent"> & {
    * @generated from field: string monitor_id = 9;
    */
   monitorId: string;
+
+  /**
+   * Per-deployment SLIs of the tier's pool.
+   *
+   * @generated from field: repeated tiermesh.health.v1.DeploymentSli deployments = 10;
+   */
+  deployments: DeploymentSli[];
 };
 
 /**
@@ -149,5 +212,5 @@ export type TierStatusEvent = Message<"tiermesh.health.v1.TierStatusEvent"> & {
  * Use `create(TierStatusEventSchema)` to create a new message.
  */
 export const TierStatusEventSchema: GenMessage<TierStatusEvent> = /*@__PURE__*/
-  messageDesc(file_tiermesh_health_v1_tier_status, 1);
+  messageDesc(file_tiermesh_health_v1_tier_status, 2);
 
