@@ -6,3 +6,4 @@ export { runService, StartupError, type RunningService, type ServiceArgs } from 
 export { deadlineFrom, remainingMs } from "./deadline.js";
 export { waitForServing } from "./wait-serving.js";
 export { ConfigWatcher, type ConfigWatcherOptions } from "./config-watcher.js";
+export { Counter, createMetricsRegistry, Gauge, Histogram, Registry } from "./metrics.js";

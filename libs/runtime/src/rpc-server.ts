@@ -5,6 +5,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { Health } from "@tiermesh/proto";
 import { splitHostPort } from "@tiermesh/config";
+import type { Registry } from "prom-client";
 import { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
 import type { Logger } from "./logger.js";
 
@@ -16,6 +17,8 @@ export interface RpcServerOptions {
   logger: Logger;
   /** Plain HTTP requests that match no RPC route (e.g. an OpenAI-compatible edge). */
   fallback?: ConnectNodeAdapterOptions["fallback"];
+  /** Served as Prometheus text on `GET /metrics`. */
+  metrics?: Registry;
 }
 
 export interface RpcServer {
@@ -46,7 +49,25 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       router.service(Health, createHealthService(health));
       options.routes(router, shutdown.signal);
     },
-    ...(options.fallback ? { fallback: options.fallback } : {}),
+    fallback(req, res) {
+      if (options.metrics && req.method === "GET" && req.url === "/metrics") {
+        const registry = options.metrics;
+        registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { "content-type": registry.contentType });
+            res.end(text);
+          },
+          () => {
+            res.writeHead(500);
+            res.end();
+          },
+        );
+        return;
+      }
+      if (options.fallback) return options.fallback(req, res);
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found");
+    },
   });
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);

@@ -22,6 +22,7 @@ export class NatsLink {
   private nc: NatsConnection | undefined;
   private closed = false;
   private up = false;
+  private upSince = 0;
   readonly ready: Promise<NatsConnection>;
 
   constructor(private readonly options: NatsLinkOptions) {
@@ -35,6 +36,11 @@ export class NatsLink {
 
   get connected(): boolean {
     return this.up;
+  }
+
+  /** Epoch ms of the last (re)connect; 0 before the first. */
+  get connectedSince(): number {
+    return this.upSince;
   }
 
   private async open(): Promise<NatsConnection> {
@@ -55,6 +61,7 @@ export class NatsLink {
     }
     this.nc = nc;
     this.up = true;
+    this.upSince = Date.now();
     logger.info({ server: nc.getServer() }, "nats connected");
     this.options.onConnected?.(nc);
     void (async () => {
@@ -64,6 +71,7 @@ export class NatsLink {
           logger.warn({ server: status.server }, "nats disconnected");
         } else if (status.type === "reconnect") {
           this.up = true;
+          this.upSince = Date.now();
           logger.info({ server: status.server }, "nats reconnected");
           this.options.onConnected?.(nc);
         }

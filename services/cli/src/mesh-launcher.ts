@@ -27,6 +27,8 @@ export interface Mesh {
 const mainOf = (pkg: string) => fileURLToPath(import.meta.resolve(`${pkg}/main`));
 
 interface Planned {
+  /** Processes of a stage start together once every earlier stage is SERVING. */
+  stage: number;
   name: string;
   pkg: string;
   args: string[];
@@ -40,13 +42,14 @@ function plan(config: Config, configFile: string): Planned[] {
   const base = ["--config", configFile];
   const list: Planned[] = [];
   const sim = config.simulator as { listen?: string } | undefined;
-  if (sim?.listen) list.push({ name: "simulator", pkg: "@tiermesh/simulator", args: base, url: sim.listen, kind: "http" });
+  if (sim?.listen) list.push({ stage: 0, name: "simulator", pkg: "@tiermesh/simulator", args: base, url: sim.listen, kind: "http" });
   for (const [tier, t] of Object.entries(config.tiers)) {
-    list.push({ name: `executor-${tier}`, pkg: "@tiermesh/tier-executor", args: [...base, "--tier", tier], url: endpointUrl(t.executor), kind: "grpc" });
+    list.push({ stage: 0, name: `executor-${tier}`, pkg: "@tiermesh/tier-executor", args: [...base, "--tier", tier], url: endpointUrl(t.executor), kind: "grpc" });
   }
-  list.push({ name: "health-monitor", pkg: "@tiermesh/health-monitor", args: base, url: endpointUrl(config.health_monitor), kind: "grpc" });
-  list.push({ name: "classifier", pkg: "@tiermesh/classifier", args: base, url: endpointUrl(config.classifier), kind: "grpc" });
-  list.push({ name: "router", pkg: "@tiermesh/router", args: base, url: endpointUrl(config.router), kind: "grpc" });
+  // The monitor probes executors at once: start it when they serve, or its first probes fail.
+  list.push({ stage: 1, name: "health-monitor", pkg: "@tiermesh/health-monitor", args: base, url: endpointUrl(config.health_monitor), kind: "grpc" });
+  list.push({ stage: 1, name: "classifier", pkg: "@tiermesh/classifier", args: base, url: endpointUrl(config.classifier), kind: "grpc" });
+  list.push({ stage: 2, name: "router", pkg: "@tiermesh/router", args: base, url: endpointUrl(config.router), kind: "grpc" });
   return list;
 }
 
@@ -62,26 +65,31 @@ export async function launchMesh(options: MeshOptions): Promise<Mesh> {
     await nats?.dispose();
   };
   try {
-    for (const p of planned) {
-      const proc = spawnServiceProcess({
-        name: p.name,
-        command: process.execPath,
-        args: [...(process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? []), mainOf(p.pkg), ...p.args],
-        env: { ...process.env, TIERMESH_NATS_URL: natsUrl },
-        ...(options.onLine ? { onLine: (name: string, line: string) => options.onLine!(name, line) } : {}),
-      });
-      processes.set(p.name, proc);
-    }
-    await Promise.all(
-      planned.map(async (p) => {
-        const proc = processes.get(p.name)!;
-        const ready = p.kind === "grpc" ? waitForServing(p.url, timeout) : waitForPort(Number(p.url.split(":").pop()), timeout);
-        const died = proc.exited.then((code) => {
-          throw new Error(`${p.name} exited (${code}) during start: ${proc.lines.slice(-3).join(" | ")}`);
+    const started = Date.now();
+    for (const stage of [...new Set(planned.map((p) => p.stage))].sort()) {
+      const batch = planned.filter((p) => p.stage === stage);
+      for (const p of batch) {
+        const proc = spawnServiceProcess({
+          name: p.name,
+          command: process.execPath,
+          args: [...(process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? []), mainOf(p.pkg), ...p.args],
+          env: { ...process.env, TIERMESH_NATS_URL: natsUrl },
+          ...(options.onLine ? { onLine: (name: string, line: string) => options.onLine!(name, line) } : {}),
         });
-        await Promise.race([ready, died]);
-      }),
-    );
+        processes.set(p.name, proc);
+      }
+      await Promise.all(
+        batch.map(async (p) => {
+          const proc = processes.get(p.name)!;
+          const left = Math.max(1, timeout - (Date.now() - started));
+          const ready = p.kind === "grpc" ? waitForServing(p.url, left) : waitForPort(Number(p.url.split(":").pop()), left);
+          const died = proc.exited.then((code) => {
+            throw new Error(`${p.name} exited (${code}) during start: ${proc.lines.slice(-3).join(" | ")}`);
+          });
+          await Promise.race([ready, died]);
+        }),
+      );
+    }
   } catch (err) {
     await stop();
     throw err;

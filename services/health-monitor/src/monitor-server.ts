@@ -3,7 +3,7 @@ import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
 import type { Config } from "@tiermesh/config";
 import { HealthMonitorService, TierState, type TierStatusEvent } from "@tiermesh/proto";
-import { createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { createMetricsRegistry, createRpcServer, Gauge, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { decodeOutcomes, NatsLink, openStatusBucket, readStatuses, subjects } from "@tiermesh/tier-status";
 import { AlertWebhook } from "./alert-webhook.js";
 import { CanaryProber } from "./canary-prober.js";
@@ -107,8 +107,27 @@ export function createHealthMonitorServer(config: Config, logger: Logger): Healt
       evaluate();
     },
   });
+  const metrics = createMetricsRegistry("health-monitor");
+  new Gauge({
+    name: "tiermesh_monitor_leading",
+    help: "1 while this replica holds the lease and publishes tier status",
+    registers: [metrics],
+    collect() {
+      this.set(lease.isLeader ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "tiermesh_monitor_tier_state",
+    help: "Tier state as this replica sees it (1 healthy, 2 degraded, 3 down)",
+    labelNames: ["tier"],
+    registers: [metrics],
+    collect() {
+      for (const e of board.snapshotStates()) this.set({ tier: e.tier }, e.state);
+    },
+  });
   const rpc = createRpcServer({
     logger,
+    metrics,
     serviceNames: [HealthMonitorService.typeName],
     routes: (router, shutdownSignal) =>
       router.service(

@@ -91,6 +91,11 @@ export class StatusBoard {
     return changed;
   }
 
+  /** Each tier's state, without producing an event. */
+  snapshotStates(): { tier: string; state: TierState }[] {
+    return [...this.tiers.values()].map((h) => ({ tier: h.tier, state: h.state }));
+  }
+
   /** A fresh event with the current state of every tier (heartbeat, GetStatus). */
   snapshot(now: number): TierStatusEvent[] {
     return [...this.tiers.values()].map((h) => this.event(h, now, h.state));

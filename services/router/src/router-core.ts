@@ -24,6 +24,8 @@ export interface RouterCoreDeps {
   /** Learns from every executor call, for when tier status is stale. */
   passive: PassiveTierBreaker;
   defaultTimeoutMs: number;
+  /** Receives every finished request (requested tier, served tier, code, seconds). */
+  onFinished?: (requested: string, served: string, code: string, seconds: number) => void;
   /** Provider attempts one request may make in all, across tiers. */
   maxAttempts: number;
 }
@@ -59,9 +61,14 @@ export class RouterCore {
         try {
           const res = await this.executor(tier).execute(r.request(tier), r.options());
           this.deps.passive.record(tier, true);
+          r.finished(tier, "ok");
           return r.respond(res, i + 1, res.content, r.sinceStartUs());
         } catch (cause) {
-          if (!r.failed(tier, cause, i)) throw ConnectError.from(cause);
+          if (!r.failed(tier, cause, i)) {
+            const err = ConnectError.from(cause);
+            r.finished("", Code[err.code]);
+            throw err;
+          }
         }
       }
     } finally {
@@ -89,6 +96,7 @@ export class RouterCore {
             yield { case: "delta", value: msg.event.value };
           } else if (msg.event.case === "done") {
             this.deps.passive.record(tier, true);
+            r.finished(tier, "ok");
             yield { case: "done", value: r.respond(msg.event.value, i + 1, "", ttftUs ?? r.sinceStartUs()) };
             return;
           }
@@ -96,7 +104,11 @@ export class RouterCore {
         throw new ConnectError(`tier ${tier}: stream ended without a result`, Code.Unavailable);
       } catch (cause) {
         // Once text reached the caller, switching tiers would splice two answers: fail instead.
-        if (ttftUs !== undefined || !r.failed(tier, cause, i)) throw ConnectError.from(cause);
+        if (ttftUs !== undefined || !r.failed(tier, cause, i)) {
+          const err = ConnectError.from(cause);
+          r.finished("", Code[err.code]);
+          throw err;
+        }
       }
     }
   }
@@ -125,6 +137,7 @@ export class RouterCore {
     return {
       tiers: plan.tiers,
       done: plan.done,
+      finished: (served: string, code: string) => deps.onFinished?.(c.tier, served, code, (performance.now() - started) / 1_000),
       options,
       sinceStartUs,
       request: (tier: string) => ({ tier, requestId: id, tenant, input, maxAttempts: attemptsLeft }),

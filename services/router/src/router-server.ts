@@ -9,6 +9,7 @@ import { RoutingPolicy } from "./routing-policy.js";
 import { tierView } from "./tier-view.js";
 import { createOpenAIEdge } from "./openai-edge.js";
 import { RouterCore } from "./router-core.js";
+import { createRouterMetrics } from "./router-metrics.js";
 import { createRouterService } from "./router-service.js";
 import { TierStatusTable } from "./tier-status-table.js";
 
@@ -54,8 +55,11 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
   });
   let auth = new ApiKeyAuth(config);
   const passive = new PassiveTierBreaker();
-  const policy = new RoutingPolicy(config, ladder, (tier) => tierView(tier, status, passive, link.connected));
+  const view = (tier: string) => tierView(tier, status, passive, { connected: link.connected, since: link.connectedSince });
+  const policy = new RoutingPolicy(config, ladder, view);
+  const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected });
   const core = new RouterCore({
+    onFinished: metrics.request,
     auth: () => auth,
     classifier: createClient(ClassifierService, createMeshTransport(endpointUrl(config.classifier))),
     executors,
@@ -69,6 +73,7 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
     serviceNames: [RouterService.typeName],
     routes: (router) => router.service(RouterService, createRouterService(core)),
     fallback: createOpenAIEdge(core, (err) => logger.error({ err }, "edge request failed")),
+    metrics: metrics.registry,
   });
   return {
     rpc,

@@ -15,7 +15,7 @@ export class TierStatusTable {
   private readonly byTier = new Map<string, TierStatusView>();
   private changes = 0;
 
-  constructor(private readonly ttlMs: number) {}
+  constructor(readonly ttlMs: number) {}
 
   /** Applies an event; returns true when it was newer than what the table held. */
   apply(event: TierStatusEvent): boolean {

@@ -3,6 +3,7 @@ import type { Config } from "@tiermesh/config";
 import { TierExecutorService } from "@tiermesh/proto";
 import { createRpcServer, StartupError, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { NatsLink, OutcomeReporter, subjects, type OutcomeInit } from "@tiermesh/tier-status";
+import { createExecutorMetrics } from "./executor-metrics.js";
 import { createTierExecutorService } from "./executor-service.js";
 import { createProviders } from "./providers/registry.js";
 import { TierRunner } from "./tier-runner.js";
@@ -54,6 +55,7 @@ export function createTierExecutorServer(
     logger,
     serviceNames: [TierExecutorService.typeName],
     routes: (router) => router.service(TierExecutorService, createTierExecutorService({ tierName, runner: runner!, defaultTimeoutMs })),
+    metrics: createExecutorMetrics(tierName, () => runner!),
   });
   return {
     rpc,

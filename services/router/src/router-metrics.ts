@@ -1,0 +1,86 @@
+import { TierState } from "@tiermesh/proto";
+import { Counter, createMetricsRegistry, Gauge, Histogram, type Registry } from "@tiermesh/runtime";
+import type { TierView } from "./tier-view.js";
+import type { TierStatusTable } from "./tier-status-table.js";
+import type { RoutingPolicy } from "./routing-policy.js";
+
+export interface RouterMetrics {
+  readonly registry: Registry;
+  /** Counts a finished request. `served` is empty when it failed. */
+  request(requested: string, served: string, code: string, seconds: number): void;
+}
+
+export interface RouterMetricsSources {
+  tiers: readonly string[];
+  status: TierStatusTable;
+  policy: RoutingPolicy;
+  view: (tier: string) => TierView;
+  natsConnected: () => boolean;
+}
+
+/** The router's Prometheus metrics: traffic by requested and served tier, and what it believes of each tier. */
+export function createRouterMetrics(sources: RouterMetricsSources): RouterMetrics {
+  const registry = createMetricsRegistry("router");
+  const requests = new Counter({
+    name: "tiermesh_router_requests_total",
+    help: "Requests by the tier the classifier assigned, the tier that served them and the result code",
+    labelNames: ["requested_tier", "served_tier", "code"],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "tiermesh_router_request_seconds",
+    help: "Time from receiving a request to its last byte, by served tier",
+    labelNames: ["served_tier"],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "tiermesh_router_nats_connected",
+    help: "1 while the router's NATS connection is up; 0 means it routes on the last known tier status",
+    registers: [registry],
+    collect() {
+      this.set(sources.natsConnected() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "tiermesh_router_tier_status_age_seconds",
+    help: "Age of the newest tier status the router holds",
+    labelNames: ["tier"],
+    registers: [registry],
+    collect() {
+      for (const tier of sources.tiers) {
+        const age = sources.status.ageMs(tier);
+        if (age !== undefined) this.set({ tier }, age / 1_000);
+      }
+    },
+  });
+  new Gauge({
+    name: "tiermesh_router_tier_state",
+    help: "The router's view of each tier (1 healthy, 2 degraded, 3 down, 0 unknown) and where it comes from",
+    labelNames: ["tier", "source"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const tier of sources.tiers) {
+        const v = sources.view(tier);
+        this.set({ tier, source: v.source }, v.state === TierState.UNSPECIFIED ? 0 : v.state);
+      }
+    },
+  });
+  new Gauge({
+    name: "tiermesh_router_promoted_in_flight",
+    help: "Promoted requests in flight, by target tier",
+    labelNames: ["tier"],
+    registers: [registry],
+    collect() {
+      for (const tier of sources.tiers) this.set({ tier }, sources.policy.promotedInFlight(tier));
+    },
+  });
+  return {
+    registry,
+    request(requested, served, code, seconds) {
+      requests.inc({ requested_tier: requested, served_tier: served, code });
+      if (served) duration.observe({ served_tier: served }, seconds);
+    },
+  };
+}
