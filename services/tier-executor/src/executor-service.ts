@@ -47,13 +47,18 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
     },
     async *executeStream(req, ctx) {
       const run = start(req, ctx);
-      for (;;) {
-        const step = await run.next();
-        if (step.done) {
-          yield { event: { case: "done", value: response(deps.tierName, step.value, "") } };
-          return;
+      try {
+        for (;;) {
+          const step = await run.next();
+          if (step.done) {
+            yield { event: { case: "done", value: response(deps.tierName, step.value, "") } };
+            return;
+          }
+          yield { event: { case: "delta", value: step.value } };
         }
-        yield { event: { case: "delta", value: step.value } };
+      } finally {
+        // The caller went away mid-stream: close the provider request and free the slot.
+        await run.return(undefined as never).catch(() => undefined);
       }
     },
   };

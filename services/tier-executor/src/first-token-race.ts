@@ -2,6 +2,8 @@
 export interface RacedAttempt<T, R> {
   run: AsyncGenerator<T, R>;
   cancel: (why: string) => void;
+  /** performance.now() when the attempt started. */
+  startedAt: number;
 }
 
 export interface RaceWinner<T, R> {

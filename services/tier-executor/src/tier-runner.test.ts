@@ -636,11 +636,11 @@ describe("TierRunner: attempts, retries and timeouts", () => {
     expect(seen(h.outcomes)).toEqual(["a:RATE_LIMITED"]);
   });
 
-  // BUG: tier-runner.ts serve(): after a 429 the deployment cools down; when the retry then
+  // Regression (fixed): tier-runner.ts serve(): after a 429 the deployment cools down; when the retry then
   // finds no usable deployment, `lastError` is overwritten by a generic "server" error, so the
   // caller gets UNAVAILABLE without the provider's Retry-After (the HTTP edge answers 503
   // instead of 429 + Retry-After). Only reachable with max_attempts >= 2 (the default).
-  it.fails("keeps a 429's RESOURCE_EXHAUSTED and Retry-After when a retry finds every deployment cooling down", async () => {
+  it("keeps a 429's RESOURCE_EXHAUSTED and Retry-After when a retry finds every deployment cooling down", async () => {
     const a = await upstream((res) => httpError(res, 429, "slow down", "requests", { "retry-after": "3" }));
     const h = runnerFor(configOf({ a: a.url }, { gold: { models: [deployment("a", "a")], retries: { max_attempts: 2, backoff_ms: 1 } } }));
 
@@ -681,10 +681,10 @@ describe("TierRunner: hedging", () => {
     expect(h.runner.deployments[0]!.breaker.state).toBe("closed");
   });
 
-  // BUG: tier-runner.ts serve(): a hedged winner's ttftMs is measured from the hedge's own
+  // Regression (fixed): tier-runner.ts serve(): a hedged winner's ttftMs is measured from the hedge's own
   // start, but is offset only by the primary's start (`attemptStart - started`), so the hedge
   // delay is left out and the reported time to first token is too small.
-  it.fails("reports the caller's time to first token for a hedged answer, hedge delay included", async () => {
+  it("reports the caller's time to first token for a hedged answer, hedge delay included", async () => {
     const { h } = await slowAndFast(300, { delay_ms: 40, max_extra_ratio: 1 });
 
     const started = performance.now();
@@ -768,14 +768,14 @@ describe("TierRunner: response cache", () => {
 });
 
 describe("TierRunner: abandoned streams", () => {
-  // BUG: tier-runner.ts run(): when the caller stops reading mid-stream (`return()` on the
+  // Regression (fixed): tier-runner.ts run(): when the caller stops reading mid-stream (`return()` on the
   // generator, e.g. `break` out of `for await`), only the bulkhead slot is released. The inner
   // serve() generator and the attempt generator are left suspended, so the upstream request
   // stays open until attempt_ms fires, and `outstanding` is never decremented (skewing
   // least_outstanding selection for good). Fix: in run()'s finally call `await run.return()`
   // on the serve() generator, and give serve() a try/finally that returns (or cancels) the
   // winning attempt's generator.
-  it.fails("closes the upstream request and frees the deployment when the caller stops reading", async () => {
+  it("closes the upstream request and frees the deployment when the caller stops reading", async () => {
     const a = await upstream((res, call) => {
       openStream(res);
       sse(res, textChunk("first"));

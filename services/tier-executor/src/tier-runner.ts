@@ -131,9 +131,9 @@ export class TierRunner {
       return { ...hit.result, costUsd: 0, attempts: 0, ttftMs: totalMs, totalMs, providerMs: 0, cached: true, hedged: false };
     }
     const release = await this.acquireSlot(ctx);
+    const run = this.serve(request, providerRequest, ctx, started);
     try {
       let content = "";
-      const run = this.serve(request, providerRequest, ctx, started);
       for (;;) {
         const step = await run.next();
         if (step.done) {
@@ -144,6 +144,8 @@ export class TierRunner {
         yield step.value;
       }
     } finally {
+      // A caller that stops reading must not leave the provider request open.
+      await run.return(undefined as never).catch(() => undefined);
       release();
     }
   }
@@ -172,7 +174,15 @@ export class TierRunner {
       if (remaining <= 0 || ctx.signal.aborted) break;
       const primary = this.startAttempt(providerRequest, tried, request.probe, remaining, ctx.signal);
       if (!primary) {
-        lastError = new ProviderError("server", `every deployment of tier ${this.options.tierName} has an open circuit breaker or is cooling down`);
+        const cooling = this.coolingForMs();
+        if (cooling !== undefined) {
+          // Every usable deployment asked us to wait (429): say so, with when to retry.
+          lastError = new ProviderError("rate_limited", `every deployment of tier ${this.options.tierName} is rate limited`, {
+            retryAfterMs: cooling,
+          });
+        } else if (lastError?.failure !== "rate_limited") {
+          lastError = new ProviderError("server", `every deployment of tier ${this.options.tierName} has an open circuit breaker`);
+        }
         break;
       }
       attempts++;
@@ -191,14 +201,19 @@ export class TierRunner {
           return hedge;
         });
         let step = winner.first;
-        while (!step.done) {
-          emitted = true;
-          yield step.value;
-          step = await winner.attempt.run.next();
+        try {
+          while (!step.done) {
+            emitted = true;
+            yield step.value;
+            step = await winner.attempt.run.next();
+          }
+        } finally {
+          if (!step.done) await winner.attempt.run.return(undefined as never).catch(() => undefined);
         }
         providerMs += performance.now() - attemptStart;
         const totalMs = performance.now() - started;
-        const ttftMs = (step.value as AttemptResult & { ttftMs: number }).ttftMs + (attemptStart - started);
+        // The winner's own time to first token, plus when it started (a hedge starts late).
+        const ttftMs = step.value.ttftMs + (winner.attempt.startedAt - started);
         return { ...step.value, attempts, totalMs, providerMs, ttftMs, cached: false, hedged };
       } catch (cause) {
         providerMs += performance.now() - attemptStart;
@@ -237,6 +252,14 @@ export class TierRunner {
       }
       throw this.failure("request cancelled while queued", Code.Canceled, 0, cause);
     }
+  }
+
+  /** When every deployment whose breaker allows calls is cooling down after a 429: the time until the first is usable. */
+  private coolingForMs(): number | undefined {
+    const now = this.now();
+    const closed = this.states.filter((s) => s.breaker.state !== "open");
+    if (closed.length === 0 || closed.some((s) => s.coolingUntil <= now)) return undefined;
+    return Math.min(...closed.map((s) => s.coolingUntil)) - now;
   }
 
   /** Hedge after the configured delay, or the tier's recent p95 TTFT; undefined when unknown. */
@@ -296,6 +319,7 @@ export class TierRunner {
     return {
       run: this.attempt(state, base, probe, attemptMs, callerSignal, controller),
       cancel: (why) => controller.abort(new ProviderError("cancelled", `${state.deployment.id}: ${why}`)),
+      startedAt: performance.now(),
     };
   }
 
@@ -320,6 +344,7 @@ export class TierRunner {
     const start = performance.now();
     let ttftMs = 0;
     let completion = "";
+    let settled = false;
     state.outstanding++;
     // Probes are measured by the monitor that sent them; reporting them here too would count them twice.
     const report = (status: OutcomeStatus, promptTokens: number, completionTokens: number, cost: number) =>
@@ -359,6 +384,7 @@ export class TierRunner {
         const completionTokens = event.usage?.completionTokens ?? estimateTokens(completion);
         const cost = costUsd(deployment.price, promptTokens, completionTokens);
         state.breaker.record(true);
+        settled = true;
         report(OutcomeStatus.OK, promptTokens, completionTokens, cost);
         return { deployment, finishReason: event.finishReason, promptTokens, completionTokens, usageEstimated: event.usage === undefined, costUsd: cost, ttftMs };
       }
@@ -369,9 +395,15 @@ export class TierRunner {
       if (BREAKER_FAILURES.has(err.failure)) state.breaker.record(false);
       else state.breaker.abandon();
       if (err.failure === "rate_limited") state.coolingUntil = this.now() + (err.options.retryAfterMs ?? 1_000);
+      settled = true;
       report(outcomeOfFailure[err.failure], 0, 0, 0);
       throw err;
     } finally {
+      if (!settled) {
+        // The caller stopped reading: the loop above closed the provider stream on its way out.
+        state.breaker.abandon();
+        report(OutcomeStatus.CANCELLED, 0, 0, 0);
+      }
       state.outstanding--;
       clearTimeout(attemptTimer);
       if (ttftTimer) clearTimeout(ttftTimer);
