@@ -2,7 +2,7 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { CompletionInputSchema, type CompleteResponse, type CompletionInput } from "@tiermesh/proto";
+import { CompletionInputSchema, RETRY_AFTER_HEADER, type CompleteResponse, type CompletionInput } from "@tiermesh/proto";
 import { z } from "zod";
 import { httpStatusOf, openAIErrorType } from "./http-status.js";
 import type { RouterCore } from "./router-core.js";
@@ -69,6 +69,8 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       }
       const status = err instanceof EdgeError ? err.status : httpStatusOf(err);
       const message = err instanceof EdgeError ? err.message : err.rawMessage;
+      const retryAfter = err instanceof EdgeError ? null : err.metadata.get(RETRY_AFTER_HEADER);
+      if (retryAfter) res.setHeader("retry-after", retryAfter);
       sendJson(res, status, { error: { message, type: openAIErrorType(status), param: err instanceof EdgeError ? err.param : null, code: null } });
     });
   };
