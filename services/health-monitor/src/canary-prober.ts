@@ -11,11 +11,13 @@ export interface CanaryProberOptions {
 }
 
 /**
- * Sends a small canary request to every tier's executor at a fixed interval, so an
- * idle tier is still watched and a recovered one is noticed. One probe per tier in flight.
+ * Sends a small canary request through every tier's executor to each deployment of its
+ * pool at a fixed interval, so an idle tier is still watched and a recovered deployment is
+ * noticed even while its breaker keeps traffic away. One probe per deployment in flight.
  */
 export class CanaryProber {
   private readonly clients = new Map<string, Client<typeof TierExecutorService>>();
+  private readonly deployments = new Map<string, { id: string; provider: string; model: string }[]>();
   private readonly busy = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private readonly controller = new AbortController();
@@ -23,6 +25,7 @@ export class CanaryProber {
   constructor(private readonly options: CanaryProberOptions) {
     for (const [name, tier] of Object.entries(options.config.tiers)) {
       this.clients.set(name, createClient(TierExecutorService, createMeshTransport(endpointUrl(tier.executor))));
+      this.deployments.set(name, tier.models.map((m) => ({ id: m.id ?? `${m.provider}/${m.model}`, provider: m.provider, model: m.model })));
     }
   }
 
@@ -30,7 +33,7 @@ export class CanaryProber {
     const interval = this.options.config.health_monitor.probe.interval_ms;
     if (interval === 0) return;
     this.timer = setInterval(() => {
-      for (const tier of this.clients.keys()) void this.probe(tier);
+      for (const [tier, deployments] of this.deployments) for (const d of deployments) void this.probe(tier, d);
     }, interval);
   }
 
@@ -39,15 +42,17 @@ export class CanaryProber {
     this.controller.abort();
   }
 
-  async probe(tier: string): Promise<void> {
-    if (this.busy.has(tier)) return;
-    this.busy.add(tier);
+  async probe(tier: string, target: { id: string; provider: string; model: string }): Promise<void> {
+    const deployment = target.id;
+    const key = `${tier}\u0000${deployment}`;
+    if (this.busy.has(key)) return;
+    this.busy.add(key);
     const { probe } = this.options.config.health_monitor;
     const started = performance.now();
     let outcome: Outcome;
     try {
       const res = await this.clients.get(tier)!.execute(
-        { tier, probe: true, requestId: `probe-${tier}-${Date.now()}`, input: { messages: [{ role: "user", content: probe.prompt }], maxTokens: probe.max_tokens } },
+        { tier, deployment, probe: true, requestId: `probe-${tier}-${Date.now()}`, input: { messages: [{ role: "user", content: probe.prompt }], maxTokens: probe.max_tokens } },
         { timeoutMs: probe.timeout_ms, signal: this.controller.signal },
       );
       outcome = create(OutcomeSchema, {
@@ -73,9 +78,9 @@ export class CanaryProber {
             : code === Code.InvalidArgument
               ? OutcomeStatus.CLIENT_ERROR
               : OutcomeStatus.ERROR;
-      outcome = create(OutcomeSchema, { tier, status, probe: true, latencyMs: Math.round(performance.now() - started), atMs: BigInt(Date.now()) });
+      outcome = create(OutcomeSchema, { tier, deployment, provider: target.provider, model: target.model, status, probe: true, latencyMs: Math.round(performance.now() - started), atMs: BigInt(Date.now()) });
     } finally {
-      this.busy.delete(tier);
+      this.busy.delete(key);
     }
     this.options.record(outcome);
   }

@@ -24,6 +24,12 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
     if (!req.input || req.input.messages.length === 0) {
       throw new ConnectError("input.messages: at least one message is required", Code.InvalidArgument);
     }
+    if (req.deployment !== "" && !req.probe) {
+      throw new ConnectError("deployment: only canary probes may choose a deployment", Code.InvalidArgument);
+    }
+    if (req.deployment !== "" && !deps.runner.deployments.some((d) => d.deployment.id === req.deployment)) {
+      throw new ConnectError(`deployment: tier ${deps.tierName} has no deployment "${req.deployment}"`, Code.InvalidArgument);
+    }
     if (req.input.tools.length > 0) {
       // Tool calls cannot be returned through the protocol yet; refusing beats silently dropping them.
       throw new ConnectError("input.tools: tool calling is not supported yet", Code.Unimplemented);
@@ -33,7 +39,10 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
   const start = (req: ExecuteRequest, ctx: HandlerContext) => {
     const input = validate(req);
     const deadline = deadlineFrom(ctx.timeoutMs(), deps.defaultTimeoutMs);
-    return deps.runner.run({ input, probe: req.probe, tenant: req.tenant, maxAttempts: req.maxAttempts }, { deadline, signal: ctx.signal });
+    return deps.runner.run(
+      { input, probe: req.probe, tenant: req.tenant, maxAttempts: req.maxAttempts, deployment: req.deployment || undefined },
+      { deadline, signal: ctx.signal },
+    );
   };
   return {
     async execute(req, ctx) {

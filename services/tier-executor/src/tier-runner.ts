@@ -19,6 +19,8 @@ export interface RunRequest {
   tenant: string;
   /** Attempts this request may still make across layers; 0 = the tier's own limit. */
   maxAttempts: number;
+  /** Probes only: call this deployment once, whatever its breaker or cool-down says. */
+  deployment?: string | undefined;
 }
 
 export interface RunContext {
@@ -152,7 +154,7 @@ export class TierRunner {
 
   private async *serve(request: RunRequest, providerRequest: ProviderRequest, ctx: RunContext, started: number): AsyncGenerator<string, RunResult> {
     const { tier } = this.options;
-    const limit = Math.min(tier.retries.max_attempts, request.maxAttempts > 0 ? request.maxAttempts : Infinity);
+    const limit = request.deployment ? 1 : Math.min(tier.retries.max_attempts, request.maxAttempts > 0 ? request.maxAttempts : Infinity);
     const tried = new Set<string>();
     let attempts = 0;
     let hedged = false;
@@ -172,7 +174,7 @@ export class TierRunner {
       }
       const remaining = ctx.deadline - Date.now();
       if (remaining <= 0 || ctx.signal.aborted) break;
-      const primary = this.startAttempt(providerRequest, tried, request.probe, remaining, ctx.signal);
+      const primary = this.startAttempt(providerRequest, tried, request.probe, remaining, ctx.signal, request.deployment);
       if (!primary) {
         const cooling = this.coolingForMs();
         if (cooling !== undefined) {
@@ -310,8 +312,9 @@ export class TierRunner {
     probe: boolean,
     remainingMs: number,
     callerSignal: AbortSignal,
+    only?: string,
   ): RacedAttempt<string, AttemptResult & { ttftMs: number }> | undefined {
-    const state = this.pick(tried);
+    const state = only ? this.states.find((s) => s.deployment.id === only) : this.pick(tried);
     if (!state) return undefined;
     tried.add(state.deployment.id);
     const controller = new AbortController();
