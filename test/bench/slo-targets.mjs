@@ -75,6 +75,11 @@ const waitEvent = async (tierName, state, since, timeout = 20_000) => {
   }
 };
 
+// Event delivery with no request traffic: heartbeats only, for 5 s.
+await sleep(5_000);
+const quietDelivery = events.map((x) => x.at - Number(x.e.atMs));
+const quietCount = events.length;
+
 const router = createClient(RouterService, createMeshTransport(`http://${raw.router.listen}`));
 const served = [];
 let running = true;
@@ -129,8 +134,11 @@ try {
   await waitEvent("gold", TierState.HEALTHY, Date.now(), 30_000);
 
   // 3. Event delivery monitor → NATS → subscriber (heartbeats and changes), same clock.
-  const delivery = events.map((x) => x.at - Number(x.e.atMs));
-  console.log(`event delivery monitor → NATS → subscriber over ${delivery.length} events: p50 ${pct(delivery, 50)} ms, p99 ${pct(delivery, 99)} ms [target p99 < 10 ms]`);
+  const delivery = events.slice(quietCount).map((x) => x.at - Number(x.e.atMs));
+  console.log(
+    `event delivery monitor → NATS → subscriber: quiet ${quietDelivery.length} events p50 ${pct(quietDelivery, 50)} ms p99 ${pct(quietDelivery, 99)} ms; ` +
+      `under 60 req/s ${delivery.length} events p50 ${pct(delivery, 50)} ms p99 ${pct(delivery, 99)} ms [target p99 < 10 ms]`,
+  );
 
   // 4. Router replicas converge on the same view.
   const stateOf = async (url) =>
