@@ -1,4 +1,7 @@
-import { TierState, type TierStatusEvent } from "@tiermesh/proto";
+import { TierStateSchema, type TierState, type TierStatusEvent } from "@tiermesh/proto";
+
+/** The proto enum value name, e.g. "TIER_STATE_DOWN", as the NATS payload documents it. */
+const stateName = (state: TierState) => TierStateSchema.value[state]?.name ?? String(state);
 
 interface WebhookLogger {
   warn(obj: object, msg: string): void;
@@ -15,8 +18,8 @@ export class AlertWebhook {
   send(event: TierStatusEvent): void {
     const body = JSON.stringify({
       tier: event.tier,
-      state: TierState[event.state],
-      previous_state: TierState[event.previousState],
+      state: stateName(event.state),
+      previous_state: stateName(event.previousState),
       reason: event.reason,
       sequence: event.sequence.toString(),
       at: new Date(Number(event.atMs)).toISOString(),

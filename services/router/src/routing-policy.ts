@@ -97,18 +97,20 @@ export class RoutingPolicy {
       if (routing.sticky_ms > 0 && stuck?.to !== target) {
         this.remember(input.userKey, { from: requested, to: target, until: now + routing.sticky_ms });
       }
-    } else {
-      // The requested tier serves again: sticky users stay where they were moved; others
-      // come back step by step.
-      if (stuck) {
-        target = stuck.to;
-        reasons.push(`sticky: stays on ${stuck.to} until ${new Date(stuck.until).toISOString()} (moved from ${requested})`);
-      } else {
-        const held = this.rampHold(requested, input.userKey, now);
-        if (held) {
-          target = held.to;
-          reasons.push(`progressive return: ${requested} is back for ${Math.round(held.share * 100)}% of users, not yet this one`);
-        }
+    } else if (action === "stay") {
+      // The requested tier serves again (a refused promotion or fallback does not count):
+      // sticky users stay where they were moved; others come back step by step. A user is
+      // only held on a tier inside their own plan's range, and a hold above the requested
+      // tier takes promotion capacity like any promotion.
+      const held = stuck ? { to: stuck.to, share: 0 } : this.rampHold(requested, input.userKey, now);
+      if (held && this.mayHold(held.to, requested, input.maxTier, floor)) {
+        target = held.to;
+        if (this.ladder.above(held.to, requested)) promotedTo = held.to;
+        reasons.push(
+          stuck
+            ? `sticky: stays on ${stuck.to} until ${new Date(stuck.until).toISOString()} (moved from ${requested})`
+            : `progressive return: ${requested} is back for ${Math.round(held.share * 100)}% of users, not yet this one`,
+        );
       }
     }
     let release = () => {};
@@ -142,6 +144,18 @@ export class RoutingPolicy {
     return out;
   }
 
+  private mayHold(to: string, requested: string, maxTier: string, floor: string): boolean {
+    if (this.ladder.above(to, maxTier) || this.ladder.above(floor, to)) return false;
+    if (!this.ladder.above(to, requested)) return true;
+    const routing = this.config.tiers[requested]!.routing;
+    return this.promotedInFlight(to) < this.capacityShare(routing.promote_share, to);
+  }
+
+  private capacityShare(share: number, tier: string): number {
+    // The epsilon keeps 0.29 × 100 from flooring to 28.
+    return Math.floor(share * this.config.tiers[tier]!.bulkhead.max_concurrency + 1e-9);
+  }
+
   private promotionTarget(tier: string, maxTier: string): { tier?: string; why: string } {
     const routing = this.config.tiers[tier]!.routing;
     const up = routing.promote_to ?? this.ladder.names[this.ladder.names.indexOf(tier) - 1];
@@ -149,7 +163,7 @@ export class RoutingPolicy {
     if (this.ladder.above(up, maxTier)) return { why: `${up} is above the plan's entitlement ${maxTier}` };
     const state = this.view(up).state;
     if (state === TierState.DOWN || state === TierState.DEGRADED) return { why: `${up} is not healthy either` };
-    const capacity = Math.floor(routing.promote_share * this.config.tiers[up]!.bulkhead.max_concurrency);
+    const capacity = this.capacityShare(routing.promote_share, up);
     if (this.promotedInFlight(up) >= capacity) return { why: `${up}'s promotion share (${capacity} in flight) is used` };
     return { tier: up, why: "" };
   }
