@@ -132,7 +132,8 @@ export class TierRunner {
       const totalMs = performance.now() - started;
       return { ...hit.result, costUsd: 0, attempts: 0, ttftMs: totalMs, totalMs, providerMs: 0, cached: true, hedged: false };
     }
-    const release = await this.acquireSlot(ctx);
+    // Canary probes do not take the tier's capacity from its users.
+    const release = request.probe ? () => {} : await this.acquireSlot(ctx);
     const run = this.serve(request, providerRequest, ctx, started);
     try {
       let content = "";
