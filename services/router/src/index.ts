@@ -8,3 +8,4 @@ export { PassiveTierBreaker } from "./passive-tier-breaker.js";
 export { tierView, type TierView } from "./tier-view.js";
 export { userFraction } from "./user-hash.js";
 export { TierStatusTable, type TierStatusView } from "./tier-status-table.js";
+export { SpendLedger } from "./spend-ledger.js";

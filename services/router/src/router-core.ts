@@ -14,6 +14,7 @@ import { deadlineFrom } from "@tiermesh/runtime";
 import type { ApiKeyAuth } from "./api-key-auth.js";
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import type { RoutingPolicy } from "./routing-policy.js";
+import type { SpendLedger } from "./spend-ledger.js";
 
 export interface RouterCoreDeps {
   /** Current authenticator; swapped on config reload. */
@@ -21,6 +22,8 @@ export interface RouterCoreDeps {
   classifier: Client<typeof ClassifierService>;
   executors: ReadonlyMap<string, Client<typeof TierExecutorService>>;
   policy: RoutingPolicy;
+  /** Month-to-date spend, so tenants over budget are not promoted. */
+  spend: SpendLedger;
   /** Learns from every executor call, for when tier status is stale. */
   passive: PassiveTierBreaker;
   defaultTimeoutMs: number;
@@ -128,7 +131,13 @@ export class RouterCore {
     if (!input) throw new ConnectError("input: required", Code.InvalidArgument);
     const options = () => ({ signal: call.signal, timeoutMs: Math.max(1, deadline - Date.now()) });
     const c = await deps.classifier.classify({ tenant, input, deadlineMs: Math.max(0, deadline - Date.now()) }, options());
-    const plan = deps.policy.plan({ tier: c.tier, minTier: c.minTier, maxTier: c.maxTier, userKey: `${tenant}:${input.user}` });
+    const plan = deps.policy.plan({
+      tier: c.tier,
+      minTier: c.minTier,
+      maxTier: c.maxTier,
+      userKey: `${tenant}:${input.user}`,
+      overBudget: deps.spend.overBudget(tenant),
+    });
     const id = randomUUID();
     const reasons = [...c.reasons, ...plan.reasons];
     // One attempt budget for the whole request, so executor retries and tier fallbacks never multiply.
@@ -155,8 +164,9 @@ export class RouterCore {
         reasons.push(`${tier} failed in-request (${Code[err.code]}: ${err.rawMessage}); fell back to ${next}`);
         return true;
       },
-      respond: (r: ExecuteResponse, attempts: number, content: string, ttftUs: bigint): CompleteResponse =>
-        create(CompleteResponseSchema, {
+      respond: (r: ExecuteResponse, attempts: number, content: string, ttftUs: bigint): CompleteResponse => {
+        deps.spend.add(tenant, r.costUsd);
+        return create(CompleteResponseSchema, {
           id,
           content,
           finishReason: r.finishReason,
@@ -174,7 +184,8 @@ export class RouterCore {
           usage: r.usage,
           costUsd: r.costUsd,
           timings: { ttftUs, totalUs: sinceStartUs(), providerUs: r.timings?.providerUs ?? 0n },
-        }),
+        });
+      },
     };
   }
 }

@@ -6,6 +6,7 @@ import { NatsLink, TierStatusFeed } from "@tiermesh/tier-status";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { RoutingPolicy } from "./routing-policy.js";
+import { SpendLedger } from "./spend-ledger.js";
 import { tierView } from "./tier-view.js";
 import { createOpenAIEdge } from "./openai-edge.js";
 import { RouterCore } from "./router-core.js";
@@ -54,6 +55,8 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
     onConnected: (nc) => feed.attach(nc),
   });
   let auth = new ApiKeyAuth(config);
+  let current = config;
+  const spend = new SpendLedger(() => current);
   const passive = new PassiveTierBreaker();
   const view = (tier: string) => tierView(tier, status, passive, { connected: link.connected, since: link.connectedSince });
   const policy = new RoutingPolicy(config, ladder, view);
@@ -64,6 +67,7 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
     classifier: createClient(ClassifierService, createMeshTransport(endpointUrl(config.classifier))),
     executors,
     policy,
+    spend,
     passive,
     defaultTimeoutMs: config.router.default_timeout_ms,
     maxAttempts: config.router.max_attempts,
@@ -84,6 +88,7 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
     },
     reload(next) {
       auth = new ApiKeyAuth(next);
+      current = next;
     },
     async close() {
       await rpc.close();

@@ -215,6 +215,15 @@ describe("RoutingPolicy: promotion", () => {
     expect(policy.plan(req("bronze", "pro"), T0).tiers).toEqual(["silver", "bronze"]);
   });
 
+  it("never promotes a tenant over its budget", () => {
+    const { policy, set } = setup({ silver: { on_degraded: "promote" } });
+    set("silver", TierState.DEGRADED);
+    const plan = policy.plan({ ...req("silver", "pro"), overBudget: "tenant t has spent $5.00 of its $5 monthly budget" }, T0);
+    expect(plan.tiers[0]).toBe("silver");
+    expect(plan.reasons).toContain("not promoted: tenant t has spent $5.00 of its $5 monthly budget");
+    expect(policy.promotedInFlight("gold")).toBe(0);
+  });
+
   it("never promotes above the plan's entitlement", () => {
     const { policy, set } = setup({ silver: { on_degraded: "promote" } });
     set("silver", TierState.DEGRADED);

@@ -11,6 +11,8 @@ export interface RouteInput {
   maxTier: string;
   /** Whose experience stickiness and progressive return keep stable (tenant + user). */
   userKey: string;
+  /** Set when the tenant must not be promoted because of its budget: the reason. */
+  overBudget?: string | undefined;
 }
 
 export interface RoutePlan {
@@ -75,7 +77,7 @@ export class RoutingPolicy {
       reasons.push(`${requested} is ${v.state === TierState.DOWN ? "down" : "degraded"} (${v.reason})`);
     }
     if (action === "promote") {
-      const p = this.promotionTarget(requested, input.maxTier);
+      const p = input.overBudget ? { why: input.overBudget } : this.promotionTarget(requested, input.maxTier);
       if (p.tier) {
         target = promotedTo = p.tier;
         reasons.push(`promoted to ${p.tier}`);
@@ -103,7 +105,8 @@ export class RoutingPolicy {
       // only held on a tier inside their own plan's range, and a hold above the requested
       // tier takes promotion capacity like any promotion.
       const held = stuck ? { to: stuck.to, share: 0 } : this.rampHold(requested, input.userKey, now);
-      if (held && this.mayHold(held.to, requested, input.maxTier, floor)) {
+      const heldAbove = held !== undefined && this.ladder.above(held.to, requested);
+      if (held && !(heldAbove && input.overBudget) && this.mayHold(held.to, requested, input.maxTier, floor)) {
         target = held.to;
         if (this.ladder.above(held.to, requested)) promotedTo = held.to;
         reasons.push(
