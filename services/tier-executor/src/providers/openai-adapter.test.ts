@@ -1,46 +1,19 @@
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { ServerResponse } from "node:http";
 import type { ProviderConfig } from "@tiermesh/config";
 import { afterEach, describe, expect, it } from "vitest";
 import { createOpenAIAdapter } from "./openai-adapter.js";
 import type { ProviderAdapter, ProviderEvent, ProviderRequest } from "./provider-adapter.js";
 import { ProviderError } from "./provider-error.js";
+import { closeProviders, startProvider } from "./provider-server.test-support.js";
 
 // A real HTTP server on 127.0.0.1:0 speaking the OpenAI chat completions stream.
 
-interface Received {
-  method: string;
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-type Handler = (res: ServerResponse, req: IncomingMessage) => void | Promise<void>;
-
-const servers: Server[] = [];
 const adapters: ProviderAdapter[] = [];
 
 afterEach(async () => {
-  for (const server of servers) server.closeAllConnections();
-  await Promise.all(adapters.splice(0).map((a) => a.close()));
-  await Promise.all(servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  // closeProviders drops open connections at once, before the adapters wait for theirs.
+  await Promise.all([closeProviders(), ...adapters.splice(0).map((a) => a.close())]);
 });
-
-async function startProvider(handler: Handler): Promise<{ url: string; received: Received[] }> {
-  const received: Received[] = [];
-  const server = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => (body += chunk));
-    req.on("end", () => {
-      received.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, body });
-      void handler(res, req);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received };
-}
 
 function adapter(baseUrl: string, apiKey?: string): ProviderAdapter {
   const config = { kind: "openai", base_url: baseUrl, connections: 4 } as ProviderConfig;
@@ -244,8 +217,7 @@ describe("openai adapter", () => {
 
   it("maps a refused connection to network", async () => {
     const provider = await startProvider(completion(["unused"]));
-    const server = servers.pop()!;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await provider.close();
     const err = await failure(collect(adapter(provider.url)));
     expect(err.failure).toBe("network");
     expect(err.message).toMatch(/^test-openai: /);
