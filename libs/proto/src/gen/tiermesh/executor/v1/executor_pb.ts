@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/executor/v1/executor.proto.
  */
 export const file_tiermesh_executor_v1_executor: GenFile = /*@__PURE__*/
-  fileDesc("CiN0aWVybWVzaC9leGVjdXRvci92MS9leGVjdXRvci5wcm90bxIUdGllcm1lc2guZXhlY3V0b3IudjEirwEKDkV4ZWN1dGVSZXF1ZXN0EgwKBHRpZXIYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZ0ZW5hbnQYAyABKAkSMgoFaW5wdXQYBCABKAsyIy50aWVybWVzaC5jb21tb24udjEuQ29tcGxldGlvbklucHV0Eg0KBXByb2JlGAUgASgIEhQKDG1heF9hdHRlbXB0cxgGIAEoDRISCgpkZXBsb3ltZW50GAcgASgJIpgCCg9FeGVjdXRlUmVzcG9uc2USDAoEdGllchgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghwcm92aWRlchgDIAEoCRISCgpkZXBsb3ltZW50GAQgASgJEg8KB2NvbnRlbnQYBSABKAkSFQoNZmluaXNoX3JlYXNvbhgGIAEoCRIoCgV1c2FnZRgHIAEoCzIZLnRpZXJtZXNoLmNvbW1vbi52MS5Vc2FnZRIQCghjb3N0X3VzZBgIIAEoARIsCgd0aW1pbmdzGAkgASgLMhsudGllcm1lc2guY29tbW9uLnYxLlRpbWluZ3MSEAoIYXR0ZW1wdHMYCiABKA0SDgoGY2FjaGVkGAsgASgIEg4KBmhlZGdlZBgMIAEoCCJoChVFeGVjdXRlU3RyZWFtUmVzcG9uc2USDwoFZGVsdGEYASABKAlIABI1CgRkb25lGAIgASgLMiUudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVJlc3BvbnNlSABCBwoFZXZlbnQy0wEKE1RpZXJFeGVjdXRvclNlcnZpY2USVgoHRXhlY3V0ZRIkLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVSZXF1ZXN0GiUudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVJlc3BvbnNlEmQKDUV4ZWN1dGVTdHJlYW0SJC50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlUmVxdWVzdBorLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVTdHJlYW1SZXNwb25zZTABYgZwcm90bzM", [file_tiermesh_common_v1_completion]);
+  fileDesc("CiN0aWVybWVzaC9leGVjdXRvci92MS9leGVjdXRvci5wcm90bxIUdGllcm1lc2guZXhlY3V0b3IudjEiwAEKDkV4ZWN1dGVSZXF1ZXN0EgwKBHRpZXIYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZ0ZW5hbnQYAyABKAkSMgoFaW5wdXQYBCABKAsyIy50aWVybWVzaC5jb21tb24udjEuQ29tcGxldGlvbklucHV0Eg0KBXByb2JlGAUgASgIEhQKDG1heF9hdHRlbXB0cxgGIAEoDRISCgpkZXBsb3ltZW50GAcgASgJEg8KB2NvbGxlY3QYCCABKAgimAIKD0V4ZWN1dGVSZXNwb25zZRIMCgR0aWVyGAEgASgJEg0KBW1vZGVsGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEhIKCmRlcGxveW1lbnQYBCABKAkSDwoHY29udGVudBgFIAEoCRIVCg1maW5pc2hfcmVhc29uGAYgASgJEigKBXVzYWdlGAcgASgLMhkudGllcm1lc2guY29tbW9uLnYxLlVzYWdlEhAKCGNvc3RfdXNkGAggASgBEiwKB3RpbWluZ3MYCSABKAsyGy50aWVybWVzaC5jb21tb24udjEuVGltaW5ncxIQCghhdHRlbXB0cxgKIAEoDRIOCgZjYWNoZWQYCyABKAgSDgoGaGVkZ2VkGAwgASgIItUBChVFeGVjdXRlU3RyZWFtUmVzcG9uc2USDwoFZGVsdGEYASABKAlIABI1CgRkb25lGAIgASgLMiUudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVJlc3BvbnNlSAASMAoHc3RhcnRlZBgDIAEoCzIdLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLlN0YXJ0ZWRIABI5CgxoZWRnZV9hZHZpY2UYBCABKAsyIS50aWVybWVzaC5leGVjdXRvci52MS5IZWRnZUFkdmljZUgAQgcKBWV2ZW50IhoKB1N0YXJ0ZWQSDwoHdHRmdF91cxgBIAEoAyIwCgtIZWRnZUFkdmljZRIOCgZyZWFzb24YASABKAkSEQoJd2FpdGVkX21zGAIgASgNMtMBChNUaWVyRXhlY3V0b3JTZXJ2aWNlElYKB0V4ZWN1dGUSJC50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlUmVxdWVzdBolLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVSZXNwb25zZRJkCg1FeGVjdXRlU3RyZWFtEiQudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVJlcXVlc3QaKy50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlU3RyZWFtUmVzcG9uc2UwAWIGcHJvdG8z", [file_tiermesh_common_v1_completion]);
 
 /**
  * @generated from message tiermesh.executor.v1.ExecuteRequest
@@ -61,6 +61,14 @@ export type ExecuteRequest = Message<"tiermesh.executor.v1.ExecuteRequest"> & {
    * @generated from field: string deployment = 7;
    */
   deployment: string;
+
+  /**
+   * ExecuteStream only: send no text deltas; one `started` event when the first token
+   * arrives, and the whole text in `done.content` (a unary answer with a first-token signal).
+   *
+   * @generated from field: bool collect = 8;
+   */
+  collect: boolean;
 };
 
 /**
@@ -161,12 +169,29 @@ export type ExecuteStreamResponse = Message<"tiermesh.executor.v1.ExecuteStreamR
     case: "delta";
   } | {
     /**
-     * Sent once, last; content is empty.
+     * Sent once, last; content is empty unless the request asked to collect.
      *
      * @generated from field: tiermesh.executor.v1.ExecuteResponse done = 2;
      */
     value: ExecuteResponse;
     case: "done";
+  } | {
+    /**
+     * Collect mode: the first token arrived (sent once, before done).
+     *
+     * @generated from field: tiermesh.executor.v1.Started started = 3;
+     */
+    value: Started;
+    case: "started";
+  } | {
+    /**
+     * The tier's hedge delay passed without a first token and the tier has no other usable
+     * deployment to hedge on: the caller may hedge on another tier. At most once per request.
+     *
+     * @generated from field: tiermesh.executor.v1.HedgeAdvice hedge_advice = 4;
+     */
+    value: HedgeAdvice;
+    case: "hedgeAdvice";
   } | { case: undefined; value?: undefined };
 };
 
@@ -176,6 +201,51 @@ export type ExecuteStreamResponse = Message<"tiermesh.executor.v1.ExecuteStreamR
  */
 export const ExecuteStreamResponseSchema: GenMessage<ExecuteStreamResponse> = /*@__PURE__*/
   messageDesc(file_tiermesh_executor_v1_executor, 2);
+
+/**
+ * @generated from message tiermesh.executor.v1.Started
+ */
+export type Started = Message<"tiermesh.executor.v1.Started"> & {
+  /**
+   * Time to first token measured by the executor, from receiving the request.
+   *
+   * @generated from field: int64 ttft_us = 1;
+   */
+  ttftUs: bigint;
+};
+
+/**
+ * Describes the message tiermesh.executor.v1.Started.
+ * Use `create(StartedSchema)` to create a new message.
+ */
+export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
+  messageDesc(file_tiermesh_executor_v1_executor, 3);
+
+/**
+ * @generated from message tiermesh.executor.v1.HedgeAdvice
+ */
+export type HedgeAdvice = Message<"tiermesh.executor.v1.HedgeAdvice"> & {
+  /**
+   * Why the executor cannot hedge inside its tier.
+   *
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * How long the request had waited for a first token when the advice was sent.
+   *
+   * @generated from field: uint32 waited_ms = 2;
+   */
+  waitedMs: number;
+};
+
+/**
+ * Describes the message tiermesh.executor.v1.HedgeAdvice.
+ * Use `create(HedgeAdviceSchema)` to create a new message.
+ */
+export const HedgeAdviceSchema: GenMessage<HedgeAdvice> = /*@__PURE__*/
+  messageDesc(file_tiermesh_executor_v1_executor, 4);
 
 /**
  * Serves completions for one SLA tier from that tier's model pool.
