@@ -85,6 +85,14 @@ describe("parseConfig defaults", () => {
     expect(gold.slo.window_ms).toBe(10_000);
   });
 
+  it("fills the stall section: on, 3 × p99, at least 250 ms, max_ms left to timeouts.ttft_ms", () => {
+    const c = parse(baseConfig());
+    expect(c.tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 3, min_ms: 250 });
+    const cfg = baseConfig();
+    cfg.tiers.gold.stall = { ttft_multiple: 4, max_ms: 600 };
+    expect(parse(cfg).tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 4, min_ms: 250, max_ms: 600 });
+  });
+
   it("accepts the shipped example config", async () => {
     const { readFileSync } = await import("node:fs");
     const text = readFileSync(new URL("../../../deploy/tiermesh.example.yaml", import.meta.url), "utf8");
@@ -134,6 +142,8 @@ describe("parseConfig errors name the bad field", () => {
     ["bad identifier", (c) => (c.tiers.Gold = { ...c.tiers.gold, rank: 9 }), "tiers.Gold: invalid key in record"],
     ["no tiers", (c) => (c.tiers = {}), "tiers: at least one tier is required"],
     ["retries out of range", (c) => (c.tiers.gold.retries = { max_attempts: 11 }), "tiers.gold.retries.max_attempts:"],
+    ["stall min_ms above max_ms", (c) => (c.tiers.gold.stall = { min_ms: 500, max_ms: 400 }), "tiers.gold.stall.min_ms: min_ms must not exceed max_ms"],
+    ["stall ttft_multiple not positive", (c) => (c.tiers.gold.stall = { ttft_multiple: 0 }), "tiers.gold.stall.ttft_multiple:"],
   ];
 
   it.each(cases)("%s", (_name, mutate, expected) => {

@@ -84,6 +84,28 @@ export const hedgeSchema = z.strictObject({
   max_extra_ratio: fraction.default(0.1),
 });
 
+/**
+ * Stall detection: notices within milliseconds, not after `timeouts.ttft_ms`, that a deployment
+ * stopped producing first tokens. An attempt that has waited longer than
+ * clamp(ttft_multiple × the deployment's recent p99 TTFT, min_ms, max_ms) while the deployment
+ * produced no first token on any attempt is a stall: the deployment's breaker opens at once and
+ * every attempt still waiting on it moves on.
+ */
+export const stallSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** Stall threshold as a multiple of the deployment's recent p99 time to first token. */
+    ttft_multiple: z.number().positive().default(3),
+    /** Never judge a stall sooner than this, however fast the deployment usually is. */
+    min_ms: positiveMs.default(250),
+    /**
+     * Longest stall threshold, also used while the deployment has no recent history.
+     * Defaults to `timeouts.ttft_ms` and is capped at it.
+     */
+    max_ms: positiveMs.optional(),
+  })
+  .refine((s) => s.max_ms === undefined || s.min_ms <= s.max_ms, { path: ["min_ms"], message: "min_ms must not exceed max_ms" });
+
 export const bulkheadSchema = z.strictObject({
   /** Provider calls in flight at once in this executor process. */
   max_concurrency: z.number().int().positive().default(256),
@@ -113,12 +135,28 @@ export const routingSchema = z.strictObject({
   promote_share: fraction.default(0.2),
   /** Quality floor: this tier's traffic is never served below this tier. */
   floor: identifier.optional(),
-  /** A user moved to another tier stays there this long, unless that tier gets worse. */
+  /**
+   * A user moved off this tier stays on the tier they were moved to for at most this long
+   * while this tier is not confirmed healthy (down, degraded, or recovering from down), so
+   * an unstable tier does not flip them back and forth. The hold ends early when this tier
+   * is reported healthy (the user then follows the return steps like everyone else) or
+   * when the tier they sit on gets worse. Callers without a user id are never held. 0 = off.
+   */
   sticky_ms: z.number().int().nonnegative().default(60_000),
-  /** Shares of users sent back, step by step, after the tier recovers. */
-  return_steps: z.array(fraction).min(1).default([0.1, 0.25, 0.5, 1]),
-  /** Time spent at each return step. */
-  return_step_ms: positiveMs.default(10_000),
+  /**
+   * Share of this tier's traffic let back at each step of the return after it leaves down
+   * (degraded = recovering, with `on_degraded: stay`, or healthy). Users are let back by a
+   * stable hash of tenant and user id, so a returned user stays returned; requests without
+   * a user id are let back by a random draw per request against the step's share. A new
+   * outage restarts the steps at the next recovery. Default: a quarter, half, then all.
+   */
+  return_steps: z.array(fraction).min(1).default([0.25, 0.5, 1]),
+  /**
+   * Time spent at each return step; the steps only advance while the tier is healthy or
+   * recovering from down, never while it is degraded again after being healthy. With the
+   * defaults all traffic is back 4 s after the tier leaves down and the return is over at 6 s.
+   */
+  return_step_ms: positiveMs.default(2_000),
 });
 
 export const tierSchema = z.strictObject({
@@ -162,6 +200,7 @@ export const tierSchema = z.strictObject({
   bulkhead: bulkheadSchema.prefault({}),
   cache: cacheSchema.prefault({}),
   breaker: breakerSchema.prefault({}),
+  stall: stallSchema.prefault({}),
   slo: tierSloSchema.prefault({}),
   routing: routingSchema.prefault({}),
 });
@@ -170,6 +209,7 @@ export type TierConfig = z.output<typeof tierSchema>;
 export type DeploymentConfig = z.output<typeof deploymentSchema>;
 export type TierSloConfig = z.output<typeof tierSloSchema>;
 export type BreakerConfig = z.output<typeof breakerSchema>;
+export type StallConfig = z.output<typeof stallSchema>;
 export type HedgeConfig = z.output<typeof hedgeSchema>;
 export type BulkheadConfig = z.output<typeof bulkheadSchema>;
 export type CacheConfig = z.output<typeof cacheSchema>;

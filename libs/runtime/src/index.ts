@@ -7,3 +7,4 @@ export { deadlineFrom, remainingMs } from "./deadline.js";
 export { waitForServing } from "./wait-serving.js";
 export { ConfigWatcher, type ConfigWatcherOptions } from "./config-watcher.js";
 export { Counter, createMetricsRegistry, Gauge, Histogram, Registry } from "./metrics.js";
+export { HedgeBudget, RetryBudget } from "./retry-budget.js";

@@ -1,5 +1,5 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { OutcomeBatchSchema, OutcomeSchema, type ExecutorLoad, type Outcome } from "@tiermesh/proto";
+import { OutcomeBatchSchema, OutcomeSchema, OutcomeStatus, type ExecutorLoad, type Outcome } from "@tiermesh/proto";
 import type { NatsLink } from "./nats-link.js";
 import { encodeOutcomes } from "./status-codec.js";
 
@@ -24,7 +24,9 @@ export interface OutcomeReporterOptions {
 
 /**
  * Batches request outcomes and publishes them on NATS off the request path:
- * `report` only appends to a buffer.
+ * `report` only appends to a buffer. A batch leaves at most `flushMs` after its first
+ * outcome, except that urgent outcomes (stalls, by default) leave at once: everything
+ * reported in the same turn of the event loop goes out in one batch right after it.
  */
 export class OutcomeReporter {
   private buffer: Outcome[] = [];
@@ -32,6 +34,8 @@ export class OutcomeReporter {
   private readonly heartbeat: NodeJS.Timeout;
   private lastSent = 0;
   private dropped = 0;
+  /** A flush is queued for the end of this turn of the event loop. */
+  private urgent = false;
   private readonly flushMs: number;
   private readonly maxBatch: number;
   private readonly maxBuffered: number;
@@ -52,7 +56,11 @@ export class OutcomeReporter {
     return this.dropped;
   }
 
-  report(outcome: OutcomeInit): void {
+  /**
+   * Buffers one outcome. `urgent` (default: the outcome is a stall, which the monitor should
+   * see before the batch delay) publishes it, with whatever else is buffered, right away.
+   */
+  report(outcome: OutcomeInit, options: { urgent?: boolean } = {}): void {
     this.buffer.push(create(OutcomeSchema, outcome));
     if (this.buffer.length > this.maxBuffered) {
       const excess = this.buffer.length - this.maxBuffered;
@@ -60,7 +68,21 @@ export class OutcomeReporter {
       this.dropped += excess;
     }
     if (this.buffer.length >= this.maxBatch) this.flush();
+    else if (options.urgent ?? outcome.status === OutcomeStatus.STALLED) this.flushNow();
     else this.timer ??= setTimeout(() => this.flush(), this.flushMs);
+  }
+
+  /**
+   * Publishes what is buffered as soon as the current synchronous work is done, so outcomes
+   * reported together (every attempt aborted by one stall) share one batch.
+   */
+  flushNow(): void {
+    if (this.urgent) return;
+    this.urgent = true;
+    queueMicrotask(() => {
+      this.urgent = false;
+      this.flush();
+    });
   }
 
   /** Publishes what is buffered; with `evenIfEmpty`, a load-only batch when nothing is. */

@@ -121,6 +121,42 @@ describe("CircuitBreaker", () => {
     expect(breaker.allow()).toBe(true);
   });
 
+  it("trip() opens at once, for open_ms, whatever the window holds", () => {
+    const { clock, breaker } = setup();
+    recordMany(breaker, 5, 0);
+    breaker.trip();
+    expect(breaker.state).toBe("open");
+    expect(breaker.allow()).toBe(false);
+    clock.t += config.open_ms - 1;
+    expect(breaker.allow()).toBe(false);
+    clock.t += 1;
+    expect(breaker.state).toBe("half_open");
+    // A half-open probe that stalls trips it again: another full open_ms.
+    expect(breaker.allow()).toBe(true);
+    breaker.trip();
+    expect(breaker.state).toBe("open");
+    clock.t += config.open_ms - 1;
+    expect(breaker.allow()).toBe(false);
+  });
+
+  it("reset() closes an open or half-open breaker at once, with an empty window", () => {
+    const { clock, breaker } = setup({ half_open_probes: 1 });
+    trip(breaker);
+    breaker.reset();
+    expect(breaker.state).toBe("closed");
+    expect(breaker.allow()).toBe(true);
+    recordMany(breaker, 0, 9); // the failures that tripped it are gone
+    expect(breaker.state).toBe("closed");
+
+    breaker.record(false);
+    expect(breaker.state).toBe("open");
+    clock.t += config.open_ms;
+    expect(breaker.allow()).toBe(true); // the only probe slot
+    breaker.reset();
+    expect(breaker.state).toBe("closed");
+    expect(breaker.allow()).toBe(true);
+  });
+
   it("outcomes older than window_ms leave the window", () => {
     const { clock, breaker } = setup({}, 0);
     recordMany(breaker, 0, 9);

@@ -31,6 +31,8 @@ interface Bucket {
  * tier runner records server, network and timeout failures as failures and successes as
  * successes; client errors and cancellations say nothing about the deployment's health
  * and must not be recorded (call `abandon()` instead, so a half-open probe slot is freed).
+ * Direct evidence bypasses the window: `trip()` opens at once (a stall), `reset()` closes at
+ * once (a successful canary probe).
  */
 export class CircuitBreaker {
   private readonly bucketMs: number;
@@ -93,6 +95,23 @@ export class CircuitBreaker {
   abandon(): void {
     this.advance(this.now());
     if (this.current === "half_open") this.probes.shift();
+  }
+
+  /**
+   * Opens the breaker now for `open_ms`, whatever the window says: the caller has direct
+   * evidence the deployment is unwell (it stalled). Outcomes of attempts already under way
+   * are then ignored, as with any open breaker.
+   */
+  trip(): void {
+    this.open(this.now());
+  }
+
+  /**
+   * Closes the breaker now with an empty window: the caller has fresh evidence the deployment
+   * is healthy again (a canary probe it answered), so traffic need not wait out `open_ms`.
+   */
+  reset(): void {
+    this.close();
   }
 
   private advance(now: number): void {

@@ -1,6 +1,7 @@
-import type { BreakerConfig, DeploymentConfig } from "@tiermesh/config";
+import type { BreakerConfig, DeploymentConfig, TierConfig } from "@tiermesh/config";
 import { CircuitBreaker } from "./circuit-breaker.js";
 import { Ewma } from "./deployment-selector.js";
+import { StallDetector, systemClock, type Clock, type Stall, type StallSettings } from "./stall-detector.js";
 
 export interface Deployment {
   id: string;
@@ -10,9 +11,13 @@ export interface Deployment {
   price: DeploymentConfig["price"];
 }
 
-/** What the executor tracks of one deployment: its breaker, load, speed and 429 cooldown. */
+/** Called after a deployment stalled (its breaker is already open). */
+export type StallListener = (state: DeploymentState, stall: Stall) => void;
+
+/** What the executor tracks of one deployment: its breaker, stall detector, load, speed and 429 cooldown. */
 export class DeploymentState {
   readonly breaker: CircuitBreaker;
+  readonly stall: StallDetector;
   readonly ttft = new Ewma();
   outstanding = 0;
   /** Epoch ms until which the provider asked us (429 Retry-After) not to call. */
@@ -22,11 +27,37 @@ export class DeploymentState {
     readonly deployment: Deployment,
     breaker: BreakerConfig,
     now: () => number,
+    stall: StallSettings = { enabled: false, ttftMultiple: 1, minMs: 1, maxMs: 1 },
+    clock: Clock = systemClock,
+    onStall: StallListener = () => undefined,
   ) {
     this.breaker = new CircuitBreaker(breaker, now);
+    // A stall is direct evidence: no more attempts until open_ms has passed (or a probe answers).
+    this.stall = new StallDetector(stall, clock, (s) => {
+      this.breaker.trip();
+      onStall(this, s);
+    });
   }
 
-  static fromConfig(models: readonly DeploymentConfig[], breaker: BreakerConfig, now: () => number): DeploymentState[] {
-    return models.map((m) => new DeploymentState({ ...m, id: m.id ?? `${m.provider}/${m.model}` }, breaker, now));
+  /** Fresh evidence of health (a canary probe it answered): close the breaker, forget the stall. */
+  recover(): void {
+    this.breaker.reset();
+    this.stall.reset();
   }
+
+  static fromConfig(tier: TierConfig, now: () => number, clock: Clock = systemClock, onStall?: StallListener): DeploymentState[] {
+    const stall = stallSettings(tier);
+    return tier.models.map((m) => new DeploymentState({ ...m, id: m.id ?? `${m.provider}/${m.model}` }, tier.breaker, now, stall, clock, onStall));
+  }
+}
+
+/** The tier's stall settings; the threshold never exceeds the tier's TTFT timeout. */
+export function stallSettings(tier: TierConfig): StallSettings {
+  const { stall, timeouts } = tier;
+  return {
+    enabled: stall.enabled,
+    ttftMultiple: stall.ttft_multiple,
+    minMs: stall.min_ms,
+    maxMs: Math.min(stall.max_ms ?? timeouts.ttft_ms, timeouts.ttft_ms),
+  };
 }

@@ -1,9 +1,9 @@
-import { createMetricsRegistry, Gauge, type Registry } from "@tiermesh/runtime";
+import { Counter, createMetricsRegistry, Gauge, type Registry } from "@tiermesh/runtime";
 import type { TierRunner } from "./tier-runner.js";
 
 const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
-/** The executor's Prometheus metrics: bulkhead use and each deployment's breaker, load and speed. */
+/** The executor's Prometheus metrics: bulkhead use and each deployment's breaker, stalls, load and speed. */
 export function createExecutorMetrics(tier: string, runner: () => TierRunner): Registry {
   const registry = createMetricsRegistry("tier-executor");
   registry.setDefaultLabels({ service: "tier-executor", tier });
@@ -39,6 +39,41 @@ export function createExecutorMetrics(tier: string, runner: () => TierRunner): R
     registers: [registry],
     collect() {
       for (const d of runner().deployments) this.set({ deployment: d.deployment.id }, d.ttft.value);
+    },
+  });
+  const counted = new Map<string, number>();
+  new Counter({
+    name: "tiermesh_executor_stalls_total",
+    help: "Stalls detected per deployment (no first token within the stall threshold; breaker opened, waiting attempts moved on)",
+    labelNames: ["deployment"],
+    registers: [registry],
+    collect() {
+      for (const d of runner().deployments) {
+        const id = d.deployment.id;
+        const total = d.stall.stalls;
+        const delta = total - (counted.get(id) ?? 0);
+        // Zero too, so every deployment has a series from the first scrape.
+        if (delta >= 0) this.inc({ deployment: id }, delta);
+        counted.set(id, total);
+      }
+    },
+  });
+  new Gauge({
+    name: "tiermesh_executor_deployment_stalled",
+    help: "1 while a deployment is stalled (a stall was detected and no first token came since), else 0",
+    labelNames: ["deployment"],
+    registers: [registry],
+    collect() {
+      for (const d of runner().deployments) this.set({ deployment: d.deployment.id }, d.stall.stalled ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "tiermesh_executor_stall_threshold_ms",
+    help: "Current stall threshold per deployment: clamp(ttft_multiple x recent p99 TTFT, min_ms, max_ms)",
+    labelNames: ["deployment"],
+    registers: [registry],
+    collect() {
+      for (const d of runner().deployments) this.set({ deployment: d.deployment.id }, d.stall.thresholdMs);
     },
   });
   return registry;

@@ -49,7 +49,7 @@ export function createTierExecutorServer(
     reporter = outcomes;
     report = (o) => outcomes.report(o);
   }
-  runner = new TierRunner({ tierName, tier, providers, report });
+  runner = new TierRunner({ tierName, tier, providers, report, logger: logger.child({ tier: tierName }) });
   const defaultTimeoutMs = tier.timeouts.attempt_ms * tier.retries.max_attempts;
   const rpc = createRpcServer({
     logger,

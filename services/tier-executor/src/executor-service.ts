@@ -51,19 +51,44 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
       for (;;) {
         const step = await run.next();
         if (step.done) return response(deps.tierName, step.value, content);
-        content += step.value;
+        if (step.value.type === "text") content += step.value.text;
       }
     },
+    /**
+     * Streams the answer. Events, in order:
+     * - `hedgeAdvice`: at most once, before any text, when the tier's hedge delay passed
+     *   without a first token and the tier has nothing else to hedge on (both modes);
+     * - normal mode: `delta` per piece of text; collect mode: one `started` when the first
+     *   token arrives (just before `done` when the answer is empty), no deltas;
+     * - `done`, last; its `content` holds the whole text in collect mode, is empty otherwise.
+     * A failure ends the stream with the runner's ConnectError instead of `done`.
+     */
     async *executeStream(req, ctx) {
+      const received = performance.now();
+      const sinceReceivedUs = () => BigInt(Math.round((performance.now() - received) * 1_000));
       const run = start(req, ctx);
+      let content = "";
+      let startedSent = false;
       try {
         for (;;) {
           const step = await run.next();
           if (step.done) {
-            yield { event: { case: "done", value: response(deps.tierName, step.value, "") } };
+            if (req.collect && !startedSent) yield { event: { case: "started", value: { ttftUs: sinceReceivedUs() } } };
+            yield { event: { case: "done", value: response(deps.tierName, step.value, req.collect ? content : "") } };
             return;
           }
-          yield { event: { case: "delta", value: step.value } };
+          const event = step.value;
+          if (event.type === "hedge_advice") {
+            yield { event: { case: "hedgeAdvice", value: { reason: event.reason, waitedMs: Math.round(event.waitedMs) } } };
+          } else if (!req.collect) {
+            yield { event: { case: "delta", value: event.text } };
+          } else {
+            if (!startedSent) {
+              startedSent = true;
+              yield { event: { case: "started", value: { ttftUs: sinceReceivedUs() } } };
+            }
+            content += event.text;
+          }
         }
       } finally {
         // The caller went away mid-stream: close the provider request and free the slot.

@@ -79,3 +79,21 @@ export class RaceFailure extends Error {
     return this.errors[this.errors.length - 1];
   }
 }
+
+/**
+ * Awaits `race` (a first-token race); if `notice` settles first, yields its value once and
+ * keeps awaiting. When the consumer stops early (or the race fails), `abandon` is called so
+ * attempts still running are cancelled.
+ */
+export async function* raceWithNotice<W, N>(race: Promise<W>, notice: Promise<N>, abandon: () => void): AsyncGenerator<N, W> {
+  let finished = false;
+  try {
+    const first = await Promise.race([race.then((w) => ({ w })), notice.then((n) => ({ n }))]);
+    if ("n" in first) yield first.n;
+    const winner = await race;
+    finished = true;
+    return winner;
+  } finally {
+    if (!finished) abandon();
+  }
+}

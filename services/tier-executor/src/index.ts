@@ -1,10 +1,10 @@
 export { createTierExecutorServer, type TierExecutorServer, type TierExecutorServerOptions } from "./executor-server.js";
 export { createTierExecutorService, type TierExecutorServiceDeps } from "./executor-service.js";
-export { TierRunner, type RunContext, type RunRequest, type RunResult, type TierRunnerOptions } from "./tier-runner.js";
-export { DeploymentState, type Deployment } from "./deployment-state.js";
+export { TierRunner, type RunContext, type RunEvent, type RunRequest, type RunResult, type TierRunnerOptions } from "./tier-runner.js";
+export { DeploymentState, stallSettings, type Deployment } from "./deployment-state.js";
+export { StallDetector, systemClock, type Clock, type Stall, type StallSettings } from "./stall-detector.js";
 export { CircuitBreaker, type BreakerState } from "./circuit-breaker.js";
 export { Bulkhead, BulkheadFullError, BulkheadTimeoutError } from "./bulkhead.js";
-export { RetryBudget, HedgeBudget } from "./retry-budget.js";
 export { ResponseCache, cacheKey, isDeterministic } from "./response-cache.js";
 export { selectDeployment, Ewma, type Candidate } from "./deployment-selector.js";
 export { raceFirstToken, RaceFailure, type RacedAttempt } from "./first-token-race.js";

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import type { ProviderAdapter } from "./providers/provider-adapter.js";
 import { createProviders } from "./providers/registry.js";
-import { TierRunner, type RunContext, type RunRequest, type RunResult } from "./tier-runner.js";
+import { TierRunner, type RunContext, type RunEvent, type RunRequest, type RunResult } from "./tier-runner.js";
 
 // TierRunner over real HTTP: the in-process simulator, plus tiny node:http upstreams for
 // behaviours the simulator lacks. Tier configs are YAML parsed by @tiermesh/config.
@@ -206,21 +206,25 @@ function context(timeoutMs = 5_000, signal = new AbortController().signal): RunC
 
 interface Settled {
   pieces: string[];
+  /** Every event, advice included, in order. */
+  events: RunEvent[];
   result?: RunResult;
   error?: unknown;
 }
 
 /** Pulls a run to its end; text yielded before a failure stays in `pieces`. */
-async function settle(run: AsyncGenerator<string, RunResult>): Promise<Settled> {
+async function settle(run: AsyncGenerator<RunEvent, RunResult>): Promise<Settled> {
   const pieces: string[] = [];
+  const events: RunEvent[] = [];
   try {
     for (;;) {
       const step = await run.next();
-      if (step.done) return { pieces, result: step.value };
-      pieces.push(step.value);
+      if (step.done) return { pieces, events, result: step.value };
+      events.push(step.value);
+      if (step.value.type === "text") pieces.push(step.value.text);
     }
   } catch (error) {
-    return { pieces, error };
+    return { pieces, events, error };
   }
 }
 
@@ -784,7 +788,7 @@ describe("TierRunner: abandoned streams", () => {
     const h = runnerFor(configOf({ a: a.url }, { gold: { models: [deployment("a", "a")], timeouts: { attempt_ms: 1_500 } } }));
 
     const run = h.runner.run(request(), context());
-    expect(await run.next()).toEqual({ done: false, value: "first" });
+    expect(await run.next()).toEqual({ done: false, value: { type: "text", text: "first" } });
     await run.return(undefined as never);
 
     await vi.waitFor(() => expect(a.calls[0]!.abandoned).toBe(true), { timeout: 500 });

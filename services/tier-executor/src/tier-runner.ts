@@ -1,16 +1,17 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { TierConfig } from "@tiermesh/config";
-import { ATTEMPTS_HEADER, OutcomeStatus, RETRY_AFTER_HEADER, type CompletionInput } from "@tiermesh/proto";
+import { ATTEMPTS_HEADER, RETRY_AFTER_HEADER, type CompletionInput } from "@tiermesh/proto";
+import { HedgeBudget, RetryBudget, type Logger } from "@tiermesh/runtime";
 import type { OutcomeInit } from "@tiermesh/tier-status";
 import { Bulkhead, BulkheadFullError, BulkheadTimeoutError } from "./bulkhead.js";
-import { costUsd, estimatePromptTokens, estimateTokens } from "./cost.js";
-import { selectDeployment } from "./deployment-selector.js";
+import { startDeploymentAttempt, type AttemptResult } from "./deployment-attempt.js";
+import { DeploymentPicker, RequestAttempts } from "./deployment-picker.js";
 import { DeploymentState, type Deployment } from "./deployment-state.js";
-import { raceFirstToken, RaceFailure, type RacedAttempt } from "./first-token-race.js";
+import { raceFirstToken, RaceFailure, raceWithNotice, type RacedAttempt } from "./first-token-race.js";
 import type { ProviderAdapter, ProviderMessage, ProviderRequest } from "./providers/provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./providers/provider-error.js";
 import { cacheKey, isDeterministic, ResponseCache } from "./response-cache.js";
-import { HedgeBudget, RetryBudget } from "./retry-budget.js";
+import { systemClock, type Clock } from "./stall-detector.js";
 import { TtftTracker } from "./ttft-tracker.js";
 
 export interface RunRequest {
@@ -44,11 +45,23 @@ export interface RunResult {
   hedged: boolean;
 }
 
-type AttemptResult = Pick<RunResult, "deployment" | "finishReason" | "promptTokens" | "completionTokens" | "usageEstimated" | "costUsd">;
+/**
+ * What a run yields before its result: answer text, or (at most once, before any text) the
+ * advice to hedge on another tier because this one has nothing left to hedge on.
+ */
+export type RunEvent =
+  | { type: "text"; text: string }
+  | {
+      type: "hedge_advice";
+      /** Why the tier cannot hedge itself. */
+      reason: string;
+      /** How long the request had waited for a first token, from the start of the run. */
+      waitedMs: number;
+    };
 
 interface CachedAnswer {
   content: string;
-  result: AttemptResult;
+  result: Omit<AttemptResult, "ttftMs">;
 }
 
 export interface TierRunnerOptions {
@@ -58,19 +71,14 @@ export interface TierRunnerOptions {
   report: (outcome: OutcomeInit) => void;
   random?: () => number;
   now?: () => number;
+  /** Monotonic time and timers for stall detection. */
+  clock?: Clock;
+  logger?: Logger;
 }
-
-const outcomeOfFailure: Record<ProviderFailure, OutcomeStatus> = {
-  timeout: OutcomeStatus.TIMEOUT,
-  rate_limited: OutcomeStatus.RATE_LIMITED,
-  server: OutcomeStatus.ERROR,
-  network: OutcomeStatus.ERROR,
-  client: OutcomeStatus.CLIENT_ERROR,
-  cancelled: OutcomeStatus.CANCELLED,
-};
 
 const codeOfFailure: Record<ProviderFailure, Code> = {
   timeout: Code.DeadlineExceeded,
+  stalled: Code.Unavailable,
   rate_limited: Code.ResourceExhausted,
   server: Code.Unavailable,
   network: Code.Unavailable,
@@ -78,19 +86,19 @@ const codeOfFailure: Record<ProviderFailure, Code> = {
   cancelled: Code.Canceled,
 };
 
-/** Failures that say the deployment is unwell (client errors and cancellations say nothing about it). */
-const BREAKER_FAILURES = new Set<ProviderFailure>(["server", "network", "timeout"]);
-
 /**
  * Serves one request from a tier's pool, keeping the tier's promises: its prompt settings,
  * a bulkhead (bounded concurrency and queue), deployment selection that skips open circuit
  * breakers and 429 cool-downs, retries within the retry budget and the request's attempt
- * limit, hedging after the tier's recent p95 time to first token, a response cache for
+ * limit (never back to a deployment that timed out or stalled on this request), hedging
+ * after the tier's recent p95 time to first token (or advice to hedge on another tier when
+ * nothing here can take the hedge), stall detection per deployment, a response cache for
  * deterministic requests, and the caller's deadline on every attempt. Yields answer text as
  * it arrives; fails over only before the first piece of text was yielded.
  */
 export class TierRunner {
   private readonly states: DeploymentState[];
+  private readonly picker: DeploymentPicker;
   private readonly random: () => number;
   private readonly now: () => number;
   private readonly bulkhead: Bulkhead;
@@ -100,10 +108,16 @@ export class TierRunner {
   private readonly cache: ResponseCache<CachedAnswer> | undefined;
 
   constructor(private readonly options: TierRunnerOptions) {
-    const { tier } = options;
+    const { tier, logger } = options;
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
-    this.states = DeploymentState.fromConfig(tier.models, tier.breaker, this.now);
+    this.states = DeploymentState.fromConfig(tier, this.now, options.clock ?? systemClock, (state, stall) =>
+      logger?.warn(
+        { tier: options.tierName, deployment: state.deployment.id, ...stall },
+        "deployment stalled: no first token within the stall threshold; circuit breaker opened, waiting attempts moved on",
+      ),
+    );
+    this.picker = new DeploymentPicker(this.states, tier.pool.strategy, this.random, this.now);
     this.bulkhead = new Bulkhead(tier.bulkhead, this.now);
     this.retryBudget = new RetryBudget(tier.retries.budget_ratio, tier.retries.min_retries_per_second, this.now);
     this.hedgeBudget = new HedgeBudget(tier.hedge.max_extra_ratio);
@@ -117,18 +131,18 @@ export class TierRunner {
     return { inFlight: this.bulkhead.inUse, queued: this.bulkhead.queued };
   }
 
-  /** Deployments with their breaker state, load and speed (for metrics and tests). */
+  /** Deployments with their breaker state, stall detector, load and speed (for metrics and tests). */
   get deployments(): readonly DeploymentState[] {
     return this.states;
   }
 
-  async *run(request: RunRequest, ctx: RunContext): AsyncGenerator<string, RunResult> {
+  async *run(request: RunRequest, ctx: RunContext): AsyncGenerator<RunEvent, RunResult> {
     const started = performance.now();
     const providerRequest = this.providerRequest(request);
     const key = this.cache && !request.probe && isDeterministic(request.input.temperature) ? this.cacheKeyOf(providerRequest) : undefined;
     const hit = key === undefined ? undefined : this.cache!.get(key);
     if (hit) {
-      if (hit.content) yield hit.content;
+      if (hit.content) yield { type: "text", text: hit.content };
       const totalMs = performance.now() - started;
       return { ...hit.result, costUsd: 0, attempts: 0, ttftMs: totalMs, totalMs, providerMs: 0, cached: true, hedged: false };
     }
@@ -143,7 +157,7 @@ export class TierRunner {
           if (key !== undefined) this.cache!.set(key, { content, result: step.value });
           return step.value;
         }
-        if (key !== undefined) content += step.value;
+        if (key !== undefined && step.value.type === "text") content += step.value.text;
         yield step.value;
       }
     } finally {
@@ -153,12 +167,13 @@ export class TierRunner {
     }
   }
 
-  private async *serve(request: RunRequest, providerRequest: ProviderRequest, ctx: RunContext, started: number): AsyncGenerator<string, RunResult> {
+  private async *serve(request: RunRequest, providerRequest: ProviderRequest, ctx: RunContext, started: number): AsyncGenerator<RunEvent, RunResult> {
     const { tier } = this.options;
     const limit = request.deployment ? 1 : Math.min(tier.retries.max_attempts, request.maxAttempts > 0 ? request.maxAttempts : Infinity);
-    const tried = new Set<string>();
+    const log = new RequestAttempts();
     let attempts = 0;
     let hedged = false;
+    let advised = false;
     let lastError: ProviderError | undefined;
     let providerMs = 0;
     if (!request.probe) {
@@ -167,47 +182,66 @@ export class TierRunner {
     }
     while (attempts < limit) {
       if (attempts > 0) {
+        // Nothing left to try: say so at once, without spending the retry budget or a backoff.
+        if (!this.picker.anyUsable(log)) {
+          lastError = this.nothingUsable(log, lastError);
+          break;
+        }
         if (!this.retryBudget.tryRetry()) {
           lastError = new ProviderError(lastError?.failure ?? "server", `${lastError?.message ?? "failed"} (retry budget exhausted)`);
           break;
         }
-        await this.backoff(attempts, ctx);
+        // A stall has already cost its wait, and the next deployment is not the stalled one.
+        if (lastError?.failure !== "stalled") await this.backoff(attempts, ctx);
       }
       const remaining = ctx.deadline - Date.now();
       if (remaining <= 0 || ctx.signal.aborted) break;
-      const primary = this.startAttempt(providerRequest, tried, request.probe, remaining, ctx.signal, request.deployment);
-      if (!primary) {
-        const cooling = this.coolingForMs();
-        if (cooling !== undefined) {
-          // Every usable deployment asked us to wait (429): say so, with when to retry.
-          lastError = new ProviderError("rate_limited", `every deployment of tier ${this.options.tierName} is rate limited`, {
-            retryAfterMs: cooling,
-          });
-        } else if (lastError?.failure !== "rate_limited") {
-          lastError = new ProviderError("server", `every deployment of tier ${this.options.tierName} has an open circuit breaker`);
-        }
+      const state = request.deployment ? this.states.find((s) => s.deployment.id === request.deployment) : this.picker.pick(log);
+      if (!state) {
+        lastError = this.nothingUsable(log, lastError);
         break;
       }
+      const primary = this.startAttempt(state, providerRequest, request, log, remaining, ctx.signal);
       attempts++;
       const attemptStart = performance.now();
       const hedgeAfter = attempts < limit && tier.hedge.enabled && !request.probe ? this.hedgeDelay() : undefined;
+      const launched = [primary];
+      let advise: (advice: RunEvent) => void = () => undefined;
+      const advice = new Promise<RunEvent>((resolve) => (advise = resolve));
       let emitted = false;
       try {
-        const winner = await raceFirstToken(primary, hedgeAfter, () => {
+        const racing = raceFirstToken(primary, hedgeAfter, () => {
           const left = ctx.deadline - Date.now();
-          if (attempts >= limit || left <= 0 || !this.hedgeBudget.tryHedge()) return undefined;
-          const hedge = this.startAttempt(providerRequest, tried, request.probe, left, ctx.signal);
-          if (hedge) {
-            attempts++;
-            hedged = true;
+          if (attempts >= limit || left <= 0) return undefined;
+          const other = this.picker.pick(log);
+          if (!other) {
+            // Nothing here to hedge on: the caller may hedge on another tier (once per request).
+            if (!advised) {
+              advised = true;
+              const reason = `tier ${this.options.tierName} has no other usable deployment to hedge on (${this.picker.describe(log)})`;
+              advise({ type: "hedge_advice", reason, waitedMs: performance.now() - started });
+            }
+            return undefined;
           }
+          if (!this.hedgeBudget.tryHedge()) {
+            other.breaker.abandon();
+            return undefined;
+          }
+          attempts++;
+          hedged = true;
+          const hedge = this.startAttempt(other, providerRequest, request, log, left, ctx.signal);
+          launched.push(hedge);
           return hedge;
+        });
+        const winner = yield* raceWithNotice(racing, advice, () => {
+          for (const a of launched) a.cancel("request over");
+          void racing.then((w) => w.attempt.run.return(undefined as never), () => undefined);
         });
         let step = winner.first;
         try {
           while (!step.done) {
             emitted = true;
-            yield step.value;
+            yield { type: "text", text: step.value };
             step = await winner.attempt.run.next();
           }
         } finally {
@@ -235,6 +269,49 @@ export class TierRunner {
     }
     const retryAfter = lastError.options.retryAfterMs;
     throw this.failure(lastError.message, codeOfFailure[lastError.failure], attempts, lastError, retryAfter);
+  }
+
+  private startAttempt(
+    state: DeploymentState,
+    base: ProviderRequest,
+    request: RunRequest,
+    log: RequestAttempts,
+    remainingMs: number,
+    callerSignal: AbortSignal,
+  ): RacedAttempt<string, AttemptResult> {
+    const { tier, tierName } = this.options;
+    const id = state.deployment.id;
+    log.started(id);
+    return startDeploymentAttempt({
+      tierName,
+      state,
+      adapter: this.options.providers.get(state.deployment.provider)!,
+      request: base,
+      probe: request.probe,
+      directed: request.probe && request.deployment !== undefined,
+      attemptMs: Math.min(tier.timeouts.attempt_ms, remainingMs),
+      ttftMs: tier.timeouts.ttft_ms,
+      callerSignal,
+      report: this.options.report,
+      now: this.now,
+      onFirstToken: (ms) => this.ttft.record(ms),
+      onEnd: (failure) => log.ended(id, failure),
+    });
+  }
+
+  /** Why no deployment can take the request's next attempt. */
+  private nothingUsable(log: RequestAttempts, lastError: ProviderError | undefined): ProviderError {
+    const cooling = this.coolingForMs();
+    if (cooling !== undefined) {
+      // Every usable deployment asked us to wait (429): say so, with when to retry.
+      return new ProviderError("rate_limited", `every deployment of tier ${this.options.tierName} is rate limited`, { retryAfterMs: cooling });
+    }
+    if (lastError?.failure === "rate_limited") return lastError;
+    const what = this.picker.allStalledOrOpen()
+      ? "every deployment is stalled or has an open circuit breaker"
+      : "every deployment is stalled, has an open circuit breaker or did not answer this request";
+    const last = lastError ? `; last error: ${lastError.message}` : "";
+    return new ProviderError("server", `${what} (${this.picker.describe(log)})${last}`);
   }
 
   private failure(message: string, code: Code, attempts: number, cause?: unknown, retryAfterMs?: number): ConnectError {
@@ -285,134 +362,6 @@ export class TierRunner {
     }
     const asked = input.maxTokens > 0 ? input.maxTokens : prompt.default_max_tokens;
     return { model: "", messages, maxTokens: Math.min(asked, prompt.max_tokens_cap), temperature: input.temperature, jsonMode: input.jsonMode };
-  }
-
-  /** Picks a deployment: untried first, skipping open breakers and 429 cool-downs. */
-  private pick(tried: ReadonlySet<string>): DeploymentState | undefined {
-    const now = this.now();
-    const usable = this.states.filter((s) => s.breaker.state !== "open" && s.coolingUntil <= now);
-    let pool = usable.filter((s) => !tried.has(s.deployment.id));
-    if (pool.length === 0) pool = usable;
-    while (pool.length > 0) {
-      const chosen = selectDeployment(
-        this.options.tier.pool.strategy,
-        pool.map((s) => ({ id: s.deployment.id, weight: s.deployment.weight, outstanding: s.outstanding, latencyMs: s.ttft.value })),
-        this.random,
-      );
-      const state = pool.find((s) => s.deployment.id === chosen?.id);
-      if (!state) return undefined;
-      if (state.breaker.allow()) return state;
-      pool = pool.filter((s) => s !== state);
-    }
-    return undefined;
-  }
-
-  private startAttempt(
-    base: ProviderRequest,
-    tried: Set<string>,
-    probe: boolean,
-    remainingMs: number,
-    callerSignal: AbortSignal,
-    only?: string,
-  ): RacedAttempt<string, AttemptResult & { ttftMs: number }> | undefined {
-    const state = only ? this.states.find((s) => s.deployment.id === only) : this.pick(tried);
-    if (!state) return undefined;
-    tried.add(state.deployment.id);
-    const controller = new AbortController();
-    const attemptMs = Math.min(this.options.tier.timeouts.attempt_ms, remainingMs);
-    return {
-      run: this.attempt(state, base, probe, attemptMs, callerSignal, controller),
-      cancel: (why) => controller.abort(new ProviderError("cancelled", `${state.deployment.id}: ${why}`)),
-      startedAt: performance.now(),
-    };
-  }
-
-  private async *attempt(
-    state: DeploymentState,
-    base: ProviderRequest,
-    probe: boolean,
-    attemptMs: number,
-    callerSignal: AbortSignal,
-    controller: AbortController,
-  ): AsyncGenerator<string, AttemptResult & { ttftMs: number }> {
-    const { deployment } = state;
-    const adapter = this.options.providers.get(deployment.provider)!;
-    const abort = (failure: ProviderFailure, message: string) => () =>
-      controller.abort(new ProviderError(failure, `${deployment.id}: ${message}`));
-    const onCallerAbort = abort("cancelled", "caller cancelled");
-    if (callerSignal.aborted) onCallerAbort();
-    callerSignal.addEventListener("abort", onCallerAbort, { once: true });
-    const attemptTimer = setTimeout(abort("timeout", `no answer within ${attemptMs} ms`), attemptMs);
-    const ttftLimit = Math.min(this.options.tier.timeouts.ttft_ms, attemptMs);
-    let ttftTimer: NodeJS.Timeout | undefined = setTimeout(abort("timeout", `no first token within ${ttftLimit} ms`), ttftLimit);
-    const start = performance.now();
-    let ttftMs = 0;
-    let completion = "";
-    let settled = false;
-    state.outstanding++;
-    // Probes are measured by the monitor that sent them; reporting them here too would count them twice.
-    const report = (status: OutcomeStatus, promptTokens: number, completionTokens: number, cost: number) =>
-      !probe &&
-      this.options.report({
-        tier: this.options.tierName,
-        model: deployment.model,
-        provider: deployment.provider,
-        deployment: deployment.id,
-        status,
-        ttftMs: Math.round(ttftMs),
-        latencyMs: Math.round(performance.now() - start),
-        promptTokens,
-        completionTokens,
-        costUsd: cost,
-        probe,
-        atMs: BigInt(Date.now()),
-      });
-    const firstToken = () => {
-      if (!ttftTimer) return;
-      clearTimeout(ttftTimer);
-      ttftTimer = undefined;
-      ttftMs = performance.now() - start;
-      state.ttft.update(ttftMs);
-      this.ttft.record(ttftMs);
-    };
-    try {
-      for await (const event of adapter.stream({ ...base, model: deployment.model }, controller.signal)) {
-        if (event.type === "delta") {
-          firstToken();
-          completion += event.text;
-          yield event.text;
-          continue;
-        }
-        firstToken();
-        const promptTokens = event.usage?.promptTokens ?? estimatePromptTokens(base.messages);
-        const completionTokens = event.usage?.completionTokens ?? estimateTokens(completion);
-        const cost = costUsd(deployment.price, promptTokens, completionTokens);
-        state.breaker.record(true);
-        settled = true;
-        report(OutcomeStatus.OK, promptTokens, completionTokens, cost);
-        return { deployment, finishReason: event.finishReason, promptTokens, completionTokens, usageEstimated: event.usage === undefined, costUsd: cost, ttftMs };
-      }
-      throw new ProviderError("server", `${deployment.id}: stream ended without a result`);
-    } catch (cause) {
-      const reason: unknown = controller.signal.reason;
-      const err = reason instanceof ProviderError ? reason : cause instanceof ProviderError ? cause : new ProviderError("server", String(cause), { cause });
-      if (BREAKER_FAILURES.has(err.failure)) state.breaker.record(false);
-      else state.breaker.abandon();
-      if (err.failure === "rate_limited") state.coolingUntil = this.now() + (err.options.retryAfterMs ?? 1_000);
-      settled = true;
-      report(outcomeOfFailure[err.failure], 0, 0, 0);
-      throw err;
-    } finally {
-      if (!settled) {
-        // The caller stopped reading: the loop above closed the provider stream on its way out.
-        state.breaker.abandon();
-        report(OutcomeStatus.CANCELLED, 0, 0, 0);
-      }
-      state.outstanding--;
-      clearTimeout(attemptTimer);
-      if (ttftTimer) clearTimeout(ttftTimer);
-      callerSignal.removeEventListener("abort", onCallerAbort);
-    }
   }
 
   private async backoff(attempt: number, ctx: RunContext): Promise<void> {

@@ -1,6 +1,7 @@
 /** Why a provider attempt failed, as far as retry and health decisions care. */
 export type ProviderFailure =
   | "timeout" // attempt or time-to-first-token timeout
+  | "stalled" // the deployment stopped producing first tokens (stall detection), long before the timeout
   | "rate_limited" // 429
   | "server" // 5xx or malformed answer
   | "network" // connection refused, reset, DNS

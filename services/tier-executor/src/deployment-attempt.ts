@@ -1,0 +1,193 @@
+import { OutcomeStatus } from "@tiermesh/proto";
+import type { OutcomeInit } from "@tiermesh/tier-status";
+import { costUsd, estimatePromptTokens, estimateTokens } from "./cost.js";
+import type { Deployment, DeploymentState } from "./deployment-state.js";
+import type { RacedAttempt } from "./first-token-race.js";
+import type { ProviderAdapter, ProviderRequest } from "./providers/provider-adapter.js";
+import { ProviderError, type ProviderFailure } from "./providers/provider-error.js";
+
+/** What one successful attempt produced. */
+export interface AttemptResult {
+  deployment: Deployment;
+  finishReason: string;
+  promptTokens: number;
+  completionTokens: number;
+  usageEstimated: boolean;
+  costUsd: number;
+  /** From the attempt's own start. */
+  ttftMs: number;
+}
+
+export interface AttemptSetup {
+  tierName: string;
+  state: DeploymentState;
+  adapter: ProviderAdapter;
+  /** The request, without the deployment's model. */
+  request: ProviderRequest;
+  probe: boolean;
+  /** A canary probe sent to this deployment on purpose, whatever its breaker says. */
+  directed: boolean;
+  attemptMs: number;
+  /** The tier's time-to-first-token timeout. */
+  ttftMs: number;
+  callerSignal: AbortSignal;
+  report: (outcome: OutcomeInit) => void;
+  /** Epoch ms, for 429 cool-downs. */
+  now: () => number;
+  /** Every first token, for the tier's hedge delay. */
+  onFirstToken: (ttftMs: number) => void;
+  /** The attempt is over: `undefined` on success, otherwise how it failed. */
+  onEnd: (failure: ProviderFailure | undefined) => void;
+}
+
+export const outcomeOfFailure: Record<ProviderFailure, OutcomeStatus> = {
+  timeout: OutcomeStatus.TIMEOUT,
+  stalled: OutcomeStatus.STALLED,
+  rate_limited: OutcomeStatus.RATE_LIMITED,
+  server: OutcomeStatus.ERROR,
+  network: OutcomeStatus.ERROR,
+  client: OutcomeStatus.CLIENT_ERROR,
+  cancelled: OutcomeStatus.CANCELLED,
+};
+
+/** Failures that say the deployment is unwell (client errors and cancellations say nothing about it). */
+const BREAKER_FAILURES = new Set<ProviderFailure>(["server", "network", "timeout"]);
+
+/** Starts one attempt on one deployment, ready to be raced against a hedge. */
+export function startDeploymentAttempt(setup: AttemptSetup): RacedAttempt<string, AttemptResult> {
+  const controller = new AbortController();
+  return {
+    run: attempt(setup, controller),
+    cancel: (why) => controller.abort(new ProviderError("cancelled", `${setup.state.deployment.id}: ${why}`)),
+    startedAt: performance.now(),
+  };
+}
+
+/**
+ * One attempt on one deployment: yields its text, returns its result, throws a ProviderError.
+ *
+ * Guarantees: bounded by `attemptMs` and by the TTFT timeout; the caller's cancellation and
+ * a stall of the deployment abort it; exactly one outcome is reported (none for probes: the
+ * monitor that sent them measures them), a stall's at once; the breaker hears of server,
+ * network and timeout failures and of successes, not of client errors or cancellations; a
+ * 429 cools the deployment down for its Retry-After. A directed canary probe that succeeds
+ * closes an open or half-open breaker and clears the stall; one that fails extends nothing.
+ */
+async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGenerator<string, AttemptResult> {
+  const { state, probe, directed } = s;
+  const { deployment } = state;
+  const abort = (failure: ProviderFailure, message: string) => controller.abort(new ProviderError(failure, `${deployment.id}: ${message}`));
+  const onCallerAbort = () => abort("cancelled", "caller cancelled");
+  if (s.callerSignal.aborted) onCallerAbort();
+  s.callerSignal.addEventListener("abort", onCallerAbort, { once: true });
+  let ttftTimer: NodeJS.Timeout | undefined;
+  /** A timeout cut the attempt before its first token. */
+  let cutWaiting = false;
+  const timeout = (message: string) => () => {
+    if (ttftTimer) cutWaiting = true;
+    abort("timeout", message);
+  };
+  const attemptTimer = setTimeout(timeout(`no answer within ${s.attemptMs} ms`), s.attemptMs);
+  const ttftLimit = Math.min(s.ttftMs, s.attemptMs);
+  ttftTimer = setTimeout(timeout(`no first token within ${ttftLimit} ms`), ttftLimit);
+  const start = performance.now();
+  let ttftMs = 0;
+  let completion = "";
+  let settled = false;
+  let failure: ProviderFailure | undefined;
+  state.outstanding++;
+  const report = (status: OutcomeStatus, promptTokens = 0, completionTokens = 0, cost = 0) => {
+    if (settled) return;
+    settled = true;
+    // Probes are measured by the monitor that sent them; reporting them here too would count them twice.
+    if (probe) return;
+    s.report({
+      tier: s.tierName,
+      model: deployment.model,
+      provider: deployment.provider,
+      deployment: deployment.id,
+      status,
+      ttftMs: Math.round(ttftMs),
+      latencyMs: Math.round(performance.now() - start),
+      promptTokens,
+      completionTokens,
+      costUsd: cost,
+      probe,
+      atMs: BigInt(Date.now()),
+    });
+  };
+  // Probes do not wait under the stall detector: a hung probe must not re-open a breaker.
+  const watch = probe
+    ? undefined
+    : state.stall.watch(ttftLimit, (reason) => {
+        report(OutcomeStatus.STALLED);
+        abort("stalled", `stalled: ${reason}`);
+      });
+  const firstToken = () => {
+    if (!ttftTimer) return;
+    clearTimeout(ttftTimer);
+    ttftTimer = undefined;
+    ttftMs = performance.now() - start;
+    state.ttft.update(ttftMs);
+    s.onFirstToken(ttftMs);
+    if (watch) watch.firstToken(ttftMs);
+    else state.stall.firstToken(ttftMs);
+  };
+  try {
+    for await (const event of s.adapter.stream({ ...s.request, model: deployment.model }, controller.signal)) {
+      // Aborted (stall, timeout, cancel) while an event was already on its way: it is not ours to pass on.
+      if (controller.signal.aborted) break;
+      if (event.type === "delta") {
+        firstToken();
+        completion += event.text;
+        yield event.text;
+        continue;
+      }
+      firstToken();
+      const promptTokens = event.usage?.promptTokens ?? estimatePromptTokens(s.request.messages);
+      const completionTokens = event.usage?.completionTokens ?? estimateTokens(completion);
+      const cost = costUsd(deployment.price, promptTokens, completionTokens);
+      // A directed probe's answer is fresh evidence: real traffic need not wait out open_ms.
+      if (directed && state.breaker.state !== "closed") state.recover();
+      else state.breaker.record(true);
+      report(OutcomeStatus.OK, promptTokens, completionTokens, cost);
+      return { deployment, finishReason: event.finishReason, promptTokens, completionTokens, usageEstimated: event.usage === undefined, costUsd: cost, ttftMs };
+    }
+    throw new ProviderError("server", `${deployment.id}: stream ended without a result`);
+  } catch (cause) {
+    const reason: unknown = controller.signal.reason;
+    const err = reason instanceof ProviderError ? reason : cause instanceof ProviderError ? cause : new ProviderError("server", String(cause), { cause });
+    failure = err.failure;
+    judge(state, directed, err.failure);
+    if (err.failure === "rate_limited") state.coolingUntil = s.now() + (err.options.retryAfterMs ?? 1_000);
+    report(outcomeOfFailure[err.failure]);
+    throw err;
+  } finally {
+    if (!settled) {
+      // The caller stopped reading: the loop above closed the provider stream on its way out.
+      failure = "cancelled";
+      if (!directed) state.breaker.abandon();
+      report(OutcomeStatus.CANCELLED);
+    }
+    state.outstanding--;
+    clearTimeout(attemptTimer);
+    if (ttftTimer) clearTimeout(ttftTimer);
+    s.callerSignal.removeEventListener("abort", onCallerAbort);
+    // After this attempt's own outcome: a timeout here may prove a stall and abort the others.
+    watch?.end(cutWaiting);
+    s.onEnd(failure);
+  }
+}
+
+/** Tells the breaker what a failure says about the deployment. */
+function judge(state: DeploymentState, directed: boolean, failure: ProviderFailure): void {
+  // The stall detector has already opened the breaker.
+  if (failure === "stalled") return;
+  if (directed) {
+    // A directed probe took no half-open slot, and a failed one must not extend an open breaker.
+    if (BREAKER_FAILURES.has(failure) && state.breaker.state === "closed") state.breaker.record(false);
+    return;
+  }
+  if (BREAKER_FAILURES.has(failure)) state.breaker.record(false);
+  else state.breaker.abandon();
+}

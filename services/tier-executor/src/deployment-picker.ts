@@ -1,0 +1,110 @@
+import type { DeploymentState } from "./deployment-state.js";
+import { selectDeployment, type SelectionStrategy } from "./deployment-selector.js";
+import type { ProviderFailure } from "./providers/provider-error.js";
+
+/** Failures after which one request never goes back to the same deployment: it was not answering. */
+const NO_RETURN = new Set<ProviderFailure>(["timeout", "stalled"]);
+
+/** What one request has done with each deployment: an attempt in flight, or how its last one ended. */
+export class RequestAttempts {
+  private readonly last = new Map<string, ProviderFailure | "running" | "ok">();
+
+  started(id: string): void {
+    this.last.set(id, "running");
+  }
+
+  ended(id: string, failure: ProviderFailure | undefined): void {
+    this.last.set(id, failure ?? "ok");
+  }
+
+  tried(id: string): boolean {
+    return this.last.has(id);
+  }
+
+  /**
+   * Whether this request may send (another) attempt to `id`: never tried, or its last attempt
+   * there is over and did not fail by not answering (timeout, stall).
+   */
+  mayUse(id: string): boolean {
+    const last = this.last.get(id);
+    return last === undefined || (last !== "running" && last !== "ok" && !NO_RETURN.has(last));
+  }
+
+  /** Why `id` cannot take this request's next attempt, when that is this request's doing. */
+  whyNot(id: string): string | undefined {
+    const last = this.last.get(id);
+    if (last === "running") return "already waiting on it";
+    if (last === "timeout") return "timed out on this request";
+    if (last === "stalled") return "stalled on this request";
+    return undefined;
+  }
+}
+
+/**
+ * Chooses deployments for one request's attempts (retries and hedges included).
+ *
+ * Guarantees: never a deployment whose breaker is open, that is cooling down after a 429,
+ * or that this request may not use again (`RequestAttempts.mayUse`: in flight, or timed out
+ * or stalled on it). Untried deployments first; an already-tried one only when no untried
+ * one is usable. Among those, the tier's selection strategy decides.
+ */
+export class DeploymentPicker {
+  constructor(
+    private readonly states: readonly DeploymentState[],
+    private readonly strategy: SelectionStrategy,
+    private readonly random: () => number,
+    private readonly now: () => number,
+  ) {}
+
+  /** The deployment for the next attempt, its breaker's permission taken; undefined when none is usable. */
+  pick(attempts: RequestAttempts): DeploymentState | undefined {
+    const usable = this.usable(attempts);
+    let pool = usable.filter((s) => !attempts.tried(s.deployment.id));
+    if (pool.length === 0) pool = usable;
+    while (pool.length > 0) {
+      const chosen = selectDeployment(
+        this.strategy,
+        pool.map((s) => ({ id: s.deployment.id, weight: s.deployment.weight, outstanding: s.outstanding, latencyMs: s.ttft.value })),
+        this.random,
+      );
+      const state = pool.find((s) => s.deployment.id === chosen?.id);
+      if (!state) return undefined;
+      if (state.breaker.allow()) return state;
+      pool = pool.filter((s) => s !== state);
+    }
+    return undefined;
+  }
+
+  /** Whether `pick` may find a deployment (without taking a half-open probe slot). */
+  anyUsable(attempts: RequestAttempts): boolean {
+    return this.usable(attempts).length > 0;
+  }
+
+  /** One line saying why each deployment is not usable for this request, e.g. `a: stalled, circuit breaker open`. */
+  describe(attempts: RequestAttempts): string {
+    const now = this.now();
+    return this.states
+      .map((s) => {
+        const why: string[] = [];
+        if (s.stall.stalled) why.push("stalled");
+        const breaker = s.breaker.state;
+        if (breaker === "open") why.push("circuit breaker open");
+        else if (breaker === "half_open") why.push("circuit breaker half-open");
+        if (s.coolingUntil > now) why.push(`rate limited for ${s.coolingUntil - now} ms`);
+        const mine = attempts.whyNot(s.deployment.id);
+        if (mine && !(mine.startsWith("stalled") && s.stall.stalled)) why.push(mine);
+        return `${s.deployment.id}: ${why.length > 0 ? why.join(", ") : "usable"}`;
+      })
+      .join("; ");
+  }
+
+  /** Every deployment is unusable because it stalled or its breaker is open (nothing this request did). */
+  allStalledOrOpen(): boolean {
+    return this.states.every((s) => s.stall.stalled || s.breaker.state === "open");
+  }
+
+  private usable(attempts: RequestAttempts): DeploymentState[] {
+    const now = this.now();
+    return this.states.filter((s) => s.breaker.state !== "open" && s.coolingUntil <= now && attempts.mayUse(s.deployment.id));
+  }
+}

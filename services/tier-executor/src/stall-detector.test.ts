@@ -1,0 +1,226 @@
+import { describe, expect, it } from "vitest";
+import { StallDetector, type Clock, type Stall, type StallSettings } from "./stall-detector.js";
+
+/** A hand-driven clock whose timers fire only when `advance` passes them. */
+class FakeClock implements Clock {
+  t = 1_000;
+  private timers = new Map<number, { at: number; fn: () => void }>();
+  private nextId = 1;
+
+  now(): number {
+    return this.t;
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.nextId++;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+
+  get pending(): number {
+    return this.timers.size;
+  }
+
+  /** Moves time forward by `ms`, firing due timers in order at their own time. */
+  advance(ms: number): void {
+    const end = this.t + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.timers) if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = Math.max(this.t, next[1].at);
+      next[1].fn();
+    }
+    this.t = end;
+  }
+}
+
+const settings: StallSettings = { enabled: true, ttftMultiple: 3, minMs: 250, maxMs: 2_000 };
+
+function setup(overrides: Partial<StallSettings> = {}) {
+  const clock = new FakeClock();
+  const stalls: Stall[] = [];
+  const detector = new StallDetector({ ...settings, ...overrides }, clock, (s) => stalls.push(s));
+  /** Starts a waiting attempt with a TTFT limit; `aborted` holds the reason once it is told of a stall. */
+  const attempt = (limitMs = 2_000) => {
+    const a = { aborted: undefined as string | undefined, abortedAt: undefined as number | undefined, watch: undefined! as ReturnType<StallDetector["watch"]> };
+    a.watch = detector.watch(limitMs, (reason) => {
+      a.aborted = reason;
+      a.abortedAt = clock.t;
+    });
+    return a;
+  };
+  /** History: `n` quick attempts with this TTFT. */
+  const warm = (ttftMs: number, n = 50) => {
+    for (let i = 0; i < n; i++) {
+      const a = attempt();
+      clock.advance(ttftMs);
+      a.watch.firstToken(ttftMs);
+    }
+  };
+  return { clock, detector, stalls, attempt, warm };
+}
+
+describe("StallDetector", () => {
+  it("without history the threshold is max_ms; with history, ttft_multiple × p99 clamped to [min_ms, max_ms]", () => {
+    const { detector, warm } = setup();
+    expect(detector.thresholdMs).toBe(2_000);
+    warm(100);
+    expect(detector.thresholdMs).toBe(300);
+    const fast = setup();
+    fast.warm(20);
+    expect(fast.detector.thresholdMs).toBe(250); // min_ms
+    const slow = setup();
+    slow.warm(900);
+    expect(slow.detector.thresholdMs).toBe(2_000); // max_ms
+  });
+
+  it("a deployment that stops answering is a stall at the threshold, not at the TTFT limit; every waiting attempt is told", () => {
+    const { clock, detector, stalls, attempt, warm } = setup();
+    warm(100); // threshold 300 ms
+    const hangStart = clock.t;
+    const first = attempt();
+    clock.advance(100);
+    const second = attempt();
+    clock.advance(199);
+    expect(stalls).toEqual([]);
+    expect(detector.stalled).toBe(false);
+    clock.advance(1);
+
+    expect(stalls).toEqual([{ thresholdMs: 300, waitedMs: 300, aborted: 2 }]);
+    expect(first.abortedAt).toBe(hangStart + 300);
+    expect(second.abortedAt).toBe(hangStart + 300); // waited only 200 ms, moved on with the rest
+    expect(first.aborted).toMatch(/no first token for 300 ms \(stall threshold 300 ms\)/);
+    expect(detector.stalled).toBe(true);
+    expect(detector.stalls).toBe(1);
+    expect(detector.waiting).toBe(0);
+    expect(clock.pending).toBe(0); // idle again: no timer
+  });
+
+  it("a slow attempt is no stall while the deployment keeps producing first tokens on other attempts", () => {
+    const { clock, stalls, attempt, warm } = setup();
+    warm(100);
+    const slow = attempt();
+    for (let i = 0; i < 20; i++) {
+      const other = attempt();
+      clock.advance(50);
+      other.watch.firstToken(50);
+    }
+    // 1 s waited, over 3 × the threshold, but the deployment answered others meanwhile.
+    expect(stalls).toEqual([]);
+    expect(slow.aborted).toBeUndefined();
+    slow.watch.firstToken(1_000);
+  });
+
+  it("judges each attempt by the silence since it started", () => {
+    const { clock, stalls, attempt, warm } = setup();
+    warm(100);
+    const old = attempt();
+    clock.advance(200);
+    const other = attempt();
+    clock.advance(50);
+    other.watch.firstToken(50); // the deployment works: `old` waited through a first token
+    const late = attempt(); // started after the last first token
+    clock.advance(299);
+    expect(stalls).toEqual([]);
+    clock.advance(1);
+    expect(stalls).toHaveLength(1);
+    expect(stalls[0]!.waitedMs).toBe(300);
+    expect(late.aborted).toBeDefined();
+    expect(old.aborted).toBeDefined(); // still waiting when the stall is declared: moved on too
+  });
+
+  it("sets no timer while idle, one check timer while attempts wait", () => {
+    const { clock, detector, attempt } = setup();
+    expect(detector.checking).toBe(false);
+    const a = attempt(5_000);
+    const b = attempt(5_000);
+    expect(clock.pending).toBe(1);
+    a.watch.end(false);
+    expect(detector.checking).toBe(true); // b still waits
+    b.watch.end(false);
+    expect(detector.checking).toBe(false);
+    expect(clock.pending).toBe(0);
+    const c = attempt(5_000);
+    clock.advance(10);
+    c.watch.firstToken(10);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("an attempt whose own TTFT limit is not above the threshold proves the stall by timing out; the others are told", () => {
+    const { clock, detector, stalls, attempt } = setup({ maxMs: 2_000 });
+    // No history: the threshold is max_ms, equal to the attempts' TTFT limit.
+    const first = attempt(2_000);
+    expect(detector.checking).toBe(false); // its own timeout comes first
+    clock.advance(500);
+    const second = attempt(2_000);
+    clock.advance(1_500);
+    first.watch.end(true); // its TTFT timer fired
+
+    expect(stalls).toEqual([{ thresholdMs: 2_000, waitedMs: 2_000, aborted: 1 }]);
+    expect(first.aborted).toBeUndefined(); // ends as its own timeout
+    expect(second.aborted).toBeDefined();
+    expect(detector.stalled).toBe(true);
+  });
+
+  it("a timeout shorter than the threshold (a near deadline) proves nothing", () => {
+    const { clock, stalls, attempt, warm } = setup();
+    warm(100);
+    const a = attempt(150);
+    clock.advance(150);
+    a.watch.end(true);
+    expect(stalls).toEqual([]);
+  });
+
+  it("a timeout after the deployment answered another attempt proves nothing", () => {
+    const { clock, stalls, attempt } = setup({ maxMs: 1_000 });
+    const a = attempt(1_000);
+    clock.advance(500);
+    const b = attempt();
+    clock.advance(10);
+    b.watch.firstToken(10);
+    clock.advance(490);
+    a.watch.end(true);
+    expect(stalls).toEqual([]);
+  });
+
+  it("the next first token or reset() ends the stalled state", () => {
+    const { clock, detector, attempt, warm } = setup();
+    warm(100);
+    attempt();
+    clock.advance(300);
+    expect(detector.stalled).toBe(true);
+    detector.firstToken(100); // a canary probe got through
+    expect(detector.stalled).toBe(false);
+
+    attempt();
+    clock.advance(300);
+    expect(detector.stalled).toBe(true);
+    detector.reset();
+    expect(detector.stalled).toBe(false);
+    expect(detector.stalls).toBe(2);
+  });
+
+  it("forgets old history, so a deployment that became slower is judged by max_ms again", () => {
+    const { clock, detector, warm } = setup();
+    warm(100);
+    expect(detector.thresholdMs).toBe(300);
+    clock.advance(61_000);
+    expect(detector.thresholdMs).toBe(2_000);
+  });
+
+  it("disabled: never a stall, never a timer", () => {
+    const { clock, detector, stalls, attempt } = setup({ enabled: false });
+    const a = attempt();
+    expect(clock.pending).toBe(0);
+    clock.advance(10_000);
+    a.watch.end(true);
+    expect(stalls).toEqual([]);
+    expect(detector.stalled).toBe(false);
+  });
+});

@@ -1,0 +1,215 @@
+import { TtftHistory } from "./ttft-history.js";
+
+/** Time and timers, so the detector can run on a hand-driven clock in tests. */
+export interface Clock {
+  /** Monotonic milliseconds. */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface StallSettings {
+  enabled: boolean;
+  ttftMultiple: number;
+  minMs: number;
+  /** Longest threshold, and the threshold without history; already capped at the tier's ttft_ms. */
+  maxMs: number;
+}
+
+/** What a detected stall looked like. */
+export interface Stall {
+  thresholdMs: number;
+  /** How long the attempt that proved the stall had waited. */
+  waitedMs: number;
+  /** Waiting attempts aborted because of it. */
+  aborted: number;
+}
+
+/** One attempt waiting for its first token, as the detector sees it. */
+export interface StallWatch {
+  /** The attempt got its first token: fresh evidence the deployment works. */
+  firstToken(ttftMs: number): void;
+  /**
+   * The attempt ended without a first token. `timedOut`: its own timeout cut it, so it may
+   * prove a stall by itself (then the other waiting attempts are aborted).
+   */
+  end(timedOut: boolean): void;
+}
+
+interface Waiter {
+  since: number;
+  /** The attempt's own time-to-first-token limit. */
+  limitMs: number;
+  onStall: (reason: string) => void;
+}
+
+const NO_WATCH: StallWatch = { firstToken: () => undefined, end: () => undefined };
+
+/**
+ * Notices, per deployment, that it stopped producing first tokens, long before the attempts'
+ * own TTFT timeouts.
+ *
+ * Guarantees:
+ * - Stall: an attempt has waited for its first token at least `thresholdMs` and the
+ *   deployment produced no first token, on any attempt (probes included), since that attempt
+ *   started. `thresholdMs` = clamp(ttftMultiple × recent p99 TTFT, minMs, maxMs), or `maxMs`
+ *   without history (see TtftHistory); never above `maxMs`.
+ * - On a stall, `onStall` (the deployment's reaction, e.g. opening its breaker) runs first,
+ *   then every attempt still waiting is told, once, and forgotten: nothing waits on after it.
+ *   An attempt whose own timeout proved the stall is not told (it ends as a timeout).
+ * - Detection is within a few ms of the moment the condition holds: one check timer per
+ *   deployment, set only while attempts wait, none when idle. An attempt whose own TTFT limit
+ *   is not above the threshold is left to its timeout, which then proves the stall (`end(true)`).
+ * - `stalled` stays true from a stall until the deployment's next first token or `reset()`.
+ * - Disabled: no timers, never a stall; first tokens are still recorded.
+ */
+export class StallDetector {
+  private readonly waiters = new Set<Waiter>();
+  private readonly history: TtftHistory;
+  private lastFirstTokenAt = -Infinity;
+  private timer: unknown;
+  private timerAt = Infinity;
+  private stalledAt: number | undefined;
+  private stallCount = 0;
+
+  constructor(
+    private readonly settings: StallSettings,
+    private readonly clock: Clock,
+    private readonly onStall: (stall: Stall) => void = () => undefined,
+  ) {
+    this.history = new TtftHistory(() => clock.now());
+  }
+
+  /** The current stall threshold, in ms. */
+  get thresholdMs(): number {
+    const { ttftMultiple, minMs, maxMs } = this.settings;
+    const p99 = this.history.p99;
+    if (p99 === undefined) return maxMs;
+    return Math.min(maxMs, Math.max(minMs, ttftMultiple * p99));
+  }
+
+  /** A stall was detected and the deployment has produced no first token since. */
+  get stalled(): boolean {
+    return this.stalledAt !== undefined;
+  }
+
+  /** Stalls detected since start. */
+  get stalls(): number {
+    return this.stallCount;
+  }
+
+  /** Attempts waiting for their first token. */
+  get waiting(): number {
+    return this.waiters.size;
+  }
+
+  /** Whether a check timer is set (for tests: none while idle). */
+  get checking(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** Watches an attempt from now until its first token or its end; `onStall` aborts it. */
+  watch(limitMs: number, onStall: (reason: string) => void): StallWatch {
+    if (!this.settings.enabled) return NO_WATCH;
+    const waiter: Waiter = { since: this.clock.now(), limitMs, onStall };
+    this.waiters.add(waiter);
+    this.schedule();
+    return {
+      firstToken: (ttftMs) => {
+        this.waiters.delete(waiter);
+        this.firstToken(ttftMs);
+      },
+      end: (timedOut) => {
+        if (!this.waiters.has(waiter)) return;
+        const threshold = this.thresholdMs;
+        const waited = this.clock.now() - waiter.since;
+        if (timedOut && this.silentSince(waiter) && (waiter.limitMs >= threshold || waited >= threshold)) {
+          this.declare(threshold, waited, waiter);
+        } else {
+          this.waiters.delete(waiter);
+          this.schedule();
+        }
+      },
+    };
+  }
+
+  /** A first token from any attempt on the deployment (probes included). */
+  firstToken(ttftMs: number): void {
+    this.lastFirstTokenAt = this.clock.now();
+    this.stalledAt = undefined;
+    this.history.record(ttftMs);
+    // A check already set may now fire early; it then finds no stall and reschedules.
+    if (this.waiters.size === 0) this.cancelTimer();
+  }
+
+  /** Fresh evidence the deployment works (a canary probe it answered): forget the stall. */
+  reset(): void {
+    this.stalledAt = undefined;
+    this.lastFirstTokenAt = this.clock.now();
+  }
+
+  /** No first token from the deployment since `waiter` started. */
+  private silentSince(waiter: Waiter): boolean {
+    return this.lastFirstTokenAt <= waiter.since;
+  }
+
+  private schedule(): void {
+    if (this.waiters.size === 0) {
+      this.cancelTimer();
+      return;
+    }
+    const threshold = this.thresholdMs;
+    let due = Infinity;
+    for (const w of this.waiters) {
+      // Waiters are in start order: the first eligible one is due first.
+      if (this.silentSince(w) && w.limitMs > threshold) {
+        due = w.since + threshold;
+        break;
+      }
+    }
+    // An earlier check is set: it reschedules when it fires.
+    if (this.timer !== undefined && this.timerAt <= due) return;
+    this.cancelTimer();
+    if (due === Infinity) return;
+    this.timerAt = due;
+    this.timer = this.clock.setTimeout(() => this.check(), Math.max(0, Math.ceil(due - this.clock.now())));
+  }
+
+  private check(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.clock.now();
+    const threshold = this.thresholdMs;
+    for (const w of this.waiters) {
+      if (now - w.since < threshold) break;
+      if (this.silentSince(w)) {
+        this.declare(threshold, now - w.since);
+        return;
+      }
+    }
+    this.schedule();
+  }
+
+  private declare(thresholdMs: number, waitedMs: number, proof?: Waiter): void {
+    const victims = [...this.waiters].filter((w) => w !== proof);
+    this.waiters.clear();
+    this.cancelTimer();
+    this.stallCount++;
+    this.stalledAt = this.clock.now();
+    this.onStall({ thresholdMs, waitedMs, aborted: victims.length });
+    const reason = `no first token for ${Math.round(waitedMs)} ms (stall threshold ${Math.round(thresholdMs)} ms)`;
+    for (const w of victims) w.onStall(reason);
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
+  }
+}
