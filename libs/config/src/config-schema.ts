@@ -54,6 +54,16 @@ export const configSchema = z
        * retries never multiply across layers.
        */
       max_attempts: z.number().int().min(1).max(20).default(4),
+      /**
+       * The router's own breaker per tier, used when tier status is stale or absent: after
+       * `failures` failed calls in a row the tier counts as down for `cool_ms`.
+       */
+      passive_breaker: z
+        .strictObject({
+          failures: z.number().int().positive().default(5),
+          cool_ms: positiveMs.default(5_000),
+        })
+        .prefault({}),
     }),
     classifier: serviceEndpoint.extend({
       rules: z.array(ruleSchema).default([]),
@@ -74,8 +84,16 @@ export const configSchema = z
         .optional(),
       probe: z
         .strictObject({
-          /** Canary request interval per tier; 0 disables probes. */
+          /** Canary request interval per deployment; 0 disables probes. */
           interval_ms: z.number().int().nonnegative().default(1_000),
+          /**
+           * Interval for the deployments of tiers that are down or recovering from down
+           * (degraded since leaving down), so a recovery is seen within a few hundred ms.
+           * Still one probe per deployment in flight; such a probe also gives up after twice
+           * the tier's `slo.ttft_p95_ms` (at most `timeout_ms`), so a hung one cannot hide
+           * the recovery for long.
+           */
+          down_interval_ms: positiveMs.default(200),
           timeout_ms: positiveMs.default(5_000),
           prompt: z.string().min(1).default("Reply with OK."),
           max_tokens: z.number().int().positive().default(4),

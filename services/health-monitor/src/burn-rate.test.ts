@@ -37,6 +37,12 @@ describe("BurnRateTracker", () => {
     expect(t.evaluate(54_000).firing).toMatch(/^error budget burning 15\.0x over 60 s/);
   });
 
+  it("stalls burn the availability budget like errors", () => {
+    const t = new BurnRateTracker(slo);
+    for (let i = 0; i < 100; i++) t.record(outcome(i % 100 < 15 ? OutcomeStatus.STALLED : OutcomeStatus.OK), 50_000 + i * 40);
+    expect(t.evaluate(54_000).firing).toMatch(/^error budget burning 15\.0x over 60 s/);
+  });
+
   it("does not fire when only the short window burns (a blip after a clean hour)", () => {
     const t = new BurnRateTracker(slo);
     for (let i = 0; i < 1_000; i++) t.record(outcome(OutcomeStatus.OK), i * 50);

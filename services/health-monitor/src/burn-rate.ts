@@ -70,6 +70,7 @@ export class BurnRateTracker {
     this.slots = new EventSlots(slotMs, Math.ceil(longest / slotMs) + 1);
   }
 
+  /** Errors, timeouts and stalls burn the availability budget; client errors, cancellations and 429s are skipped. */
   record(o: Outcome, now: number): void {
     if (o.status === OutcomeStatus.CLIENT_ERROR || o.status === OutcomeStatus.CANCELLED || o.status === OutcomeStatus.RATE_LIMITED) return;
     const ok = o.status === OutcomeStatus.OK;

@@ -106,6 +106,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger): Healt
       board.record(outcome, Date.now());
       evaluate();
     },
+    recovering: (tier) => board.recovering(tier),
   });
   const metrics = createMetricsRegistry("health-monitor");
   new Gauge({

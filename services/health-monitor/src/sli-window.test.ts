@@ -37,6 +37,17 @@ describe("SliWindow", () => {
     expect(sli.rateLimitedRate).toBeCloseTo(0.2, 10);
   });
 
+  it("counts stalls (hangs caught before the TTFT timeout) as timeouts, so as errors", () => {
+    const w = new SliWindow(10_000);
+    for (let i = 0; i < 8; i++) w.record(outcome(OutcomeStatus.OK), 1_000);
+    w.record(outcome(OutcomeStatus.STALLED, 0, 400), 1_000);
+    w.record(outcome(OutcomeStatus.STALLED, 0, 400), 1_000);
+    const sli = w.sli(1_000);
+    expect(sli.sampleCount).toBe(10);
+    expect(sli.errorRate).toBeCloseTo(0.2, 10);
+    expect(sli.timeoutRate).toBeCloseTo(0.2, 10);
+  });
+
   it("does not count client errors or cancellations", () => {
     const w = new SliWindow(10_000);
     w.record(outcome(OutcomeStatus.OK), 1_000);

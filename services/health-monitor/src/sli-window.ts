@@ -68,6 +68,7 @@ export class SliWindow {
         slot.latency.recordValue(Math.max(1, o.latencyMs));
         break;
       case OutcomeStatus.TIMEOUT:
+      case OutcomeStatus.STALLED: // a hang caught before its TTFT timeout
         slot.timeouts++;
         break;
       case OutcomeStatus.RATE_LIMITED:

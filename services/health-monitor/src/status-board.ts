@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Config } from "@tiermesh/config";
 import {
   DeploymentSliSchema,
+  OutcomeStatus,
   TierSliSchema,
   TierState,
   TierStatusEventSchema,
@@ -36,6 +37,9 @@ export class StatusBoard {
   private readonly deployments = new Map<string, Map<string, DeploymentWindow>>();
   private readonly loads = new Map<string, Map<string, { load: ExecutorLoad; at: number }>>();
   private readonly windowMs = new Map<string, number>();
+  /** Deployments per tier whose latest word is a stall (cleared by their next success). */
+  private readonly stalled = new Map<string, Set<string>>();
+  private readonly deploymentCount = new Map<string, number>();
   private sequence: bigint;
 
   constructor(
@@ -54,13 +58,15 @@ export class StatusBoard {
       this.deployments.set(name, new Map());
       this.loads.set(name, new Map());
       this.windowMs.set(name, tier.slo.window_ms);
+      this.stalled.set(name, new Set());
+      this.deploymentCount.set(name, tier.models.length);
     }
   }
 
   record(outcome: Outcome, now: number): void {
     const health = this.tiers.get(outcome.tier);
     if (!health) return;
-    health.record(outcome, now);
+    health.record(outcome, now, this.tierWide(outcome));
     if (outcome.deployment === "") return;
     const byDeployment = this.deployments.get(outcome.tier)!;
     let d = byDeployment.get(outcome.deployment);
@@ -69,6 +75,20 @@ export class StatusBoard {
       byDeployment.set(outcome.deployment, d);
     }
     d.window.record(outcome, now);
+  }
+
+  /**
+   * Whether a failure speaks for the whole tier. A stall is reported once per waiting
+   * attempt, all at once: while another deployment of the tier is not stalled, that burst
+   * is one deployment's trouble (its breaker is open, the others serve) and must not count
+   * as a run of consecutive tier failures.
+   */
+  private tierWide(outcome: Outcome): boolean {
+    const stalled = this.stalled.get(outcome.tier)!;
+    if (outcome.status === OutcomeStatus.OK) stalled.delete(outcome.deployment);
+    if (outcome.status !== OutcomeStatus.STALLED) return true;
+    stalled.add(outcome.deployment);
+    return stalled.size >= this.deploymentCount.get(outcome.tier)!;
   }
 
   /** The latest load an executor of `tier` reported. */
@@ -89,6 +109,11 @@ export class StatusBoard {
       if (t) changed.push(this.event(health, now, t.previous));
     }
     return changed;
+  }
+
+  /** True while a tier is down or degraded since leaving down: the prober then probes it often. */
+  recovering(tier: string): boolean {
+    return this.tiers.get(tier)?.recovering ?? false;
   }
 
   /** Each tier's state, without producing an event. */

@@ -19,6 +19,9 @@ const slo: TierSloConfig = {
 };
 
 const outcome = (status: OutcomeStatus, ttftMs = 100) => create(OutcomeSchema, { tier: "gold", status, ttftMs, latencyMs: ttftMs + 200 });
+/** An attempt that ended at `endMs` after `latencyMs` (so started at endMs - latencyMs). */
+const attempt = (status: OutcomeStatus, endMs: number, latencyMs: number, probe = false) =>
+  create(OutcomeSchema, { tier: "gold", status, ttftMs: status === OutcomeStatus.OK ? 100 : 0, latencyMs, atMs: BigInt(endMs), probe });
 
 /** Small seeded PRNG so the simulation is reproducible. */
 function mulberry32(seed: number): () => number {
@@ -166,5 +169,110 @@ describe("TierHealth", () => {
     expect(changes.filter((c) => Number.parseInt(c) >= 30_000), changes.join("\n")).toEqual([]);
     expect(h.state).toBe(TierState.DOWN);
     expect(healthyAfterDownMs).toBe(0);
+  });
+
+  it("stalls count as failures: a hung one-deployment tier goes down after consecutive_failures_down stalls", () => {
+    const h = new TierHealth("gold", slo);
+    h.record(attempt(OutcomeStatus.STALLED, 1_400, 400), 1_400);
+    h.record(attempt(OutcomeStatus.STALLED, 1_420, 400), 1_420);
+    expect(h.evaluate(1_430)).toBeUndefined();
+    h.record(attempt(OutcomeStatus.STALLED, 1_440, 400), 1_440);
+    expect(h.evaluate(1_450)).toEqual({ state: TierState.DOWN, reason: "3 consecutive failed attempts", previous: TierState.HEALTHY });
+    expect(h.sli(1_450).timeoutRate).toBe(1);
+  });
+
+  it("a success streak never includes attempts that started before the last failure", () => {
+    const h = new TierHealth("gold", slo);
+    for (let i = 0; i < 3; i++) h.record(attempt(OutcomeStatus.ERROR, 1_000 + i, 5), 1_000 + i);
+    expect(h.evaluate(1_010)?.state).toBe(TierState.DOWN);
+    h.record(attempt(OutcomeStatus.ERROR, 5_000, 5), 5_000); // the last failed probe, started at 4995
+    // Long requests caught in flight by the outage end well after it, successfully: no evidence.
+    for (let i = 0; i < 5; i++) h.record(attempt(OutcomeStatus.OK, 5_100 + i, 2_000), 5_100 + i);
+    expect(h.evaluate(5_200)).toBeUndefined();
+    expect(h.state).toBe(TierState.DOWN);
+    // Fresh probes, started after the last failure: three of them take it out of down.
+    for (const end of [5_200, 5_400]) h.record(attempt(OutcomeStatus.OK, end, 100, true), end);
+    expect(h.evaluate(5_450)).toBeUndefined();
+    h.record(attempt(OutcomeStatus.OK, 5_600, 100, true), 5_600);
+    expect(h.evaluate(5_600)).toMatchObject({ state: TierState.DEGRADED, previous: TierState.DOWN });
+  });
+
+  it("a hung probe timing out late does not undo the fresh successes that started after it", () => {
+    const h = new TierHealth("gold", { ...slo, recovery_successes: 3 });
+    for (let i = 0; i < 3; i++) h.record(attempt(OutcomeStatus.ERROR, 1_000 + i, 5), 1_000 + i);
+    expect(h.evaluate(1_010)?.state).toBe(TierState.DOWN);
+    // Traffic to another deployment succeeds from 5000; the probe started at 4900 hangs until 6500.
+    for (const end of [5_200, 5_300]) h.record(attempt(OutcomeStatus.OK, end, 150), end);
+    h.record(attempt(OutcomeStatus.TIMEOUT, 6_500, 1_600, true), 6_500);
+    h.record(attempt(OutcomeStatus.OK, 6_600, 150), 6_600);
+    expect(h.evaluate(6_600)).toMatchObject({ state: TierState.DEGRADED, reason: "recovering: 3 consecutive successful attempts" });
+  });
+
+  it("after leaving down, outcomes of attempts started during the outage are ignored", () => {
+    const h = new TierHealth("gold", slo);
+    for (let i = 0; i < 3; i++) h.record(attempt(OutcomeStatus.ERROR, 1_000 + i, 5), 1_000 + i);
+    h.evaluate(1_010);
+    h.record(attempt(OutcomeStatus.ERROR, 4_000, 5), 4_000);
+    for (const end of [4_200, 4_400, 4_600]) h.record(attempt(OutcomeStatus.OK, end, 100, true), end);
+    expect(h.evaluate(4_600)?.state).toBe(TierState.DEGRADED);
+    // Requests that hung in the outage time out now: they neither count in the fresh window nor take it down again.
+    for (let i = 0; i < 5; i++) h.record(attempt(OutcomeStatus.TIMEOUT, 4_700 + i, 2_000), 4_700 + i);
+    expect(h.evaluate(4_800)).toBeUndefined();
+    expect(h.sli(4_800).sampleCount).toBe(0);
+    expect(h.sli(4_800).consecutiveFailures).toBe(0);
+  });
+
+  it("degraded after down clears to healthy on canary probes alone (the router may withhold traffic)", () => {
+    const h = new TierHealth("gold", slo);
+    for (let i = 0; i < 3; i++) h.record(attempt(OutcomeStatus.ERROR, 1_000 + i, 5), 1_000 + i);
+    h.evaluate(1_010);
+    let t = 4_000;
+    for (; h.state === TierState.DOWN; t += 200) {
+      h.record(attempt(OutcomeStatus.OK, t, 130, true), t);
+      h.evaluate(t);
+    }
+    const degradedAt = t - 200;
+    for (; h.state === TierState.DEGRADED && t < 20_000; t += 200) {
+      h.record(attempt(OutcomeStatus.OK, t, 130, true), t);
+      h.evaluate(t);
+    }
+    expect(h.state).toBe(TierState.HEALTHY);
+    // min_dwell_ms, by which time min_samples probes (every 200 ms) are in.
+    expect(t - 200 - degradedAt).toBe(slo.min_dwell_ms);
+  });
+
+  it("is recovering while down and while degraded since leaving down, not when degraded from healthy", () => {
+    const h = new TierHealth("gold", slo);
+    expect(h.recovering).toBe(false);
+    for (let i = 0; i < 10; i++) h.record(attempt(i === 0 ? OutcomeStatus.ERROR : OutcomeStatus.OK, 1_000, 100), 1_000);
+    expect(h.evaluate(1_000)?.state).toBe(TierState.DEGRADED); // 10% errors
+    expect(h.recovering).toBe(false);
+    for (let i = 0; i < 3; i++) h.record(attempt(OutcomeStatus.ERROR, 2_000 + i, 5), 2_000 + i);
+    expect(h.evaluate(2_010)?.state).toBe(TierState.DOWN);
+    expect(h.recovering).toBe(true);
+    for (const end of [5_100, 5_200, 5_300]) h.record(attempt(OutcomeStatus.OK, end, 50, true), end);
+    expect(h.evaluate(5_300)?.state).toBe(TierState.DEGRADED);
+    expect(h.recovering).toBe(true);
+    for (let i = 0; i < 10; i++) h.record(attempt(OutcomeStatus.OK, 5_400 + i, 50), 5_400 + i);
+    expect(h.evaluate(8_300)?.state).toBe(TierState.HEALTHY);
+    expect(h.recovering).toBe(false);
+  });
+
+  it("failures while down do not burn the budget that would hold the recovered tier degraded", () => {
+    const burning = { ...slo, burn_alerts: [{ long_window_ms: 60_000, short_window_ms: 5_000, rate: 14.4 }] };
+    const h = new TierHealth("gold", burning);
+    // 10 s of clean traffic, then an outage: down at once, 6 s of failing probes every 200 ms.
+    for (let t = 0; t < 10_000; t += 100) h.record(attempt(OutcomeStatus.OK, t, 100), t);
+    for (let i = 0; i < 3; i++) h.record(attempt(OutcomeStatus.ERROR, 10_000 + i, 5), 10_000 + i);
+    expect(h.evaluate(10_010)?.state).toBe(TierState.DOWN);
+    for (let t = 10_200; t < 16_000; t += 200) h.record(attempt(OutcomeStatus.ERROR, t, 5, true), t);
+    // Recovery on probes alone; healthy once the dwell is over, not held by the outage's burn.
+    let t = 16_000;
+    for (; t < 30_000 && h.state !== TierState.HEALTHY; t += 200) {
+      h.record(attempt(OutcomeStatus.OK, t, 130, true), t);
+      h.evaluate(t);
+    }
+    expect(h.reason).toBe("within SLO");
+    expect(t - 200).toBeLessThanOrEqual(16_400 + burning.min_dwell_ms + 200);
   });
 });

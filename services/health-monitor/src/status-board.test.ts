@@ -1,0 +1,97 @@
+import { create } from "@bufbuild/protobuf";
+import { parseConfig } from "@tiermesh/config";
+import { OutcomeSchema, OutcomeStatus, TierState } from "@tiermesh/proto";
+import { describe, expect, it } from "vitest";
+import { StatusBoard } from "./status-board.js";
+
+const config = parseConfig(
+  `
+router: { listen: "127.0.0.1:1" }
+classifier: { listen: "127.0.0.1:2" }
+health_monitor: { listen: "127.0.0.1:3" }
+providers: { p: { kind: openai, base_url: "http://127.0.0.1:4/v1" } }
+tiers:
+  gold:
+    rank: 2
+    executor: { listen: "127.0.0.1:5" }
+    models: [{ id: gold-a, provider: p, model: m, price: { input_per_mtok: 1, output_per_mtok: 1 } }]
+    slo: { consecutive_failures_down: 3, min_dwell_ms: 1000 }
+  bronze:
+    rank: 1
+    executor: { listen: "127.0.0.1:6" }
+    models: [{ provider: p, model: s, price: { input_per_mtok: 1, output_per_mtok: 1 } }]
+plans: { p: { default_tier: gold, max_tier: gold } }
+`,
+  "t.yaml",
+  {},
+);
+
+const goldA = { tier: "gold", deployment: "gold-a", model: "m", provider: "p" };
+const stalled = (end: number) => create(OutcomeSchema, { ...goldA, status: OutcomeStatus.STALLED, latencyMs: 400, atMs: BigInt(end) });
+const probeOk = (end: number) => create(OutcomeSchema, { ...goldA, status: OutcomeStatus.OK, ttftMs: 50, latencyMs: 80, atMs: BigInt(end), probe: true });
+
+const twoDeployments = parseConfig(
+  `
+router: { listen: "127.0.0.1:1" }
+classifier: { listen: "127.0.0.1:2" }
+health_monitor: { listen: "127.0.0.1:3" }
+providers: { p: { kind: openai, base_url: "http://127.0.0.1:4/v1" } }
+tiers:
+  gold:
+    rank: 1
+    executor: { listen: "127.0.0.1:5" }
+    models:
+      - { id: gold-a, provider: p, model: m, price: { input_per_mtok: 1, output_per_mtok: 1 } }
+      - { id: gold-b, provider: p, model: n, price: { input_per_mtok: 1, output_per_mtok: 1 } }
+    slo: { consecutive_failures_down: 3, min_dwell_ms: 1000 }
+plans: { p: { default_tier: gold, max_tier: gold } }
+`,
+  "t.yaml",
+  {},
+);
+
+describe("StatusBoard", () => {
+  it("a burst of stalls on one of two deployments is not a run of tier failures; both stalled is", () => {
+    const board = new StatusBoard(twoDeployments, { monitorId: "m1", firstSequence: 1n });
+    const at = (deployment: string, status: OutcomeStatus, end: number) =>
+      create(OutcomeSchema, { tier: "gold", deployment, model: "m", provider: "p", status, latencyMs: 300, atMs: BigInt(end) });
+    for (let i = 0; i < 6; i++) board.record(at("gold-a", OutcomeStatus.STALLED, 1_000 + i), 1_000 + i);
+    expect(board.evaluate(1_010)).toEqual([]);
+    board.record(at("gold-b", OutcomeStatus.STALLED, 1_020), 1_020);
+    board.record(at("gold-b", OutcomeStatus.STALLED, 1_021), 1_021);
+    board.record(at("gold-a", OutcomeStatus.STALLED, 1_022), 1_022);
+    expect(board.evaluate(1_030).map((e) => TierState[e.state])).toEqual(["DOWN"]);
+  });
+
+
+  it("stalls take a one-deployment tier down and show in its deployment's SLIs", () => {
+    const board = new StatusBoard(config, { monitorId: "m1", firstSequence: 1n });
+    for (let i = 0; i < 3; i++) board.record(stalled(1_000 + i * 10), 1_000 + i * 10);
+    const [event] = board.evaluate(1_050);
+    expect(event).toMatchObject({ tier: "gold", state: TierState.DOWN, previousState: TierState.HEALTHY, reason: "3 consecutive failed attempts" });
+    expect(event!.deployments).toHaveLength(1);
+    expect(event!.deployments[0]).toMatchObject({ deployment: "gold-a" });
+    expect(event!.deployments[0]!.sli?.timeoutRate).toBe(1);
+    expect(event!.deployments[0]!.sli?.errorRate).toBe(1);
+  });
+
+  it("says which tiers are recovering (down, or degraded since leaving down), for the prober", () => {
+    const board = new StatusBoard(config, { monitorId: "m1", firstSequence: 1n });
+    expect(board.recovering("gold")).toBe(false);
+    for (let i = 0; i < 3; i++) board.record(stalled(1_000 + i), 1_000 + i);
+    board.evaluate(1_010);
+    expect(board.recovering("gold")).toBe(true);
+    expect(board.recovering("bronze")).toBe(false);
+    for (const end of [2_100, 2_300, 2_500]) board.record(probeOk(end), end);
+    expect(board.evaluate(2_500).map((e) => TierState[e.state])).toEqual(["DEGRADED"]);
+    expect(board.recovering("gold")).toBe(true);
+    expect(board.recovering("unknown")).toBe(false);
+  });
+
+  it("a tier carried over as down from the bucket is recovering", () => {
+    const [down] = new StatusBoard(config, { monitorId: "m0", firstSequence: 1n }).snapshot(0);
+    down!.state = TierState.DOWN;
+    const board = new StatusBoard(config, { monitorId: "m1", firstSequence: 10n, previous: [down!] });
+    expect(board.recovering("gold")).toBe(true);
+  });
+});
