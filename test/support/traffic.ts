@@ -21,6 +21,8 @@ export interface TrafficOptions {
   pauseMs?: number;
   /** Distinct end users the calls are spread over. */
   users?: number;
+  /** Every n-th call carries no user id (an internal service calling the Router RPC); 0 = never. */
+  anonymousEvery?: number;
   /** API key to send; none means the anonymous tenant. */
   apiKey?: string;
   urgency?: string;
@@ -40,7 +42,8 @@ export function steadyTraffic(routerUrl: string, options: TrafficOptions = {}) {
   const loops = Array.from({ length: workers }, async () => {
     while (running) {
       const startedAt = Date.now();
-      const user = `user-${n++ % users}`;
+      const i = n++;
+      const user = options.anonymousEvery && i % options.anonymousEvery === 0 ? "" : `user-${i % users}`;
       const metadata = new grpc.Metadata();
       if (options.apiKey) metadata.set("authorization", `Bearer ${options.apiKey}`);
       try {

@@ -12,6 +12,8 @@ export interface MeshOptions {
   onLine?: (service: string, line: string) => void;
   /** Longest wait for the whole mesh to be SERVING. */
   startTimeoutMs?: number;
+  /** false: no health monitor, so no tier status; routers rely on their passive breakers. */
+  healthMonitor?: boolean;
 }
 
 export interface Mesh {
@@ -38,7 +40,7 @@ interface Planned {
 }
 
 /** The processes of a whole mesh, in start order (dependencies first). */
-function plan(config: Config, configFile: string): Planned[] {
+function plan(config: Config, configFile: string, healthMonitor: boolean): Planned[] {
   const base = ["--config", configFile];
   const list: Planned[] = [];
   const sim = config.simulator as { listen?: string } | undefined;
@@ -47,7 +49,7 @@ function plan(config: Config, configFile: string): Planned[] {
     list.push({ stage: 0, name: `executor-${tier}`, pkg: "@tiermesh/tier-executor", args: [...base, "--tier", tier], url: endpointUrl(t.executor), kind: "grpc" });
   }
   // The monitor probes executors at once: start it when they serve, or its first probes fail.
-  list.push({ stage: 1, name: "health-monitor", pkg: "@tiermesh/health-monitor", args: base, url: endpointUrl(config.health_monitor), kind: "grpc" });
+  if (healthMonitor) list.push({ stage: 1, name: "health-monitor", pkg: "@tiermesh/health-monitor", args: base, url: endpointUrl(config.health_monitor), kind: "grpc" });
   list.push({ stage: 1, name: "classifier", pkg: "@tiermesh/classifier", args: base, url: endpointUrl(config.classifier), kind: "grpc" });
   list.push({ stage: 2, name: "router", pkg: "@tiermesh/router", args: base, url: endpointUrl(config.router), kind: "grpc" });
   return list;
@@ -59,7 +61,7 @@ export async function launchMesh(options: MeshOptions): Promise<Mesh> {
   const nats = options.natsUrl ? undefined : await startNatsServer();
   const natsUrl = options.natsUrl ?? nats!.url;
   const processes = new Map<string, ServiceProcess>();
-  const planned = plan(options.config, options.configFile);
+  const planned = plan(options.config, options.configFile, options.healthMonitor ?? true);
   const stop = async () => {
     for (const p of [...planned].reverse()) await processes.get(p.name)?.stop();
     await nats?.dispose();

@@ -1,26 +1,30 @@
-import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import type { Config } from "@tiermesh/config";
 import {
-  ATTEMPTS_HEADER,
-  CompleteResponseSchema,
+  ExecuteStreamResponseSchema,
   type ClassifierService,
   type CompleteResponse,
   type CompletionInput,
   type ExecuteResponse,
+  type ExecuteStreamResponse,
   type TierExecutorService,
 } from "@tiermesh/proto";
-import { deadlineFrom } from "@tiermesh/runtime";
+import { deadlineFrom, HedgeBudget } from "@tiermesh/runtime";
 import type { ApiKeyAuth } from "./api-key-auth.js";
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
+import { RouteRequest } from "./route-request.js";
 import type { RoutingPolicy } from "./routing-policy.js";
 import type { SpendLedger } from "./spend-ledger.js";
+import { raceTiers, type TierCalls } from "./tier-race.js";
 
 export interface RouterCoreDeps {
   /** Current authenticator; swapped on config reload. */
   auth: () => ApiKeyAuth;
   classifier: Client<typeof ClassifierService>;
   executors: ReadonlyMap<string, Client<typeof TierExecutorService>>;
+  /** Each tier's hedge settings: a tier that hedges may hedge on the next tier. */
+  tiers: Config["tiers"];
   policy: RoutingPolicy;
   /** Month-to-date spend, so tenants over budget are not promoted. */
   spend: SpendLedger;
@@ -44,36 +48,34 @@ export interface RouteCall {
 
 export type StreamEvent = { case: "delta"; value: string } | { case: "done"; value: CompleteResponse };
 
-/** Errors after which another tier may still serve the request. */
-const FALLBACK_CODES = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted, Code.Internal, Code.Unknown]);
-/** Below this much time left, no further tier is tried. */
-const MIN_FALLBACK_MS = 20;
-
 /**
  * The routing of one request, shared by every edge: authenticate, classify, order the
- * tiers, call the first executor and fall back in-request while no text reached the caller.
+ * tiers, then serve from them in order (in-request fallback and cross-tier hedging while
+ * no text reached the caller).
  */
 export class RouterCore {
-  constructor(private readonly deps: RouterCoreDeps) {}
+  private readonly calls: TierCalls;
+
+  constructor(private readonly deps: RouterCoreDeps) {
+    const budgets = new Map(Object.entries(deps.tiers).map(([name, t]) => [name, new HedgeBudget(t.hedge.max_extra_ratio)]));
+    this.calls = {
+      open: (tier, request, options, streamed) => {
+        const client = this.executor(tier);
+        return streamed ? client.executeStream(request, options) : unaryAsStream(client.execute(request, options));
+      },
+      hedges: (tier) => deps.tiers[tier]?.hedge.enabled ?? false,
+      deposit: (tier) => budgets.get(tier)?.deposit(),
+      tryHedge: (tier) => budgets.get(tier)?.tryHedge() ?? false,
+    };
+  }
 
   async complete(call: RouteCall): Promise<CompleteResponse> {
     const r = await this.prepare(call);
     try {
-      for (let i = 0; ; i++) {
-        const tier = r.tiers[i]!;
-        try {
-          const res = await this.executor(tier).execute(r.request(tier), r.options());
-          this.deps.passive.record(tier, true);
-          r.finished(tier, "ok");
-          return r.respond(res, i + 1, res.content, r.sinceStartUs());
-        } catch (cause) {
-          if (!r.failed(tier, cause, i)) {
-            const err = ConnectError.from(cause);
-            r.finished("", Code[err.code]);
-            throw err;
-          }
-        }
+      for await (const event of raceTiers(r, this.calls, true)) {
+        if (event.case === "done") return r.respond(event.value, event.tierAttempts, event.value.content, event.ttftUs);
       }
+      throw new ConnectError("no tier gave a result", Code.Internal);
     } finally {
       r.done();
     }
@@ -82,37 +84,12 @@ export class RouterCore {
   async *completeStream(call: RouteCall): AsyncGenerator<StreamEvent> {
     const r = await this.prepare(call);
     try {
-      yield* this.stream(r);
+      for await (const event of raceTiers(r, this.calls, false)) {
+        if (event.case === "delta") yield event;
+        else yield { case: "done", value: r.respond(event.value, event.tierAttempts, "", event.ttftUs) };
+      }
     } finally {
       r.done();
-    }
-  }
-
-  private async *stream(r: Awaited<ReturnType<RouterCore["prepare"]>>): AsyncGenerator<StreamEvent> {
-    for (let i = 0; ; i++) {
-      const tier = r.tiers[i]!;
-      let ttftUs: bigint | undefined;
-      try {
-        for await (const msg of this.executor(tier).executeStream(r.request(tier), r.options())) {
-          if (msg.event.case === "delta") {
-            ttftUs ??= r.sinceStartUs();
-            yield { case: "delta", value: msg.event.value };
-          } else if (msg.event.case === "done") {
-            this.deps.passive.record(tier, true);
-            r.finished(tier, "ok");
-            yield { case: "done", value: r.respond(msg.event.value, i + 1, "", ttftUs ?? r.sinceStartUs()) };
-            return;
-          }
-        }
-        throw new ConnectError(`tier ${tier}: stream ended without a result`, Code.Unavailable);
-      } catch (cause) {
-        // Once text reached the caller, switching tiers would splice two answers: fail instead.
-        if (ttftUs !== undefined || !r.failed(tier, cause, i)) {
-          const err = ConnectError.from(cause);
-          r.finished("", Code[err.code]);
-          throw err;
-        }
-      }
     }
   }
 
@@ -122,70 +99,30 @@ export class RouterCore {
     return client;
   }
 
-  private async prepare(call: RouteCall) {
+  private async prepare(call: RouteCall): Promise<RouteRequest> {
     const { deps } = this;
     const started = performance.now();
     const deadline = deadlineFrom(call.timeoutMs, deps.defaultTimeoutMs);
     const tenant = deps.auth().tenantOf(call.authorization);
     const input = call.input;
     if (!input) throw new ConnectError("input: required", Code.InvalidArgument);
-    const options = () => ({ signal: call.signal, timeoutMs: Math.max(1, deadline - Date.now()) });
-    const c = await deps.classifier.classify({ tenant, input, deadlineMs: Math.max(0, deadline - Date.now()) }, options());
+    const timeoutMs = () => Math.max(1, deadline - Date.now());
+    const classification = await deps.classifier.classify(
+      { tenant, input, deadlineMs: Math.max(0, deadline - Date.now()) },
+      { signal: call.signal, timeoutMs: timeoutMs() },
+    );
     const plan = deps.policy.plan({
-      tier: c.tier,
-      minTier: c.minTier,
-      maxTier: c.maxTier,
+      tier: classification.tier,
+      minTier: classification.minTier,
+      maxTier: classification.maxTier,
       userKey: `${tenant}:${input.user}`,
+      anonymous: input.user === "",
       overBudget: deps.spend.overBudget(tenant),
     });
-    const id = randomUUID();
-    const reasons = [...c.reasons, ...plan.reasons];
-    // One attempt budget for the whole request, so executor retries and tier fallbacks never multiply.
-    let attemptsLeft = deps.maxAttempts;
-    const sinceStartUs = () => BigInt(Math.round((performance.now() - started) * 1_000));
-    return {
-      tiers: plan.tiers,
-      done: plan.done,
-      finished: (served: string, code: string) => deps.onFinished?.(c.tier, served, code, (performance.now() - started) / 1_000),
-      options,
-      sinceStartUs,
-      request: (tier: string) => ({ tier, requestId: id, tenant, input, maxAttempts: attemptsLeft }),
-      /** Records a failed tier; returns true when the next tier should be tried. */
-      failed(tier: string, cause: unknown, index: number): boolean {
-        const err = ConnectError.from(cause);
-        if (FALLBACK_CODES.has(err.code)) deps.passive.record(tier, false);
-        attemptsLeft -= Number(err.metadata.get(ATTEMPTS_HEADER) ?? 1);
-        const next = plan.tiers[index + 1];
-        if (next === undefined || call.signal.aborted || !FALLBACK_CODES.has(err.code) || deadline - Date.now() < MIN_FALLBACK_MS) return false;
-        if (attemptsLeft <= 0) {
-          reasons.push(`${tier} failed in-request (${Code[err.code]}); no attempts left for ${next}`);
-          return false;
-        }
-        reasons.push(`${tier} failed in-request (${Code[err.code]}: ${err.rawMessage}); fell back to ${next}`);
-        return true;
-      },
-      respond: (r: ExecuteResponse, attempts: number, content: string, ttftUs: bigint): CompleteResponse => {
-        deps.spend.add(tenant, r.costUsd);
-        return create(CompleteResponseSchema, {
-          id,
-          content,
-          finishReason: r.finishReason,
-          routing: {
-            requestedTier: c.tier,
-            servedTier: r.tier,
-            reasons,
-            ruleIds: c.ruleIds,
-            tierAttempts: attempts,
-            providerAttempts: deps.maxAttempts - attemptsLeft + r.attempts,
-            cached: r.cached,
-          },
-          model: r.model,
-          provider: r.provider,
-          usage: r.usage,
-          costUsd: r.costUsd,
-          timings: { ttftUs, totalUs: sinceStartUs(), providerUs: r.timings?.providerUs ?? 0n },
-        });
-      },
-    };
+    return new RouteRequest(deps, { tenant, input, classification, plan, deadline, signal: call.signal, started });
   }
+}
+
+async function* unaryAsStream(response: Promise<ExecuteResponse>): AsyncGenerator<ExecuteStreamResponse> {
+  yield create(ExecuteStreamResponseSchema, { event: { case: "done", value: await response } });
 }

@@ -57,7 +57,7 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
   let auth = new ApiKeyAuth(config);
   let current = config;
   const spend = new SpendLedger(() => current);
-  const passive = new PassiveTierBreaker();
+  const passive = new PassiveTierBreaker(config.router.passive_breaker.failures, config.router.passive_breaker.cool_ms);
   const view = (tier: string) => tierView(tier, status, passive, { connected: link.connected, since: link.connectedSince });
   const policy = new RoutingPolicy(config, ladder, view);
   const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected });
@@ -66,6 +66,7 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
     auth: () => auth,
     classifier: createClient(ClassifierService, createMeshTransport(endpointUrl(config.classifier))),
     executors,
+    tiers: config.tiers,
     policy,
     spend,
     passive,

@@ -73,6 +73,18 @@ function users(pred: (f: number) => boolean, n: number): string[] {
   return out;
 }
 
+/** Small seeded PRNG so draws are reproducible. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
 describe("RoutingPolicy: healthy tiers and chains", () => {
   it("serves the requested tier first, then its fallbacks down to the lowest tier", () => {
     const { policy } = setup();
@@ -346,54 +358,80 @@ describe("RoutingPolicy: promotion", () => {
 describe("RoutingPolicy: stickiness", () => {
   // return_steps [1]: everyone is let back at once, so only stickiness holds users here.
   const sticky = { gold: { sticky_ms: 60_000, return_steps: [1] } };
+  const held = (until: number) => `sticky: stays on silver until gold is healthy again, at most until ${new Date(until).toISOString()} (moved from gold)`;
 
-  it("a moved user stays on the new tier for sticky_ms after the requested tier is healthy again", () => {
+  it("a moved user stays on the new tier while the requested tier recovers (degraded after down)", () => {
     const { policy, set } = setup(sticky);
     set("gold", TierState.DOWN);
     expect(policy.plan(req("gold", "pro", "u:moved"), T0).tiers[0]).toBe("silver");
 
-    set("gold", TierState.HEALTHY);
+    set("gold", TierState.DEGRADED, "recovering: 3 consecutive successful attempts");
     const plan = policy.plan(req("gold", "pro", "u:moved"), T0 + 1_000);
     expect(plan.tiers[0]).toBe("silver");
-    expect(plan.reasons).toEqual([`sticky: stays on silver until ${new Date(T0 + 60_000).toISOString()} (moved from gold)`]);
+    expect(plan.reasons).toEqual(["gold is degraded (recovering: 3 consecutive successful attempts)", held(T0 + 60_000)]);
     expect(policy.plan(req("gold", "pro", "u:moved"), T0 + 59_999).tiers[0]).toBe("silver");
 
-    // Users who were never moved go back at once.
+    // Users who were never moved follow the return steps (here: all at once).
     expect(policy.plan(req("gold", "pro", "u:other"), T0 + 1_000).tiers[0]).toBe("gold");
   });
 
-  it("stickiness ends after sticky_ms", () => {
+  it("ends as soon as the requested tier is confirmed healthy; the user then follows the return steps", () => {
+    const { policy, set } = setup({ gold: { sticky_ms: 60_000, return_steps: [0.25, 0.5, 1], return_step_ms: 2_000 } });
+    const [early] = users((f) => f < 0.25, 1);
+    const [late] = users((f) => f >= 0.5, 1);
+    set("gold", TierState.DOWN);
+    for (const key of [early!, late!]) expect(policy.plan(req("gold", "pro", key), T0).tiers[0]).toBe("silver");
+    set("gold", TierState.DEGRADED);
+    // Recovering: both held, even the one the first return step would let back.
+    for (const key of [early!, late!]) expect(policy.plan(req("gold", "pro", key), T0 + 1_000).reasons.at(-1)).toBe(held(T0 + 60_000));
+    set("gold", TierState.HEALTHY);
+    // Confirmed healthy 1 s into the return (step 0, 25%): no more holds, 59 s before sticky_ms is up.
+    const e = policy.plan(req("gold", "pro", early!), T0 + 2_000);
+    expect(e.tiers[0]).toBe("gold");
+    expect(e.reasons).toEqual([]);
+    const l = policy.plan(req("gold", "pro", late!), T0 + 2_000);
+    expect(l.tiers[0]).toBe("silver");
+    expect(l.reasons).toEqual(["progressive return: gold is back for 25% of users, not yet this one"]);
+    // The return started when gold left down (T0 + 1 s): everyone is back at step 2, 4 s later.
+    expect(policy.plan(req("gold", "pro", late!), T0 + 4_999).tiers[0]).toBe("silver");
+    expect(policy.plan(req("gold", "pro", late!), T0 + 5_000).tiers[0]).toBe("gold");
+    // Released for good: gold degraded again later does not bring the hold back.
+    set("gold", TierState.DEGRADED);
+    expect(policy.plan(req("gold", "pro", early!), T0 + 6_000).tiers[0]).toBe("gold");
+  });
+
+  it("ends after sticky_ms even while the requested tier is still recovering", () => {
     const { policy, set } = setup(sticky);
     set("gold", TierState.DOWN);
     policy.plan(req("gold", "pro", "u:moved"), T0);
-    set("gold", TierState.HEALTHY);
+    set("gold", TierState.DEGRADED);
     const plan = policy.plan(req("gold", "pro", "u:moved"), T0 + 60_000);
     expect(plan.tiers).toEqual(["gold", "silver", "bronze"]);
-    expect(plan.reasons).toEqual([]);
+    expect(plan.reasons).toEqual(["gold is degraded (gold is DEGRADED)"]);
   });
 
-  it("stickiness ends early when the new tier becomes degraded or down", () => {
+  it("ends early when the new tier becomes degraded or down", () => {
     for (const worse of [TierState.DEGRADED, TierState.DOWN]) {
       const { policy, set } = setup(sticky);
       set("gold", TierState.DOWN);
       policy.plan(req("gold", "pro", "u:moved"), T0);
-      set("gold", TierState.HEALTHY);
+      set("gold", TierState.DEGRADED);
       expect(policy.plan(req("gold", "pro", "u:moved"), T0 + 1_000).tiers[0]).toBe("silver");
       set("silver", worse);
       const plan = policy.plan(req("gold", "pro", "u:moved"), T0 + 2_000);
       expect(plan.tiers[0]).toBe("gold");
-      expect(plan.reasons).toEqual([]);
+      expect(plan.reasons).toEqual(["gold is degraded (gold is DEGRADED)"]);
       // ...and does not come back when silver recovers.
       set("silver", TierState.HEALTHY);
       expect(policy.plan(req("gold", "pro", "u:moved"), T0 + 3_000).tiers[0]).toBe("gold");
     }
   });
 
-  it("stickiness is kept per requested tier", () => {
+  it("is kept per requested tier", () => {
     const { policy, set } = setup(sticky);
     set("gold", TierState.DOWN);
     policy.plan(req("gold", "pro", "u:moved"), T0);
-    set("gold", TierState.HEALTHY);
+    set("gold", TierState.DEGRADED);
     // The same user asking for silver is not affected by the gold -> silver stickiness.
     expect(policy.plan(req("silver", "pro", "u:moved"), T0 + 1_000).reasons).toEqual([]);
     expect(policy.plan(req("gold", "pro", "u:moved"), T0 + 1_000).tiers[0]).toBe("silver");
@@ -403,19 +441,32 @@ describe("RoutingPolicy: stickiness", () => {
     const { policy, set } = setup({ gold: { sticky_ms: 0, return_steps: [1] } });
     set("gold", TierState.DOWN);
     policy.plan(req("gold", "pro", "u:moved"), T0);
-    set("gold", TierState.HEALTHY);
+    set("gold", TierState.DEGRADED);
     expect(policy.plan(req("gold", "pro", "u:moved"), T0 + 1).tiers[0]).toBe("gold");
   });
 
-  it("a promoted user stays on the promotion target while sticky", () => {
-    const { policy, set } = setup({ silver: { on_degraded: "promote", sticky_ms: 30_000, return_steps: [1] } });
-    set("silver", TierState.DEGRADED);
+  it("a promoted user stays on the promotion target while sticky, and comes back once the tier is healthy", () => {
+    const { policy, set } = setup({ silver: { on_down: "promote", sticky_ms: 30_000, return_steps: [1] } });
+    set("silver", TierState.DOWN);
     policy.plan(req("silver", "pro", "u:p"), T0).done();
-    set("silver", TierState.HEALTHY);
+    set("silver", TierState.DEGRADED);
     const plan = policy.plan(req("silver", "pro", "u:p"), T0 + 10_000);
     expect(plan.tiers[0]).toBe("gold");
-    expect(plan.reasons[0]).toMatch(/^sticky: stays on gold until .* \(moved from silver\)$/);
-    expect(policy.plan(req("silver", "pro", "u:p"), T0 + 30_000).tiers[0]).toBe("silver");
+    expect(plan.reasons.at(-1)).toMatch(/^sticky: stays on gold until silver is healthy again, at most until .* \(moved from silver\)$/);
+    expect(policy.promotedInFlight("gold")).toBe(1); // a hold above the requested tier is a promotion
+    plan.done();
+    set("silver", TierState.HEALTHY);
+    expect(policy.plan(req("silver", "pro", "u:p"), T0 + 11_000).tiers[0]).toBe("silver");
+  });
+
+  it("never holds callers without a user id: they share one key, which would pin a whole service", () => {
+    const { policy, set } = setup(sticky);
+    set("gold", TierState.DOWN);
+    expect(policy.plan({ ...req("gold", "pro", "acme:"), anonymous: true }, T0).tiers[0]).toBe("silver");
+    set("gold", TierState.DEGRADED);
+    const plan = policy.plan({ ...req("gold", "pro", "acme:"), anonymous: true }, T0 + 1_000);
+    expect(plan.tiers[0]).toBe("gold"); // return_steps [1]: every request is back
+    expect(plan.reasons.some((r) => r.startsWith("sticky"))).toBe(false);
   });
 });
 
@@ -534,6 +585,166 @@ describe("RoutingPolicy: progressive return", () => {
     // Actual: ["bronze"].
     expect(plan.tiers.every((t) => t === "gold" || t === "silver")).toBe(true);
   });
+});
+
+describe("RoutingPolicy: return ramp timing", () => {
+  // The product defaults: sticky_ms 60 s, return_steps [0.25, 0.5, 1], return_step_ms 2 s.
+  const keys = Array.from({ length: 400 }, (_, i) => `acme:user-${i}`);
+  /** Share of `keys` served by gold at `now` (none of them was moved, so none is sticky). */
+  const backShare = (policy: RoutingPolicy, now: number) => keys.filter((k) => policy.plan(req("gold", "pro", k), now).tiers[0] === "gold").length / keys.length;
+  const moveOff = (policy: RoutingPolicy, now: number) => expect(policy.plan(req("gold", "pro", "acme:mover"), now).tiers[0]).toBe("silver");
+
+  it("the defaults are a quarter, half, then all, 2 s a step, with 60 s sticky holds", () => {
+    const { config } = setup();
+    expect(config.tiers["gold"]!.routing).toMatchObject({ sticky_ms: 60_000, return_steps: [0.25, 0.5, 1], return_step_ms: 2_000 });
+  });
+
+  it("starts when the tier leaves down for degraded (recovering) and advances while it recovers", () => {
+    const { policy, set } = setup();
+    set("gold", TierState.DOWN);
+    moveOff(policy, T0);
+    set("gold", TierState.DEGRADED, "recovering: 3 consecutive successful attempts");
+    const s0 = backShare(policy, T0 + 1_000); // the return starts here
+    expect(s0).toBeGreaterThan(0.15);
+    expect(s0).toBeLessThan(0.35);
+    const s1 = backShare(policy, T0 + 3_000);
+    expect(s1).toBeGreaterThan(0.4);
+    expect(s1).toBeLessThan(0.6);
+    set("gold", TierState.HEALTHY);
+    expect(backShare(policy, T0 + 5_000)).toBe(1);
+    // Over after the last step: no reasons at all.
+    expect(policy.plan(req("gold", "pro", keys[0]), T0 + 7_000).reasons).toEqual([]);
+  });
+
+  it("starts on healthy when the tier's traffic moved on degraded (on_degraded fallback)", () => {
+    const { policy, set } = setup({ gold: { on_degraded: "fallback" } });
+    set("gold", TierState.DEGRADED);
+    moveOff(policy, T0);
+    expect(backShare(policy, T0 + 5_000)).toBe(0); // degraded: still moved, the return has not started
+    set("gold", TierState.HEALTHY);
+    const s0 = backShare(policy, T0 + 6_000);
+    expect(s0).toBeGreaterThan(0.15);
+    expect(s0).toBeLessThan(0.35);
+    expect(backShare(policy, T0 + 10_000)).toBe(1);
+  });
+
+  it("pauses while the tier is degraded again after being healthy, without taking anyone back off", () => {
+    const { policy, set } = setup();
+    set("gold", TierState.DOWN);
+    moveOff(policy, T0);
+    set("gold", TierState.HEALTHY);
+    const s0 = backShare(policy, T0 + 1_000);
+    set("gold", TierState.DEGRADED, "TTFT p95 900 ms");
+    // 10 s degraded: the return stays at its first step.
+    expect(backShare(policy, T0 + 2_500)).toBe(s0);
+    expect(backShare(policy, T0 + 11_000)).toBe(s0);
+    set("gold", TierState.HEALTHY);
+    expect(backShare(policy, T0 + 12_000)).toBe(s0); // the step restarts its 2 s
+    expect(backShare(policy, T0 + 14_000)).toBeGreaterThan(s0);
+    expect(backShare(policy, T0 + 16_000)).toBe(1);
+  });
+
+  it("restarts from the first step when the tier goes down again, even with no request moved meanwhile", () => {
+    const { policy, set } = setup();
+    set("gold", TierState.DOWN);
+    moveOff(policy, T0);
+    set("gold", TierState.DEGRADED);
+    backShare(policy, T0 + 1_000);
+    const s1 = backShare(policy, T0 + 3_000);
+    expect(s1).toBeGreaterThan(0.4);
+    set("gold", TierState.DOWN);
+    // A request for gold with no usable fallback (min_tier gold) is not moved, yet the return restarts.
+    expect(policy.plan({ ...req("gold"), minTier: "gold", userKey: keys[0]! }, T0 + 4_000).tiers).toEqual(["gold"]);
+    set("gold", TierState.DEGRADED);
+    const again = backShare(policy, T0 + 10_000);
+    expect(again).toBeGreaterThan(0.15);
+    expect(again).toBeLessThan(0.35);
+    expect(backShare(policy, T0 + 11_999)).toBe(again);
+  });
+});
+
+describe("RoutingPolicy: callers without a user id", () => {
+  const anon = (userKey = "acme:"): RouteInput => ({ ...req("gold", "pro", userKey), anonymous: true });
+
+  it("get the step's share of their requests back, drawn per request", () => {
+    const random = mulberry32(7);
+    const config = makeConfig();
+    const states = new Map<string, TierState>([["gold", TierState.DOWN]]);
+    const view = (tier: string): TierView => ({ state: states.get(tier) ?? TierState.HEALTHY, reason: "r", source: "status" });
+    const policy = new RoutingPolicy(config, new TierLadder(config.tiers), view, random);
+    expect(policy.plan(anon(), T0).tiers[0]).toBe("silver");
+    states.set("gold", TierState.DEGRADED);
+    const shareAt = (now: number, n = 2_000) => {
+      let back = 0;
+      for (let i = 0; i < n; i++) {
+        const plan = policy.plan(anon(), now);
+        if (plan.tiers[0] === "gold") back++;
+        else expect(plan.reasons.at(-1)).toMatch(/^progressive return: gold is back for (25|50)% of requests without a user id, not this one$/);
+      }
+      return back / n;
+    };
+    expect(shareAt(T0 + 1_000)).toBeCloseTo(0.25, 1);
+    expect(shareAt(T0 + 3_000)).toBeCloseTo(0.5, 1);
+    expect(shareAt(T0 + 5_000)).toBe(1);
+  });
+
+  it("one shared key is not all in or all out: both tiers serve it within a step", () => {
+    const { policy, set } = setup();
+    set("gold", TierState.DOWN);
+    policy.plan(anon(), T0);
+    set("gold", TierState.DEGRADED);
+    const served = new Set(Array.from({ length: 200 }, () => policy.plan(anon(), T0 + 1_000).tiers[0]));
+    expect(served).toEqual(new Set(["gold", "silver"]));
+  });
+});
+
+describe("RoutingPolicy: a flapping tier (2 s down, 2 s up, for a minute) under the monitor's behaviour", () => {
+  /**
+   * Gold's state over time as the health monitor reports it for this fault with default
+   * config (from its recovery-drill simulation: flap damping keeps it down after the third
+   * fault; it is never reported healthy while it flaps), times in ms from the first fault.
+   */
+  const timelines: Record<string, [number, TierState][]> = {
+    "instant 503s": [
+      [365, TierState.DOWN],
+      [3_400, TierState.DEGRADED],
+      [4_525, TierState.DOWN],
+      [11_130, TierState.DEGRADED],
+      [12_485, TierState.DOWN],
+      [60_330, TierState.DEGRADED],
+      [63_330, TierState.HEALTHY],
+    ],
+    "hangs": [
+      [580, TierState.DOWN],
+      [61_530, TierState.DEGRADED],
+      [64_530, TierState.HEALTHY],
+    ],
+  };
+
+  for (const [fault, timeline] of Object.entries(timelines)) {
+    it(`${fault}: every user is moved at most twice (off, and back once it is over)`, () => {
+      const { policy, set } = setup();
+      const random = mulberry32(11);
+      const keys = Array.from({ length: 300 }, (_, i) => `acme:user-${i}`);
+      const served = new Map<string, string>(keys.map((k) => [k, "gold"]));
+      const moves = new Map<string, number>();
+      let next = 0;
+      // Each user calls at random, about every 500 ms, for 75 s; state changes apply as they come.
+      for (let t = 0; t < 75_000; t += 10) {
+        while (next < timeline.length && timeline[next]![0] <= t) set("gold", timeline[next++]![1]);
+        for (const key of keys) {
+          if (random() >= 10 / 500) continue;
+          const plan = policy.plan(req("gold", "pro", key), T0 + t);
+          plan.done();
+          if (plan.tiers[0] !== served.get(key)) moves.set(key, (moves.get(key) ?? 0) + 1);
+          served.set(key, plan.tiers[0]!);
+        }
+      }
+      expect(Math.max(...moves.values())).toBeLessThanOrEqual(2);
+      expect([...moves.values()].filter((n) => n === 2).length).toBe(keys.length); // all went and came back
+      expect([...served.values()].every((t) => t === "gold")).toBe(true);
+    });
+  }
 });
 
 describe("userFraction", () => {

@@ -11,6 +11,12 @@ export interface RouteInput {
   maxTier: string;
   /** Whose experience stickiness and progressive return keep stable (tenant + user). */
   userKey: string;
+  /**
+   * The request carries no user id (an internal service, say): it is never held by
+   * stickiness (one shared key would pin a whole service), and during a return it is let
+   * back by a random draw per request against the step's share.
+   */
+  anonymous?: boolean | undefined;
   /** Set when the tenant must not be promoted because of its budget: the reason. */
   overBudget?: string | undefined;
 }
@@ -32,8 +38,12 @@ interface Sticky {
 interface ReturnRamp {
   /** Where the tier's traffic went while it was moved. */
   to: string;
-  /** When the tier was first seen recovered; undefined while it is still bad. */
-  recoveredAt: number | undefined;
+  /** Index of the current step in `return_steps`. */
+  step: number;
+  /** When the current step began; undefined before the return starts and while it is paused. */
+  stepSince: number | undefined;
+  /** The tier was seen healthy since it was left: degraded from then on is bad again, not recovering. */
+  confirmed: boolean;
 }
 
 const MAX_STICKY_USERS = 100_000;
@@ -41,9 +51,16 @@ const MAX_STICKY_USERS = 100_000;
 /**
  * Per-tier routing policy: on degraded or down, promote a tier's traffic to a higher tier
  * (within the plan's entitlement and a share of the target's capacity) or fall back down
- * its chain (never below the quality floor). Users moved to another tier stay there for
- * `sticky_ms` unless that tier gets worse; after recovery, traffic returns step by step by
- * share of users.
+ * its chain (never below the quality floor).
+ *
+ * Return after an outage: once the tier is no longer down (degraded = recovering, with
+ * `on_degraded: stay`, or healthy) its traffic comes back along `return_steps`, one step per
+ * `return_step_ms`: users by a stable hash of their key, requests without a user id by a
+ * random draw per request. The steps advance while the tier recovers or is healthy, pause
+ * while it is degraded again after being healthy, and start over after it goes down again.
+ * Users moved off it stay where they were moved (`sticky_ms` at most) while it is not
+ * confirmed healthy, so an unstable tier does not flip them back and forth; the hold ends as
+ * soon as it is healthy (they then follow the steps) or when their new tier gets worse.
  */
 export class RoutingPolicy {
   private readonly sticky = new Map<string, Sticky>();
@@ -54,6 +71,8 @@ export class RoutingPolicy {
     private readonly config: Pick<Config, "tiers">,
     private readonly ladder: TierLadder,
     private readonly view: (tier: string) => TierView,
+    /** Draws for requests without a user id (tests inject a seeded one). */
+    private readonly random: () => number = Math.random,
   ) {}
 
   /** Promoted requests in flight per target tier (metrics, tests). */
@@ -72,7 +91,10 @@ export class RoutingPolicy {
 
     const bad = v.state === TierState.DOWN || v.state === TierState.DEGRADED;
     const action = v.state === TierState.DOWN ? routing.on_down : v.state === TierState.DEGRADED ? routing.on_degraded : "stay";
-    const stuck = this.stickyFor(input.userKey, requested, now);
+    const anonymous = input.anonymous === true;
+    const stuck = anonymous ? undefined : this.stickyFor(input.userKey, requested, now);
+    // Down again: the return, if one was under way, starts over at the next recovery.
+    if (v.state === TierState.DOWN) this.restartRamp(requested);
     if (bad) {
       reasons.push(`${requested} is ${v.state === TierState.DOWN ? "down" : "degraded"} (${v.reason})`);
     }
@@ -95,24 +117,29 @@ export class RoutingPolicy {
       }
     }
     if (target !== requested) {
-      this.ramps.set(requested, { to: target, recoveredAt: undefined });
-      if (routing.sticky_ms > 0 && stuck?.to !== target) {
+      this.ramps.set(requested, { to: target, step: 0, stepSince: undefined, confirmed: false });
+      if (!anonymous && routing.sticky_ms > 0 && stuck?.to !== target) {
         this.remember(input.userKey, { from: requested, to: target, until: now + routing.sticky_ms });
       }
     } else if (action === "stay") {
       // The requested tier serves again (a refused promotion or fallback does not count):
-      // sticky users stay where they were moved; others come back step by step. A user is
-      // only held on a tier inside their own plan's range, and a hold above the requested
-      // tier takes promotion capacity like any promotion.
-      const held = stuck ? { to: stuck.to, share: 0 } : this.rampHold(requested, input.userKey, now);
+      // sticky users stay where they were moved until it is confirmed healthy; others come
+      // back step by step. A user is only held on a tier inside their own plan's range, and
+      // a hold above the requested tier takes promotion capacity like any promotion.
+      // The return's clock runs on every request, held or not, so it starts when the tier leaves down.
+      const ramped = this.rampHold(requested, input, v.state, now);
+      const held = stuck ? { to: stuck.to, share: 0 } : ramped;
       const heldAbove = held !== undefined && this.ladder.above(held.to, requested);
       if (held && !(heldAbove && input.overBudget) && this.mayHold(held.to, requested, input.maxTier, floor)) {
         target = held.to;
         if (this.ladder.above(held.to, requested)) promotedTo = held.to;
+        const pct = Math.round(held.share * 100);
         reasons.push(
           stuck
-            ? `sticky: stays on ${stuck.to} until ${new Date(stuck.until).toISOString()} (moved from ${requested})`
-            : `progressive return: ${requested} is back for ${Math.round(held.share * 100)}% of users, not yet this one`,
+            ? `sticky: stays on ${stuck.to} until ${requested} is healthy again, at most until ${new Date(stuck.until).toISOString()} (moved from ${requested})`
+            : anonymous
+              ? `progressive return: ${requested} is back for ${pct}% of requests without a user id, not this one`
+              : `progressive return: ${requested} is back for ${pct}% of users, not yet this one`,
         );
       }
     }
@@ -187,8 +214,9 @@ export class RoutingPolicy {
     const s = this.sticky.get(userKey);
     if (!s || s.from !== from) return undefined;
     const state = this.view(s.to).state;
-    // Stickiness ends when it expires or when the tier the user sits on gets worse.
-    if (s.until <= now || state === TierState.DOWN || state === TierState.DEGRADED) {
+    // Stickiness ends when it expires, when the tier the user was moved from is confirmed
+    // healthy (the user then returns with the others), or when the tier they sit on gets worse.
+    if (s.until <= now || this.view(from).state === TierState.HEALTHY || state === TierState.DOWN || state === TierState.DEGRADED) {
       this.sticky.delete(userKey);
       return undefined;
     }
@@ -201,20 +229,41 @@ export class RoutingPolicy {
     if (this.sticky.size > MAX_STICKY_USERS) this.sticky.delete(this.sticky.keys().next().value!);
   }
 
-  /** While a recovered tier ramps back up, the users not yet returned, and the current share. */
-  private rampHold(tier: string, userKey: string, now: number): { to: string; share: number } | undefined {
+  /** The tier is down again: a return under way starts over (first step, not yet confirmed) at the next recovery. */
+  private restartRamp(tier: string): void {
+    const ramp = this.ramps.get(tier);
+    if (!ramp) return;
+    ramp.step = 0;
+    ramp.stepSince = undefined;
+    ramp.confirmed = false;
+  }
+
+  /** While a tier's traffic returns step by step, whether this request is still held away, and the step's share. */
+  private rampHold(tier: string, input: RouteInput, state: TierState, now: number): { to: string; share: number } | undefined {
     const ramp = this.ramps.get(tier);
     if (!ramp) return undefined;
     const { return_steps: steps, return_step_ms: stepMs } = this.config.tiers[tier]!.routing;
-    ramp.recoveredAt ??= now;
-    const step = Math.floor((now - ramp.recoveredAt) / stepMs);
-    if (step >= steps.length) {
+    if (state === TierState.HEALTHY) ramp.confirmed = true;
+    // Steps advance while the tier recovers from down or is healthy (or unknown); degraded
+    // again after being healthy is bad again: the return pauses at its step.
+    if (state === TierState.DEGRADED && ramp.confirmed) {
+      ramp.stepSince = undefined;
+    } else {
+      ramp.stepSince ??= now;
+      const passed = Math.floor((now - ramp.stepSince) / stepMs);
+      if (passed > 0) {
+        ramp.step += passed;
+        ramp.stepSince += passed * stepMs;
+      }
+    }
+    if (ramp.step >= steps.length) {
       this.ramps.delete(tier);
       return undefined;
     }
-    const share = steps[step]!;
-    const toState = this.view(ramp.to).state;
-    if (userFraction(userKey) < share || toState === TierState.DOWN) return undefined;
+    const share = steps[ramp.step]!;
+    // Users by a stable hash (a returned user stays returned); requests without a user id by a draw each.
+    const draw = input.anonymous === true ? this.random() : userFraction(input.userKey);
+    if (draw < share || this.view(ramp.to).state === TierState.DOWN) return undefined;
     return { to: ramp.to, share };
   }
 

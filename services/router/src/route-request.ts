@@ -1,0 +1,161 @@
+import { randomUUID } from "node:crypto";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  ATTEMPTS_HEADER,
+  CompleteResponseSchema,
+  type ClassifyResponse,
+  type CompleteResponse,
+  type CompletionInput,
+  type ExecuteRequestSchema,
+  type ExecuteResponse,
+} from "@tiermesh/proto";
+import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
+import type { RoutePlan } from "./routing-policy.js";
+import type { SpendLedger } from "./spend-ledger.js";
+
+/** Errors after which another tier may still serve the request. */
+export const FALLBACK_CODES = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted, Code.Internal, Code.Unknown]);
+/** Below this much time left, no further tier is tried. */
+const MIN_FALLBACK_MS = 20;
+
+export interface RouteRequestDeps {
+  spend: SpendLedger;
+  passive: PassiveTierBreaker;
+  /** Provider attempts one request may make in all, across tiers. */
+  maxAttempts: number;
+  onFinished?: ((requested: string, served: string, code: string, seconds: number) => void) | undefined;
+}
+
+export interface RouteRequestInit {
+  tenant: string;
+  input: CompletionInput;
+  classification: ClassifyResponse;
+  plan: RoutePlan;
+  /** Absolute deadline, epoch ms. */
+  deadline: number;
+  signal: AbortSignal;
+  started: number;
+}
+
+/**
+ * One routed request after classification: the tiers it may use in order, the reasons
+ * its response will give, and one attempt budget shared by every tier it touches, so
+ * executor retries, hedges and tier fallbacks never multiply.
+ */
+export class RouteRequest {
+  readonly id = randomUUID();
+  readonly reasons: string[];
+  private attemptsLeft: number;
+
+  constructor(
+    private readonly deps: RouteRequestDeps,
+    private readonly init: RouteRequestInit,
+  ) {
+    this.reasons = [...init.classification.reasons, ...init.plan.reasons];
+    this.attemptsLeft = deps.maxAttempts;
+  }
+
+  /** Tiers to try in order: the first serves, the rest are in-request fallbacks or hedges. */
+  get tiers(): readonly string[] {
+    return this.init.plan.tiers;
+  }
+
+  get signal(): AbortSignal {
+    return this.init.signal;
+  }
+
+  get attemptsRemaining(): number {
+    return this.attemptsLeft;
+  }
+
+  remainingMs(): number {
+    return this.init.deadline - Date.now();
+  }
+
+  sinceStartUs(): bigint {
+    return BigInt(Math.round((performance.now() - this.init.started) * 1_000));
+  }
+
+  /** What an executor of `tier` is asked to do; `reserve` keeps attempts for calls still running. */
+  executeRequest(tier: string, collect: boolean, reserve = 0): MessageInitShape<typeof ExecuteRequestSchema> {
+    const { tenant, input } = this.init;
+    return { tier, requestId: this.id, tenant, input, maxAttempts: Math.max(1, this.attemptsLeft - reserve), collect };
+  }
+
+  /** Call options for an executor call: the request's deadline and the given signal. */
+  callOptions(signal: AbortSignal): { signal: AbortSignal; timeoutMs: number } {
+    return { signal, timeoutMs: Math.max(1, this.remainingMs()) };
+  }
+
+  /** Counts a failed tier call against the attempt budget and the router's passive breaker. */
+  recordFailure(tier: string, cause: unknown): ConnectError {
+    const err = ConnectError.from(cause);
+    if (FALLBACK_CODES.has(err.code)) this.deps.passive.record(tier, false);
+    this.attemptsLeft -= Number(err.metadata.get(ATTEMPTS_HEADER) ?? 1);
+    return err;
+  }
+
+  /** A call that lost a hedge race: it made at least one attempt. */
+  recordCancelled(): void {
+    this.attemptsLeft -= 1;
+  }
+
+  /** Whether `next` should be tried after `tier` failed with `err`; says why in the reasons. */
+  mayFallBack(tier: string, err: ConnectError, next: string | undefined): boolean {
+    if (next === undefined || this.init.signal.aborted || !FALLBACK_CODES.has(err.code) || this.remainingMs() < MIN_FALLBACK_MS) return false;
+    if (this.attemptsLeft <= 0) {
+      this.reasons.push(`${tier} failed in-request (${Code[err.code]}); no attempts left for ${next}`);
+      return false;
+    }
+    this.reasons.push(`${tier} failed in-request (${Code[err.code]}: ${err.rawMessage}); fell back to ${next}`);
+    return true;
+  }
+
+  /** Whether a hedge on another tier may start now (time and attempts left). */
+  mayHedge(): boolean {
+    return !this.init.signal.aborted && this.attemptsLeft >= 2 && this.remainingMs() >= MIN_FALLBACK_MS;
+  }
+
+  succeeded(tier: string): void {
+    this.deps.passive.record(tier, true);
+    this.finished(tier, "ok");
+  }
+
+  failedFinally(err: ConnectError): void {
+    this.finished("", Code[err.code]);
+  }
+
+  respond(r: ExecuteResponse, tierAttempts: number, content: string, ttftUs: bigint): CompleteResponse {
+    const { classification: c, tenant } = this.init;
+    this.deps.spend.add(tenant, r.costUsd);
+    return create(CompleteResponseSchema, {
+      id: this.id,
+      content,
+      finishReason: r.finishReason,
+      routing: {
+        requestedTier: c.tier,
+        servedTier: r.tier,
+        reasons: this.reasons,
+        ruleIds: c.ruleIds,
+        tierAttempts,
+        providerAttempts: this.deps.maxAttempts - this.attemptsLeft + r.attempts,
+        cached: r.cached,
+      },
+      model: r.model,
+      provider: r.provider,
+      usage: r.usage,
+      costUsd: r.costUsd,
+      timings: { ttftUs, totalUs: this.sinceStartUs(), providerUs: r.timings?.providerUs ?? 0n },
+    });
+  }
+
+  /** Releases what the routing plan held (promotion capacity). */
+  done(): void {
+    this.init.plan.done();
+  }
+
+  private finished(served: string, code: string): void {
+    this.deps.onFinished?.(this.init.classification.tier, served, code, (performance.now() - this.init.started) / 1_000);
+  }
+}

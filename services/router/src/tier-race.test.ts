@@ -1,0 +1,248 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import {
+  ClassifyResponseSchema,
+  ExecuteResponseSchema,
+  ExecuteStreamResponseSchema,
+  type ExecuteStreamResponse,
+} from "@tiermesh/proto";
+import { describe, expect, it } from "vitest";
+import { PassiveTierBreaker } from "./passive-tier-breaker.js";
+import { RouteRequest } from "./route-request.js";
+import { SpendLedger } from "./spend-ledger.js";
+import { raceTiers, type TierCalls, type TierEvent } from "./tier-race.js";
+
+type Script = (signal: AbortSignal, streamed: boolean) => AsyncGenerator<ExecuteStreamResponse>;
+
+const ev = (event: ExecuteStreamResponse["event"]) => create(ExecuteStreamResponseSchema, { event });
+const delta = (value: string) => ev({ case: "delta", value });
+const started = () => ev({ case: "started", value: { ttftUs: 1n } });
+const advice = (waitedMs = 50) => ev({ case: "hedgeAdvice", value: { reason: "no other deployment", waitedMs } });
+const done = (tier: string, content = "") =>
+  ev({ case: "done", value: create(ExecuteResponseSchema, { tier, content, finishReason: "stop", attempts: 1 }) });
+
+/** Waits until aborted, then throws like a cancelled client call. */
+function hang(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(new ConnectError("cancelled", Code.Canceled));
+    if (signal.aborted) fail();
+    signal.addEventListener("abort", fail, { once: true });
+  });
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function setup(scripts: Record<string, Script>, options: { hedges?: boolean; budget?: () => boolean; maxAttempts?: number } = {}) {
+  const tiers = Object.keys(scripts);
+  const opened: { tier: string; collect: boolean; streamed: boolean; signal: AbortSignal }[] = [];
+  const calls: TierCalls = {
+    open(tier, request, opts, streamed) {
+      opened.push({ tier, collect: request.collect ?? false, streamed, signal: opts.signal });
+      return scripts[tier]!(opts.signal, streamed);
+    },
+    hedges: () => options.hedges ?? true,
+    deposit: () => {},
+    tryHedge: options.budget ?? (() => true),
+  };
+  const finished: string[] = [];
+  const r = new RouteRequest(
+    {
+      spend: new SpendLedger(() => ({ tenants: {}, plans: {} })),
+      passive: new PassiveTierBreaker(),
+      maxAttempts: options.maxAttempts ?? 6,
+      onFinished: (_requested, served, code) => finished.push(`${served}:${code}`),
+    },
+    {
+      tenant: "acme",
+      input: { $typeName: "tiermesh.common.v1.CompletionInput" } as never,
+      classification: create(ClassifyResponseSchema, { tier: tiers[0]!, reasons: ["classified"] }),
+      plan: { tiers, reasons: [], done: () => {} },
+      deadline: Date.now() + 5_000,
+      signal: new AbortController().signal,
+      started: performance.now(),
+    },
+  );
+  return { r, calls, opened, finished };
+}
+
+async function collect(gen: AsyncGenerator<TierEvent>) {
+  const deltas: string[] = [];
+  let result: Extract<TierEvent, { case: "done" }> | undefined;
+  for await (const e of gen) {
+    if (e.case === "delta") deltas.push(e.value);
+    else result = e;
+  }
+  return { deltas, result: result! };
+}
+
+describe("raceTiers", () => {
+  it("serves from the first tier when it answers", async () => {
+    const { r, calls, opened, finished } = setup({
+      gold: async function* () {
+        yield delta("hi");
+        yield done("gold");
+      },
+      silver: async function* () {
+        throw new Error("not called");
+      },
+    });
+    const { deltas, result } = await collect(raceTiers(r, calls, false));
+    expect(deltas).toEqual(["hi"]);
+    expect(result.value.tier).toBe("gold");
+    expect(result.tierAttempts).toBe(1);
+    expect(opened.map((o) => o.tier)).toEqual(["gold"]);
+    expect(finished).toEqual(["gold:ok"]);
+  });
+
+  it("falls back to the next tier when a tier fails before its first token", async () => {
+    const { r, calls } = setup({
+      gold: async function* () {
+        throw new ConnectError("every deployment is stalled", Code.Unavailable);
+      },
+      silver: async function* () {
+        yield done("silver", "answer");
+      },
+    });
+    const { result } = await collect(raceTiers(r, calls, true));
+    expect(result.value.tier).toBe("silver");
+    expect(r.reasons.join("\n")).toMatch(/gold failed in-request \(Unavailable: every deployment is stalled\); fell back to silver/);
+  });
+
+  it("on hedge advice races the next tier and cancels the slower one", async () => {
+    let goldSignal: AbortSignal | undefined;
+    const { r, calls, opened } = setup({
+      gold: async function* (signal) {
+        goldSignal = signal;
+        yield advice(80);
+        await hang(signal);
+      },
+      silver: async function* () {
+        await sleep(5);
+        yield delta("from silver");
+        yield done("silver");
+      },
+    });
+    const { deltas, result } = await collect(raceTiers(r, calls, false));
+    expect(deltas).toEqual(["from silver"]);
+    expect(result.value.tier).toBe("silver");
+    expect(result.tierAttempts).toBe(2);
+    expect(goldSignal?.aborted).toBe(true);
+    expect(opened.map((o) => o.tier)).toEqual(["gold", "silver"]);
+    expect(r.reasons.join("\n")).toMatch(/gold had no first token after 80 ms \(no other deployment\); hedged on silver/);
+    expect(r.reasons.join("\n")).toMatch(/silver answered first; cancelled gold/);
+  });
+
+  it("keeps the primary when it answers before the hedge", async () => {
+    let silverSignal: AbortSignal | undefined;
+    const { r, calls } = setup({
+      gold: async function* () {
+        yield advice();
+        await sleep(5);
+        yield delta("gold text");
+        yield done("gold");
+      },
+      silver: async function* (signal) {
+        silverSignal = signal;
+        await hang(signal);
+      },
+    });
+    const { result } = await collect(raceTiers(r, calls, false));
+    expect(result.value.tier).toBe("gold");
+    expect(silverSignal?.aborted).toBe(true);
+  });
+
+  it("does not hedge when the hedge budget is spent", async () => {
+    const { r, calls, opened } = setup(
+      {
+        gold: async function* () {
+          yield advice();
+          await sleep(10);
+          yield done("gold", "late");
+        },
+        silver: async function* () {
+          yield done("silver");
+        },
+      },
+      { budget: () => false },
+    );
+    const { result } = await collect(raceTiers(r, calls, true));
+    expect(result.value.tier).toBe("gold");
+    expect(opened.map((o) => o.tier)).toEqual(["gold"]);
+  });
+
+  it("lets the hedge finish when the primary fails during the race", async () => {
+    const { r, calls } = setup({
+      gold: async function* () {
+        yield advice();
+        await sleep(2);
+        throw new ConnectError("stalled", Code.Unavailable);
+      },
+      silver: async function* () {
+        await sleep(15);
+        yield done("silver", "ok");
+      },
+    });
+    const { result } = await collect(raceTiers(r, calls, true));
+    expect(result.value.tier).toBe("silver");
+    expect(r.reasons.join("\n")).toMatch(/gold failed in-request \(Unavailable: stalled\) while silver still ran/);
+  });
+
+  it("collect mode: a tier that fails after its first-token signal still falls back (nothing reached the caller)", async () => {
+    const { r, calls, opened } = setup({
+      gold: async function* () {
+        yield started();
+        throw new ConnectError("stream interrupted after the first token", Code.Unavailable);
+      },
+      silver: async function* () {
+        yield started();
+        yield done("silver", "whole answer");
+      },
+    });
+    const { result } = await collect(raceTiers(r, calls, true));
+    expect(result.value.content).toBe("whole answer");
+    // gold could hedge on silver, so it was streamed in collect mode; silver, the last tier, was called unary.
+    expect(opened.map((o) => [o.tier, o.streamed, o.collect])).toEqual([
+      ["gold", true, true],
+      ["silver", false, false],
+    ]);
+  });
+
+  it("a stream cut after text reached the caller fails without splicing another tier", async () => {
+    const { r, calls, opened, finished } = setup({
+      gold: async function* () {
+        yield delta("half");
+        throw new ConnectError("cut", Code.Unavailable);
+      },
+      silver: async function* () {
+        yield done("silver");
+      },
+    });
+    await expect(collect(raceTiers(r, calls, false))).rejects.toThrow(/cut/);
+    expect(opened.map((o) => o.tier)).toEqual(["gold"]);
+    expect(finished).toEqual([":Unavailable"]);
+  });
+
+  it("calls a tier that cannot hedge unary when the caller collects", async () => {
+    const { r, calls, opened } = setup(
+      {
+        gold: async function* (_signal, streamed) {
+          expect(streamed).toBe(false);
+          yield done("gold", "x");
+        },
+        silver: async function* () {},
+      },
+      { hedges: false },
+    );
+    await collect(raceTiers(r, calls, true));
+    expect(opened[0]).toMatchObject({ streamed: false, collect: false });
+  });
+
+  it("stops when the attempt budget is used", async () => {
+    const fail = async function* (): AsyncGenerator<ExecuteStreamResponse> {
+      throw new ConnectError("down", Code.Unavailable, { "tiermesh-attempts": "2" });
+    };
+    const { r, calls, opened } = setup({ gold: fail, silver: fail, bronze: fail }, { maxAttempts: 2 });
+    await expect(collect(raceTiers(r, calls, true))).rejects.toThrow(/down/);
+    expect(opened.map((o) => o.tier)).toEqual(["gold"]);
+    expect(r.reasons.join("\n")).toMatch(/no attempts left for silver/);
+  });
+});

@@ -1,0 +1,147 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { ExecuteResponse, ExecuteStreamResponse, ExecuteRequestSchema } from "@tiermesh/proto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { RouteRequest } from "./route-request.js";
+
+export type TierEvent =
+  | { case: "delta"; value: string }
+  | { case: "done"; value: ExecuteResponse; tierAttempts: number; ttftUs: bigint };
+
+/** How the race reaches the executors and the cross-tier hedge budgets. */
+export interface TierCalls {
+  /**
+   * Calls `tier`'s executor. `streamed` false: a unary call, seen as one `done` event;
+   * true: ExecuteStream, which can carry hedge advice (and a first-token signal in collect mode).
+   */
+  open(
+    tier: string,
+    request: MessageInitShape<typeof ExecuteRequestSchema>,
+    options: { signal: AbortSignal; timeoutMs: number },
+    streamed: boolean,
+  ): AsyncIterable<ExecuteStreamResponse>;
+  /** Whether `tier`'s executor hedges (and so may advise a hedge on another tier). */
+  hedges(tier: string): boolean;
+  /** Counts a request that could be hedged away from `tier`. */
+  deposit(tier: string): void;
+  /** Charges `tier`'s hedge budget for one cross-tier hedge; false when it is spent. */
+  tryHedge(tier: string): boolean;
+}
+
+interface Racer {
+  tier: string;
+  controller: AbortController;
+  events: AsyncIterator<ExecuteStreamResponse>;
+  pending: Promise<Step> | undefined;
+}
+
+type Step = { racer: Racer; ok: true; result: IteratorResult<ExecuteStreamResponse> } | { racer: Racer; ok: false; error: unknown };
+
+/**
+ * Serves a routed request from its tiers in order. Before the first token, a failed tier
+ * hands over to the next one (in-request fallback), and an executor that advises a hedge
+ * (its own pool has nothing else to hedge on) gets the next tier raced beside it: whichever
+ * produces the first token keeps the request, the other is cancelled. Once text reached the
+ * caller the answer stays on its tier: switching would splice two answers.
+ *
+ * `collect`: the caller wants the whole answer at once (unary); executors then send only a
+ * first-token signal and the text in `done`, and tiers that cannot hedge are called unary.
+ */
+export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boolean): AsyncGenerator<TierEvent> {
+  const running = new Set<Racer>();
+  let next = 0;
+  let started = 0;
+  let hedged = false;
+  let finished = false;
+
+  const start = (reserve: number) => {
+    const index = next++;
+    const tier = r.tiers[index]!;
+    const hedgeable = calls.hedges(tier) && index + 1 < r.tiers.length;
+    const streamed = !collect || hedgeable;
+    const controller = new AbortController();
+    const options = r.callOptions(AbortSignal.any([r.signal, controller.signal]));
+    const events = calls.open(tier, r.executeRequest(tier, collect && streamed, reserve), options, streamed)[Symbol.asyncIterator]();
+    if (hedgeable && !hedged) calls.deposit(tier);
+    running.add({ tier, controller, events, pending: undefined });
+    started++;
+  };
+  const stepOf = (racer: Racer) =>
+    (racer.pending ??= racer.events.next().then(
+      (result): Step => ({ racer, ok: true, result }),
+      (error: unknown): Step => ({ racer, ok: false, error }),
+    ));
+
+  start(0);
+  try {
+    for (;;) {
+      const step = await Promise.race([...running].map(stepOf));
+      const { racer } = step;
+      racer.pending = undefined;
+      let error: unknown;
+      if (!step.ok) {
+        error = step.error;
+      } else if (step.result.done) {
+        error = new ConnectError(`tier ${racer.tier}: stream ended without a result`, Code.Unavailable);
+      } else {
+        const event = step.result.value.event;
+        if (event.case === "hedgeAdvice") {
+          const target = r.tiers[next];
+          if (!hedged && target !== undefined && r.mayHedge() && calls.tryHedge(racer.tier)) {
+            hedged = true;
+            r.reasons.push(`${racer.tier} had no first token after ${event.value.waitedMs} ms (${event.value.reason}); hedged on ${target}`);
+            start(1);
+          }
+          continue;
+        }
+        if (event.case === undefined) continue;
+        // The first token (or a whole answer): this tier keeps the request.
+        for (const other of running) {
+          if (other === racer) continue;
+          other.controller.abort(new ConnectError(`${racer.tier} answered first`, Code.Canceled));
+          running.delete(other);
+          r.recordCancelled();
+          r.reasons.push(`${racer.tier} answered first; cancelled ${other.tier}`);
+        }
+        let emitted = false;
+        let ttftUs: bigint | undefined;
+        try {
+          for (let e: ExecuteStreamResponse["event"] = event; ; ) {
+            if (e.case === "delta") {
+              ttftUs ??= r.sinceStartUs();
+              emitted = true;
+              yield { case: "delta", value: e.value };
+            } else if (e.case === "started") {
+              ttftUs ??= r.sinceStartUs();
+            } else if (e.case === "done") {
+              finished = true;
+              r.succeeded(racer.tier);
+              yield { case: "done", value: e.value, tierAttempts: started, ttftUs: ttftUs ?? r.sinceStartUs() };
+              return;
+            }
+            const more = await racer.events.next();
+            if (more.done) throw new ConnectError(`tier ${racer.tier}: stream ended without a result`, Code.Unavailable);
+            e = more.value.event;
+          }
+        } catch (cause) {
+          // Text reached the caller: no other tier may continue it.
+          if (emitted) throw cause;
+          error = cause;
+        }
+      }
+      running.delete(racer);
+      const err = r.recordFailure(racer.tier, error);
+      if (running.size > 0) {
+        r.reasons.push(`${racer.tier} failed in-request (${Code[err.code]}: ${err.rawMessage}) while ${[...running].map((o) => o.tier).join(", ")} still ran`);
+        continue;
+      }
+      if (!r.mayFallBack(racer.tier, err, r.tiers[next])) throw err;
+      start(0);
+    }
+  } catch (cause) {
+    const err = ConnectError.from(cause);
+    if (!finished) r.failedFinally(err);
+    throw err;
+  } finally {
+    for (const racer of running) racer.controller.abort(new ConnectError("request over", Code.Canceled));
+  }
+}
