@@ -85,12 +85,12 @@ describe("parseConfig defaults", () => {
     expect(gold.slo.window_ms).toBe(10_000);
   });
 
-  it("fills the stall section: on, 3 × p99, at least 250 ms, max_ms left to timeouts.ttft_ms", () => {
+  it("fills the stall section: on, 3 × p99, at least 250 ms, max_ms left to timeouts.ttft_ms, a quorum of 3 at 1 × p99", () => {
     const c = parse(baseConfig());
-    expect(c.tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 3, min_ms: 250 });
+    expect(c.tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 3, min_ms: 250, quorum: 3, quorum_ttft_multiple: 1 });
     const cfg = baseConfig();
     cfg.tiers.gold.stall = { ttft_multiple: 4, max_ms: 600 };
-    expect(parse(cfg).tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 4, min_ms: 250, max_ms: 600 });
+    expect(parse(cfg).tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 4, min_ms: 250, max_ms: 600, quorum: 3, quorum_ttft_multiple: 1 });
   });
 
   it("accepts the shipped example config", async () => {

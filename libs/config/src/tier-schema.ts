@@ -103,6 +103,14 @@ export const stallSchema = z
      * Defaults to `timeouts.ttft_ms` and is capped at it.
      */
     max_ms: positiveMs.optional(),
+    /**
+     * Under traffic: this many attempts each waiting longer than quorum_ttft_multiple × the
+     * recent p99 TTFT (same clamp), with no first token since the first of them started, are
+     * a stall too. One attempt past its p99 is 1 in 100; several at once with nothing
+     * answered in between is a hang, caught near p99 instead of a multiple of it. 0 = off.
+     */
+    quorum: z.number().int().nonnegative().default(3),
+    quorum_ttft_multiple: z.number().positive().default(1),
   })
   .refine((s) => s.max_ms === undefined || s.min_ms <= s.max_ms, { path: ["min_ms"], message: "min_ms must not exceed max_ms" });
 

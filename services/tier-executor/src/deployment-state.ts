@@ -27,7 +27,7 @@ export class DeploymentState {
     readonly deployment: Deployment,
     breaker: BreakerConfig,
     now: () => number,
-    stall: StallSettings = { enabled: false, ttftMultiple: 1, minMs: 1, maxMs: 1 },
+    stall: StallSettings = { enabled: false, ttftMultiple: 1, minMs: 1, maxMs: 1, quorum: 0, quorumTtftMultiple: 1 },
     clock: Clock = systemClock,
     onStall: StallListener = () => undefined,
   ) {
@@ -59,5 +59,7 @@ export function stallSettings(tier: TierConfig): StallSettings {
     ttftMultiple: stall.ttft_multiple,
     minMs: stall.min_ms,
     maxMs: Math.min(stall.max_ms ?? timeouts.ttft_ms, timeouts.ttft_ms),
+    quorum: stall.quorum,
+    quorumTtftMultiple: stall.quorum_ttft_multiple,
   };
 }

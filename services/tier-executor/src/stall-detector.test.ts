@@ -40,7 +40,7 @@ class FakeClock implements Clock {
   }
 }
 
-const settings: StallSettings = { enabled: true, ttftMultiple: 3, minMs: 250, maxMs: 2_000 };
+const settings: StallSettings = { enabled: true, ttftMultiple: 3, minMs: 250, maxMs: 2_000, quorum: 0, quorumTtftMultiple: 1 };
 
 function setup(overrides: Partial<StallSettings> = {}) {
   const clock = new FakeClock();
@@ -133,6 +133,64 @@ describe("StallDetector", () => {
     expect(stalls[0]!.waitedMs).toBe(300);
     expect(late.aborted).toBeDefined();
     expect(old.aborted).toBeDefined(); // still waiting when the stall is declared: moved on too
+  });
+
+  it("quorum: several attempts past the p99 with nothing answered are a stall long before the single threshold", () => {
+    const { clock, detector, stalls, attempt, warm } = setup({ quorum: 3, minMs: 50 });
+    warm(100); // p99 100 ms: single threshold 300 ms, quorum threshold 100 ms
+    expect(detector.quorumThresholdMs).toBe(100);
+    const hangStart = clock.t;
+    const a = attempt();
+    clock.advance(20);
+    attempt();
+    clock.advance(20);
+    const c = attempt();
+    clock.advance(99); // the third has waited 99 ms
+    expect(stalls).toEqual([]);
+    clock.advance(1);
+    expect(stalls).toEqual([{ thresholdMs: 100, waitedMs: 140, aborted: 3 }]);
+    expect(a.abortedAt).toBe(hangStart + 140);
+    expect(c.aborted).toMatch(/3 attempts without a first token, the oldest for 140 ms \(quorum stall threshold 100 ms\)/);
+  });
+
+  it("quorum: fewer waiting attempts than the quorum fall back to the single threshold", () => {
+    const { clock, stalls, attempt, warm } = setup({ quorum: 3, minMs: 50 });
+    warm(100);
+    attempt();
+    attempt();
+    clock.advance(299);
+    expect(stalls).toEqual([]);
+    clock.advance(1);
+    expect(stalls).toEqual([{ thresholdMs: 300, waitedMs: 300, aborted: 2 }]);
+  });
+
+  it("quorum: a first token in between resets the count (slow attempts on a working deployment)", () => {
+    const { clock, stalls, attempt, warm } = setup({ quorum: 3, minMs: 50 });
+    warm(100);
+    attempt();
+    attempt();
+    clock.advance(10);
+    const quick = attempt();
+    clock.advance(10);
+    quick.watch.firstToken(10); // the deployment answers: the two older ones waited through it
+    attempt();
+    attempt();
+    clock.advance(150); // two silent since the first token: no quorum of three
+    expect(stalls).toEqual([]);
+    attempt();
+    clock.advance(99);
+    expect(stalls).toEqual([]);
+    clock.advance(1); // the third silent one reaches 100 ms
+    expect(stalls).toHaveLength(1);
+    expect(stalls[0]!.thresholdMs).toBe(100);
+  });
+
+  it("quorum: without history only the single threshold applies", () => {
+    const { clock, detector, stalls, attempt } = setup({ quorum: 3 });
+    expect(detector.quorumThresholdMs).toBeUndefined();
+    for (let i = 0; i < 5; i++) attempt();
+    clock.advance(1_999);
+    expect(stalls).toEqual([]);
   });
 
   it("sets no timer while idle, one check timer while attempts wait", () => {

@@ -20,6 +20,10 @@ export interface StallSettings {
   minMs: number;
   /** Longest threshold, and the threshold without history; already capped at the tier's ttft_ms. */
   maxMs: number;
+  /** Attempts that prove a stall together at the shorter quorum threshold; 0 = off. */
+  quorum: number;
+  /** The quorum threshold as a multiple of the recent p99 TTFT (clamped like the other). */
+  quorumTtftMultiple: number;
 }
 
 /** What a detected stall looked like. */
@@ -60,6 +64,11 @@ const NO_WATCH: StallWatch = { firstToken: () => undefined, end: () => undefined
  *   deployment produced no first token, on any attempt (probes included), since that attempt
  *   started. `thresholdMs` = clamp(ttftMultiple × recent p99 TTFT, minMs, maxMs), or `maxMs`
  *   without history (see TtftHistory); never above `maxMs`.
+ * - Quorum stall (with history only): `quorum` attempts have each waited at least
+ *   `quorumThresholdMs` = clamp(quorumTtftMultiple × recent p99 TTFT, minMs, maxMs) and the
+ *   deployment produced no first token since the first of them started. Each alone would
+ *   happen 1 time in 100; several at once with nothing answered in between is a hang, so
+ *   under traffic a hang is caught near the p99 TTFT rather than a multiple of it.
  * - On a stall, `onStall` (the deployment's reaction, e.g. opening its breaker) runs first,
  *   then every attempt still waiting is told, once, and forgotten: nothing waits on after it.
  *   An attempt whose own timeout proved the stall is not told (it ends as a timeout).
@@ -92,6 +101,14 @@ export class StallDetector {
     const p99 = this.history.p99;
     if (p99 === undefined) return maxMs;
     return Math.min(maxMs, Math.max(minMs, ttftMultiple * p99));
+  }
+
+  /** The quorum threshold in ms; undefined without history or when the quorum is off. */
+  get quorumThresholdMs(): number | undefined {
+    const { quorum, quorumTtftMultiple, minMs, maxMs } = this.settings;
+    const p99 = this.history.p99;
+    if (quorum < 1 || p99 === undefined) return undefined;
+    return Math.min(maxMs, Math.max(minMs, quorumTtftMultiple * p99));
   }
 
   /** A stall was detected and the deployment has produced no first token since. */
@@ -173,6 +190,8 @@ export class StallDetector {
         break;
       }
     }
+    const quorumAt = this.quorumWaiter(this.quorumThresholdMs);
+    if (quorumAt !== undefined) due = Math.min(due, quorumAt.since + this.quorumThresholdMs!);
     // An earlier check is set: it reschedules when it fires.
     if (this.timer !== undefined && this.timerAt <= due) return;
     this.cancelTimer();
@@ -193,17 +212,41 @@ export class StallDetector {
         return;
       }
     }
+    const quorumThreshold = this.quorumThresholdMs;
+    const last = this.quorumWaiter(quorumThreshold);
+    if (last !== undefined && now - last.since >= quorumThreshold!) {
+      const first = [...this.waiters].find((w) => this.silentSince(w))!;
+      this.declare(quorumThreshold!, now - first.since, undefined, this.settings.quorum);
+      return;
+    }
     this.schedule();
   }
 
-  private declare(thresholdMs: number, waitedMs: number, proof?: Waiter): void {
+  /**
+   * The waiter that completes the quorum: the `quorum`-th oldest of those the deployment has
+   * been silent for (whose own limit is above the quorum threshold). Waiters are in start
+   * order, so when it is silent, every older one is too.
+   */
+  private quorumWaiter(threshold: number | undefined): Waiter | undefined {
+    if (threshold === undefined) return undefined;
+    let n = 0;
+    for (const w of this.waiters) {
+      if (!this.silentSince(w) || w.limitMs <= threshold) continue;
+      if (++n === this.settings.quorum) return w;
+    }
+    return undefined;
+  }
+
+  private declare(thresholdMs: number, waitedMs: number, proof?: Waiter, quorum?: number): void {
     const victims = [...this.waiters].filter((w) => w !== proof);
     this.waiters.clear();
     this.cancelTimer();
     this.stallCount++;
     this.stalledAt = this.clock.now();
     this.onStall({ thresholdMs, waitedMs, aborted: victims.length });
-    const reason = `no first token for ${Math.round(waitedMs)} ms (stall threshold ${Math.round(thresholdMs)} ms)`;
+    const reason = quorum
+      ? `${quorum} attempts without a first token, the oldest for ${Math.round(waitedMs)} ms (quorum stall threshold ${Math.round(thresholdMs)} ms)`
+      : `no first token for ${Math.round(waitedMs)} ms (stall threshold ${Math.round(thresholdMs)} ms)`;
     for (const w of victims) w.onStall(reason);
   }
 
