@@ -3,13 +3,15 @@ import { parseArgs } from "node:util";
 import { ConnectError } from "@connectrpc/connect";
 import { ConfigError } from "@tiermesh/config";
 import { NatsServerMissingError } from "@tiermesh/process";
+import { drill, drillUsage } from "./commands/drill.js";
 import { explain, explainUsage } from "./commands/explain.js";
 import { keygen, keygenUsage } from "./commands/keygen.js";
 import { run, runUsage } from "./commands/run.js";
 import { status, statusUsage } from "./commands/status.js";
 import { up, upUsage } from "./commands/up.js";
+import { UsageError } from "./usage-error.js";
 
-const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${keygenUsage}`, `  ${explainUsage}`].join("\n");
+const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${keygenUsage}`, `  ${explainUsage}`, `  ${drillUsage}`].join("\n");
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -41,6 +43,8 @@ async function main(argv: string[]): Promise<void> {
       });
       return explain(values);
     }
+    case "drill":
+      return drill(rest);
     case undefined:
     case "help":
     case "--help":
@@ -57,5 +61,5 @@ main(process.argv.slice(2)).catch((err: unknown) => {
       ? err.message
       : String((err as Error)?.message ?? err);
   process.stderr.write(`tiermesh: ${message}\n`);
-  process.exit(err instanceof ConfigError ? 2 : 1);
+  process.exit(err instanceof ConfigError || err instanceof UsageError ? 2 : 1);
 });
