@@ -51,18 +51,34 @@ plans: { p: { default_tier: gold, max_tier: gold } }
 );
 
 describe("StatusBoard", () => {
-  it("a burst of stalls on one of two deployments is not a run of tier failures; both stalled is", () => {
+  it("failures of one deployment while another of the tier serves are that deployment's, not the tier's", () => {
     const board = new StatusBoard(twoDeployments, { monitorId: "m1", firstSequence: 1n });
     const at = (deployment: string, status: OutcomeStatus, end: number) =>
       create(OutcomeSchema, { tier: "gold", deployment, model: "m", provider: "p", status, latencyMs: 300, atMs: BigInt(end) });
+    board.record(at("gold-b", OutcomeStatus.OK, 900), 900);
+    // A burst of stalls (one per waiting attempt) and errors on gold-a: gold-b still serves.
     for (let i = 0; i < 6; i++) board.record(at("gold-a", OutcomeStatus.STALLED, 1_000 + i), 1_000 + i);
-    expect(board.evaluate(1_010)).toEqual([]);
-    board.record(at("gold-b", OutcomeStatus.STALLED, 1_020), 1_020);
-    board.record(at("gold-b", OutcomeStatus.STALLED, 1_021), 1_021);
-    board.record(at("gold-a", OutcomeStatus.STALLED, 1_022), 1_022);
-    expect(board.evaluate(1_030).map((e) => TierState[e.state])).toEqual(["DOWN"]);
+    for (let i = 0; i < 20; i++) board.record(at("gold-a", OutcomeStatus.ERROR, 1_010 + i), 1_010 + i);
+    expect(board.evaluate(1_040)).toEqual([]);
+    const [deploymentSlis] = board.snapshot(1_040).filter((e) => e.tier === "gold");
+    expect(deploymentSlis!.deployments.find((d) => d.deployment === "gold-a")!.sli!.errorRate).toBe(1);
+    expect(deploymentSlis!.sli!.errorRate).toBe(0);
+    // gold-b fails too: now nothing of the tier serves and the failures count.
+    board.record(at("gold-b", OutcomeStatus.STALLED, 1_050), 1_050);
+    board.record(at("gold-a", OutcomeStatus.STALLED, 1_051), 1_051);
+    board.record(at("gold-b", OutcomeStatus.STALLED, 1_052), 1_052);
+    expect(board.evaluate(1_060).map((e) => TierState[e.state])).toEqual(["DOWN"]);
   });
 
+  it("a deployment's success counts as serving only within the tier's window", () => {
+    const board = new StatusBoard(twoDeployments, { monitorId: "m1", firstSequence: 1n });
+    const at = (deployment: string, status: OutcomeStatus, end: number) =>
+      create(OutcomeSchema, { tier: "gold", deployment, model: "m", provider: "p", status, latencyMs: 300, atMs: BigInt(end) });
+    board.record(at("gold-b", OutcomeStatus.OK, 1_000), 1_000);
+    const later = 1_000 + 10_001; // the default window is 10 s
+    for (let i = 0; i < 3; i++) board.record(at("gold-a", OutcomeStatus.ERROR, later + i), later + i);
+    expect(board.evaluate(later + 10).map((e) => TierState[e.state])).toEqual(["DOWN"]);
+  });
 
   it("stalls take a one-deployment tier down and show in its deployment's SLIs", () => {
     const board = new StatusBoard(config, { monitorId: "m1", firstSequence: 1n });

@@ -11,6 +11,7 @@ import {
   type Outcome,
   type TierStatusEvent,
 } from "@tiermesh/proto";
+import { isTierFailure } from "./outcome-class.js";
 import { SliWindow } from "./sli-window.js";
 import { TierHealth } from "./tier-health.js";
 
@@ -37,9 +38,8 @@ export class StatusBoard {
   private readonly deployments = new Map<string, Map<string, DeploymentWindow>>();
   private readonly loads = new Map<string, Map<string, { load: ExecutorLoad; at: number }>>();
   private readonly windowMs = new Map<string, number>();
-  /** Deployments per tier whose latest word is a stall (cleared by their next success). */
-  private readonly stalled = new Map<string, Set<string>>();
-  private readonly deploymentCount = new Map<string, number>();
+  /** Per tier, each deployment's latest word: whether its last attempt or probe succeeded, and when. */
+  private readonly latest = new Map<string, Map<string, { ok: boolean; at: number }>>();
   private sequence: bigint;
 
   constructor(
@@ -58,15 +58,14 @@ export class StatusBoard {
       this.deployments.set(name, new Map());
       this.loads.set(name, new Map());
       this.windowMs.set(name, tier.slo.window_ms);
-      this.stalled.set(name, new Set());
-      this.deploymentCount.set(name, tier.models.length);
+      this.latest.set(name, new Map());
     }
   }
 
   record(outcome: Outcome, now: number): void {
     const health = this.tiers.get(outcome.tier);
     if (!health) return;
-    health.record(outcome, now, this.tierWide(outcome));
+    health.record(outcome, now, this.tierWide(outcome, now));
     if (outcome.deployment === "") return;
     const byDeployment = this.deployments.get(outcome.tier)!;
     let d = byDeployment.get(outcome.deployment);
@@ -78,17 +77,28 @@ export class StatusBoard {
   }
 
   /**
-   * Whether a failure speaks for the whole tier. A stall is reported once per waiting
-   * attempt, all at once: while another deployment of the tier is not stalled, that burst
-   * is one deployment's trouble (its breaker is open, the others serve) and must not count
-   * as a run of consecutive tier failures.
+   * Whether a failure speaks for the whole tier. One deployment failing while another of the
+   * tier still serves (its latest word, within the tier's window, is a success) is that
+   * deployment's trouble: the executor's breaker and retries keep the tier's users on the
+   * healthy one, so the failure shows in the deployment's SLIs, not the tier's. Only when no
+   * other deployment is known to serve does it count against the tier. This also keeps a
+   * burst of stalls (one per waiting attempt, all at once) from one deployment from reading
+   * as a run of tier failures.
    */
-  private tierWide(outcome: Outcome): boolean {
-    const stalled = this.stalled.get(outcome.tier)!;
-    if (outcome.status === OutcomeStatus.OK) stalled.delete(outcome.deployment);
-    if (outcome.status !== OutcomeStatus.STALLED) return true;
-    stalled.add(outcome.deployment);
-    return stalled.size >= this.deploymentCount.get(outcome.tier)!;
+  private tierWide(outcome: Outcome, now: number): boolean {
+    if (outcome.deployment === "") return true;
+    const words = this.latest.get(outcome.tier)!;
+    if (outcome.status === OutcomeStatus.OK) {
+      words.set(outcome.deployment, { ok: true, at: now });
+      return true;
+    }
+    if (!isTierFailure(outcome.status)) return true;
+    words.set(outcome.deployment, { ok: false, at: now });
+    const windowMs = this.windowMs.get(outcome.tier)!;
+    for (const [deployment, word] of words) {
+      if (deployment !== outcome.deployment && word.ok && now - word.at <= windowMs) return false;
+    }
+    return true;
   }
 
   /** The latest load an executor of `tier` reported. */

@@ -49,13 +49,14 @@ export class TierHealth {
 
   /**
    * Records one attempt's outcome. `countsAsTierFailure: false` keeps a failure out of the
-   * tier's failure streak (a stall of one deployment while others of the tier still serve:
-   * the executor moved those attempts on, the tier itself is up).
+   * tier's streaks and SLIs altogether (one deployment failing while another of the tier
+   * still serves: the executor moves those attempts on, the tier itself is up).
    */
   record(outcome: Outcome, now: number, countsAsTierFailure = true): void {
     const start = attemptStartMs(outcome, now);
     // An attempt started before the tier left down belongs to the outage, which was acted on.
     if (!this.evidence.isCurrent(start)) return;
+    if (!countsAsTierFailure && isTierFailure(outcome.status)) return;
     if (outcome.status === OutcomeStatus.OK) {
       this.failures = 0;
       this.evidence.success(start);
