@@ -87,10 +87,10 @@ describe("parseConfig defaults", () => {
 
   it("fills the stall section: on, 3 × p99, at least 250 ms, max_ms left to timeouts.ttft_ms, a quorum of 3 at 1 × p99", () => {
     const c = parse(baseConfig());
-    expect(c.tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 3, min_ms: 250, quorum: 3, quorum_ttft_multiple: 1 });
+    expect(c.tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 3, min_ms: 250, quorum: 3, quorum_ttft_multiple: 1, hold_ms: 30_000 });
     const cfg = baseConfig();
     cfg.tiers.gold.stall = { ttft_multiple: 4, max_ms: 600 };
-    expect(parse(cfg).tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 4, min_ms: 250, max_ms: 600, quorum: 3, quorum_ttft_multiple: 1 });
+    expect(parse(cfg).tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 4, min_ms: 250, max_ms: 600, quorum: 3, quorum_ttft_multiple: 1, hold_ms: 30_000 });
   });
 
   it("accepts the shipped example config", async () => {

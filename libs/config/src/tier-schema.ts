@@ -111,6 +111,13 @@ export const stallSchema = z
      */
     quorum: z.number().int().nonnegative().default(3),
     quorum_ttft_multiple: z.number().positive().default(1),
+    /**
+     * A stalled deployment gets no users' requests (not even as its breaker's half-open
+     * trial) until it answers again: a canary probe it answers, or a first token, clears the
+     * stall. After this long without that, half-open trials decide as for any open breaker
+     * (the safety net when no monitor probes). 0 = trials decide at once.
+     */
+    hold_ms: z.number().int().nonnegative().default(30_000),
   })
   .refine((s) => s.max_ms === undefined || s.min_ms <= s.max_ms, { path: ["min_ms"], message: "min_ms must not exceed max_ms" });
 

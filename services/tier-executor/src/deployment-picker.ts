@@ -44,7 +44,8 @@ export class RequestAttempts {
  * Chooses deployments for one request's attempts (retries and hedges included).
  *
  * Guarantees: never a deployment whose breaker is open, that is cooling down after a 429,
- * or that this request may not use again (`RequestAttempts.mayUse`: in flight, or timed out
+ * that stalled within `stallHoldMs` and has not answered since (not even as a half-open
+ * trial: a probe it answers brings it back), or that this request may not use again (`RequestAttempts.mayUse`: in flight, or timed out
  * or stalled on it). Untried deployments first; an already-tried one only when no untried
  * one is usable. Among those, the tier's selection strategy decides.
  */
@@ -54,6 +55,8 @@ export class DeploymentPicker {
     private readonly strategy: SelectionStrategy,
     private readonly random: () => number,
     private readonly now: () => number,
+    /** A stalled deployment takes no request for this long, unless it answers again first (`stall.hold_ms`). */
+    private readonly stallHoldMs = 0,
   ) {}
 
   /** The deployment for the next attempt, its breaker's permission taken; undefined when none is usable. */
@@ -105,6 +108,8 @@ export class DeploymentPicker {
 
   private usable(attempts: RequestAttempts): DeploymentState[] {
     const now = this.now();
-    return this.states.filter((s) => s.breaker.state !== "open" && s.coolingUntil <= now && attempts.mayUse(s.deployment.id));
+    return this.states.filter(
+      (s) => s.breaker.state !== "open" && s.coolingUntil <= now && !s.stall.holdsOff(this.stallHoldMs) && attempts.mayUse(s.deployment.id),
+    );
   }
 }

@@ -111,6 +111,11 @@ export class StallDetector {
     return Math.min(maxMs, Math.max(minMs, quorumTtftMultiple * p99));
   }
 
+  /** Stalled, and for less than `holdMs`: keep users' requests away until it answers again. */
+  holdsOff(holdMs: number): boolean {
+    return this.stalledAt !== undefined && this.clock.now() - this.stalledAt < holdMs;
+  }
+
   /** A stall was detected and the deployment has produced no first token since. */
   get stalled(): boolean {
     return this.stalledAt !== undefined;

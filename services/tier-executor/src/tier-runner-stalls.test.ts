@@ -226,6 +226,25 @@ describe("TierRunner: canary probes as fresh evidence", () => {
     expect((await settle(h)).result?.deployment.id).toBe("a");
   });
 
+  it("a stalled deployment gets no user request as its half-open trial within stall.hold_ms; without a hold it does", async () => {
+    for (const [holdMs, trialsToA] of [
+      [60_000, 0],
+      [0, 1],
+    ] as const) {
+      const h = harness({ a: answering(2), b: answering(2) }, { ...STALL, breaker: { open_ms: 50 }, stall: { min_ms: 60, hold_ms: holdMs } });
+      await warm(h);
+      h.provider.models["a"] = hung;
+      expect((await settle(h)).result?.deployment.id).toBe("b");
+      expect(h.state("a").stall.stalled).toBe(true);
+      const callsBefore = h.provider.callsTo("a");
+      await new Promise((r) => setTimeout(r, 80)); // past open_ms: the breaker reads half-open
+      expect(h.state("a").breaker.state).toBe("half_open");
+      const r = await settle(h);
+      expect(r.result?.deployment.id).toBe("b");
+      expect(h.provider.callsTo("a") - callsBefore).toBe(trialsToA);
+    }
+  });
+
   it("a directed probe that fails extends nothing: the breaker half-opens when it would have", async () => {
     let t = 1_000_000;
     const h = harness({ a: failing() }, { breaker: { open_ms: 5_000 } }, () => t);

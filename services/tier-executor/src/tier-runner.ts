@@ -117,7 +117,7 @@ export class TierRunner {
         "deployment stalled: no first token within the stall threshold; circuit breaker opened, waiting attempts moved on",
       ),
     );
-    this.picker = new DeploymentPicker(this.states, tier.pool.strategy, this.random, this.now);
+    this.picker = new DeploymentPicker(this.states, tier.pool.strategy, this.random, this.now, tier.stall.hold_ms);
     this.bulkhead = new Bulkhead(tier.bulkhead, this.now);
     this.retryBudget = new RetryBudget(tier.retries.budget_ratio, tier.retries.min_retries_per_second, this.now);
     this.hedgeBudget = new HedgeBudget(tier.hedge.max_extra_ratio);
