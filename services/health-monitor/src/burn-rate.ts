@@ -33,6 +33,10 @@ class EventSlots {
     if (slow) this.slow[i]!++;
   }
 
+  clear(): void {
+    this.starts.fill(-Infinity);
+  }
+
   sum(now: number, windowMs: number): { total: number; errors: number; oks: number; slow: number } {
     let total = 0;
     let errors = 0;
@@ -75,6 +79,11 @@ export class BurnRateTracker {
     if (o.status === OutcomeStatus.CLIENT_ERROR || o.status === OutcomeStatus.CANCELLED || o.status === OutcomeStatus.RATE_LIMITED) return;
     const ok = o.status === OutcomeStatus.OK;
     this.slots.add(now, !ok, ok, ok && o.ttftMs > this.slo.ttft_p95_ms);
+  }
+
+  /** Forgets every event (a tier leaving down starts its budget afresh: the outage was acted on). */
+  clear(): void {
+    this.slots.clear();
   }
 
   evaluate(now: number): BurnVerdict {

@@ -241,6 +241,33 @@ describe("TierHealth", () => {
     expect(t - 200 - degradedAt).toBe(slo.min_dwell_ms);
   });
 
+  it("the outage's burned budget does not hold the recovered tier degraded (burn-rate alerts start afresh on leaving down)", () => {
+    const withBurn: TierSloConfig = {
+      ...slo,
+      burn_alerts: [
+        { long_window_ms: 60_000, short_window_ms: 5_000, rate: 14.4 },
+        { long_window_ms: 300_000, short_window_ms: 30_000, rate: 6 },
+      ],
+    };
+    const h = new TierHealth("gold", withBurn);
+    let t = 1_000;
+    for (let i = 0; i < 30; i++, t += 100) h.record(attempt(OutcomeStatus.OK, t, 130), t);
+    for (let i = 0; i < 8; i++, t += 10) h.record(attempt(OutcomeStatus.ERROR, t, 5), t);
+    expect(h.evaluate(t)?.state).toBe(TierState.DOWN);
+    t += 3_000;
+    for (; h.state === TierState.DOWN; t += 200) {
+      h.record(attempt(OutcomeStatus.OK, t, 130, true), t);
+      h.evaluate(t);
+    }
+    const degradedAt = t - 200;
+    for (; h.state === TierState.DEGRADED && t < 60_000; t += 200) {
+      h.record(attempt(OutcomeStatus.OK, t, 130, true), t);
+      h.evaluate(t);
+    }
+    expect(h.state).toBe(TierState.HEALTHY);
+    expect(t - 200 - degradedAt).toBe(withBurn.min_dwell_ms);
+  });
+
   it("is recovering while down and while degraded since leaving down, not when degraded from healthy", () => {
     const h = new TierHealth("gold", slo);
     expect(h.recovering).toBe(false);

@@ -89,6 +89,9 @@ export class TierHealth {
       // The outage's failures must not hold a recovering tier down: start its window afresh.
       // It leaves down for degraded, and needs min_samples fresh outcomes to be healthy.
       this.window.clear();
+      // Likewise the burn-rate alerts: the outage burned the budget and was acted on (the
+      // tier went down); it must not hold the recovered tier degraded for their long windows.
+      this.burn.clear();
       this.evidence.leftDown();
     }
     if (previous === TierState.DOWN) this.fromDown = true;
