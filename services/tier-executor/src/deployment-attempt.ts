@@ -173,8 +173,10 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
     clearTimeout(attemptTimer);
     if (ttftTimer) clearTimeout(ttftTimer);
     s.callerSignal.removeEventListener("abort", onCallerAbort);
-    // After this attempt's own outcome: a timeout here may prove a stall and abort the others.
-    watch?.end(cutWaiting);
+    // After this attempt's own outcome: a timeout here may prove a stall and abort the others;
+    // one cancelled before its first token (a lost hedge race) still counts as silence.
+    if (failure === "cancelled" && ttftTimer) watch?.abandon();
+    else watch?.end(cutWaiting);
     s.onEnd(failure);
   }
 }

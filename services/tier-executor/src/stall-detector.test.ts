@@ -185,6 +185,46 @@ describe("StallDetector", () => {
     expect(stalls[0]!.thresholdMs).toBe(100);
   });
 
+  it("quorum: attempts cancelled before their first token (lost hedge races) still count as silence", () => {
+    const { clock, detector, stalls, attempt, warm } = setup({ quorum: 3, minMs: 50 });
+    warm(100);
+    for (let i = 0; i < 3; i++) {
+      const a = attempt();
+      clock.advance(30);
+      a.watch.abandon(); // a hedge elsewhere answered first
+    }
+    expect(detector.waiting).toBe(0);
+    const waiting = attempt();
+    clock.advance(9); // the third ghost has waited 39 ms
+    expect(stalls).toEqual([]);
+    clock.advance(100 - 39);
+    expect(stalls).toEqual([{ thresholdMs: 100, waitedMs: 160, aborted: 1 }]);
+    expect(waiting.aborted).toMatch(/quorum stall/);
+    expect(detector.stalled).toBe(true);
+  });
+
+  it("a ghost alone proves nothing, and a first token clears ghosts", () => {
+    const { clock, stalls, attempt, warm, detector } = setup({ quorum: 3, minMs: 50 });
+    warm(100);
+    const a = attempt();
+    clock.advance(30);
+    a.watch.abandon();
+    clock.advance(1_000); // far past the single threshold (300 ms): still no stall
+    expect(stalls).toEqual([]);
+    for (let i = 0; i < 2; i++) {
+      const g = attempt();
+      clock.advance(10);
+      g.watch.abandon();
+    }
+    const ok = attempt();
+    clock.advance(5);
+    ok.watch.firstToken(5); // the deployment answers: the ghosts are forgotten
+    attempt();
+    clock.advance(150);
+    expect(stalls).toEqual([]);
+    expect(detector.waiting).toBe(1);
+  });
+
   it("quorum: without history only the single threshold applies", () => {
     const { clock, detector, stalls, attempt } = setup({ quorum: 3 });
     expect(detector.quorumThresholdMs).toBeUndefined();

@@ -44,6 +44,14 @@ export interface StallWatch {
    * prove a stall by itself (then the other waiting attempts are aborted).
    */
   end(timedOut: boolean): void;
+  /**
+   * The attempt was cancelled before its first token (it lost a hedge race, or its caller
+   * left). Its wait still says the deployment has been silent since it started: it stays
+   * counted toward the quorum, as a ghost that nothing aborts, until the deployment answers
+   * or the single threshold passes. So a hang is still caught while hedges rescue every
+   * request from it. (A ghost alone proves nothing: nobody knows when it would have answered.)
+   */
+  abandon(): void;
 }
 
 interface Waiter {
@@ -51,9 +59,11 @@ interface Waiter {
   /** The attempt's own time-to-first-token limit. */
   limitMs: number;
   onStall: (reason: string) => void;
+  /** Cancelled before its first token: evidence of silence, nothing left to abort. */
+  ghost?: boolean;
 }
 
-const NO_WATCH: StallWatch = { firstToken: () => undefined, end: () => undefined };
+const NO_WATCH: StallWatch = { firstToken: () => undefined, end: () => undefined, abandon: () => undefined };
 
 /**
  * Notices, per deployment, that it stopped producing first tokens, long before the attempts'
@@ -126,9 +136,11 @@ export class StallDetector {
     return this.stallCount;
   }
 
-  /** Attempts waiting for their first token. */
+  /** Attempts waiting for their first token (ghosts of cancelled ones not included). */
   get waiting(): number {
-    return this.waiters.size;
+    let n = 0;
+    for (const w of this.waiters) if (!w.ghost) n++;
+    return n;
   }
 
   /** Whether a check timer is set (for tests: none while idle). */
@@ -147,8 +159,12 @@ export class StallDetector {
         this.waiters.delete(waiter);
         this.firstToken(ttftMs);
       },
-      end: (timedOut) => {
+      abandon: () => {
         if (!this.waiters.has(waiter)) return;
+        waiter.ghost = true;
+      },
+      end: (timedOut) => {
+        if (!this.waiters.has(waiter) || waiter.ghost) return;
         const threshold = this.thresholdMs;
         const waited = this.clock.now() - waiter.since;
         if (timedOut && this.silentSince(waiter) && (waiter.limitMs >= threshold || waited >= threshold)) {
@@ -166,6 +182,8 @@ export class StallDetector {
     this.lastFirstTokenAt = this.clock.now();
     this.stalledAt = undefined;
     this.history.record(ttftMs);
+    // Ghosts only ever stood for silence, which is now over.
+    for (const w of this.waiters) if (w.ghost) this.waiters.delete(w);
     // A check already set may now fire early; it then finds no stall and reschedules.
     if (this.waiters.size === 0) this.cancelTimer();
   }
@@ -188,9 +206,10 @@ export class StallDetector {
     }
     const threshold = this.thresholdMs;
     let due = Infinity;
+    this.pruneGhosts(threshold);
     for (const w of this.waiters) {
       // Waiters are in start order: the first eligible one is due first.
-      if (this.silentSince(w) && w.limitMs > threshold) {
+      if (!w.ghost && this.silentSince(w) && w.limitMs > threshold) {
         due = w.since + threshold;
         break;
       }
@@ -210,9 +229,10 @@ export class StallDetector {
     this.timerAt = Infinity;
     const now = this.clock.now();
     const threshold = this.thresholdMs;
+    this.pruneGhosts(threshold);
     for (const w of this.waiters) {
       if (now - w.since < threshold) break;
-      if (this.silentSince(w)) {
+      if (!w.ghost && this.silentSince(w)) {
         this.declare(threshold, now - w.since);
         return;
       }
@@ -225,6 +245,12 @@ export class StallDetector {
       return;
     }
     this.schedule();
+  }
+
+  /** Ghosts past the single threshold are forgotten (and with them what they might have said). */
+  private pruneGhosts(threshold: number): void {
+    const now = this.clock.now();
+    for (const w of this.waiters) if (w.ghost && now - w.since >= threshold) this.waiters.delete(w);
   }
 
   /**
@@ -243,7 +269,7 @@ export class StallDetector {
   }
 
   private declare(thresholdMs: number, waitedMs: number, proof?: Waiter, quorum?: number): void {
-    const victims = [...this.waiters].filter((w) => w !== proof);
+    const victims = [...this.waiters].filter((w) => w !== proof && !w.ghost);
     this.waiters.clear();
     this.cancelTimer();
     this.stallCount++;
