@@ -194,6 +194,11 @@ export class StallDetector {
     this.lastFirstTokenAt = this.clock.now();
   }
 
+  /** No first token from the deployment since `t` (the detector's clock, performance.now()). */
+  quietSince(t: number): boolean {
+    return this.lastFirstTokenAt <= t;
+  }
+
   /** No first token from the deployment since `waiter` started. */
   private silentSince(waiter: Waiter): boolean {
     return this.lastFirstTokenAt <= waiter.since;

@@ -173,6 +173,21 @@ describe("TierRunner: hedge advice", () => {
     expect(r.result).toMatchObject({ deployment: { id: "a" }, hedged: false, attempts: 1 });
   });
 
+  it("gives no advice while the deployment answers other requests: a slow one among many is the tier's normal tail", async () => {
+    const h = harness({ a: answering(150) }, HEDGE);
+    const slow = settle(h);
+    await new Promise((r) => setTimeout(r, 2)); // the slow attempt is under way
+    h.provider.models["a"] = answering(2);
+    // Others get their first tokens while the slow one waits past the hedge delay.
+    for (let i = 0; i < 10; i++) {
+      await settle(h);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const r = await slow;
+    expect(advices(r.events)).toEqual([]);
+    expect(r.result).toMatchObject({ deployment: { id: "a" } });
+  });
+
   it("advises at most once per request, across retries", async () => {
     let calls = 0;
     const h = harness(

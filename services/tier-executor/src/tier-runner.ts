@@ -215,8 +215,11 @@ export class TierRunner {
           if (attempts >= limit || left <= 0) return undefined;
           const other = this.picker.pick(log);
           if (!other) {
-            // Nothing here to hedge on: the caller may hedge on another tier (once per request).
-            if (!advised) {
+            // Nothing here to hedge on: the caller may hedge on another tier (once per request),
+            // but only while the deployment has been silent since this attempt started. A slow
+            // answer among others that flow is the tier's normal tail, and a lower tier must
+            // not win it; silence is what a hang looks like.
+            if (!advised && state.stall.quietSince(attemptStart)) {
               advised = true;
               const reason = `tier ${this.options.tierName} has no other usable deployment to hedge on (${this.picker.describe(log)})`;
               advise({ type: "hedge_advice", reason, waitedMs: performance.now() - started });
