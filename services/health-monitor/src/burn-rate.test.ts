@@ -1,16 +1,11 @@
 import { create } from "@bufbuild/protobuf";
-import { parseConfig } from "@tiermesh/config";
 import { OutcomeSchema, OutcomeStatus } from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
+import { monitorTestConfig } from "./monitor-config.test-support.js";
 import { BurnRateTracker } from "./burn-rate.js";
 
-const config = parseConfig(
+const config = monitorTestConfig(
   `
-router: { listen: "127.0.0.1:1" }
-classifier: { listen: "127.0.0.1:2" }
-health_monitor: { listen: "127.0.0.1:3" }
-providers: { p: { kind: openai, base_url: "http://127.0.0.1:4/v1" } }
-tiers:
   gold:
     rank: 1
     executor: { listen: "127.0.0.1:5" }
@@ -21,10 +16,7 @@ tiers:
       availability_target: 0.99
       latency_target: 0.9
       burn_alerts: [{ long_window_ms: 60000, short_window_ms: 5000, rate: 10 }]
-plans: { p: { default_tier: gold, max_tier: gold } }
 `,
-  "t.yaml",
-  {},
 );
 const slo = config.tiers["gold"]!.slo;
 const outcome = (status: OutcomeStatus, ttftMs = 100) => create(OutcomeSchema, { tier: "gold", status, ttftMs });

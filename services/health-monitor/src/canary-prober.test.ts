@@ -1,17 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import { createRouterTransport, type HandlerContext } from "@connectrpc/connect";
-import { parseConfig } from "@tiermesh/config";
 import { ExecuteResponseSchema, OutcomeStatus, TierExecutorService, type ExecuteRequest, type Outcome } from "@tiermesh/proto";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { monitorTestConfig } from "./monitor-config.test-support.js";
 import { CanaryProber } from "./canary-prober.js";
 
-const config = parseConfig(
+const config = monitorTestConfig(
   `
-router: { listen: "127.0.0.1:1" }
-classifier: { listen: "127.0.0.1:2" }
-health_monitor: { listen: "127.0.0.1:3", probe: { interval_ms: 1000, timeout_ms: 5000 } }
-providers: { p: { kind: openai, base_url: "http://127.0.0.1:4/v1" } }
-tiers:
   gold:
     rank: 2
     executor: { listen: "127.0.0.1:5" }
@@ -21,10 +16,8 @@ tiers:
     rank: 1
     executor: { listen: "127.0.0.1:6" }
     models: [{ provider: p, model: s, price: { input_per_mtok: 1, output_per_mtok: 1 } }]
-plans: { p: { default_tier: gold, max_tier: gold } }
 `,
-  "t.yaml",
-  {},
+  `{ listen: "127.0.0.1:3", probe: { interval_ms: 1000, timeout_ms: 5000 } }`,
 );
 
 interface Call {

@@ -1,7 +1,8 @@
 import { create } from "@bufbuild/protobuf";
-import { parseConfig, type TierSloConfig } from "@tiermesh/config";
+import type { TierSloConfig } from "@tiermesh/config";
 import { OutcomeSchema, OutcomeStatus, TierState } from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
+import { monitorTestConfig } from "./monitor-config.test-support.js";
 import { ProbeSchedule } from "./probe-schedule.js";
 import { TierHealth } from "./tier-health.js";
 
@@ -15,23 +16,13 @@ import { TierHealth } from "./tier-health.js";
  */
 
 function defaults(slo: Record<string, unknown> = {}) {
-  const config = parseConfig(
-    `
-router: { listen: "127.0.0.1:1" }
-classifier: { listen: "127.0.0.1:2" }
-health_monitor: { listen: "127.0.0.1:3" }
-providers: { p: { kind: openai, base_url: "http://127.0.0.1:4/v1" } }
-tiers:
+  const config = monitorTestConfig(`
   gold:
     rank: 1
     executor: { listen: "127.0.0.1:5" }
     models: [{ provider: p, model: m, price: { input_per_mtok: 1, output_per_mtok: 1 } }]
     slo: ${JSON.stringify(slo)}
-plans: { p: { default_tier: gold, max_tier: gold } }
-`,
-    "t.yaml",
-    {},
-  );
+`);
   return { slo: config.tiers["gold"]!.slo, probe: config.health_monitor.probe };
 }
 

@@ -1,16 +1,11 @@
 import { create } from "@bufbuild/protobuf";
-import { parseConfig } from "@tiermesh/config";
 import { OutcomeSchema, OutcomeStatus, TierState } from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
+import { monitorTestConfig } from "./monitor-config.test-support.js";
 import { StatusBoard } from "./status-board.js";
 
-const config = parseConfig(
+const config = monitorTestConfig(
   `
-router: { listen: "127.0.0.1:1" }
-classifier: { listen: "127.0.0.1:2" }
-health_monitor: { listen: "127.0.0.1:3" }
-providers: { p: { kind: openai, base_url: "http://127.0.0.1:4/v1" } }
-tiers:
   gold:
     rank: 2
     executor: { listen: "127.0.0.1:5" }
@@ -20,23 +15,15 @@ tiers:
     rank: 1
     executor: { listen: "127.0.0.1:6" }
     models: [{ provider: p, model: s, price: { input_per_mtok: 1, output_per_mtok: 1 } }]
-plans: { p: { default_tier: gold, max_tier: gold } }
 `,
-  "t.yaml",
-  {},
 );
 
 const goldA = { tier: "gold", deployment: "gold-a", model: "m", provider: "p" };
 const stalled = (end: number) => create(OutcomeSchema, { ...goldA, status: OutcomeStatus.STALLED, latencyMs: 400, atMs: BigInt(end) });
 const probeOk = (end: number) => create(OutcomeSchema, { ...goldA, status: OutcomeStatus.OK, ttftMs: 50, latencyMs: 80, atMs: BigInt(end), probe: true });
 
-const twoDeployments = parseConfig(
+const twoDeployments = monitorTestConfig(
   `
-router: { listen: "127.0.0.1:1" }
-classifier: { listen: "127.0.0.1:2" }
-health_monitor: { listen: "127.0.0.1:3" }
-providers: { p: { kind: openai, base_url: "http://127.0.0.1:4/v1" } }
-tiers:
   gold:
     rank: 1
     executor: { listen: "127.0.0.1:5" }
@@ -44,10 +31,7 @@ tiers:
       - { id: gold-a, provider: p, model: m, price: { input_per_mtok: 1, output_per_mtok: 1 } }
       - { id: gold-b, provider: p, model: n, price: { input_per_mtok: 1, output_per_mtok: 1 } }
     slo: { consecutive_failures_down: 3, min_dwell_ms: 1000 }
-plans: { p: { default_tier: gold, max_tier: gold } }
 `,
-  "t.yaml",
-  {},
 );
 
 describe("StatusBoard", () => {

@@ -65,10 +65,6 @@ export class RouteRequest {
     return this.init.signal;
   }
 
-  get attemptsRemaining(): number {
-    return this.attemptsLeft;
-  }
-
   remainingMs(): number {
     return this.init.deadline - Date.now();
   }
