@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pause } from "./abortable-pause.js";
 import { chatCompletionRequestSchema } from "./chat-completion-request.js";
-import { planCompletion, type CompletionPlan } from "./completion-plan.js";
+import { assistantPrefix, planCompletion, type CompletionPlan } from "./completion-plan.js";
 import { streamCompletion } from "./completion-stream.js";
 import { sampleDelayMs, sampleTotalDelayMs } from "./latency.js";
 import { invalidRequestFromZod, openAIError, sendOpenAIError } from "./openai-error.js";
@@ -104,6 +104,19 @@ export async function handleChatCompletions(
         "invalid_request_error",
         "model_not_found",
         "model",
+      ),
+    );
+  }
+
+  if (profile.refuse_prefix && assistantPrefix(request) !== undefined) {
+    return sendOpenAIError(
+      res,
+      400,
+      openAIError(
+        `The model \`${request.model}\` does not support a final assistant message (prefill) (simulated)`,
+        "invalid_request_error",
+        "unsupported_prefill",
+        "messages",
       ),
     );
   }

@@ -24,9 +24,14 @@ export interface CompletionPlan {
   tokens: string[];
   finishReason: FinishReason;
   usage: Usage;
-  /** For streams: number of tokens sent before the socket is destroyed, or null. */
-  cutAfterTokens: number | null;
+  /** For streams: a fault injected after `afterTokens` tokens, or null. */
+  fault: { kind: StreamFault; afterTokens: number } | null;
+  /** For streams: end after the finish (and usage) chunk without `data: [DONE]`. */
+  omitDone: boolean;
 }
+
+/** `cut`: the socket is destroyed; `stall`: nothing more is sent, the connection stays open; `malformed`: one unreadable chunk. */
+export type StreamFault = "cut" | "stall" | "malformed";
 
 /** Prompt size estimate: ceil(total content chars / 4) + 4 per message. */
 export function estimatePromptTokens(messages: readonly { content: string }[]): number {
@@ -34,12 +39,44 @@ export function estimatePromptTokens(messages: readonly { content: string }[]): 
   return Math.ceil(chars / 4) + 4 * messages.length;
 }
 
-/** `count` words from a fixed list, each one token; the first has no leading space. */
-export function completionTokens(count: number): string[] {
+/**
+ * `count` words from a fixed list, each one token, from the `start`-th word on; each has a
+ * leading space except the very first word of an answer (or when `leadingSpace` is false).
+ */
+export function completionTokens(count: number, start = 0, leadingSpace = start > 0): string[] {
   return Array.from({ length: count }, (_, i) => {
-    const word = WORDS[i % WORDS.length] ?? "token";
-    return i === 0 ? word : ` ${word}`;
+    const word = WORDS[(start + i) % WORDS.length] ?? "token";
+    return i === 0 && !leadingSpace ? word : ` ${word}`;
   });
+}
+
+/**
+ * The assistant prefix a request asks to continue (its last message, when that is the
+ * assistant's), or undefined.
+ */
+export function assistantPrefix(request: ChatCompletionRequest): string | undefined {
+  const last = request.messages.at(-1);
+  return last?.role === "assistant" ? last.content : undefined;
+}
+
+/** Continuing `prefix`: the answer goes on from the word after its last one, with no gap or repeat. */
+function continuation(prefix: string, count: number): string[] {
+  const words = prefix.split(/\s+/).filter((w) => w !== "").length;
+  return completionTokens(count, words, prefix !== "" && !/\s$/.test(prefix));
+}
+
+function streamFault(request: ChatCompletionRequest, profile: ModelProfile, count: number, random: () => number): CompletionPlan["fault"] {
+  if (request.stream !== true) return null;
+  const hit = (rate: number): boolean => rate > 0 && random() < rate;
+  const kind: StreamFault | undefined = hit(profile.stream_cut_rate)
+    ? "cut"
+    : hit(profile.stream_stall_rate)
+      ? "stall"
+      : hit(profile.malformed_chunk_rate)
+        ? "malformed"
+        : undefined;
+  if (kind === undefined) return null;
+  return { kind, afterTokens: Math.min(count, profile.fault_after_tokens ?? Math.floor(count / 2)) };
 }
 
 function naturalLength(profile: ModelProfile, random: () => number): number {
@@ -57,15 +94,17 @@ export function planCompletion(
   const capped = cap !== undefined && cap < natural;
   const count = capped ? cap : natural;
   const promptTokens = estimatePromptTokens(request.messages);
-  const cut =
-    request.stream === true && profile.stream_cut_rate > 0 && random() < profile.stream_cut_rate;
+  const fault = streamFault(request, profile, count, random);
+  const omitDone = request.stream === true && profile.missing_done_rate > 0 && random() < profile.missing_done_rate;
+  const prefix = assistantPrefix(request);
   return {
     id: `chatcmpl-${randomUUID().replaceAll("-", "")}`,
     created: Math.floor(Date.now() / 1000),
     model: request.model,
-    tokens: completionTokens(count),
+    tokens: prefix === undefined ? completionTokens(count) : continuation(prefix, count),
     finishReason: capped ? "length" : "stop",
     usage: { prompt_tokens: promptTokens, completion_tokens: count, total_tokens: promptTokens + count },
-    cutAfterTokens: cut ? Math.floor(count / 2) : null,
+    fault,
+    omitDone,
   };
 }

@@ -49,6 +49,11 @@ function write(res: ServerResponse, data: string, signal: AbortSignal): Promise<
   });
 }
 
+/** A chunk cut short mid-JSON, as a buggy proxy might forward it. */
+function malformedChunk(plan: CompletionPlan): string {
+  return `data: {"id":"${plan.id}","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content"\n\n`;
+}
+
 /** Simulates a dropped upstream: flush what was sent, then destroy the socket without [DONE]. */
 function cut(res: ServerResponse): void {
   res.write(": simulated stream cut\n\n", () => res.destroy());
@@ -57,7 +62,8 @@ function cut(res: ServerResponse): void {
 /**
  * Streams `plan` as OpenAI server-sent events: role delta after TTFT, one chunk
  * per token paced by the inter-token delay, a finish chunk, an optional usage
- * chunk, then `[DONE]`. Stops (clearing its timer) as soon as `signal` aborts.
+ * chunk, then `[DONE]` (unless the plan omits it). The plan's fault, if any, strikes
+ * after its number of tokens. Stops (clearing its timer) as soon as `signal` aborts.
  */
 export async function streamCompletion(
   res: ServerResponse,
@@ -77,15 +83,22 @@ export async function streamCompletion(
   if (!(await write(res, chunk(plan, [choice({ role: "assistant", content: "" })], usageField), signal))) {
     return;
   }
-  for (const [index, token] of plan.tokens.entries()) {
-    if (plan.cutAfterTokens === index) return cut(res);
+  const { fault } = plan;
+  for (let index = 0; index <= plan.tokens.length; index++) {
+    if (fault?.afterTokens === index) {
+      if (fault.kind === "cut") return cut(res);
+      // Stalled: the connection stays open, silent, until the client gives up.
+      if (fault.kind === "stall") return;
+      if (!(await write(res, malformedChunk(plan), signal))) return;
+    }
+    const token = plan.tokens[index];
+    if (token === undefined) break;
     if (!(await pause(timing.nextInterTokenMs(), signal))) return;
     if (!(await write(res, chunk(plan, [choice({ content: token })], usageField), signal))) return;
   }
-  if (plan.cutAfterTokens !== null) return cut(res);
 
   if (!(await write(res, chunk(plan, [choice({}, plan.finishReason)], usageField), signal))) return;
   if (includeUsage && !(await write(res, chunk(plan, [], plan.usage), signal))) return;
   if (signal.aborted || res.destroyed) return;
-  res.end("data: [DONE]\n\n");
+  res.end(plan.omitDone ? undefined : "data: [DONE]\n\n");
 }

@@ -23,6 +23,11 @@ describe("simulatorConfigSchema", () => {
       retry_after_s: 1,
       hang_rate: 0,
       stream_cut_rate: 0,
+      stream_stall_rate: 0,
+      malformed_chunk_rate: 0,
+      missing_done_rate: 0,
+      fault_after_tokens: null,
+      refuse_prefix: false,
     };
     expect(config.models["sim-a"]).toEqual(expected);
     expect(config.models["sim-b"]).toEqual(expected);

@@ -32,6 +32,16 @@ const scalarFields = {
   retry_after_s: z.number().int().min(0),
   hang_rate: rate,
   stream_cut_rate: rate,
+  /** Streams only: stop sending at the fault point and keep the connection open. */
+  stream_stall_rate: rate,
+  /** Streams only: one chunk that is not JSON at the fault point, then the rest of the answer. */
+  malformed_chunk_rate: rate,
+  /** Streams only: end after the finish (and usage) chunk without `data: [DONE]`. */
+  missing_done_rate: rate,
+  /** Where stream cuts, stalls and malformed chunks happen: after this many tokens; null = half the answer. */
+  fault_after_tokens: tokenCount.nullable(),
+  /** Answer 400 to a request whose last message is an assistant prefix, as servers without prefill do. */
+  refuse_prefix: z.boolean(),
 };
 
 export const modelProfileSchema = z.strictObject({
@@ -44,6 +54,11 @@ export const modelProfileSchema = z.strictObject({
   retry_after_s: scalarFields.retry_after_s.default(1),
   hang_rate: scalarFields.hang_rate.default(0),
   stream_cut_rate: scalarFields.stream_cut_rate.default(0),
+  stream_stall_rate: scalarFields.stream_stall_rate.default(0),
+  malformed_chunk_rate: scalarFields.malformed_chunk_rate.default(0),
+  missing_done_rate: scalarFields.missing_done_rate.default(0),
+  fault_after_tokens: scalarFields.fault_after_tokens.default(null),
+  refuse_prefix: scalarFields.refuse_prefix.default(false),
 });
 
 export type ModelProfile = z.output<typeof modelProfileSchema>;

@@ -38,6 +38,8 @@ export interface AttemptSetup {
   onFirstToken: (ttftMs: number) => void;
   /** The attempt is over: `undefined` on success, otherwise how it failed. */
   onEnd: (failure: ProviderFailure | undefined) => void;
+  /** A malformed chunk was skipped (already counted on the deployment). */
+  onSkipped?: (reason: string) => void;
 }
 
 export const outcomeOfFailure: Record<ProviderFailure, OutcomeStatus> = {
@@ -141,6 +143,12 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
         firstToken();
         completion += event.text;
         yield event.text;
+        continue;
+      }
+      if (event.type === "skipped") {
+        // One bad chunk does not spoil the answer: count it and read on.
+        state.skippedChunks++;
+        s.onSkipped?.(event.reason);
         continue;
       }
       firstToken();

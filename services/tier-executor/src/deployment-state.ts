@@ -22,6 +22,8 @@ export class DeploymentState {
   outstanding = 0;
   /** Epoch ms until which the provider asked us (429 Retry-After) not to call. */
   coolingUntil = 0;
+  /** Malformed stream chunks skipped since start. */
+  skippedChunks = 0;
 
   constructor(
     readonly deployment: Deployment,

@@ -1,4 +1,5 @@
 import { Counter, createMetricsRegistry, Gauge, type Registry } from "@tiermesh/runtime";
+import type { DeploymentState } from "./deployment-state.js";
 import type { TierRunner } from "./tier-runner.js";
 
 const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
@@ -41,22 +42,15 @@ export function createExecutorMetrics(tier: string, runner: () => TierRunner): R
       for (const d of runner().deployments) this.set({ deployment: d.deployment.id }, d.ttft.value);
     },
   });
-  const counted = new Map<string, number>();
-  new Counter({
+  deploymentCounter(registry, runner, {
     name: "tiermesh_executor_stalls_total",
     help: "Stalls detected per deployment (no first token within the stall threshold; breaker opened, waiting attempts moved on)",
-    labelNames: ["deployment"],
-    registers: [registry],
-    collect() {
-      for (const d of runner().deployments) {
-        const id = d.deployment.id;
-        const total = d.stall.stalls;
-        const delta = total - (counted.get(id) ?? 0);
-        // Zero too, so every deployment has a series from the first scrape.
-        if (delta >= 0) this.inc({ deployment: id }, delta);
-        counted.set(id, total);
-      }
-    },
+    total: (d) => d.stall.stalls,
+  });
+  deploymentCounter(registry, runner, {
+    name: "tiermesh_executor_malformed_chunks_total",
+    help: "Malformed stream chunks skipped per deployment (the answer went on without them)",
+    total: (d) => d.skippedChunks,
   });
   new Gauge({
     name: "tiermesh_executor_deployment_stalled",
@@ -77,4 +71,29 @@ export function createExecutorMetrics(tier: string, runner: () => TierRunner): R
     },
   });
   return registry;
+}
+
+/** A counter per deployment fed from a running total the deployment keeps. */
+function deploymentCounter(
+  registry: Registry,
+  runner: () => TierRunner,
+  o: { name: string; help: string; total: (d: DeploymentState) => number },
+): void {
+  const counted = new Map<string, number>();
+  new Counter({
+    name: o.name,
+    help: o.help,
+    labelNames: ["deployment"],
+    registers: [registry],
+    collect() {
+      for (const d of runner().deployments) {
+        const id = d.deployment.id;
+        const total = o.total(d);
+        const delta = total - (counted.get(id) ?? 0);
+        // Zero too, so every deployment has a series from the first scrape.
+        if (delta >= 0) this.inc({ deployment: id }, delta);
+        counted.set(id, total);
+      }
+    },
+  });
 }

@@ -299,6 +299,7 @@ export class TierRunner {
       now: this.now,
       onFirstToken: (ms) => this.ttft.record(ms),
       onEnd: (failure) => log.ended(id, failure),
+      onSkipped: (reason) => this.options.logger?.warn({ tier: tierName, deployment: id, reason }, "malformed stream chunk skipped"),
     });
   }
 

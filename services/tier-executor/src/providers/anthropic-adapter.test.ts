@@ -95,11 +95,12 @@ function jsonError(status: number, type: string, message: string, headers: Recor
 }
 
 /** Runs a stream to completion; deltas seen before a failure stay in `deltas`. */
-async function collect(target: ProviderAdapter, signal = new AbortController().signal, deltas: string[] = [], req = request) {
+async function collect(target: ProviderAdapter, signal = new AbortController().signal, deltas: string[] = [], req = request, skipped: string[] = []) {
   let done: Extract<ProviderEvent, { type: "done" }> | undefined;
   for await (const event of target.stream(req, signal)) {
     expect(done, "nothing may follow done").toBeUndefined();
     if (event.type === "delta") deltas.push(event.text);
+    else if (event.type === "skipped") skipped.push(event.reason);
     else done = event;
   }
   return { deltas, done };
@@ -301,7 +302,7 @@ describe("anthropic adapter", () => {
     expect(deltas).toEqual(["Hel", "lo"]);
   });
 
-  it("fails a stream that ends without message_stop", async () => {
+  it("accepts a stream that ends with a stop reason and usage but without message_stop", async () => {
     const provider = await startProvider((res) => {
       openStream(res);
       messageStart(res);
@@ -309,22 +310,41 @@ describe("anthropic adapter", () => {
       send(res, { type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 2 } });
       res.end();
     });
+    const { deltas, done } = await collect(adapter(provider.url));
+    expect(deltas).toEqual(["Hel"]);
+    expect(done).toEqual({ type: "done", finishReason: "stop", usage: { promptTokens: 21, completionTokens: 2 } });
+  });
+
+  it("fails a stream that ends with neither a stop reason nor message_stop", async () => {
+    const provider = await startProvider((res) => {
+      openStream(res);
+      messageStart(res);
+      textDelta(res, "Hel");
+      res.end();
+    });
     const deltas: string[] = [];
     const err = await failure(collect(adapter(provider.url), undefined, deltas));
     expect(err.failure).toBe("server");
-    expect(err.message).toBe("test-anthropic: stream ended without message_stop");
+    expect(err.message).toBe("test-anthropic: stream ended without a stop reason or message_stop");
     expect(deltas).toEqual(["Hel"]);
   });
 
-  it("fails a malformed event as server", async () => {
+  it("skips malformed events and finishes the answer", async () => {
     const provider = await startProvider((res) => {
       openStream(res);
-      res.write("event: message_start\ndata: {not json\n\n");
+      messageStart(res);
+      textDelta(res, "Hel");
+      res.write("event: content_block_delta\ndata: {not json\n\n");
+      res.write("event: content_block_delta\ndata: null\n\n");
+      textDelta(res, "lo");
+      messageEnd(res, "end_turn", 3);
       res.end();
     });
-    const err = await failure(collect(adapter(provider.url)));
-    expect(err.failure).toBe("server");
-    expect(err.message).toContain("malformed stream event");
+    const skipped: string[] = [];
+    const { deltas, done } = await collect(adapter(provider.url), undefined, [], request, skipped);
+    expect(deltas).toEqual(["Hel", "lo"]);
+    expect(skipped).toEqual(['malformed stream event: "{not json"', 'malformed stream event: "null"']);
+    expect(done?.finishReason).toBe("stop");
   });
 
   it.each([

@@ -3,7 +3,7 @@ import { Pool } from "undici";
 import { networkError, statusError } from "./http-errors.js";
 import type { ProviderAdapterFactory, ProviderEvent, ProviderRequest, ProviderUsage } from "./provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./provider-error.js";
-import { sseEvents } from "./sse-events.js";
+import { excerpt, sseEvents } from "./sse-events.js";
 
 const ANTHROPIC_VERSION = "2023-06-01";
 
@@ -69,14 +69,18 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
     let sawStop = false;
     try {
       for await (const event of sseEvents(res.body)) {
-        const data = parseEvent(name, event.data);
+        const data = parseEvent(event.data);
+        if (data === undefined) {
+          yield { type: "skipped", reason: `malformed stream event: ${excerpt(event.data)}` };
+          continue;
+        }
         switch (data.type) {
           case "message_start":
             inputTokens = data.message?.usage?.input_tokens ?? inputTokens;
             outputTokens = data.message?.usage?.output_tokens ?? outputTokens;
             break;
           case "content_block_delta":
-            if (data.delta?.type === "text_delta" && data.delta.text) yield { type: "delta", text: data.delta.text };
+            if (data.delta?.type === "text_delta" && typeof data.delta.text === "string" && data.delta.text) yield { type: "delta", text: data.delta.text };
             break;
           case "message_delta":
             if (data.delta?.stop_reason) stopReason = data.delta.stop_reason;
@@ -98,7 +102,8 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
     } finally {
       if (!res.body.destroyed) res.body.destroy();
     }
-    if (!sawStop) throw new ProviderError("server", `${name}: stream ended without message_stop`);
+    // A stop reason says the answer is whole, even when message_stop never came.
+    if (!sawStop && !stopReason) throw new ProviderError("server", `${name}: stream ended without a stop reason or message_stop`);
     const usage: ProviderUsage | undefined =
       inputTokens === undefined && outputTokens === undefined ? undefined : { promptTokens: inputTokens ?? 0, completionTokens: outputTokens ?? 0 };
     yield { type: "done", finishReason: finishReasons[stopReason] ?? (stopReason || "stop"), usage };
@@ -131,14 +136,14 @@ function messagesBody(name: string, request: ProviderRequest): string {
   });
 }
 
-function parseEvent(name: string, data: string): MessagesStreamEvent {
+/** An event's data as JSON, or undefined when it is not a JSON object. */
+function parseEvent(data: string): MessagesStreamEvent | undefined {
   try {
     const parsed: unknown = JSON.parse(data);
-    if (typeof parsed === "object" && parsed !== null) return parsed as MessagesStreamEvent;
-  } catch (cause) {
-    throw new ProviderError("server", `${name}: malformed stream event`, { cause });
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as MessagesStreamEvent) : undefined;
+  } catch {
+    return undefined;
   }
-  throw new ProviderError("server", `${name}: malformed stream event: expected a JSON object`);
 }
 
 function streamError(name: string, error: MessagesStreamEvent["error"]): ProviderError {

@@ -71,11 +71,12 @@ function jsonError(status: number, message: string, headers: Record<string, stri
 }
 
 /** Runs a stream to completion; deltas seen before a failure stay in `deltas`. */
-async function collect(target: ProviderAdapter, signal = new AbortController().signal, deltas: string[] = []) {
+async function collect(target: ProviderAdapter, signal = new AbortController().signal, deltas: string[] = [], skipped: string[] = []) {
   let done: Extract<ProviderEvent, { type: "done" }> | undefined;
   for await (const event of target.stream(request, signal)) {
     expect(done, "nothing may follow done").toBeUndefined();
     if (event.type === "delta") deltas.push(event.text);
+    else if (event.type === "skipped") skipped.push(event.reason);
     else done = event;
   }
   return { deltas, done };
@@ -247,28 +248,59 @@ describe("openai adapter", () => {
     expect(deltas).toEqual(["Hel", "lo"]);
   });
 
-  it("fails a stream that ends without [DONE]", async () => {
+  it("accepts a stream that ends with a finish_reason and usage but without [DONE]", async () => {
+    const provider = await startProvider((res) => {
+      openStream(res);
+      sse(res, textChunk("Hel"));
+      sse(res, textChunk("lo"));
+      sse(res, finishChunk("length"));
+      sse(res, usageChunk(9, 2));
+      res.end();
+    });
+    const { deltas, done } = await collect(adapter(provider.url));
+    expect(deltas).toEqual(["Hel", "lo"]);
+    expect(done).toEqual({ type: "done", finishReason: "length", usage: { promptTokens: 9, completionTokens: 2 } });
+  });
+
+  it("accepts a finish_reason without [DONE] or usage, leaving usage to be estimated", async () => {
     const provider = await startProvider((res) => {
       openStream(res);
       sse(res, textChunk("Hel"));
       sse(res, finishChunk("stop"));
       res.end();
     });
+    expect((await collect(adapter(provider.url))).done).toEqual({ type: "done", finishReason: "stop", usage: undefined });
+  });
+
+  it("fails a stream that ends with neither a finish_reason nor [DONE]", async () => {
+    const provider = await startProvider((res) => {
+      openStream(res);
+      sse(res, textChunk("Hel"));
+      res.end();
+    });
     const deltas: string[] = [];
     const err = await failure(collect(adapter(provider.url), undefined, deltas));
     expect(err.failure).toBe("server");
-    expect(err.message).toContain("[DONE]");
+    expect(err.message).toBe("test-openai: stream ended without a finish_reason or [DONE]");
     expect(deltas).toEqual(["Hel"]);
   });
 
-  it("fails a malformed chunk as server", async () => {
+  it("skips malformed chunks (not JSON, not an object) and finishes the answer", async () => {
     const provider = await startProvider((res) => {
       openStream(res);
+      sse(res, textChunk("Hel"));
       sse(res, "{not json");
+      sse(res, "42");
+      sse(res, textChunk("lo"));
+      sse(res, finishChunk("stop"));
       sse(res, "[DONE]");
       res.end();
     });
-    expect((await failure(collect(adapter(provider.url)))).failure).toBe("server");
+    const skipped: string[] = [];
+    const { deltas, done } = await collect(adapter(provider.url), undefined, [], skipped);
+    expect(deltas).toEqual(["Hel", "lo"]);
+    expect(skipped).toEqual(['malformed stream chunk: "{not json"', 'malformed stream chunk: "42"']);
+    expect(done?.finishReason).toBe("stop");
   });
 
   it("throws the abort reason when aborted mid-stream, and closes the connection", async () => {

@@ -2,7 +2,7 @@ import { Pool } from "undici";
 import { networkError, statusError } from "./http-errors.js";
 import type { ProviderAdapterFactory, ProviderEvent, ProviderRequest, ProviderUsage } from "./provider-adapter.js";
 import { ProviderError } from "./provider-error.js";
-import { sseEvents } from "./sse-events.js";
+import { excerpt, sseEvents } from "./sse-events.js";
 
 interface ChatChunk {
   choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
@@ -49,11 +49,10 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
           sawDone = true;
           continue;
         }
-        let parsed: ChatChunk;
-        try {
-          parsed = JSON.parse(event.data) as ChatChunk;
-        } catch (cause) {
-          throw new ProviderError("server", `${name}: malformed stream chunk`, { cause });
+        const parsed = parseChunk(event.data);
+        if (parsed === undefined) {
+          yield { type: "skipped", reason: `malformed stream chunk: ${excerpt(event.data)}` };
+          continue;
         }
         if (parsed.error) {
           const kind = parsed.error.type === "invalid_request_error" ? "client" : parsed.error.code === 429 ? "rate_limited" : "server";
@@ -62,7 +61,7 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
         const choice = parsed.choices?.[0];
         if (choice?.finish_reason) finishReason = choice.finish_reason;
         const text = choice?.delta?.content;
-        if (text) yield { type: "delta", text };
+        if (typeof text === "string" && text !== "") yield { type: "delta", text };
         if (parsed.usage) {
           usage = { promptTokens: parsed.usage.prompt_tokens ?? 0, completionTokens: parsed.usage.completion_tokens ?? 0 };
         }
@@ -73,9 +72,20 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
     } finally {
       if (!res.body.destroyed) res.body.destroy();
     }
-    if (!sawDone) throw new ProviderError("server", `${name}: stream ended without [DONE]`);
+    // A finish_reason says the answer is whole; some servers then close without [DONE].
+    if (!sawDone && !finishReason) throw new ProviderError("server", `${name}: stream ended without a finish_reason or [DONE]`);
     yield { type: "done", finishReason: finishReason || "stop", usage };
   }
 
   return { name, stream, close: () => pool.close() };
 };
+
+/** A chunk as JSON, or undefined when it is not a JSON object. */
+function parseChunk(data: string): ChatChunk | undefined {
+  try {
+    const parsed: unknown = JSON.parse(data);
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as ChatChunk) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -19,9 +19,14 @@ export interface ProviderUsage {
   completionTokens: number;
 }
 
-/** What a streaming provider call yields: text pieces, then exactly one `done`. */
+/**
+ * What a streaming provider call yields: text pieces, then exactly one `done`. A chunk the
+ * adapter could not read is passed over as `skipped` (counted and logged by the caller),
+ * never fatal on its own.
+ */
 export type ProviderEvent =
   | { type: "delta"; text: string }
+  | { type: "skipped"; reason: string }
   | { type: "done"; finishReason: string; usage: ProviderUsage | undefined };
 
 /** One provider wire format. Adapters throw ProviderError for every failure. */

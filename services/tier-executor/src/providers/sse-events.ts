@@ -14,3 +14,8 @@ export async function* sseEvents(body: AsyncIterable<unknown>): AsyncGenerator<E
     yield* events.splice(0);
   }
 }
+
+/** The start of an event's data, quoted, for logs and skip reasons. */
+export function excerpt(data: string): string {
+  return JSON.stringify(data.length > 60 ? `${data.slice(0, 60)}…` : data);
+}
