@@ -10,20 +10,41 @@ const serviceEndpoint = z.strictObject({
   url: httpUrl.optional(),
 });
 
-export const providerSchema = z.strictObject({
-  /**
-   * Wire format. "openai" covers OpenAI-compatible servers, the simulator included;
-   * "anthropic" is the Anthropic Messages API, with base_url the API root without /v1.
-   */
-  kind: z.enum(["openai", "anthropic"]),
-  base_url: httpUrl,
-  /** Name of the environment variable holding the API key. */
-  api_key_env: z.string().min(1).optional(),
-  /** File holding the API key (for mounted secrets). */
-  api_key_file: z.string().min(1).optional(),
-  /** Persistent connections kept to this provider per executor process. */
-  connections: z.number().int().positive().default(64),
-});
+/**
+ * How a provider continues an answer from text already delivered (an assistant prefix).
+ * `none`: it cannot; `prefix`: the text goes as a final assistant message, which the
+ * server continues (Anthropic Messages, the simulator); `prefix_flag`: the same message
+ * marked `"prefix": true` (DeepSeek, Mistral); `continue_final_message`: vLLM's
+ * `continue_final_message: true, add_generation_prompt: false`.
+ */
+export const continuationModes = ["none", "prefix", "prefix_flag", "continue_final_message"] as const;
+
+export const providerSchema = z
+  .strictObject({
+    /**
+     * Wire format. "openai" covers OpenAI-compatible servers, the simulator included;
+     * "anthropic" is the Anthropic Messages API, with base_url the API root without /v1.
+     */
+    kind: z.enum(["openai", "anthropic"]),
+    base_url: httpUrl,
+    /** Name of the environment variable holding the API key. */
+    api_key_env: z.string().min(1).optional(),
+    /** File holding the API key (for mounted secrets). */
+    api_key_file: z.string().min(1).optional(),
+    /** Persistent connections kept to this provider per executor process. */
+    connections: z.number().int().positive().default(64),
+    /**
+     * Whether and how this provider continues an interrupted answer from its text so far
+     * (see `continuationModes`). Default: `prefix` for kind "anthropic", `none` for "openai"
+     * (OpenAI-compatible servers vary; say so only for servers known to continue).
+     */
+    continuation: z.enum(continuationModes).optional(),
+  })
+  .transform((p) => ({ ...p, continuation: p.continuation ?? (p.kind === "anthropic" ? "prefix" : "none") }))
+  .refine((p) => p.kind !== "anthropic" || p.continuation === "none" || p.continuation === "prefix", {
+    path: ["continuation"],
+    message: 'kind "anthropic" continues with "prefix" or not at all ("none")',
+  });
 
 export const configSchema = z
   .strictObject({

@@ -1,4 +1,4 @@
-export { configSchema, providerSchema, type Config, type ProviderConfig } from "./config-schema.js";
+export { configSchema, continuationModes, providerSchema, type Config, type ProviderConfig } from "./config-schema.js";
 export { ConfigError } from "./config-error.js";
 export { loadConfig, parseConfig, type Env } from "./load-config.js";
 export { endpointUrl, splitHostPort } from "./endpoints.js";
@@ -10,6 +10,7 @@ export type {
   CacheConfig,
   DeploymentConfig,
   HedgeConfig,
+  InterTokenStallConfig,
   RoutingConfig,
   TierConfig,
   TierSloConfig,

@@ -87,10 +87,33 @@ describe("parseConfig defaults", () => {
 
   it("fills the stall section: on, 3 × p99, at least 250 ms, max_ms left to timeouts.ttft_ms, a quorum of 3 at 1 × p99", () => {
     const c = parse(baseConfig());
-    expect(c.tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 3, min_ms: 250, quorum: 3, quorum_ttft_multiple: 1, hold_ms: 30_000 });
+    const interToken = { enabled: true, multiple: 10, min_ms: 1_000, max_ms: 10_000 };
+    expect(c.tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 3, min_ms: 250, quorum: 3, quorum_ttft_multiple: 1, hold_ms: 30_000, inter_token: interToken });
     const cfg = baseConfig();
-    cfg.tiers.gold.stall = { ttft_multiple: 4, max_ms: 600 };
-    expect(parse(cfg).tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 4, min_ms: 250, max_ms: 600, quorum: 3, quorum_ttft_multiple: 1, hold_ms: 30_000 });
+    cfg.tiers.gold.stall = { ttft_multiple: 4, max_ms: 600, inter_token: { min_ms: 300 } };
+    expect(parse(cfg).tiers["gold"]!.stall).toEqual({
+      enabled: true,
+      ttft_multiple: 4,
+      min_ms: 250,
+      max_ms: 600,
+      quorum: 3,
+      quorum_ttft_multiple: 1,
+      hold_ms: 30_000,
+      inter_token: { ...interToken, min_ms: 300 },
+    });
+  });
+
+  it("continues interrupted answers by default; providers continue by kind unless told", () => {
+    const cfg = baseConfig();
+    cfg.providers.claude = { kind: "anthropic", base_url: "https://api.anthropic.com" };
+    cfg.providers.vllm = { kind: "openai", base_url: "http://127.0.0.1:8000/v1", continuation: "continue_final_message" };
+    cfg.tiers.silver.continuation = { enabled: false };
+    const c = parse(cfg);
+    expect(c.tiers["gold"]!.continuation).toEqual({ enabled: true });
+    expect(c.tiers["silver"]!.continuation).toEqual({ enabled: false });
+    expect(c.providers["sim"]!.continuation).toBe("none");
+    expect(c.providers["claude"]!.continuation).toBe("prefix");
+    expect(c.providers["vllm"]!.continuation).toBe("continue_final_message");
   });
 
   it("accepts the shipped example config", async () => {
@@ -144,6 +167,18 @@ describe("parseConfig errors name the bad field", () => {
     ["retries out of range", (c) => (c.tiers.gold.retries = { max_attempts: 11 }), "tiers.gold.retries.max_attempts:"],
     ["stall min_ms above max_ms", (c) => (c.tiers.gold.stall = { min_ms: 500, max_ms: 400 }), "tiers.gold.stall.min_ms: min_ms must not exceed max_ms"],
     ["stall ttft_multiple not positive", (c) => (c.tiers.gold.stall = { ttft_multiple: 0 }), "tiers.gold.stall.ttft_multiple:"],
+    [
+      "inter-token stall min_ms above max_ms",
+      (c) => (c.tiers.gold.stall = { inter_token: { min_ms: 5_000, max_ms: 400 } }),
+      "tiers.gold.stall.inter_token.min_ms: min_ms must not exceed max_ms",
+    ],
+    ["unknown continuation mode", (c) => (c.providers.sim.continuation = "sometimes"), "providers.sim.continuation:"],
+    [
+      "anthropic with an openai-only continuation mode",
+      (c) => (c.providers.claude = { kind: "anthropic", base_url: "https://api.anthropic.com", continuation: "prefix_flag" }),
+      'providers.claude.continuation: kind "anthropic" continues with "prefix" or not at all',
+    ],
+    ["unknown key in continuation", (c) => (c.tiers.gold.continuation = { enable: false }), 'tiers.gold.continuation: Unrecognized key: "enable"'],
   ];
 
   it.each(cases)("%s", (_name, mutate, expected) => {

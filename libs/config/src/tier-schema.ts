@@ -85,6 +85,33 @@ export const hedgeSchema = z.strictObject({
 });
 
 /**
+ * Stalls between tokens: an answer that has started and then produces nothing for longer
+ * than clamp(multiple × the deployment's recent p99 inter-token latency, min_ms, max_ms)
+ * (max_ms while the deployment has too little history; never above `timeouts.attempt_ms`)
+ * is cut as stalled: the deployment's breaker hears of it, and the answer is continued
+ * elsewhere when `continuation` allows.
+ */
+export const interTokenStallSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    multiple: z.number().positive().default(10),
+    min_ms: positiveMs.default(1_000),
+    max_ms: positiveMs.default(10_000),
+  })
+  .refine((s) => s.min_ms <= s.max_ms, { path: ["min_ms"], message: "min_ms must not exceed max_ms" });
+
+/**
+ * Mid-stream continuation: when a stream fails after text reached the caller (cut, stall,
+ * provider error event), the answer goes on on another deployment of the tier, or on the
+ * next tier the request may use, with the text so far sent as an assistant prefix (only to
+ * providers whose `continuation` says they can), and the caller sees one seamless answer.
+ * Off: such a stream ends with an error, and this tier does not continue other tiers' answers.
+ */
+export const continuationSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+});
+
+/**
  * Stall detection: notices within milliseconds, not after `timeouts.ttft_ms`, that a deployment
  * stopped producing first tokens. An attempt that has waited longer than
  * clamp(ttft_multiple × the deployment's recent p99 TTFT, min_ms, max_ms) while the deployment
@@ -118,6 +145,8 @@ export const stallSchema = z
      * (the safety net when no monitor probes). 0 = trials decide at once.
      */
     hold_ms: z.number().int().nonnegative().default(30_000),
+    /** Stalls between tokens, once an answer has started. */
+    inter_token: interTokenStallSchema.prefault({}),
   })
   .refine((s) => s.max_ms === undefined || s.min_ms <= s.max_ms, { path: ["min_ms"], message: "min_ms must not exceed max_ms" });
 
@@ -216,6 +245,7 @@ export const tierSchema = z.strictObject({
   cache: cacheSchema.prefault({}),
   breaker: breakerSchema.prefault({}),
   stall: stallSchema.prefault({}),
+  continuation: continuationSchema.prefault({}),
   slo: tierSloSchema.prefault({}),
   routing: routingSchema.prefault({}),
 });
@@ -225,6 +255,7 @@ export type DeploymentConfig = z.output<typeof deploymentSchema>;
 export type TierSloConfig = z.output<typeof tierSloSchema>;
 export type BreakerConfig = z.output<typeof breakerSchema>;
 export type StallConfig = z.output<typeof stallSchema>;
+export type InterTokenStallConfig = z.output<typeof interTokenStallSchema>;
 export type HedgeConfig = z.output<typeof hedgeSchema>;
 export type BulkheadConfig = z.output<typeof bulkheadSchema>;
 export type CacheConfig = z.output<typeof cacheSchema>;

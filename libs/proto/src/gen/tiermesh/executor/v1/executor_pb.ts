@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/executor/v1/executor.proto.
  */
 export const file_tiermesh_executor_v1_executor: GenFile = /*@__PURE__*/
-  fileDesc("CiN0aWVybWVzaC9leGVjdXRvci92MS9leGVjdXRvci5wcm90bxIUdGllcm1lc2guZXhlY3V0b3IudjEiwAEKDkV4ZWN1dGVSZXF1ZXN0EgwKBHRpZXIYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZ0ZW5hbnQYAyABKAkSMgoFaW5wdXQYBCABKAsyIy50aWVybWVzaC5jb21tb24udjEuQ29tcGxldGlvbklucHV0Eg0KBXByb2JlGAUgASgIEhQKDG1heF9hdHRlbXB0cxgGIAEoDRISCgpkZXBsb3ltZW50GAcgASgJEg8KB2NvbGxlY3QYCCABKAgimAIKD0V4ZWN1dGVSZXNwb25zZRIMCgR0aWVyGAEgASgJEg0KBW1vZGVsGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEhIKCmRlcGxveW1lbnQYBCABKAkSDwoHY29udGVudBgFIAEoCRIVCg1maW5pc2hfcmVhc29uGAYgASgJEigKBXVzYWdlGAcgASgLMhkudGllcm1lc2guY29tbW9uLnYxLlVzYWdlEhAKCGNvc3RfdXNkGAggASgBEiwKB3RpbWluZ3MYCSABKAsyGy50aWVybWVzaC5jb21tb24udjEuVGltaW5ncxIQCghhdHRlbXB0cxgKIAEoDRIOCgZjYWNoZWQYCyABKAgSDgoGaGVkZ2VkGAwgASgIItUBChVFeGVjdXRlU3RyZWFtUmVzcG9uc2USDwoFZGVsdGEYASABKAlIABI1CgRkb25lGAIgASgLMiUudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVJlc3BvbnNlSAASMAoHc3RhcnRlZBgDIAEoCzIdLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLlN0YXJ0ZWRIABI5CgxoZWRnZV9hZHZpY2UYBCABKAsyIS50aWVybWVzaC5leGVjdXRvci52MS5IZWRnZUFkdmljZUgAQgcKBWV2ZW50IhoKB1N0YXJ0ZWQSDwoHdHRmdF91cxgBIAEoAyIwCgtIZWRnZUFkdmljZRIOCgZyZWFzb24YASABKAkSEQoJd2FpdGVkX21zGAIgASgNMtMBChNUaWVyRXhlY3V0b3JTZXJ2aWNlElYKB0V4ZWN1dGUSJC50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlUmVxdWVzdBolLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVSZXNwb25zZRJkCg1FeGVjdXRlU3RyZWFtEiQudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVJlcXVlc3QaKy50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlU3RyZWFtUmVzcG9uc2UwAWIGcHJvdG8z", [file_tiermesh_common_v1_completion]);
+  fileDesc("CiN0aWVybWVzaC9leGVjdXRvci92MS9leGVjdXRvci5wcm90bxIUdGllcm1lc2guZXhlY3V0b3IudjEi2gEKDkV4ZWN1dGVSZXF1ZXN0EgwKBHRpZXIYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZ0ZW5hbnQYAyABKAkSMgoFaW5wdXQYBCABKAsyIy50aWVybWVzaC5jb21tb24udjEuQ29tcGxldGlvbklucHV0Eg0KBXByb2JlGAUgASgIEhQKDG1heF9hdHRlbXB0cxgGIAEoDRISCgpkZXBsb3ltZW50GAcgASgJEg8KB2NvbGxlY3QYCCABKAgSGAoQYXNzaXN0YW50X3ByZWZpeBgJIAEoCSKvAgoPRXhlY3V0ZVJlc3BvbnNlEgwKBHRpZXIYASABKAkSDQoFbW9kZWwYAiABKAkSEAoIcHJvdmlkZXIYAyABKAkSEgoKZGVwbG95bWVudBgEIAEoCRIPCgdjb250ZW50GAUgASgJEhUKDWZpbmlzaF9yZWFzb24YBiABKAkSKAoFdXNhZ2UYByABKAsyGS50aWVybWVzaC5jb21tb24udjEuVXNhZ2USEAoIY29zdF91c2QYCCABKAESLAoHdGltaW5ncxgJIAEoCzIbLnRpZXJtZXNoLmNvbW1vbi52MS5UaW1pbmdzEhAKCGF0dGVtcHRzGAogASgNEg4KBmNhY2hlZBgLIAEoCBIOCgZoZWRnZWQYDCABKAgSFQoNY29udGludWF0aW9ucxgNIAEoDSImChFJbnRlcnJ1cHRlZEFuc3dlchIRCglkZWxpdmVyZWQYASABKAki1QEKFUV4ZWN1dGVTdHJlYW1SZXNwb25zZRIPCgVkZWx0YRgBIAEoCUgAEjUKBGRvbmUYAiABKAsyJS50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlUmVzcG9uc2VIABIwCgdzdGFydGVkGAMgASgLMh0udGllcm1lc2guZXhlY3V0b3IudjEuU3RhcnRlZEgAEjkKDGhlZGdlX2FkdmljZRgEIAEoCzIhLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkhlZGdlQWR2aWNlSABCBwoFZXZlbnQiGgoHU3RhcnRlZBIPCgd0dGZ0X3VzGAEgASgDIjAKC0hlZGdlQWR2aWNlEg4KBnJlYXNvbhgBIAEoCRIRCgl3YWl0ZWRfbXMYAiABKA0y0wEKE1RpZXJFeGVjdXRvclNlcnZpY2USVgoHRXhlY3V0ZRIkLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVSZXF1ZXN0GiUudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVJlc3BvbnNlEmQKDUV4ZWN1dGVTdHJlYW0SJC50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlUmVxdWVzdBorLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVTdHJlYW1SZXNwb25zZTABYgZwcm90bzM", [file_tiermesh_common_v1_completion]);
 
 /**
  * @generated from message tiermesh.executor.v1.ExecuteRequest
@@ -69,6 +69,16 @@ export type ExecuteRequest = Message<"tiermesh.executor.v1.ExecuteRequest"> & {
    * @generated from field: bool collect = 8;
    */
   collect: boolean;
+
+  /**
+   * Continue an answer whose stream failed elsewhere: the text already delivered to the
+   * caller. It is sent to the provider as an assistant prefix, only to deployments whose
+   * provider can continue one, and only the continuation is returned (as deltas, or in
+   * `done.content` when collecting). No deployment able to continue: FAILED_PRECONDITION.
+   *
+   * @generated from field: string assistant_prefix = 9;
+   */
+  assistantPrefix: string;
 };
 
 /**
@@ -145,6 +155,14 @@ export type ExecuteResponse = Message<"tiermesh.executor.v1.ExecuteResponse"> & 
    * @generated from field: bool hedged = 12;
    */
   hedged: boolean;
+
+  /**
+   * Times the answer was continued on another deployment of the tier after its stream
+   * failed mid-way (the text so far sent as an assistant prefix).
+   *
+   * @generated from field: uint32 continuations = 13;
+   */
+  continuations: number;
 };
 
 /**
@@ -153,6 +171,27 @@ export type ExecuteResponse = Message<"tiermesh.executor.v1.ExecuteResponse"> & 
  */
 export const ExecuteResponseSchema: GenMessage<ExecuteResponse> = /*@__PURE__*/
   messageDesc(file_tiermesh_executor_v1_executor, 1);
+
+/**
+ * Error detail of a failure after part of the answer was produced: the text produced so
+ * far, so the caller can continue the answer elsewhere (collect mode and unary calls,
+ * where that text was never sent as deltas).
+ *
+ * @generated from message tiermesh.executor.v1.InterruptedAnswer
+ */
+export type InterruptedAnswer = Message<"tiermesh.executor.v1.InterruptedAnswer"> & {
+  /**
+   * @generated from field: string delivered = 1;
+   */
+  delivered: string;
+};
+
+/**
+ * Describes the message tiermesh.executor.v1.InterruptedAnswer.
+ * Use `create(InterruptedAnswerSchema)` to create a new message.
+ */
+export const InterruptedAnswerSchema: GenMessage<InterruptedAnswer> = /*@__PURE__*/
+  messageDesc(file_tiermesh_executor_v1_executor, 2);
 
 /**
  * @generated from message tiermesh.executor.v1.ExecuteStreamResponse
@@ -200,7 +239,7 @@ export type ExecuteStreamResponse = Message<"tiermesh.executor.v1.ExecuteStreamR
  * Use `create(ExecuteStreamResponseSchema)` to create a new message.
  */
 export const ExecuteStreamResponseSchema: GenMessage<ExecuteStreamResponse> = /*@__PURE__*/
-  messageDesc(file_tiermesh_executor_v1_executor, 2);
+  messageDesc(file_tiermesh_executor_v1_executor, 3);
 
 /**
  * @generated from message tiermesh.executor.v1.Started
@@ -219,7 +258,7 @@ export type Started = Message<"tiermesh.executor.v1.Started"> & {
  * Use `create(StartedSchema)` to create a new message.
  */
 export const StartedSchema: GenMessage<Started> = /*@__PURE__*/
-  messageDesc(file_tiermesh_executor_v1_executor, 3);
+  messageDesc(file_tiermesh_executor_v1_executor, 4);
 
 /**
  * @generated from message tiermesh.executor.v1.HedgeAdvice
@@ -245,7 +284,7 @@ export type HedgeAdvice = Message<"tiermesh.executor.v1.HedgeAdvice"> & {
  * Use `create(HedgeAdviceSchema)` to create a new message.
  */
 export const HedgeAdviceSchema: GenMessage<HedgeAdvice> = /*@__PURE__*/
-  messageDesc(file_tiermesh_executor_v1_executor, 4);
+  messageDesc(file_tiermesh_executor_v1_executor, 5);
 
 /**
  * Serves completions for one SLA tier from that tier's model pool.
