@@ -53,7 +53,10 @@ export class FakeProvider implements ProviderAdapter {
   /** Calls per model. */
   readonly calls = new Map<string, number>();
 
-  constructor(readonly models: Record<string, Behaviour>) {}
+  constructor(
+    readonly models: Record<string, Behaviour>,
+    readonly continuesPrefix = true,
+  ) {}
 
   stream(request: ProviderRequest, signal: AbortSignal): AsyncIterable<ProviderEvent> {
     this.calls.set(request.model, (this.calls.get(request.model) ?? 0) + 1);

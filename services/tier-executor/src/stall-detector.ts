@@ -1,4 +1,4 @@
-import { TtftHistory } from "./ttft-history.js";
+import { LatencyHistory } from "./latency-history.js";
 
 /** Time and timers, so the detector can run on a hand-driven clock in tests. */
 export interface Clock {
@@ -73,7 +73,7 @@ const NO_WATCH: StallWatch = { firstToken: () => undefined, end: () => undefined
  * - Stall: an attempt has waited for its first token at least `thresholdMs` and the
  *   deployment produced no first token, on any attempt (probes included), since that attempt
  *   started. `thresholdMs` = clamp(ttftMultiple × recent p99 TTFT, minMs, maxMs), or `maxMs`
- *   without history (see TtftHistory); never above `maxMs`.
+ *   without history (see LatencyHistory); never above `maxMs`.
  * - Quorum stall (with history only): `quorum` attempts have each waited at least
  *   `quorumThresholdMs` = clamp(quorumTtftMultiple × recent p99 TTFT, minMs, maxMs) and the
  *   deployment produced no first token since the first of them started. Each alone would
@@ -90,7 +90,7 @@ const NO_WATCH: StallWatch = { firstToken: () => undefined, end: () => undefined
  */
 export class StallDetector {
   private readonly waiters = new Set<Waiter>();
-  private readonly history: TtftHistory;
+  private readonly history: LatencyHistory;
   private lastFirstTokenAt = -Infinity;
   private timer: unknown;
   private timerAt = Infinity;
@@ -102,7 +102,7 @@ export class StallDetector {
     private readonly clock: Clock,
     private readonly onStall: (stall: Stall) => void = () => undefined,
   ) {
-    this.history = new TtftHistory(() => clock.now());
+    this.history = new LatencyHistory(() => clock.now());
   }
 
   /** The current stall threshold, in ms. */

@@ -182,6 +182,25 @@ describe("anthropic adapter", () => {
     });
   });
 
+  it("continues an assistant prefix by default, sent without its trailing whitespace, which the continuation does not repeat", async () => {
+    const provider = await startProvider(answer([" \n42", " is it"]));
+    const target = adapter(provider.url);
+    expect(target.continuesPrefix).toBe(true);
+    const prefixed = { model: "claude-test", messages: [{ role: "user", content: "Answer?" }], maxTokens: 8, assistantPrefix: "The answer is\n" };
+    const { deltas } = await collect(target, undefined, [], prefixed);
+    expect(deltas).toEqual(["42", " is it"]);
+    expect((JSON.parse(provider.received[0]?.body ?? "") as { messages: unknown[] }).messages).toEqual([
+      { role: "user", content: "Answer?" },
+      { role: "assistant", content: "The answer is" },
+    ]);
+  });
+
+  it("declares no prefix support with continuation: none", () => {
+    const created = createAnthropicAdapter("claude", { ...config("http://127.0.0.1:9"), continuation: "none" }, undefined);
+    adapters.push(created);
+    expect(created.continuesPrefix).toBe(false);
+  });
+
   it("omits system and temperature when the request has none", async () => {
     const provider = await startProvider(answer(["ok"]));
     await collect(adapter(provider.url), undefined, [], { model: "claude-test", messages: [{ role: "user", content: "hi" }], maxTokens: 8 });

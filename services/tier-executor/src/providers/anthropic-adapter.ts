@@ -3,6 +3,7 @@ import { Pool } from "undici";
 import { networkError, statusError } from "./http-errors.js";
 import type { ProviderAdapterFactory, ProviderEvent, ProviderRequest, ProviderUsage } from "./provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./provider-error.js";
+import { withAssistantPrefix } from "./assistant-prefix.js";
 import { excerpt, sseEvents } from "./sse-events.js";
 
 const ANTHROPIC_VERSION = "2023-06-01";
@@ -56,6 +57,9 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
 
   async function* stream(request: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
     const body = messagesBody(name, request);
+    // The API refuses a final assistant message ending in whitespace, so the prefix goes
+    // without it; the caller already has it, so the continuation must not repeat it.
+    let trimLeading = request.assistantPrefix !== undefined && /\s$/.test(request.assistantPrefix);
     let res;
     try {
       res = await pool.request({ path, method: "POST", headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
@@ -80,7 +84,12 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
             outputTokens = data.message?.usage?.output_tokens ?? outputTokens;
             break;
           case "content_block_delta":
-            if (data.delta?.type === "text_delta" && typeof data.delta.text === "string" && data.delta.text) yield { type: "delta", text: data.delta.text };
+            if (data.delta?.type === "text_delta" && typeof data.delta.text === "string" && data.delta.text) {
+              const text = trimLeading ? data.delta.text.trimStart() : data.delta.text;
+              if (text === "") break;
+              trimLeading = false;
+              yield { type: "delta", text };
+            }
             break;
           case "message_delta":
             if (data.delta?.stop_reason) stopReason = data.delta.stop_reason;
@@ -109,7 +118,7 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
     yield { type: "done", finishReason: finishReasons[stopReason] ?? (stopReason || "stop"), usage };
   }
 
-  return { name, stream, close: () => pool.close() };
+  return { name, continuesPrefix: (config.continuation ?? "prefix") !== "none", stream, close: () => pool.close() };
 };
 
 /**
@@ -119,7 +128,8 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
 function messagesBody(name: string, request: ProviderRequest): string {
   const system: string[] = [];
   const messages: { role: "user" | "assistant"; content: string }[] = [];
-  for (const { role, content } of request.messages) {
+  const prefix = request.assistantPrefix?.trimEnd();
+  for (const { role, content } of prefix ? withAssistantPrefix(request.messages, prefix) : request.messages) {
     if (role === "system") system.push(content);
     else if (role === "user" || role === "assistant") messages.push({ role, content });
     else throw new ProviderError("client", `${name}: message role "${role}" has no Anthropic equivalent (expected system, user or assistant)`);

@@ -15,8 +15,8 @@ afterEach(async () => {
   await Promise.all([closeProviders(), ...adapters.splice(0).map((a) => a.close())]);
 });
 
-function adapter(baseUrl: string, apiKey?: string): ProviderAdapter {
-  const config = { kind: "openai", base_url: baseUrl, connections: 4 } as ProviderConfig;
+function adapter(baseUrl: string, apiKey?: string, continuation?: ProviderConfig["continuation"]): ProviderAdapter {
+  const config = { kind: "openai", base_url: baseUrl, connections: 4, ...(continuation ? { continuation } : {}) } as ProviderConfig;
   const created = createOpenAIAdapter("test-openai", config, apiKey);
   adapters.push(created);
   return created;
@@ -71,9 +71,9 @@ function jsonError(status: number, message: string, headers: Record<string, stri
 }
 
 /** Runs a stream to completion; deltas seen before a failure stay in `deltas`. */
-async function collect(target: ProviderAdapter, signal = new AbortController().signal, deltas: string[] = [], skipped: string[] = []) {
+async function collect(target: ProviderAdapter, signal = new AbortController().signal, deltas: string[] = [], skipped: string[] = [], req = request) {
   let done: Extract<ProviderEvent, { type: "done" }> | undefined;
-  for await (const event of target.stream(request, signal)) {
+  for await (const event of target.stream(req, signal)) {
     expect(done, "nothing may follow done").toBeUndefined();
     if (event.type === "delta") deltas.push(event.text);
     else if (event.type === "skipped") skipped.push(event.reason);
@@ -283,6 +283,43 @@ describe("openai adapter", () => {
     expect(err.failure).toBe("server");
     expect(err.message).toBe("test-openai: stream ended without a finish_reason or [DONE]");
     expect(deltas).toEqual(["Hel"]);
+  });
+
+  describe("assistant prefix", () => {
+    const prefixed = { ...request, assistantPrefix: "The answer is" };
+    const sentBody = async (continuation: ProviderConfig["continuation"]) => {
+      const provider = await startProvider(completion([" 42"]));
+      const target = adapter(provider.url, undefined, continuation);
+      expect(target.continuesPrefix).toBe(true);
+      expect((await collect(target, undefined, [], [], prefixed)).deltas).toEqual([" 42"]);
+      return JSON.parse(provider.received[0]?.body ?? "") as Record<string, unknown>;
+    };
+
+    it("prefix: sends the text as the final assistant message", async () => {
+      const body = await sentBody("prefix");
+      expect(body["messages"]).toEqual([...request.messages, { role: "assistant", content: "The answer is" }]);
+      expect(body["continue_final_message"]).toBeUndefined();
+    });
+
+    it("prefix_flag: marks the final assistant message prefix: true", async () => {
+      const body = await sentBody("prefix_flag");
+      expect((body["messages"] as unknown[]).at(-1)).toEqual({ role: "assistant", content: "The answer is", prefix: true });
+    });
+
+    it("continue_final_message: asks vLLM to continue the final message", async () => {
+      const body = await sentBody("continue_final_message");
+      expect((body["messages"] as unknown[]).at(-1)).toEqual({ role: "assistant", content: "The answer is" });
+      expect(body).toMatchObject({ continue_final_message: true, add_generation_prompt: false });
+    });
+
+    it("none (the default): declares no support and refuses a prefix without calling the provider", async () => {
+      const provider = await startProvider(completion(["unused"]));
+      const target = adapter(provider.url);
+      expect(target.continuesPrefix).toBe(false);
+      const err = await failure(collect(target, undefined, [], [], prefixed));
+      expect(err.failure).toBe("client");
+      expect(provider.received).toHaveLength(0);
+    });
   });
 
   it("skips malformed chunks (not JSON, not an object) and finishes the answer", async () => {

@@ -1,7 +1,9 @@
+import type { ProviderConfig } from "@tiermesh/config";
 import { Pool } from "undici";
 import { networkError, statusError } from "./http-errors.js";
 import type { ProviderAdapterFactory, ProviderEvent, ProviderRequest, ProviderUsage } from "./provider-adapter.js";
 import { ProviderError } from "./provider-error.js";
+import { withAssistantPrefix } from "./assistant-prefix.js";
 import { excerpt, sseEvents } from "./sse-events.js";
 
 interface ChatChunk {
@@ -22,11 +24,13 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
   const pool = new Pool(base.origin, { connections: config.connections, pipelining: 1, keepAliveTimeout: 60_000 });
   const headers: Record<string, string> = { "content-type": "application/json", accept: "text/event-stream" };
   if (apiKey) headers["authorization"] = `Bearer ${apiKey}`;
+  const continuation = config.continuation ?? "none";
 
   async function* stream(request: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
     const body = JSON.stringify({
       model: request.model,
-      messages: request.messages,
+      messages: messagesOf(name, continuation, request),
+      ...(request.assistantPrefix && continuation === "continue_final_message" ? { continue_final_message: true, add_generation_prompt: false } : {}),
       max_tokens: request.maxTokens,
       ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
       ...(request.jsonMode ? { response_format: { type: "json_object" } } : {}),
@@ -77,8 +81,18 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
     yield { type: "done", finishReason: finishReason || "stop", usage };
   }
 
-  return { name, stream, close: () => pool.close() };
+  return { name, continuesPrefix: continuation !== "none", stream, close: () => pool.close() };
 };
+
+/** The request's messages, ending with its assistant prefix in the form the provider continues. */
+function messagesOf(name: string, continuation: ProviderConfig["continuation"], request: ProviderRequest): readonly object[] {
+  const prefix = request.assistantPrefix;
+  if (!prefix) return request.messages;
+  if (continuation === "none") throw new ProviderError("client", `${name}: this provider does not continue an assistant prefix (continuation: none)`);
+  const messages = withAssistantPrefix(request.messages, prefix);
+  if (continuation !== "prefix_flag") return messages;
+  return messages.map((m, i) => (i === messages.length - 1 ? { ...m, prefix: true } : m));
+}
 
 /** A chunk as JSON, or undefined when it is not a JSON object. */
 function parseChunk(data: string): ChatChunk | undefined {

@@ -12,6 +12,12 @@ export interface ProviderRequest {
   temperature?: number | undefined;
   /** The answer must be a JSON object. */
   jsonMode?: boolean | undefined;
+  /**
+   * Continue an answer from this text (already delivered to the caller): sent as an
+   * assistant prefix, and only the continuation comes back. Only for adapters that
+   * `continuesPrefix`.
+   */
+  assistantPrefix?: string | undefined;
 }
 
 export interface ProviderUsage {
@@ -32,6 +38,8 @@ export type ProviderEvent =
 /** One provider wire format. Adapters throw ProviderError for every failure. */
 export interface ProviderAdapter {
   readonly name: string;
+  /** The provider continues an assistant prefix (`ProviderRequest.assistantPrefix`). */
+  readonly continuesPrefix: boolean;
   stream(request: ProviderRequest, signal: AbortSignal): AsyncIterable<ProviderEvent>;
   close(): Promise<void>;
 }

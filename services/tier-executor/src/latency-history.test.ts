@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { TtftHistory } from "./ttft-history.js";
+import { LatencyHistory } from "./latency-history.js";
 
-describe("TtftHistory", () => {
+describe("LatencyHistory", () => {
   it("has no p99 below min samples, then the p99 of what it holds (2 significant digits)", () => {
     const clock = { t: 0 };
-    const h = new TtftHistory(() => clock.t, 30_000, 20);
+    const h = new LatencyHistory(() => clock.t, 30_000, 20);
     for (let i = 1; i <= 19; i++) h.record(i);
     expect(h.p99).toBeUndefined();
     for (let i = 20; i <= 100; i++) h.record(i);
@@ -19,7 +19,7 @@ describe("TtftHistory", () => {
 
   it("forgets samples after one to two spans", () => {
     const clock = { t: 0 };
-    const h = new TtftHistory(() => clock.t, 1_000, 1);
+    const h = new LatencyHistory(() => clock.t, 1_000, 1);
     h.record(100);
     clock.t = 1_500; // rotated once: still held
     expect(h.count).toBe(1);

@@ -7,7 +7,7 @@ const RECOMPUTE_MS = 250;
 const histogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: HIGHEST_MS, numberOfSignificantValueDigits: 2 });
 
 /**
- * One deployment's recent times to first token, for its p99.
+ * One deployment's recent latencies (times to first token, or gaps between tokens), for their p99.
  *
  * Guarantees: two HDR histograms take turns every `spanMs`, so a sample counts for between
  * `spanMs` and 2 × `spanMs` after it was recorded, then is forgotten (a deployment whose
@@ -16,7 +16,7 @@ const histogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableV
  * The p99 is recomputed (about 50 µs) at most every 16 samples or 250 ms, so it may miss
  * the latest 15 samples for up to 250 ms.
  */
-export class TtftHistory {
+export class LatencyHistory {
   private current = histogram();
   private previous = histogram();
   private readonly merged = histogram();
