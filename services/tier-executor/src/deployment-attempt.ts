@@ -3,6 +3,7 @@ import type { OutcomeInit } from "@tiermesh/tier-status";
 import { costUsd, estimatePromptTokens, estimateTokens } from "./cost.js";
 import type { Deployment, DeploymentState } from "./deployment-state.js";
 import type { RacedAttempt } from "./first-token-race.js";
+import type { PaceWatch } from "./inter-token-stall.js";
 import type { ProviderAdapter, ProviderRequest } from "./providers/provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./providers/provider-error.js";
 
@@ -40,6 +41,8 @@ export interface AttemptSetup {
   onEnd: (failure: ProviderFailure | undefined) => void;
   /** A malformed chunk was skipped (already counted on the deployment). */
   onSkipped?: (reason: string) => void;
+  /** The stream went silent between tokens and was cut (its breaker has heard of it). */
+  onPaceStall?: (reason: string) => void;
 }
 
 export const outcomeOfFailure: Record<ProviderFailure, OutcomeStatus> = {
@@ -62,6 +65,7 @@ export function startDeploymentAttempt(setup: AttemptSetup): RacedAttempt<string
     run: attempt(setup, controller),
     cancel: (why) => controller.abort(new ProviderError("cancelled", `${setup.state.deployment.id}: ${why}`)),
     startedAt: performance.now(),
+    label: setup.state.deployment.id,
   };
 }
 
@@ -125,7 +129,9 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
         report(OutcomeStatus.STALLED);
         abort("stalled", `stalled: ${reason}`);
       });
+  let pace: PaceWatch | undefined;
   const firstToken = () => {
+    pace?.token();
     if (!ttftTimer) return;
     clearTimeout(ttftTimer);
     ttftTimer = undefined;
@@ -134,6 +140,15 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
     s.onFirstToken(ttftMs);
     if (watch) watch.firstToken(ttftMs);
     else state.stall.firstToken(ttftMs);
+    // From the first token on, a silence longer than the deployment's own pace allows is a stall too.
+    if (!probe) {
+      pace = state.pace.watch((reason) => {
+        state.breaker.record(false);
+        report(OutcomeStatus.STALLED);
+        s.onPaceStall?.(reason);
+        abort("stalled", `stalled: ${reason}`);
+      });
+    }
   };
   try {
     for await (const event of s.adapter.stream({ ...s.request, model: deployment.model }, controller.signal)) {
@@ -178,6 +193,7 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
       report(OutcomeStatus.CANCELLED);
     }
     state.outstanding--;
+    pace?.stop();
     clearTimeout(attemptTimer);
     if (ttftTimer) clearTimeout(ttftTimer);
     s.callerSignal.removeEventListener("abort", onCallerAbort);
@@ -191,7 +207,7 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
 
 /** Tells the breaker what a failure says about the deployment. */
 function judge(state: DeploymentState, directed: boolean, failure: ProviderFailure): void {
-  // The stall detector has already opened the breaker.
+  // A stall has already told the breaker: a first-token stall opened it, a stream gone silent counted as a failure.
   if (failure === "stalled") return;
   if (directed) {
     // A directed probe took no half-open slot, and a failed one must not extend an open breaker.

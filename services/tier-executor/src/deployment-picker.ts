@@ -1,6 +1,6 @@
 import type { DeploymentState } from "./deployment-state.js";
 import { selectDeployment, type SelectionStrategy } from "./deployment-selector.js";
-import type { ProviderFailure } from "./providers/provider-error.js";
+import { ProviderError, type ProviderFailure } from "./providers/provider-error.js";
 
 /** Failures after which one request never goes back to the same deployment: it was not answering. */
 const NO_RETURN = new Set<ProviderFailure>(["timeout", "stalled"]);
@@ -8,6 +8,12 @@ const NO_RETURN = new Set<ProviderFailure>(["timeout", "stalled"]);
 /** What one request has done with each deployment: an attempt in flight, or how its last one ended. */
 export class RequestAttempts {
   private readonly last = new Map<string, ProviderFailure | "running" | "ok">();
+  private readonly excluded = new Map<string, string>();
+
+  /** This request never goes to `id` (again), for the reason given. */
+  exclude(id: string, why: string): void {
+    this.excluded.set(id, why);
+  }
 
   started(id: string): void {
     this.last.set(id, "running");
@@ -22,16 +28,19 @@ export class RequestAttempts {
   }
 
   /**
-   * Whether this request may send (another) attempt to `id`: never tried, or its last attempt
-   * there is over and did not fail by not answering (timeout, stall).
+   * Whether this request may send (another) attempt to `id`: not excluded, and never tried or
+   * its last attempt there is over and did not fail by not answering (timeout, stall).
    */
   mayUse(id: string): boolean {
+    if (this.excluded.has(id)) return false;
     const last = this.last.get(id);
     return last === undefined || (last !== "running" && last !== "ok" && !NO_RETURN.has(last));
   }
 
   /** Why `id` cannot take this request's next attempt, when that is this request's doing. */
   whyNot(id: string): string | undefined {
+    const excluded = this.excluded.get(id);
+    if (excluded !== undefined) return excluded;
     const last = this.last.get(id);
     if (last === "running") return "already waiting on it";
     if (last === "timeout") return "timed out on this request";
@@ -99,6 +108,29 @@ export class DeploymentPicker {
         return `${s.deployment.id}: ${why.length > 0 ? why.join(", ") : "usable"}`;
       })
       .join("; ");
+  }
+
+  /** Why no deployment can take the request's next attempt, as the error to end it with. */
+  whyNoneUsable(attempts: RequestAttempts, lastError: ProviderError | undefined, tierName: string): ProviderError {
+    const cooling = this.coolingForMs();
+    if (cooling !== undefined) {
+      // Every usable deployment asked us to wait (429): say so, with when to retry.
+      return new ProviderError("rate_limited", `every deployment of tier ${tierName} is rate limited`, { retryAfterMs: cooling });
+    }
+    if (lastError?.failure === "rate_limited") return lastError;
+    const what = this.allStalledOrOpen()
+      ? "every deployment is stalled or has an open circuit breaker"
+      : "every deployment is stalled, has an open circuit breaker or did not answer this request";
+    const last = lastError ? `; last error: ${lastError.message}` : "";
+    return new ProviderError("server", `${what} (${this.describe(attempts)})${last}`);
+  }
+
+  /** When every deployment whose breaker allows calls is cooling down after a 429: the time until the first is usable. */
+  private coolingForMs(): number | undefined {
+    const now = this.now();
+    const closed = this.states.filter((s) => s.breaker.state !== "open");
+    if (closed.length === 0 || closed.some((s) => s.coolingUntil <= now)) return undefined;
+    return Math.min(...closed.map((s) => s.coolingUntil)) - now;
   }
 
   /** Every deployment is unusable because it stalled or its breaker is open (nothing this request did). */

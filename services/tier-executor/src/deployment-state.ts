@@ -1,6 +1,7 @@
 import type { BreakerConfig, DeploymentConfig, TierConfig } from "@tiermesh/config";
 import { CircuitBreaker } from "./circuit-breaker.js";
 import { Ewma } from "./deployment-selector.js";
+import { InterTokenStall, type InterTokenSettings } from "./inter-token-stall.js";
 import { StallDetector, systemClock, type Clock, type Stall, type StallSettings } from "./stall-detector.js";
 
 export interface Deployment {
@@ -14,10 +15,14 @@ export interface Deployment {
 /** Called after a deployment stalled (its breaker is already open). */
 export type StallListener = (state: DeploymentState, stall: Stall) => void;
 
-/** What the executor tracks of one deployment: its breaker, stall detector, load, speed and 429 cooldown. */
+const NO_PACE: InterTokenSettings = { enabled: false, multiple: 1, minMs: 1, maxMs: 1 };
+
+/** What the executor tracks of one deployment: its breaker, stall detectors, load, speed and 429 cooldown. */
 export class DeploymentState {
   readonly breaker: CircuitBreaker;
   readonly stall: StallDetector;
+  /** Streams gone silent between tokens. */
+  readonly pace: InterTokenStall;
   readonly ttft = new Ewma();
   outstanding = 0;
   /** Epoch ms until which the provider asked us (429 Retry-After) not to call. */
@@ -32,8 +37,10 @@ export class DeploymentState {
     stall: StallSettings = { enabled: false, ttftMultiple: 1, minMs: 1, maxMs: 1, quorum: 0, quorumTtftMultiple: 1 },
     clock: Clock = systemClock,
     onStall: StallListener = () => undefined,
+    pace: InterTokenSettings = NO_PACE,
   ) {
     this.breaker = new CircuitBreaker(breaker, now);
+    this.pace = new InterTokenStall(pace, clock);
     // A stall is direct evidence: no more attempts until open_ms has passed (or a probe answers).
     this.stall = new StallDetector(stall, clock, (s) => {
       this.breaker.trip();
@@ -49,7 +56,10 @@ export class DeploymentState {
 
   static fromConfig(tier: TierConfig, now: () => number, clock: Clock = systemClock, onStall?: StallListener): DeploymentState[] {
     const stall = stallSettings(tier);
-    return tier.models.map((m) => new DeploymentState({ ...m, id: m.id ?? `${m.provider}/${m.model}` }, tier.breaker, now, stall, clock, onStall));
+    const pace = interTokenSettings(tier);
+    return tier.models.map(
+      (m) => new DeploymentState({ ...m, id: m.id ?? `${m.provider}/${m.model}` }, tier.breaker, now, stall, clock, onStall, pace),
+    );
   }
 }
 
@@ -64,4 +74,11 @@ export function stallSettings(tier: TierConfig): StallSettings {
     quorum: stall.quorum,
     quorumTtftMultiple: stall.quorum_ttft_multiple,
   };
+}
+
+/** The tier's inter-token stall settings; the threshold never exceeds the tier's attempt timeout. */
+export function interTokenSettings(tier: TierConfig): InterTokenSettings {
+  const { inter_token } = tier.stall;
+  const maxMs = Math.min(inter_token.max_ms, tier.timeouts.attempt_ms);
+  return { enabled: inter_token.enabled, multiple: inter_token.multiple, minMs: Math.min(inter_token.min_ms, maxMs), maxMs };
 }

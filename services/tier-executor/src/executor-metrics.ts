@@ -48,6 +48,20 @@ export function createExecutorMetrics(tier: string, runner: () => TierRunner): R
     total: (d) => d.stall.stalls,
   });
   deploymentCounter(registry, runner, {
+    name: "tiermesh_executor_stream_stalls_total",
+    help: "Streams cut per deployment because they went silent between tokens for longer than the inter-token stall threshold",
+    total: (d) => d.pace.stalls,
+  });
+  new Gauge({
+    name: "tiermesh_executor_inter_token_stall_threshold_ms",
+    help: "Current inter-token stall threshold per deployment: clamp(multiple x recent p99 inter-token gap, min_ms, max_ms)",
+    labelNames: ["deployment"],
+    registers: [registry],
+    collect() {
+      for (const d of runner().deployments) this.set({ deployment: d.deployment.id }, d.pace.thresholdMs);
+    },
+  });
+  deploymentCounter(registry, runner, {
     name: "tiermesh_executor_malformed_chunks_total",
     help: "Malformed stream chunks skipped per deployment (the answer went on without them)",
     total: (d) => d.skippedChunks,

@@ -7,6 +7,7 @@ import {
   type ExecuteResponse,
 } from "@tiermesh/proto";
 import { deadlineFrom } from "@tiermesh/runtime";
+import { withDelivered } from "./interrupted-answer.js";
 import type { RunResult, TierRunner } from "./tier-runner.js";
 
 export interface TierExecutorServiceDeps {
@@ -40,7 +41,14 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
     const input = validate(req);
     const deadline = deadlineFrom(ctx.timeoutMs(), deps.defaultTimeoutMs);
     return deps.runner.run(
-      { input, probe: req.probe, tenant: req.tenant, maxAttempts: req.maxAttempts, deployment: req.deployment || undefined },
+      {
+        input,
+        probe: req.probe,
+        tenant: req.tenant,
+        maxAttempts: req.maxAttempts,
+        deployment: req.deployment || undefined,
+        assistantPrefix: req.assistantPrefix || undefined,
+      },
       { deadline, signal: ctx.signal },
     );
   };
@@ -48,10 +56,14 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
     async execute(req, ctx) {
       const run = start(req, ctx);
       let content = "";
-      for (;;) {
-        const step = await run.next();
-        if (step.done) return response(deps.tierName, step.value, content);
-        if (step.value.type === "text") content += step.value.text;
+      try {
+        for (;;) {
+          const step = await run.next();
+          if (step.done) return response(deps.tierName, step.value, content);
+          if (step.value.type === "text") content += step.value.text;
+        }
+      } catch (cause) {
+        throw withDelivered(cause, content);
       }
     },
     /**
@@ -61,7 +73,9 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
      * - normal mode: `delta` per piece of text; collect mode: one `started` when the first
      *   token arrives (just before `done` when the answer is empty), no deltas;
      * - `done`, last; its `content` holds the whole text in collect mode, is empty otherwise.
-     * A failure ends the stream with the runner's ConnectError instead of `done`.
+     * A failure ends the stream with the runner's ConnectError instead of `done`; in collect
+     * mode it carries the text produced so far as an InterruptedAnswer detail, so the caller
+     * can continue the answer elsewhere.
      */
     async *executeStream(req, ctx) {
       const received = performance.now();
@@ -71,7 +85,13 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
       let startedSent = false;
       try {
         for (;;) {
-          const step = await run.next();
+          let step;
+          try {
+            step = await run.next();
+          } catch (cause) {
+            // Collecting, the caller has none of the text yet: it travels with the error.
+            throw req.collect ? withDelivered(cause, content) : cause;
+          }
           if (step.done) {
             if (req.collect && !startedSent) yield { event: { case: "started", value: { ttftUs: sinceReceivedUs() } } };
             yield { event: { case: "done", value: response(deps.tierName, step.value, req.collect ? content : "") } };
@@ -121,5 +141,6 @@ function response(tier: string, r: RunResult, content: string): ExecuteResponse 
     attempts: r.attempts,
     cached: r.cached,
     hedged: r.hedged,
+    continuations: r.continuations,
   });
 }

@@ -4,6 +4,8 @@ export interface RacedAttempt<T, R> {
   cancel: (why: string) => void;
   /** performance.now() when the attempt started. */
   startedAt: number;
+  /** What the attempt runs on (a deployment id). */
+  label?: string;
 }
 
 export interface RaceWinner<T, R> {

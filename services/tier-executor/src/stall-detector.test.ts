@@ -1,44 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { StallDetector, type Clock, type Stall, type StallSettings } from "./stall-detector.js";
-
-/** A hand-driven clock whose timers fire only when `advance` passes them. */
-class FakeClock implements Clock {
-  t = 1_000;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private nextId = 1;
-
-  now(): number {
-    return this.t;
-  }
-
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.timers.delete(handle as number);
-  }
-
-  get pending(): number {
-    return this.timers.size;
-  }
-
-  /** Moves time forward by `ms`, firing due timers in order at their own time. */
-  advance(ms: number): void {
-    const end = this.t + ms;
-    for (;;) {
-      let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.timers) if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
-      if (!next) break;
-      this.timers.delete(next[0]);
-      this.t = Math.max(this.t, next[1].at);
-      next[1].fn();
-    }
-    this.t = end;
-  }
-}
+import { FakeClock } from "./fake-clock.test-support.js";
+import { StallDetector, type Stall, type StallSettings } from "./stall-detector.js";
 
 const settings: StallSettings = { enabled: true, ttftMultiple: 3, minMs: 250, maxMs: 2_000, quorum: 0, quorumTtftMultiple: 1 };
 

@@ -8,9 +8,12 @@ import { startDeploymentAttempt, type AttemptResult } from "./deployment-attempt
 import { DeploymentPicker, RequestAttempts } from "./deployment-picker.js";
 import { DeploymentState, type Deployment } from "./deployment-state.js";
 import { raceFirstToken, RaceFailure, raceWithNotice, type RacedAttempt } from "./first-token-race.js";
-import type { ProviderAdapter, ProviderMessage, ProviderRequest } from "./providers/provider-adapter.js";
+import type { ProviderAdapter, ProviderRequest } from "./providers/provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./providers/provider-error.js";
-import { cacheKey, isDeterministic, ResponseCache } from "./response-cache.js";
+import { continueAnswer, excludeIncapable, NotContinued } from "./answer-continuation.js";
+import { cacheKeyOf, providerRequestOf } from "./provider-request.js";
+import { backoff } from "./retry-backoff.js";
+import { isDeterministic, ResponseCache } from "./response-cache.js";
 import { systemClock, type Clock } from "./stall-detector.js";
 import { TtftTracker } from "./ttft-tracker.js";
 
@@ -22,6 +25,8 @@ export interface RunRequest {
   maxAttempts: number;
   /** Probes only: call this deployment once, whatever its breaker or cool-down says. */
   deployment?: string | undefined;
+  /** Continue this answer (text already delivered elsewhere); only deployments that can continue a prefix serve it. */
+  assistantPrefix?: string | undefined;
 }
 
 export interface RunContext {
@@ -43,6 +48,8 @@ export interface RunResult {
   providerMs: number;
   cached: boolean;
   hedged: boolean;
+  /** Times the answer was continued on another deployment after its stream failed. */
+  continuations: number;
 }
 
 /**
@@ -138,14 +145,17 @@ export class TierRunner {
 
   async *run(request: RunRequest, ctx: RunContext): AsyncGenerator<RunEvent, RunResult> {
     const started = performance.now();
-    const providerRequest = this.providerRequest(request);
-    const key = this.cache && !request.probe && isDeterministic(request.input.temperature) ? this.cacheKeyOf(providerRequest) : undefined;
+    const { tierName, tier } = this.options;
+    const providerRequest = providerRequestOf(tierName, tier, request);
+    const cacheable = this.cache && !request.probe && !request.assistantPrefix && isDeterministic(request.input.temperature);
+    const key = cacheable ? cacheKeyOf(tierName, providerRequest) : undefined;
     const hit = key === undefined ? undefined : this.cache!.get(key);
     if (hit) {
       if (hit.content) yield { type: "text", text: hit.content };
       const totalMs = performance.now() - started;
-      return { ...hit.result, costUsd: 0, attempts: 0, ttftMs: totalMs, totalMs, providerMs: 0, cached: true, hedged: false };
+      return { ...hit.result, costUsd: 0, attempts: 0, ttftMs: totalMs, totalMs, providerMs: 0, cached: true, hedged: false, continuations: 0 };
     }
+    if (request.assistantPrefix) this.checkContinuable();
     // Canary probes do not take the tier's capacity from its users.
     const release = request.probe ? () => {} : await this.acquireSlot(ctx);
     const run = this.serve(request, providerRequest, ctx, started);
@@ -171,6 +181,7 @@ export class TierRunner {
     const { tier } = this.options;
     const limit = request.deployment ? 1 : Math.min(tier.retries.max_attempts, request.maxAttempts > 0 ? request.maxAttempts : Infinity);
     const log = new RequestAttempts();
+    if (request.assistantPrefix) excludeIncapable(log, this.states, this.capable);
     let attempts = 0;
     let hedged = false;
     let advised = false;
@@ -184,7 +195,7 @@ export class TierRunner {
       if (attempts > 0) {
         // Nothing left to try: say so at once, without spending the retry budget or a backoff.
         if (!this.picker.anyUsable(log)) {
-          lastError = this.nothingUsable(log, lastError);
+          lastError = this.picker.whyNoneUsable(log, lastError, this.options.tierName);
           break;
         }
         if (!this.retryBudget.tryRetry()) {
@@ -192,13 +203,13 @@ export class TierRunner {
           break;
         }
         // A stall has already cost its wait, and the next deployment is not the stalled one.
-        if (lastError?.failure !== "stalled") await this.backoff(attempts, ctx);
+        if (lastError?.failure !== "stalled") await backoff(this.options.tier.retries.backoff_ms, attempts, this.random, ctx);
       }
       const remaining = ctx.deadline - Date.now();
       if (remaining <= 0 || ctx.signal.aborted) break;
       const state = request.deployment ? this.states.find((s) => s.deployment.id === request.deployment) : this.picker.pick(log);
       if (!state) {
-        lastError = this.nothingUsable(log, lastError);
+        lastError = this.picker.whyNoneUsable(log, lastError, this.options.tierName);
         break;
       }
       const primary = this.startAttempt(state, providerRequest, request, log, remaining, ctx.signal);
@@ -208,7 +219,10 @@ export class TierRunner {
       const launched = [primary];
       let advise: (advice: RunEvent) => void = () => undefined;
       const advice = new Promise<RunEvent>((resolve) => (advise = resolve));
-      let emitted = false;
+      let delivered = "";
+      /** The deployment whose stream is passed on, and when its first token came (from the run's start). */
+      let raced: string | undefined;
+      let firstTtft = 0;
       try {
         const racing = raceFirstToken(primary, hedgeAfter, () => {
           const left = ctx.deadline - Date.now();
@@ -241,9 +255,11 @@ export class TierRunner {
           void racing.then((w) => w.attempt.run.return(undefined as never), () => undefined);
         });
         let step = winner.first;
+        raced = winner.attempt.label;
+        firstTtft = performance.now() - started;
         try {
           while (!step.done) {
-            emitted = true;
+            delivered += step.value;
             yield { type: "text", text: step.value };
             step = await winner.attempt.run.next();
           }
@@ -254,13 +270,31 @@ export class TierRunner {
         const totalMs = performance.now() - started;
         // The winner's own time to first token, plus when it started (a hedge starts late).
         const ttftMs = step.value.ttftMs + (winner.attempt.startedAt - started);
-        return { ...step.value, attempts, totalMs, providerMs, ttftMs, cached: false, hedged };
+        return { ...step.value, attempts, totalMs, providerMs, ttftMs, cached: false, hedged, continuations: 0 };
       } catch (cause) {
         providerMs += performance.now() - attemptStart;
         const last = cause instanceof RaceFailure ? cause.last : cause;
         const err = last instanceof ProviderError ? last : new ProviderError("server", String(last), { cause: last });
-        if (emitted) {
-          throw this.failure(`stream interrupted after the first token: ${err.message}`, Code.Unavailable, attempts, err);
+        if (delivered !== "") {
+          const failed = raced ?? "";
+          const interrupted = (n: number) => this.failure(`stream interrupted after the first token: ${err.message}`, Code.Unavailable, n, err);
+          if (!err.retryable || !tier.continuation.enabled) throw interrupted(attempts);
+          const setup = { picker: this.picker, log, retryBudget: this.retryBudget, states: this.states, capable: this.capable, request: providerRequest, delivered, failed };
+          const start = (s: DeploymentState, r: ProviderRequest) => this.startAttempt(s, r, request, log, ctx.deadline - Date.now(), ctx.signal);
+          const since = performance.now();
+          try {
+            const done = yield* continueAnswer({ ...setup, start, attempts, limit, deadline: ctx.deadline, signal: ctx.signal });
+            const totalMs = performance.now() - started;
+            providerMs += performance.now() - since;
+            const { result, continuations } = done;
+            return { ...result, attempts: done.attempts, totalMs, providerMs, ttftMs: firstTtft, cached: false, hedged, continuations };
+          } catch (notContinued) {
+            if (!(notContinued instanceof NotContinued)) {
+              throw ctx.signal.aborted ? this.failure("request cancelled", Code.Canceled, attempts, notContinued) : notContinued;
+            }
+            this.options.logger?.warn({ tier: this.options.tierName, deployment: failed, reason: notContinued.why }, "interrupted answer not continued");
+            throw interrupted(notContinued.attempts);
+          }
         }
         lastError = err;
         if (!err.retryable) break;
@@ -300,22 +334,8 @@ export class TierRunner {
       onFirstToken: (ms) => this.ttft.record(ms),
       onEnd: (failure) => log.ended(id, failure),
       onSkipped: (reason) => this.options.logger?.warn({ tier: tierName, deployment: id, reason }, "malformed stream chunk skipped"),
+      onPaceStall: (reason) => this.options.logger?.warn({ tier: tierName, deployment: id, reason }, "stream stalled between tokens; cut"),
     });
-  }
-
-  /** Why no deployment can take the request's next attempt. */
-  private nothingUsable(log: RequestAttempts, lastError: ProviderError | undefined): ProviderError {
-    const cooling = this.coolingForMs();
-    if (cooling !== undefined) {
-      // Every usable deployment asked us to wait (429): say so, with when to retry.
-      return new ProviderError("rate_limited", `every deployment of tier ${this.options.tierName} is rate limited`, { retryAfterMs: cooling });
-    }
-    if (lastError?.failure === "rate_limited") return lastError;
-    const what = this.picker.allStalledOrOpen()
-      ? "every deployment is stalled or has an open circuit breaker"
-      : "every deployment is stalled, has an open circuit breaker or did not answer this request";
-    const last = lastError ? `; last error: ${lastError.message}` : "";
-    return new ProviderError("server", `${what} (${this.picker.describe(log)})${last}`);
   }
 
   private failure(message: string, code: Code, attempts: number, cause?: unknown, retryAfterMs?: number): ConnectError {
@@ -338,14 +358,6 @@ export class TierRunner {
     }
   }
 
-  /** When every deployment whose breaker allows calls is cooling down after a 429: the time until the first is usable. */
-  private coolingForMs(): number | undefined {
-    const now = this.now();
-    const closed = this.states.filter((s) => s.breaker.state !== "open");
-    if (closed.length === 0 || closed.some((s) => s.coolingUntil <= now)) return undefined;
-    return Math.min(...closed.map((s) => s.coolingUntil)) - now;
-  }
-
   /** Hedge after the configured delay, or the tier's recent p95 TTFT; undefined when unknown. */
   private hedgeDelay(): number | undefined {
     const { hedge } = this.options.tier;
@@ -353,33 +365,16 @@ export class TierRunner {
     return delay > 0 ? Math.max(hedge.min_delay_ms, delay) : undefined;
   }
 
-  private cacheKeyOf(r: ProviderRequest): string {
-    return cacheKey({ tier: this.options.tierName, messages: r.messages, maxTokens: r.maxTokens, jsonMode: r.jsonMode ?? false });
-  }
+  /** Deployments whose provider can continue an assistant prefix. */
+  private readonly capable = (s: DeploymentState): boolean => this.options.providers.get(s.deployment.provider)?.continuesPrefix ?? false;
 
-  private providerRequest({ input, tenant }: RunRequest): ProviderRequest {
-    const { prompt } = this.options.tier;
-    const messages: ProviderMessage[] = input.messages.map((m) => ({ role: m.role, content: m.content }));
-    if (prompt.system !== undefined) {
-      const system = prompt.system.replaceAll("{{tier}}", this.options.tierName).replaceAll("{{tenant}}", tenant);
-      messages.unshift({ role: "system", content: system });
+  /** A request continuing an answer needs continuation on here, and a deployment that can continue. */
+  private checkContinuable(): void {
+    const { tierName, tier } = this.options;
+    if (!tier.continuation.enabled) throw this.failure("continuation is off for this tier", Code.FailedPrecondition, 0);
+    if (!this.states.some(this.capable)) {
+      throw this.failure(`no deployment of tier ${tierName} can continue an answer (no provider with continuation)`, Code.FailedPrecondition, 0);
     }
-    const asked = input.maxTokens > 0 ? input.maxTokens : prompt.default_max_tokens;
-    return { model: "", messages, maxTokens: Math.min(asked, prompt.max_tokens_cap), temperature: input.temperature, jsonMode: input.jsonMode };
   }
 
-  private async backoff(attempt: number, ctx: RunContext): Promise<void> {
-    const base = this.options.tier.retries.backoff_ms * 2 ** (attempt - 1);
-    const delay = Math.min(base * (0.5 + this.random()), Math.max(0, ctx.deadline - Date.now()));
-    if (delay <= 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, delay);
-      function done() {
-        clearTimeout(timer);
-        ctx.signal.removeEventListener("abort", done);
-        resolve();
-      }
-      ctx.signal.addEventListener("abort", done, { once: true });
-    });
-  }
 }
