@@ -1,8 +1,9 @@
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
-import { TierExecutorService, type ExecuteStreamResponse } from "@tiermesh/proto";
+import { InterruptedAnswerSchema, TierExecutorService, type ExecuteStreamResponse } from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
 import { createTierExecutorService } from "./executor-service.js";
 import { answering, FakeProvider, tierOf, type Behaviour } from "./fake-provider.test-support.js";
+import { ProviderError } from "./providers/provider-error.js";
 import { TierRunner } from "./tier-runner.js";
 
 // The executor's RPC surface in memory (createRouterTransport) over a runner with fake providers.
@@ -80,5 +81,32 @@ describe("TierExecutorService.executeStream", () => {
       (e: unknown) => ConnectError.from(e),
     );
     expect(err?.code).toBe(Code.DeadlineExceeded);
+  });
+
+  it("a failure after text carries that text as an InterruptedAnswer detail when collecting, and in unary calls", async () => {
+    const cutAfterHello: Behaviour = async function* () {
+      yield { type: "delta", text: "Hello" };
+      throw new ProviderError("network", "socket hang up");
+    };
+    const client = clientFor({ a: cutAfterHello }, { retries: { max_attempts: 1 } });
+    const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+    for (const err of [await failure(stream(client, true)), await failure(client.execute({ tier: "gold", tenant: "acme", input }))]) {
+      expect(err?.code).toBe(Code.Unavailable);
+      expect(err?.rawMessage).toContain("stream interrupted after the first token");
+      expect(err?.findDetails(InterruptedAnswerSchema).map((d) => d.delivered)).toEqual(["Hello"]);
+    }
+    // Streaming deltas, the caller has the text already: no detail.
+    const streamed = await failure(stream(client, false));
+    expect(streamed?.findDetails(InterruptedAnswerSchema)).toEqual([]);
+  });
+
+  it("passes the assistant prefix on and returns only the continuation, with the continuation count", async () => {
+    const echo: Behaviour = async function* (request) {
+      yield { type: "delta", text: `<${request.assistantPrefix ?? ""}>` };
+      yield { type: "done", finishReason: "stop", usage: { promptTokens: 3, completionTokens: 1 } };
+    };
+    const res = await clientFor({ a: echo }).execute({ tier: "gold", tenant: "acme", input, assistantPrefix: "So far" });
+    expect(res.content).toBe("<So far>");
+    expect(res.continuations).toBe(0);
   });
 });
