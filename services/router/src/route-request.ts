@@ -47,6 +47,8 @@ export class RouteRequest {
   readonly id = randomUUID();
   readonly reasons: string[];
   private attemptsLeft: number;
+  /** Times the router continued the answer on another tier. */
+  private continuations = 0;
 
   constructor(
     private readonly deps: RouteRequestDeps,
@@ -108,6 +110,24 @@ export class RouteRequest {
     return true;
   }
 
+  /** Whether an answer interrupted on `origin` may be continued on `tier` now (time and attempts left); says why not. */
+  mayContinue(origin: string, tier: string): boolean {
+    if (this.init.signal.aborted || this.remainingMs() < MIN_FALLBACK_MS) return false;
+    if (this.attemptsLeft <= 0) {
+      this.reasons.push(`${origin}'s answer was interrupted; no attempts left to continue it on ${tier}`);
+      return false;
+    }
+    return true;
+  }
+
+  /** The answer interrupted on `origin` (after `chars` characters) was continued to its end on `tier`. */
+  continued(origin: string, tier: string, err: ConnectError, chars: number): void {
+    this.continuations++;
+    this.reasons.push(
+      `${origin}'s stream failed after ${chars} characters reached the caller (${Code[err.code]}: ${err.rawMessage}); continued on ${tier} from that text as an assistant prefix`,
+    );
+  }
+
   /** Whether a hedge on another tier may start now (time and attempts left). */
   mayHedge(): boolean {
     return !this.init.signal.aborted && this.attemptsLeft >= 2 && this.remainingMs() >= MIN_FALLBACK_MS;
@@ -125,6 +145,9 @@ export class RouteRequest {
   respond(r: ExecuteResponse, tierAttempts: number, content: string, ttftUs: bigint): CompleteResponse {
     const { classification: c, tenant } = this.init;
     this.deps.spend.add(tenant, r.costUsd);
+    if (r.continuations > 0) {
+      this.reasons.push(`${r.tier} continued the answer on another of its deployments ${r.continuations} time(s) after a stream failed mid-way`);
+    }
     return create(CompleteResponseSchema, {
       id: this.id,
       content,
@@ -137,6 +160,7 @@ export class RouteRequest {
         tierAttempts,
         providerAttempts: this.deps.maxAttempts - this.attemptsLeft + r.attempts,
         cached: r.cached,
+        continuations: this.continuations + r.continuations,
       },
       model: r.model,
       provider: r.provider,

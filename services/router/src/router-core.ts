@@ -66,6 +66,7 @@ export class RouterCore {
       hedges: (tier) => deps.tiers[tier]?.hedge.enabled ?? false,
       deposit: (tier) => budgets.get(tier)?.deposit(),
       tryHedge: (tier) => budgets.get(tier)?.tryHedge() ?? false,
+      continues: (tier) => deps.tiers[tier]?.continuation.enabled ?? false,
     };
   }
 

@@ -4,6 +4,7 @@ import {
   ClassifyResponseSchema,
   ExecuteResponseSchema,
   ExecuteStreamResponseSchema,
+  InterruptedAnswerSchema,
   type ExecuteStreamResponse,
 } from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
@@ -31,12 +32,16 @@ function hang(signal: AbortSignal): Promise<never> {
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function setup(scripts: Record<string, Script>, options: { hedges?: boolean; budget?: () => boolean; maxAttempts?: number } = {}) {
+function setup(
+  scripts: Record<string, Script>,
+  options: { hedges?: boolean; budget?: () => boolean; maxAttempts?: number; continues?: (tier: string) => boolean } = {},
+) {
   const tiers = Object.keys(scripts);
-  const opened: { tier: string; collect: boolean; streamed: boolean; signal: AbortSignal }[] = [];
+  const opened: { tier: string; collect: boolean; streamed: boolean; signal: AbortSignal; prefix: string }[] = [];
   const calls: TierCalls = {
+    continues: options.continues ?? (() => true),
     open(tier, request, opts, streamed) {
-      opened.push({ tier, collect: request.collect ?? false, streamed, signal: opts.signal });
+      opened.push({ tier, collect: request.collect ?? false, streamed, signal: opts.signal, prefix: request.assistantPrefix ?? "" });
       return scripts[tier]!(opts.signal, streamed);
     },
     hedges: () => options.hedges ?? true,
@@ -206,19 +211,135 @@ describe("raceTiers", () => {
     ]);
   });
 
-  it("a stream cut after text reached the caller fails without splicing another tier", async () => {
+  it("a stream cut after text reached the caller is continued on the next tier from that text, never restarted", async () => {
     const { r, calls, opened, finished } = setup({
       gold: async function* () {
-        yield delta("half");
-        throw new ConnectError("cut", Code.Unavailable);
+        yield delta("The answer");
+        throw new ConnectError("tier gold: stream interrupted after the first token: cut", Code.Unavailable, { "tiermesh-attempts": "1" });
       },
       silver: async function* () {
+        yield delta(" is");
+        yield delta(" 42.");
         yield done("silver");
       },
     });
+    const { deltas, result } = await collect(raceTiers(r, calls, false));
+    expect(deltas.join("")).toBe("The answer is 42.");
+    expect(opened.map((o) => [o.tier, o.prefix, o.streamed])).toEqual([
+      ["gold", "", true],
+      ["silver", "The answer", true],
+    ]);
+    expect(result.value.tier).toBe("silver");
+    expect(result.tierAttempts).toBe(2);
+    expect(finished).toEqual(["silver:ok"]);
+    expect(r.reasons.at(-1)).toBe(
+      "gold's stream failed after 10 characters reached the caller (Unavailable: tier gold: stream interrupted after the first token: cut); continued on silver from that text as an assistant prefix",
+    );
+    expect(r.respond(result.value, result.tierAttempts, "", result.ttftUs).routing?.continuations).toBe(1);
+  });
+
+  it("collect mode: continues from the text the executor collected (InterruptedAnswer) and returns the whole answer", async () => {
+    const interrupted = new ConnectError("tier gold: stream interrupted after the first token: cut", Code.Unavailable, undefined, [
+      { desc: InterruptedAnswerSchema, value: { delivered: "The answer" } },
+    ]);
+    const { r, calls, opened } = setup(
+      {
+        gold: async function* () {
+          throw interrupted;
+        },
+        silver: async function* (_signal, streamed) {
+          expect(streamed).toBe(false);
+          yield done("silver", " is 42.");
+        },
+      },
+      { hedges: false },
+    );
+    const { deltas, result } = await collect(raceTiers(r, calls, true));
+    expect(deltas).toEqual([]);
+    expect(result.value.content).toBe("The answer is 42.");
+    expect(opened.map((o) => [o.tier, o.prefix])).toEqual([
+      ["gold", ""],
+      ["silver", "The answer"],
+    ]);
+  });
+
+  it("a tier that fails after adding text hands the longer prefix to the next one", async () => {
+    const { r, calls, opened } = setup({
+      gold: async function* () {
+        yield delta("a");
+        throw new ConnectError("cut", Code.Unavailable);
+      },
+      silver: async function* () {
+        yield delta("b");
+        throw new ConnectError("cut again", Code.Unavailable);
+      },
+      bronze: async function* () {
+        yield delta("c");
+        yield done("bronze");
+      },
+    });
+    const { deltas } = await collect(raceTiers(r, calls, false));
+    expect(deltas.join("")).toBe("abc");
+    expect(opened.map((o) => o.prefix)).toEqual(["", "a", "ab"]);
+  });
+
+  it("when no tier can continue, the caller gets the original failure, not a target's refusal", async () => {
+    const { r, calls, opened, finished } = setup({
+      gold: async function* () {
+        yield delta("half");
+        throw new ConnectError("tier gold: stream interrupted after the first token: cut", Code.Unavailable);
+      },
+      silver: async function* () {
+        throw new ConnectError("tier silver: no deployment of tier silver can continue an answer", Code.FailedPrecondition);
+      },
+      bronze: async function* () {
+        throw new ConnectError("tier bronze: HTTP 400: prefill not supported", Code.InvalidArgument);
+      },
+    });
+    const err = await collect(raceTiers(r, calls, false)).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(err?.code).toBe(Code.Unavailable);
+    expect(err?.rawMessage).toBe("tier gold: stream interrupted after the first token: cut");
+    expect(opened.map((o) => o.tier)).toEqual(["gold", "silver", "bronze"]);
+    expect(finished).toEqual([":Unavailable"]);
+    expect(r.reasons.join("\n")).toMatch(/silver could not continue gold's answer \(FailedPrecondition/);
+  });
+
+  it("with continuation off on the failed tier, the answer ends with its error and no other tier is called", async () => {
+    const { r, calls, opened } = setup(
+      {
+        gold: async function* () {
+          yield delta("half");
+          throw new ConnectError("cut", Code.Unavailable);
+        },
+        silver: async function* () {
+          yield done("silver");
+        },
+      },
+      { continues: (tier) => tier !== "gold" },
+    );
     await expect(collect(raceTiers(r, calls, false))).rejects.toThrow(/cut/);
     expect(opened.map((o) => o.tier)).toEqual(["gold"]);
-    expect(finished).toEqual([":Unavailable"]);
+  });
+
+  it("does not continue past the attempt budget", async () => {
+    const { r, calls, opened } = setup(
+      {
+        gold: async function* () {
+          yield delta("half");
+          throw new ConnectError("cut", Code.Unavailable, { "tiermesh-attempts": "2" });
+        },
+        silver: async function* () {
+          yield done("silver");
+        },
+      },
+      { maxAttempts: 2 },
+    );
+    await expect(collect(raceTiers(r, calls, false))).rejects.toThrow(/cut/);
+    expect(opened.map((o) => o.tier)).toEqual(["gold"]);
+    expect(r.reasons.at(-1)).toMatch(/no attempts left to continue it on silver/);
   });
 
   it("calls a tier that cannot hedge unary when the caller collects", async () => {

@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecuteResponse, ExecuteStreamResponse, ExecuteRequestSchema } from "@tiermesh/proto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { continueOnTiers, deliveredBy } from "./answer-continuation.js";
 import type { RouteRequest } from "./route-request.js";
 
 export type TierEvent =
@@ -25,6 +26,8 @@ export interface TierCalls {
   deposit(tier: string): void;
   /** Charges `tier`'s hedge budget for one cross-tier hedge; false when it is spent. */
   tryHedge(tier: string): boolean;
+  /** Whether `tier` has continuation on: its interrupted answers go on elsewhere, and it continues others'. */
+  continues(tier: string): boolean;
 }
 
 interface Racer {
@@ -41,7 +44,8 @@ type Step = { racer: Racer; ok: true; result: IteratorResult<ExecuteStreamRespon
  * hands over to the next one (in-request fallback), and an executor that advises a hedge
  * (its own pool has nothing else to hedge on) gets the next tier raced beside it: whichever
  * produces the first token keeps the request, the other is cancelled. Once text reached the
- * caller the answer stays on its tier: switching would splice two answers.
+ * caller, a tier that fails hands the answer on to be continued from that text (see
+ * continueOnTiers), never restarted: a restart would splice two answers.
  *
  * `collect`: the caller wants the whole answer at once (unary); executors then send only a
  * first-token signal and the text in `done`, and tiers that cannot hedge are called unary.
@@ -78,6 +82,9 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
       const { racer } = step;
       racer.pending = undefined;
       let error: unknown;
+      /** Text of this racer that reached the caller, and when its first token did. */
+      let text = "";
+      let ttftUs: bigint | undefined;
       if (!step.ok) {
         error = step.error;
       } else if (step.result.done) {
@@ -102,13 +109,11 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
           r.recordCancelled();
           r.reasons.push(`${racer.tier} answered first; cancelled ${other.tier}`);
         }
-        let emitted = false;
-        let ttftUs: bigint | undefined;
         try {
           for (let e: ExecuteStreamResponse["event"] = event; ; ) {
             if (e.case === "delta") {
               ttftUs ??= r.sinceStartUs();
-              emitted = true;
+              text += e.value;
               yield { case: "delta", value: e.value };
             } else if (e.case === "started") {
               ttftUs ??= r.sinceStartUs();
@@ -123,13 +128,21 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
             e = more.value.event;
           }
         } catch (cause) {
-          // Text reached the caller: no other tier may continue it.
-          if (emitted) throw cause;
           error = cause;
         }
       }
       running.delete(racer);
       const err = r.recordFailure(racer.tier, error);
+      // Part of the answer exists (sent to the caller, or collected by the executor): continue it, never restart it.
+      const delivered = text + deliveredBy(err);
+      if (delivered !== "" && running.size === 0) {
+        const interrupted = { origin: racer.tier, error: err, delivered, tierAttempts: started, ttftUs: ttftUs ?? r.sinceStartUs() };
+        for await (const e of continueOnTiers(r, calls, collect, interrupted)) {
+          if (e.case === "done") finished = true;
+          yield e;
+        }
+        return;
+      }
       if (running.size > 0) {
         r.reasons.push(`${racer.tier} failed in-request (${Code[err.code]}: ${err.rawMessage}) while ${[...running].map((o) => o.tier).join(", ")} still ran`);
         continue;
