@@ -1,3 +1,4 @@
+import { completionTokens } from "@tiermesh/simulator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grpc, routerClient, unary } from "../support/grpc-clients.js";
 import { patchModel, startMesh, type RunningMesh } from "../support/running-mesh.js";
@@ -103,5 +104,180 @@ describe("faults through the router's edges", () => {
       code: grpc.status.INVALID_ARGUMENT,
       details: expect.stringContaining('unknown urgency "sometime"'),
     });
+  });
+});
+
+interface Routing {
+  requested_tier: string;
+  served_tier: string;
+  reasons: string[];
+  continuations: number;
+}
+
+interface Completion {
+  content: string;
+  finish_reason: string;
+  routing: Routing;
+  model: string;
+  usage: { prompt_tokens: number; completion_tokens: number; estimated: boolean };
+}
+
+interface StreamOutcome {
+  text: string;
+  done?: Completion;
+  error?: grpc.ServiceError;
+  /** performance.now() at each delta. */
+  at: number[];
+}
+
+/** The simulator's own answer of `n` tokens: a continued answer must be exactly this. */
+const answerOf = (n: number) => completionTokens(n).join("");
+
+/**
+ * Mid-answer faults of gold's provider, through the whole mesh: interrupted answers continue
+ * on silver (or bronze) from the text so far, stalls are cut at the stall threshold, malformed
+ * chunks are skipped, and a missing [DONE] is accepted. Gold answers 40 tokens; a continuation
+ * adds 20, so a seamless answer is exactly the simulator's first 40 words.
+ */
+describe("interrupted answers continued across tiers", () => {
+  let m: RunningMesh;
+  let client: ReturnType<typeof routerClient>;
+  const ask = { input: { messages: [{ role: "user", content: "A long answer, please." }] } };
+
+  beforeAll(async () => {
+    // Gold's failures here are on purpose: they must not take gold down or open its breaker.
+    const steady = { window_ms: 5_000, min_samples: 1_000, consecutive_failures_down: 1_000, error_rate_degraded: 1, error_rate_down: 1 };
+    m = await startMesh({
+      tiers: [
+        { name: "gold", rank: 3, fallback: "silver", model: "sim-gold", slo: steady, timeouts: { attempt_ms: 10_000, ttft_ms: 2_000 } },
+        { name: "silver", rank: 2, fallback: "bronze", model: "sim-silver", slo: steady },
+        { name: "bronze", rank: 1, model: "sim-bronze", slo: steady },
+      ],
+      patch(raw) {
+        raw.providers.sim.continuation = "prefix";
+        // Probes would meet the faults too; this suite is about callers.
+        raw.health_monitor.probe.interval_ms = 0;
+        raw.tiers.gold.breaker = { min_requests: 1_000 };
+        raw.tiers.gold.stall = { inter_token: { min_ms: 150, max_ms: 400 } };
+        for (const model of ["sim-gold", "sim-silver", "sim-bronze"]) {
+          raw.simulator.models[model].output_tokens = model === "sim-gold" ? { min: 40, max: 40 } : { min: 20, max: 20 };
+          raw.simulator.models[model].inter_token_ms = { median: 3, p99: 3 };
+        }
+      },
+    });
+    client = routerClient(m.routerUrl);
+    // History for gold's inter-token pace.
+    for (let i = 0; i < 3; i++) await unary(client, "Complete", ask);
+  });
+  afterAll(async () => {
+    client?.close();
+    await m?.stop();
+  });
+
+  async function withGold<T>(fault: Record<string, unknown>, run: () => Promise<T>, others: Record<string, unknown> = {}): Promise<T> {
+    await patchModel(m.simulatorUrl, "sim-gold", { fault_after_tokens: 20, ...fault });
+    for (const model of ["sim-silver", "sim-bronze"]) await patchModel(m.simulatorUrl, model, others);
+    try {
+      return await run();
+    } finally {
+      await fetch(`${m.simulatorUrl}/admin/reset`, { method: "POST" });
+    }
+  }
+
+  async function streamed(): Promise<StreamOutcome> {
+    const call = client["CompleteStream"](ask, new grpc.Metadata(), { deadline: Date.now() + 20_000 });
+    const out: StreamOutcome = { text: "", at: [] };
+    try {
+      for await (const msg of call as AsyncIterable<{ event: string; delta?: string; done?: Completion }>) {
+        if (msg.event === "delta") {
+          out.text += msg.delta!;
+          out.at.push(performance.now());
+        } else out.done = msg.done;
+      }
+    } catch (err) {
+      out.error = err as grpc.ServiceError;
+    }
+    return out;
+  }
+
+  const GOLD_CUT = { stream_cut_rate: 1 };
+
+  it("streaming: a cut stream is continued seamlessly on silver (exact text, no gap or repeat)", async () => {
+    const out = await withGold(GOLD_CUT, streamed);
+    expect(out.error).toBeUndefined();
+    expect(out.text).toBe(answerOf(40));
+    expect(out.done?.routing.served_tier).toBe("silver");
+    expect(out.done?.routing.continuations).toBe(1);
+    expect(out.done?.routing.reasons.join("\n")).toMatch(/gold's stream failed after \d+ characters reached the caller .*; continued on silver/);
+  });
+
+  it("unary: a cut answer is continued on silver and returned whole", async () => {
+    const res = await withGold(GOLD_CUT, () => unary<Completion>(client, "Complete", ask));
+    expect(res.content).toBe(answerOf(40));
+    expect(res.routing.served_tier).toBe("silver");
+    expect(res.routing.continuations).toBe(1);
+    expect(res.finish_reason).toBe("stop");
+  });
+
+  it("a target that refuses the prefix: the caller gets gold's original error, not the refusal", async () => {
+    const refuse = { refuse_prefix: true };
+    const out = await withGold(GOLD_CUT, streamed, refuse);
+    expect(out.text).toBe(answerOf(20));
+    expect(out.done).toBeUndefined();
+    expect(out.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(out.error?.details).toMatch(/^tier gold: stream interrupted after the first token: sim: /);
+    expect(out.error?.details).not.toMatch(/prefill|prefix/);
+
+    const err = await withGold(GOLD_CUT, () => unary<Completion>(client, "Complete", ask), refuse).then(
+      () => undefined,
+      (e: unknown) => e as grpc.ServiceError,
+    );
+    expect(err?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err?.details).toMatch(/^tier gold: stream interrupted after the first token/);
+    expect(err?.details).not.toMatch(/prefill|prefix/);
+  });
+
+  it("a stream that stalls with its connection open is cut at the inter-token stall threshold and continued", async () => {
+    const out = await withGold({ stream_stall_rate: 1 }, streamed);
+    expect(out.error).toBeUndefined();
+    expect(out.text).toBe(answerOf(40));
+    expect(out.done?.routing.served_tier).toBe("silver");
+    // The silence the caller saw: gold's 20th token to silver's first. The threshold is
+    // 150..400 ms here; the attempt limit is 10 s.
+    const gap = out.at[20]! - out.at[19]!;
+    expect(gap).toBeGreaterThanOrEqual(140);
+    expect(gap).toBeLessThan(2_000);
+    const metrics = await (await fetch(`${m.executorUrls["gold"]}/metrics`)).text();
+    expect(metrics).toMatch(/tiermesh_executor_stream_stalls_total\{[^}]*deployment="sim\/sim-gold"[^}]*\} [1-9]/);
+
+    const started = performance.now();
+    const res = await withGold({ stream_stall_rate: 1 }, () => unary<Completion>(client, "Complete", ask));
+    expect(res.content).toBe(answerOf(40));
+    expect(performance.now() - started).toBeLessThan(3_000);
+  });
+
+  it("a malformed chunk mid-stream is skipped and counted; gold finishes its answer", async () => {
+    const out = await withGold({ malformed_chunk_rate: 1 }, streamed);
+    expect(out.error).toBeUndefined();
+    expect(out.text).toBe(answerOf(40));
+    expect(out.done?.routing.served_tier).toBe("gold");
+    expect(out.done?.routing.continuations).toBe(0);
+    const res = await withGold({ malformed_chunk_rate: 1 }, () => unary<Completion>(client, "Complete", ask));
+    expect(res.content).toBe(answerOf(40));
+    expect(res.routing.served_tier).toBe("gold");
+    const metrics = await (await fetch(`${m.executorUrls["gold"]}/metrics`)).text();
+    expect(metrics).toMatch(/tiermesh_executor_malformed_chunks_total\{[^}]*deployment="sim\/sim-gold"[^}]*\} [2-9]/);
+  });
+
+  it("an answer that ends with its finish reason and usage but no [DONE] is accepted, with that usage", async () => {
+    const out = await withGold({ missing_done_rate: 1 }, streamed);
+    expect(out.error).toBeUndefined();
+    expect(out.text).toBe(answerOf(40));
+    expect(out.done?.routing.served_tier).toBe("gold");
+    expect(out.done?.usage).toMatchObject({ completion_tokens: 40, estimated: false });
+    const res = await withGold({ missing_done_rate: 1 }, () => unary<Completion>(client, "Complete", ask));
+    expect(res.content).toBe(answerOf(40));
+    expect(res.usage).toMatchObject({ completion_tokens: 40, estimated: false });
+    expect(res.finish_reason).toBe("stop");
   });
 });

@@ -183,6 +183,8 @@ const extension = (r: CompleteResponse) => ({
   served_tier: r.routing?.servedTier,
   reasons: r.routing?.reasons,
   rule_ids: r.routing?.ruleIds,
+  continuations: r.routing?.continuations,
+  usage_estimated: r.usage?.estimated,
   provider: r.provider,
   cost_usd: r.costUsd,
 });

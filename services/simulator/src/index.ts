@@ -4,4 +4,5 @@ export {
   type ModelProfile,
   type SimulatorConfig,
 } from "./simulator-config.js";
+export { completionTokens } from "./completion-plan.js";
 export { createSimulator } from "./simulator-server.js";
