@@ -130,6 +130,9 @@ interface StreamOutcome {
   at: number[];
 }
 
+/** A gRPC error's message; grpc-js leaves reserved characters (":") percent-encoded. */
+const messageOf = (err: grpc.ServiceError | undefined) => decodeURIComponent(err?.details ?? "");
+
 /** The simulator's own answer of `n` tokens: a continued answer must be exactly this. */
 const answerOf = (n: number) => completionTokens(n).join("");
 
@@ -158,7 +161,7 @@ describe("interrupted answers continued across tiers", () => {
         // Probes would meet the faults too; this suite is about callers.
         raw.health_monitor.probe.interval_ms = 0;
         raw.tiers.gold.breaker = { min_requests: 1_000 };
-        raw.tiers.gold.stall = { inter_token: { min_ms: 150, max_ms: 400 } };
+        raw.tiers.gold.stall = { inter_token: { min_ms: 300, max_ms: 600 } };
         for (const model of ["sim-gold", "sim-silver", "sim-bronze"]) {
           raw.simulator.models[model].output_tokens = model === "sim-gold" ? { min: 40, max: 40 } : { min: 20, max: 20 };
           raw.simulator.models[model].inter_token_ms = { median: 3, p99: 3 };
@@ -200,6 +203,13 @@ describe("interrupted answers continued across tiers", () => {
     return out;
   }
 
+  /** A counter of gold's executor for its deployment, from /metrics. */
+  async function goldCounter(name: string): Promise<number> {
+    const text = await (await fetch(`${m.executorUrls["gold"]}/metrics`)).text();
+    const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && l.includes('deployment="sim/sim-gold"'));
+    return Number(line?.split(" ").at(-1));
+  }
+
   const GOLD_CUT = { stream_cut_rate: 1 };
 
   it("streaming: a cut stream is continued seamlessly on silver (exact text, no gap or repeat)", async () => {
@@ -225,16 +235,16 @@ describe("interrupted answers continued across tiers", () => {
     expect(out.text).toBe(answerOf(20));
     expect(out.done).toBeUndefined();
     expect(out.error?.code).toBe(grpc.status.UNAVAILABLE);
-    expect(out.error?.details).toMatch(/^tier gold: stream interrupted after the first token: sim: /);
-    expect(out.error?.details).not.toMatch(/prefill|prefix/);
+    expect(messageOf(out.error)).toMatch(/^tier gold: stream interrupted after the first token: sim: /);
+    expect(messageOf(out.error)).not.toMatch(/prefill|prefix/);
 
     const err = await withGold(GOLD_CUT, () => unary<Completion>(client, "Complete", ask), refuse).then(
       () => undefined,
       (e: unknown) => e as grpc.ServiceError,
     );
     expect(err?.code).toBe(grpc.status.UNAVAILABLE);
-    expect(err?.details).toMatch(/^tier gold: stream interrupted after the first token/);
-    expect(err?.details).not.toMatch(/prefill|prefix/);
+    expect(messageOf(err)).toMatch(/^tier gold: stream interrupted after the first token: sim: /);
+    expect(messageOf(err)).not.toMatch(/prefill|prefix/);
   });
 
   it("a stream that stalls with its connection open is cut at the inter-token stall threshold and continued", async () => {
@@ -243,12 +253,11 @@ describe("interrupted answers continued across tiers", () => {
     expect(out.text).toBe(answerOf(40));
     expect(out.done?.routing.served_tier).toBe("silver");
     // The silence the caller saw: gold's 20th token to silver's first. The threshold is
-    // 150..400 ms here; the attempt limit is 10 s.
+    // 300..600 ms here; the attempt limit is 10 s.
     const gap = out.at[20]! - out.at[19]!;
-    expect(gap).toBeGreaterThanOrEqual(140);
+    expect(gap).toBeGreaterThanOrEqual(290);
     expect(gap).toBeLessThan(2_000);
-    const metrics = await (await fetch(`${m.executorUrls["gold"]}/metrics`)).text();
-    expect(metrics).toMatch(/tiermesh_executor_stream_stalls_total\{[^}]*deployment="sim\/sim-gold"[^}]*\} [1-9]/);
+    expect(await goldCounter("tiermesh_executor_stream_stalls_total")).toBeGreaterThanOrEqual(1);
 
     const started = performance.now();
     const res = await withGold({ stream_stall_rate: 1 }, () => unary<Completion>(client, "Complete", ask));
@@ -265,8 +274,7 @@ describe("interrupted answers continued across tiers", () => {
     const res = await withGold({ malformed_chunk_rate: 1 }, () => unary<Completion>(client, "Complete", ask));
     expect(res.content).toBe(answerOf(40));
     expect(res.routing.served_tier).toBe("gold");
-    const metrics = await (await fetch(`${m.executorUrls["gold"]}/metrics`)).text();
-    expect(metrics).toMatch(/tiermesh_executor_malformed_chunks_total\{[^}]*deployment="sim\/sim-gold"[^}]*\} [2-9]/);
+    expect(await goldCounter("tiermesh_executor_malformed_chunks_total")).toBeGreaterThanOrEqual(2);
   });
 
   it("an answer that ends with its finish reason and usage but no [DONE] is accepted, with that usage", async () => {
