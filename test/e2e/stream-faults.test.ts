@@ -249,10 +249,14 @@ describe("interrupted answers continued across tiers", () => {
   });
 
   it("a stream that stalls with its connection open is cut at the inter-token stall threshold and continued", async () => {
-    const threshold = await goldMetric("tiermesh_executor_inter_token_stall_threshold_ms");
-    expect(threshold).toBeGreaterThanOrEqual(300);
-    expect(threshold).toBeLessThanOrEqual(600);
+    const thresholdMetric = "tiermesh_executor_inter_token_stall_threshold_ms";
+    const before = await goldMetric(thresholdMetric);
     const out = await withGold({ stream_stall_rate: 1 }, streamed);
+    // The stream's own gaps may move the threshold a little: it was between these two.
+    const after = await goldMetric(thresholdMetric);
+    const [low, high] = [Math.min(before, after), Math.max(before, after)];
+    expect(low).toBeGreaterThanOrEqual(300);
+    expect(high).toBeLessThanOrEqual(600);
     expect(out.error).toBeUndefined();
     expect(out.text).toBe(answerOf(40));
     expect(out.done?.routing.served_tier).toBe("silver");
@@ -260,9 +264,9 @@ describe("interrupted answers continued across tiers", () => {
     // so silver's first token comes after that, and long before the 10 s attempt limit. (The
     // gap the caller sees between the two tokens is that threshold give or take delivery lag.)
     const silverFirst = out.at[20]! - out.started;
-    expect(silverFirst).toBeGreaterThanOrEqual(threshold);
-    expect(silverFirst).toBeLessThan(threshold + 1_500);
-    expect(out.at[20]! - out.at[19]!).toBeGreaterThan(threshold / 2);
+    expect(silverFirst).toBeGreaterThanOrEqual(low);
+    expect(silverFirst).toBeLessThan(high + 1_500);
+    expect(out.at[20]! - out.at[19]!).toBeGreaterThan(low / 2);
     expect(await goldMetric("tiermesh_executor_stream_stalls_total")).toBeGreaterThanOrEqual(1);
 
     const started = performance.now();
