@@ -148,6 +148,17 @@ describe("TierRunner: an answer whose stream fails mid-way is continued on anoth
     expect(h.logs.some((l) => l["deployment"] === "a" && String(l["msg"]).includes("stalled between tokens"))).toBe(true);
   });
 
+  it("a stream stall counts as a failure on the deployment's breaker", async () => {
+    const url = await simulator({ stalls: profile(6, { stream_stall_rate: 1, fault_after_tokens: 2 }), healthy: profile(4) });
+    const tier = { stall: { inter_token: { min_ms: 50, max_ms: 100 } }, breaker: { min_requests: 1, failure_ratio: 1 } };
+    const h = runnerFor(tierConfig(url, { a: "stalls", b: "healthy" }, { tier }));
+    const state = (id: string) => h.runner.deployments.find((d) => d.deployment.id === id)!.breaker.state;
+    expect(state("a")).toBe("closed");
+    await settle(h);
+    expect(state("a")).toBe("open");
+    expect(state("b")).toBe("closed");
+  });
+
   it("a target that refuses the prefix leaves the caller with the original failure, not the refusal", async () => {
     const url = await simulator({ cut: profile(6, { stream_cut_rate: 1, fault_after_tokens: 3 }), picky: profile(3, { refuse_prefix: true }) });
     const h = runnerFor(tierConfig(url, { a: "cut", b: "picky" }));
