@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Classification } from "@tiermesh/policy";
 import {
   ATTEMPTS_HEADER,
   CompleteResponseSchema,
-  type ClassifyResponse,
   type CompleteResponse,
   type CompletionInput,
   type ExecuteRequestSchema,
@@ -30,7 +30,7 @@ export interface RouteRequestDeps {
 export interface RouteRequestInit {
   tenant: string;
   input: CompletionInput;
-  classification: ClassifyResponse;
+  classification: Classification;
   plan: RoutePlan;
   /** Absolute deadline, epoch ms. */
   deadline: number;

@@ -4,6 +4,7 @@ import { parseConfig, type Config } from "@tiermesh/config";
 import { CompletionInputSchema, ERROR_REASON_HEADER, PROMPT_TOO_LARGE, type CompletionInput } from "@tiermesh/proto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { policyDocument } from "./policy-document.js";
 import { compileTierPolicy, type Classify } from "./tier-policy.js";
 
 const tiersYaml = (names: [string, number][]) =>
@@ -55,7 +56,7 @@ tenants:
   strict: { plan: strict }
 `;
 
-const classify = compileTierPolicy(parseConfig(yaml, "test.yaml", {}));
+const classify = compileTierPolicy(policyDocument(parseConfig(yaml, "test.yaml", {})));
 
 /**
  * A request with one user message of `words` times " hello": one o200k token each, so the
@@ -384,7 +385,7 @@ describe("compileTierPolicy property", () => {
     let hinted = 0;
     fc.assert(
       fc.property(configArb, requestArb, (config: Config, req) => {
-        const policy: Classify = compileTierPolicy(config);
+        const policy: Classify = compileTierPolicy(policyDocument(config));
         const rank = (t: string) => config.tiers[t]!.rank;
         const lowest = Object.keys(config.tiers).reduce((a, b) => (rank(a) <= rank(b) ? a : b));
         const names = Object.keys(config.tiers);

@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { TierLadder, urgencies, type Config, type Urgency } from "@tiermesh/config";
+import { TierLadder, urgencies, type Urgency } from "@tiermesh/config";
 import { ERROR_REASON_HEADER, PROMPT_TOO_LARGE, type CompletionInput } from "@tiermesh/proto";
+import type { PolicyDocument } from "./policy-document.js";
 import { promptFeatures } from "./prompt-features.js";
 import { failedCondition, largestTokenThreshold } from "./rule-match.js";
 import { TokenCounter } from "./token-counter.js";
@@ -38,9 +39,9 @@ const isUrgency = (u: string): u is Urgency => (urgencies as readonly string[]).
  * Rules are evaluated in order; the first match decides. The plan's max_tier is a hard
  * ceiling nothing in the request can lift, and min_tier a floor.
  */
-export function compileTierPolicy(config: Config): Classify & { explain: Explain } {
+export function compileTierPolicy(config: PolicyDocument): Classify & { explain: Explain } {
   const ladder = new TierLadder(config.tiers);
-  const rules = config.classifier.rules;
+  const rules = config.rules;
   const counter = new TokenCounter();
   const ruleTokenLimit = largestTokenThreshold(rules);
   // A Map, not the config object: tenant names come from callers ("constructor" must be unknown).
