@@ -1,3 +1,4 @@
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { ClassifierService } from "@tiermesh/proto";
 import { createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
@@ -7,6 +8,8 @@ import { PublishedPolicy } from "./published-policy.js";
 export interface ClassifierServer {
   readonly rpc: RpcServer;
   readonly policy: PublishedPolicy;
+  /** The service implementation, for in-process callers (one-process mode). */
+  readonly service: ServiceImpl<typeof ClassifierService>;
   /** Replaces the running policy with one compiled from `config` and pushes it to watching routers. */
   reload(config: Config): void;
 }
@@ -14,14 +17,20 @@ export interface ClassifierServer {
 /** Builds the classifier without listening. */
 export function createClassifierServer(config: Config, logger: Logger): ClassifierServer {
   const policy = new PublishedPolicy(config);
+  const shutdown = new AbortController();
+  const service = createClassifierService({ policy, shutdownSignal: shutdown.signal });
   const rpc = createRpcServer({
     logger,
     serviceNames: [ClassifierService.typeName],
-    routes: (router, shutdownSignal) => router.service(ClassifierService, createClassifierService({ policy, shutdownSignal })),
+    routes: (router, shutdownSignal) => {
+      shutdownSignal.addEventListener("abort", () => shutdown.abort(), { once: true });
+      router.service(ClassifierService, service);
+    },
   });
   return {
     rpc,
     policy,
+    service,
     reload(next) {
       if (policy.update(next)) {
         logger.info({ version: policy.current.encoding.version, watchers: policy.watcherCount }, "policy published");

@@ -36,6 +36,8 @@ export interface RouteRequestInit {
   deadline: number;
   signal: AbortSignal;
   started: number;
+  /** Called once when the request is over. */
+  release?: () => void;
 }
 
 /**
@@ -149,6 +151,7 @@ export class RouteRequest {
   /** Releases what the routing plan held (promotion capacity). */
   done(): void {
     this.init.plan.done();
+    this.init.release?.();
   }
 
   private finished(served: string, code: string): void {

@@ -104,6 +104,7 @@ export class RouterCore {
     const { deps } = this;
     const started = performance.now();
     const deadline = deadlineFrom(call.timeoutMs, deps.defaultTimeoutMs);
+    if (call.signal.aborted) throw ConnectError.from(call.signal.reason, Code.Canceled);
     const tenant = deps.auth().tenantOf(call.authorization);
     const input = call.input;
     if (!input) throw new ConnectError("input: required", Code.InvalidArgument);
@@ -118,7 +119,13 @@ export class RouterCore {
       anonymous: input.user === "",
       overBudget: deps.spend.overBudget(tenant),
     });
-    return new RouteRequest(deps, { tenant, input, classification, plan, deadline, signal: call.signal, started });
+    // The request's own signal follows the caller's until the request is over, and no longer:
+    // edges abort theirs when a call ends, which must not reach executor calls already done.
+    const controller = new AbortController();
+    const forward = () => controller.abort(call.signal.reason);
+    call.signal.addEventListener("abort", forward, { once: true });
+    const release = () => call.signal.removeEventListener("abort", forward);
+    return new RouteRequest(deps, { tenant, input, classification, plan, deadline, signal: controller.signal, started, release });
   }
 }
 

@@ -1,4 +1,4 @@
-import { createClient, type Client } from "@connectrpc/connect";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { endpointUrl, TierLadder, type Config } from "@tiermesh/config";
 import { ClassifierService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import { createMeshTransport, createRpcServer, ServingStatus, type Logger, type RpcServer } from "@tiermesh/runtime";
@@ -32,12 +32,19 @@ export interface RouterServer {
  * Builds the router without listening: the Router RPC and the OpenAI-compatible HTTP edge
  * on one port; tier status followed on NATS in the background.
  */
-export function createRouterServer(config: Config, logger: Logger): RouterServer {
+export interface RouterServerOptions {
+  /** How the router reaches the classifier; defaults to the mesh transport to its address. */
+  classifierTransport?: Transport;
+  /** How the router reaches each tier's executor; defaults to the mesh transport to its address. */
+  executorTransport?: (tier: string) => Transport;
+}
+
+export function createRouterServer(config: Config, logger: Logger, options: RouterServerOptions = {}): RouterServer {
   const ladder = new TierLadder(config.tiers);
   const status = new TierStatusTable(config.router.status_ttl_ms);
   const executors = new Map<string, Client<typeof TierExecutorService>>();
   for (const [name, tier] of Object.entries(config.tiers)) {
-    executors.set(name, createClient(TierExecutorService, createMeshTransport(endpointUrl(tier.executor))));
+    executors.set(name, createClient(TierExecutorService, options.executorTransport?.(name) ?? createMeshTransport(endpointUrl(tier.executor))));
   }
   const feed = new TierStatusFeed({
     prefix: config.nats.subject_prefix,
@@ -64,7 +71,7 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
   const view = (tier: string) => tierView(tier, status, passive, { connected: link.connected, since: link.connectedSince });
   const policy = new RoutingPolicy(config, ladder, view);
   const policySource = new PolicySubscription({
-    client: createClient(ClassifierService, createMeshTransport(endpointUrl(config.classifier))),
+    client: createClient(ClassifierService, options.classifierTransport ?? createMeshTransport(endpointUrl(config.classifier))),
     logger,
     watcher: `router-${process.pid}`,
     // Ready only once there is a policy to route with; a stale one still serves.
