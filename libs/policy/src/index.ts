@@ -6,5 +6,6 @@ export {
   type RuleTrace,
 } from "./tier-policy.js";
 export { decodePolicy, encodePolicy, policyDocument, policyDocumentSchema, type PolicyDocument, type PolicyEncoding } from "./policy-document.js";
-export { promptFeatures, type PromptFeatures } from "./prompt-features.js";
+export { o200k, o200kLoaded } from "./o200k.js";
+export { promptFeatures, PromptSize, type PromptFeatures } from "./prompt-features.js";
 export { TokenCounter, type TokenCount } from "./token-counter.js";

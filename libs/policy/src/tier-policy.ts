@@ -15,7 +15,10 @@ export interface Classification {
   tenant: string;
   plan: string;
   urgency: Urgency;
-  promptTokens: number;
+  /** Prompt tokens, counted on first read (a plain value once read). */
+  readonly promptTokens: number;
+  /** True when the prompt has more than `n` tokens; cheap for prompts clearly shorter. */
+  promptTokensOver(n: number): boolean;
 }
 
 /** How each rule fared for one request. */
@@ -75,8 +78,12 @@ export function compileTierPolicy(config: PolicyDocument): Classify & { explain:
     }
     const limit = plan.limits.max_prompt_tokens;
     const features = promptFeatures(input, deadlineMs, counter, Math.max(limit, ruleTokenLimit));
-    if (features.promptTokens > limit) {
-      const size = features.promptTokensExact ? `${features.promptTokens} tokens` : `more than ${limit} tokens`;
+    const prompt = features.prompt;
+    // Explaining shows exact counts; deciding counts only when the byte length cannot tell.
+    if (trace) prompt.count();
+    if (prompt.over(limit)) {
+      const counted = prompt.count();
+      const size = counted.exact ? `${counted.tokens} tokens` : `more than ${limit} tokens`;
       throw new ConnectError(
         `input.messages: prompt of ${size} exceeds plan "${planName}" limit of ${limit}`,
         Code.ResourceExhausted,
@@ -117,7 +124,20 @@ export function compileTierPolicy(config: PolicyDocument): Classify & { explain:
       reasons.push(`clamped ${tier} to ${clamped}: plan ${planName} allows ${minTier}..${maxTier}`);
       tier = clamped;
     }
-    return { tier, ruleIds, reasons, minTier, maxTier, tenant: tenantName, plan: planName, urgency, promptTokens: features.promptTokens };
+    return {
+      tier,
+      ruleIds,
+      reasons,
+      minTier,
+      maxTier,
+      tenant: tenantName,
+      plan: planName,
+      urgency,
+      get promptTokens() {
+        return prompt.count().tokens;
+      },
+      promptTokensOver: (n: number) => prompt.over(n),
+    };
   };
 
   const classify = (tenant: string, input: CompletionInput | undefined, deadlineMs = 0) => run(tenant, input, deadlineMs, undefined);
