@@ -1,11 +1,27 @@
 import { defineConfig } from "vitest/config";
 
+/** End-to-end suites that run unchanged against the one-process mode (the others stop single services). */
+const oneProcessSuites = ["canary-probes", "drill", "fault-drill", "http-edge", "hung-provider", "mesh", "recovery-return", "stream-faults"];
+
 export default defineConfig({
   test: {
-    include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // End-to-end suites spawn whole meshes; keep them from competing for two cores.
     fileParallelism: false,
+    projects: [
+      {
+        extends: true,
+        test: { name: "mesh", include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts", "test/**/*.test.ts"] },
+      },
+      {
+        extends: true,
+        test: {
+          name: "one-process",
+          include: oneProcessSuites.map((s) => `test/e2e/${s}.test.ts`),
+          env: { TIERMESH_TEST_MESH: "one-process" },
+        },
+      },
+    ],
   },
 });

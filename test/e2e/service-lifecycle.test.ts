@@ -50,8 +50,24 @@ describe("each service on its own", () => {
     await nats?.dispose();
   });
 
+  it("router alone reports NOT_SERVING until a classifier publishes its policy, then SERVING; exits 0 on SIGTERM", async () => {
+    const router = spawn("router", ["--config", cfg.file], nats.url);
+    try {
+      expect(await servingStatus(cfg.routerUrl)).toBe("NOT_SERVING");
+      const classifier = spawn("classifier", ["--config", cfg.file], nats.url);
+      try {
+        const until = Date.now() + 10_000;
+        while ((await servingStatus(cfg.routerUrl)) !== "SERVING" && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+        expect(await servingStatus(cfg.routerUrl)).toBe("SERVING");
+      } finally {
+        expect(await classifier.stop("SIGTERM")).toBe(0);
+      }
+    } finally {
+      expect(await router.stop("SIGTERM")).toBe(0);
+    }
+  });
+
   const cases: [string, string[], () => string][] = [
-    ["router", [], () => cfg.routerUrl],
     ["classifier", [], () => cfg.classifierUrl],
     ["health-monitor", [], () => cfg.monitorUrl],
     ["tier-executor", ["--tier", "silver"], () => cfg.executorUrls["silver"]!],

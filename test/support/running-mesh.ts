@@ -10,13 +10,17 @@ export interface RunningMesh extends TestMeshConfig {
   stop(): Promise<void>;
 }
 
-/** Writes a config and starts nats-server plus every service as separate processes. */
+/**
+ * Writes a config and starts nats-server plus every service as separate processes, or, when
+ * TIERMESH_TEST_MESH is "one-process", the services together in one process (the simulator apart).
+ */
 export async function startMesh(options: Parameters<typeof writeMeshConfig>[0] = {}): Promise<RunningMesh> {
   const cfg = await writeMeshConfig(options);
   const output: string[] = [];
   const mesh = await launchMesh({
     configFile: cfg.file,
     config: loadConfig(cfg.file, {}),
+    singleProcess: process.env["TIERMESH_TEST_MESH"] === "one-process",
     onLine: (name, line) => {
       output.push(`[${name}] ${line}`);
       if (output.length > 2_000) output.shift();

@@ -3,7 +3,7 @@ export { ConfigError } from "./config-error.js";
 export { loadConfig, parseConfig, type Env } from "./load-config.js";
 export { endpointUrl, splitHostPort } from "./endpoints.js";
 export { TierLadder } from "./tier-ladder.js";
-export { urgencies, type PlanConfig, type RuleConfig, type TenantConfig, type Urgency } from "./tenancy-schema.js";
+export { planSchema, ruleSchema, urgencies, type PlanConfig, type RuleConfig, type TenantConfig, type Urgency } from "./tenancy-schema.js";
 export type {
   BreakerConfig,
   BulkheadConfig,

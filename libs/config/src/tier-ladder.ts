@@ -1,12 +1,10 @@
-import type { Config } from "./config-schema.js";
-
 /** The configured tiers ordered by rank, with rank arithmetic. Built once per config. */
 export class TierLadder {
   /** Tier names, highest rank first. */
   readonly names: readonly string[];
   private readonly ranks: ReadonlyMap<string, number>;
 
-  constructor(tiers: Config["tiers"]) {
+  constructor(tiers: Readonly<Record<string, { readonly rank: number }>>) {
     this.names = Object.entries(tiers)
       .sort(([, a], [, b]) => b.rank - a.rank)
       .map(([name]) => name);

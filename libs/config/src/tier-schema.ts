@@ -246,6 +246,17 @@ export const tierSchema = z.strictObject({
   breaker: breakerSchema.prefault({}),
   stall: stallSchema.prefault({}),
   continuation: continuationSchema.prefault({}),
+  stream: z
+    .strictObject({
+      /**
+       * Text that arrives within this many ms after a piece already waiting is sent on with
+       * it, as one message (the first token is never held). Fewer, larger messages cost the
+       * executor, the router and the caller's connection far less CPU than one per token;
+       * 15 ms is under one frame of a 60 Hz display. 0 sends every token as it comes.
+       */
+      flush_ms: z.number().int().nonnegative().max(1_000).default(15),
+    })
+    .prefault({}),
   slo: tierSloSchema.prefault({}),
   routing: routingSchema.prefault({}),
 });

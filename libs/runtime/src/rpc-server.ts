@@ -19,6 +19,11 @@ export interface RpcServerOptions {
   fallback?: ConnectNodeAdapterOptions["fallback"];
   /** Served as Prometheus text on `GET /metrics`. */
   metrics?: Registry;
+  /**
+   * Whether the service can serve once listening; when false, `listen` reports NOT_SERVING
+   * and the service sets SERVING itself when it is ready.
+   */
+  ready?: () => boolean;
 }
 
 export interface RpcServer {
@@ -99,7 +104,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
         server.once("error", reject);
         server.listen(port, host, () => {
           server.off("error", reject);
-          health.setAll(ServingStatus.SERVING);
+          health.setAll(options.ready?.() === false ? ServingStatus.NOT_SERVING : ServingStatus.SERVING);
           const address = server.address();
           resolve(typeof address === "object" && address ? address.port : port);
         });

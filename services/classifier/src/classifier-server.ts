@@ -1,27 +1,40 @@
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { ClassifierService } from "@tiermesh/proto";
 import { createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { createClassifierService } from "./classifier-service.js";
-import { compileTierPolicy } from "./tier-policy.js";
+import { PublishedPolicy } from "./published-policy.js";
 
 export interface ClassifierServer {
   readonly rpc: RpcServer;
-  /** Replaces the running policy with one compiled from `config`. */
+  readonly policy: PublishedPolicy;
+  /** The service implementation, for in-process callers (one-process mode). */
+  readonly service: ServiceImpl<typeof ClassifierService>;
+  /** Replaces the running policy with one compiled from `config` and pushes it to watching routers. */
   reload(config: Config): void;
 }
 
 /** Builds the classifier without listening. */
 export function createClassifierServer(config: Config, logger: Logger): ClassifierServer {
-  let policy = compileTierPolicy(config);
+  const policy = new PublishedPolicy(config);
+  const shutdown = new AbortController();
+  const service = createClassifierService({ policy, shutdownSignal: shutdown.signal });
   const rpc = createRpcServer({
     logger,
     serviceNames: [ClassifierService.typeName],
-    routes: (router) => router.service(ClassifierService, createClassifierService({ policy: () => policy })),
+    routes: (router, shutdownSignal) => {
+      shutdownSignal.addEventListener("abort", () => shutdown.abort(), { once: true });
+      router.service(ClassifierService, service);
+    },
   });
   return {
     rpc,
+    policy,
+    service,
     reload(next) {
-      policy = compileTierPolicy(next);
+      if (policy.update(next)) {
+        logger.info({ version: policy.current.encoding.version, watchers: policy.watcherCount }, "policy published");
+      }
     },
   };
 }

@@ -14,6 +14,8 @@ export interface MeshOptions {
   startTimeoutMs?: number;
   /** false: no health monitor, so no tier status; routers rely on their passive breakers. */
   healthMonitor?: boolean;
+  /** true: classifier, executors, monitor and router in one process (`tiermesh run mesh`); the simulator apart. */
+  singleProcess?: boolean;
 }
 
 export interface Mesh {
@@ -40,11 +42,15 @@ interface Planned {
 }
 
 /** The processes of a whole mesh, in start order (dependencies first). */
-function plan(config: Config, configFile: string, healthMonitor: boolean): Planned[] {
+function plan(config: Config, configFile: string, healthMonitor: boolean, singleProcess: boolean): Planned[] {
   const base = ["--config", configFile];
   const list: Planned[] = [];
   const sim = config.simulator as { listen?: string } | undefined;
   if (sim?.listen) list.push({ stage: 0, name: "simulator", pkg: "@tiermesh/simulator", args: base, url: sim.listen, kind: "http" });
+  if (singleProcess) {
+    list.push({ stage: 1, name: "tiermesh", pkg: "@tiermesh/cli", args: ["run", "mesh", ...base], url: endpointUrl(config.router), kind: "grpc" });
+    return list;
+  }
   for (const [tier, t] of Object.entries(config.tiers)) {
     list.push({ stage: 0, name: `executor-${tier}`, pkg: "@tiermesh/tier-executor", args: [...base, "--tier", tier], url: endpointUrl(t.executor), kind: "grpc" });
   }
@@ -61,7 +67,7 @@ export async function launchMesh(options: MeshOptions): Promise<Mesh> {
   const nats = options.natsUrl ? undefined : await startNatsServer();
   const natsUrl = options.natsUrl ?? nats!.url;
   const processes = new Map<string, ServiceProcess>();
-  const planned = plan(options.config, options.configFile, options.healthMonitor ?? true);
+  const planned = plan(options.config, options.configFile, options.healthMonitor ?? true, options.singleProcess ?? false);
   const stop = async () => {
     for (const p of [...planned].reverse()) await processes.get(p.name)?.stop();
     await nats?.dispose();
@@ -100,7 +106,14 @@ export async function launchMesh(options: MeshOptions): Promise<Mesh> {
     natsUrl,
     nats,
     processes,
-    endpoints: planned.map((p) => ({ name: p.name, url: p.kind === "grpc" ? p.url : `http://${p.url}` })),
+    endpoints: options.singleProcess
+      ? [
+          ...planned.filter((p) => p.kind === "http").map((p) => ({ name: p.name, url: `http://${p.url}` })),
+          ...plan(options.config, options.configFile, options.healthMonitor ?? true, false)
+            .filter((p) => p.kind === "grpc")
+            .map((p) => ({ name: p.name, url: p.url })),
+        ]
+      : planned.map((p) => ({ name: p.name, url: p.kind === "grpc" ? p.url : `http://${p.url}` })),
     stop,
   };
 }

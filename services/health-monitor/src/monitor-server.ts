@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
+import type { Transport } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { HealthMonitorService, TierState, type TierStatusEvent } from "@tiermesh/proto";
 import { createMetricsRegistry, createRpcServer, Gauge, type Logger, type RpcServer } from "@tiermesh/runtime";
@@ -27,7 +28,12 @@ export interface HealthMonitorServer {
  * outcomes and keeps its own view; only the replica holding the lease publishes, so
  * replicas never publish conflicting states.
  */
-export function createHealthMonitorServer(config: Config, logger: Logger): HealthMonitorServer {
+export interface HealthMonitorServerOptions {
+  /** How probes reach each tier's executor; defaults to the mesh transport to its address. */
+  executorTransport?: (tier: string) => Transport;
+}
+
+export function createHealthMonitorServer(config: Config, logger: Logger, options: HealthMonitorServerOptions = {}): HealthMonitorServer {
   const monitorId = `${hostname()}:${process.pid}`;
   const subj = subjects(config.nats.subject_prefix);
   const tierNames = Object.keys(config.tiers);
@@ -102,6 +108,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger): Healt
   }
   const prober = new CanaryProber({
     config,
+    ...(options.executorTransport ? { transport: options.executorTransport } : {}),
     record(outcome) {
       board.record(outcome, Date.now());
       evaluate();

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import type { Classification } from "@tiermesh/policy";
 import {
   ATTEMPTS_HEADER,
   CompleteResponseSchema,
-  type ClassifyResponse,
   type CompleteResponse,
   type CompletionInput,
   type ExecuteRequestSchema,
@@ -30,12 +30,14 @@ export interface RouteRequestDeps {
 export interface RouteRequestInit {
   tenant: string;
   input: CompletionInput;
-  classification: ClassifyResponse;
+  classification: Classification;
   plan: RoutePlan;
   /** Absolute deadline, epoch ms. */
   deadline: number;
   signal: AbortSignal;
   started: number;
+  /** Called once when the request is over. */
+  release?: () => void;
 }
 
 /**
@@ -173,6 +175,7 @@ export class RouteRequest {
   /** Releases what the routing plan held (promotion capacity). */
   done(): void {
     this.init.plan.done();
+    this.init.release?.();
   }
 
   private finished(served: string, code: string): void {

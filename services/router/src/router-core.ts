@@ -3,13 +3,13 @@ import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import {
   ExecuteStreamResponseSchema,
-  type ClassifierService,
   type CompleteResponse,
   type CompletionInput,
   type ExecuteResponse,
   type ExecuteStreamResponse,
   type TierExecutorService,
 } from "@tiermesh/proto";
+import type { Classify } from "@tiermesh/policy";
 import { deadlineFrom, HedgeBudget } from "@tiermesh/runtime";
 import type { ApiKeyAuth } from "./api-key-auth.js";
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
@@ -21,7 +21,8 @@ import { raceTiers, type TierCalls } from "./tier-race.js";
 export interface RouterCoreDeps {
   /** Current authenticator; swapped on config reload. */
   auth: () => ApiKeyAuth;
-  classifier: Client<typeof ClassifierService>;
+  /** Classifies a request locally with the classifier's published policy; undefined until it arrives. */
+  classify: () => Classify | undefined;
   executors: ReadonlyMap<string, Client<typeof TierExecutorService>>;
   /** Each tier's hedge settings: a tier that hedges may hedge on the next tier. */
   tiers: Config["tiers"];
@@ -71,7 +72,7 @@ export class RouterCore {
   }
 
   async complete(call: RouteCall): Promise<CompleteResponse> {
-    const r = await this.prepare(call);
+    const r = this.prepare(call);
     try {
       for await (const event of raceTiers(r, this.calls, true)) {
         if (event.case === "done") return r.respond(event.value, event.tierAttempts, event.value.content, event.ttftUs);
@@ -83,7 +84,7 @@ export class RouterCore {
   }
 
   async *completeStream(call: RouteCall): AsyncGenerator<StreamEvent> {
-    const r = await this.prepare(call);
+    const r = this.prepare(call);
     try {
       for await (const event of raceTiers(r, this.calls, false)) {
         if (event.case === "delta") yield event;
@@ -100,18 +101,17 @@ export class RouterCore {
     return client;
   }
 
-  private async prepare(call: RouteCall): Promise<RouteRequest> {
+  private prepare(call: RouteCall): RouteRequest {
     const { deps } = this;
     const started = performance.now();
     const deadline = deadlineFrom(call.timeoutMs, deps.defaultTimeoutMs);
+    if (call.signal.aborted) throw ConnectError.from(call.signal.reason, Code.Canceled);
     const tenant = deps.auth().tenantOf(call.authorization);
     const input = call.input;
     if (!input) throw new ConnectError("input: required", Code.InvalidArgument);
-    const timeoutMs = () => Math.max(1, deadline - Date.now());
-    const classification = await deps.classifier.classify(
-      { tenant, input, deadlineMs: Math.max(0, deadline - Date.now()) },
-      { signal: call.signal, timeoutMs: timeoutMs() },
-    );
+    const classify = deps.classify();
+    if (!classify) throw new ConnectError("no routing policy yet: the classifier has not answered since this router started", Code.Unavailable);
+    const classification = classify(tenant, input, Math.max(0, deadline - Date.now()));
     const plan = deps.policy.plan({
       tier: classification.tier,
       minTier: classification.minTier,
@@ -120,7 +120,13 @@ export class RouterCore {
       anonymous: input.user === "",
       overBudget: deps.spend.overBudget(tenant),
     });
-    return new RouteRequest(deps, { tenant, input, classification, plan, deadline, signal: call.signal, started });
+    // The request's own signal follows the caller's until the request is over, and no longer:
+    // edges abort theirs when a call ends, which must not reach executor calls already done.
+    const controller = new AbortController();
+    const forward = () => controller.abort(call.signal.reason);
+    call.signal.addEventListener("abort", forward, { once: true });
+    const release = () => call.signal.removeEventListener("abort", forward);
+    return new RouteRequest(deps, { tenant, input, classification, plan, deadline, signal: controller.signal, started, release });
   }
 }
 

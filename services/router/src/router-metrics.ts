@@ -2,6 +2,7 @@ import { TierState } from "@tiermesh/proto";
 import { Counter, createMetricsRegistry, Gauge, Histogram, type Registry } from "@tiermesh/runtime";
 import type { TierView } from "./tier-view.js";
 import type { TierStatusTable } from "./tier-status-table.js";
+import type { PolicySubscription } from "./policy-subscription.js";
 import type { RoutingPolicy } from "./routing-policy.js";
 
 export interface RouterMetrics {
@@ -16,6 +17,7 @@ export interface RouterMetricsSources {
   policy: RoutingPolicy;
   view: (tier: string) => TierView;
   natsConnected: () => boolean;
+  classifierPolicy: PolicySubscription;
 }
 
 /** The router's Prometheus metrics: traffic by requested and served tier, and what it believes of each tier. */
@@ -40,6 +42,25 @@ export function createRouterMetrics(sources: RouterMetricsSources): RouterMetric
     registers: [registry],
     collect() {
       this.set(sources.natsConnected() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "tiermesh_router_policy_stale_seconds",
+    help: "How long the classifier's policy watch has been down (0 while in sync); the router classifies on its last policy meanwhile",
+    registers: [registry],
+    collect() {
+      this.set(sources.classifierPolicy.staleForMs() / 1_000);
+    },
+  });
+  new Gauge({
+    name: "tiermesh_router_policy_info",
+    help: "1 for the classifier policy version in force (label version), with stale=1 while the classifier cannot be reached",
+    labelNames: ["version", "stale"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const p = sources.classifierPolicy;
+      if (p.version !== "") this.set({ version: p.version, stale: p.stale ? "1" : "0" }, 1);
     },
   });
   new Gauge({

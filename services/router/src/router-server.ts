@@ -1,10 +1,11 @@
-import { createClient, type Client } from "@connectrpc/connect";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { endpointUrl, TierLadder, type Config } from "@tiermesh/config";
 import { ClassifierService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
-import { createMeshTransport, createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { createMeshTransport, createRpcServer, ServingStatus, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { NatsLink, TierStatusFeed } from "@tiermesh/tier-status";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
+import { PolicySubscription } from "./policy-subscription.js";
 import { RoutingPolicy } from "./routing-policy.js";
 import { SpendLedger } from "./spend-ledger.js";
 import { tierView } from "./tier-view.js";
@@ -18,6 +19,8 @@ export interface RouterServer {
   readonly rpc: RpcServer;
   readonly status: TierStatusTable;
   readonly policy: RoutingPolicy;
+  /** The classifier's policy as this router holds it. */
+  readonly classifierPolicy: PolicySubscription;
   /** True while the NATS connection is up. */
   readonly natsConnected: boolean;
   /** Applies a new config's tenants and keys. Topology changes (tiers, addresses) need a restart. */
@@ -29,12 +32,19 @@ export interface RouterServer {
  * Builds the router without listening: the Router RPC and the OpenAI-compatible HTTP edge
  * on one port; tier status followed on NATS in the background.
  */
-export function createRouterServer(config: Config, logger: Logger): RouterServer {
+export interface RouterServerOptions {
+  /** How the router reaches the classifier; defaults to the mesh transport to its address. */
+  classifierTransport?: Transport;
+  /** How the router reaches each tier's executor; defaults to the mesh transport to its address. */
+  executorTransport?: (tier: string) => Transport;
+}
+
+export function createRouterServer(config: Config, logger: Logger, options: RouterServerOptions = {}): RouterServer {
   const ladder = new TierLadder(config.tiers);
   const status = new TierStatusTable(config.router.status_ttl_ms);
   const executors = new Map<string, Client<typeof TierExecutorService>>();
   for (const [name, tier] of Object.entries(config.tiers)) {
-    executors.set(name, createClient(TierExecutorService, createMeshTransport(endpointUrl(tier.executor))));
+    executors.set(name, createClient(TierExecutorService, options.executorTransport?.(name) ?? createMeshTransport(endpointUrl(tier.executor))));
   }
   const feed = new TierStatusFeed({
     prefix: config.nats.subject_prefix,
@@ -60,11 +70,18 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
   const passive = new PassiveTierBreaker(config.router.passive_breaker.failures, config.router.passive_breaker.cool_ms);
   const view = (tier: string) => tierView(tier, status, passive, { connected: link.connected, since: link.connectedSince });
   const policy = new RoutingPolicy(config, ladder, view);
-  const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected });
+  const policySource = new PolicySubscription({
+    client: createClient(ClassifierService, options.classifierTransport ?? createMeshTransport(endpointUrl(config.classifier))),
+    logger,
+    watcher: `router-${process.pid}`,
+    // Ready only once there is a policy to route with; a stale one still serves.
+    onChange: () => rpc.health.setAll(policySource.classify ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
+  });
+  const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource });
   const core = new RouterCore({
     onFinished: metrics.request,
     auth: () => auth,
-    classifier: createClient(ClassifierService, createMeshTransport(endpointUrl(config.classifier))),
+    classify: () => policySource.classify,
     executors,
     tiers: config.tiers,
     policy,
@@ -75,15 +92,18 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
   });
   const rpc = createRpcServer({
     logger,
+    ready: () => policySource.classify !== undefined,
     serviceNames: [RouterService.typeName],
     routes: (router) => router.service(RouterService, createRouterService(core)),
     fallback: createOpenAIEdge(core, (err) => logger.error({ err }, "edge request failed")),
     metrics: metrics.registry,
   });
+  policySource.start();
   return {
     rpc,
     status,
     policy,
+    classifierPolicy: policySource,
     get natsConnected() {
       return link.connected;
     },
@@ -92,6 +112,7 @@ export function createRouterServer(config: Config, logger: Logger): RouterServer
       current = next;
     },
     async close() {
+      await policySource.close();
       await rpc.close();
       feed.close();
       await link.close();

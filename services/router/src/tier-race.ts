@@ -119,6 +119,9 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
               ttftUs ??= r.sinceStartUs();
             } else if (e.case === "done") {
               finished = true;
+              // Read the call to its end rather than cancel it: a finished call needs no RST_STREAM.
+              running.delete(racer);
+              racer.events.next().catch(() => undefined);
               r.succeeded(racer.tier);
               yield { case: "done", value: e.value, tierAttempts: started, ttftUs: ttftUs ?? r.sinceStartUs() };
               return;

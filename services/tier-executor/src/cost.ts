@@ -1,5 +1,5 @@
 import type { DeploymentConfig } from "@tiermesh/config";
-import { countTokens } from "gpt-tokenizer/encoding/o200k_base";
+import { o200k } from "@tiermesh/policy";
 import type { ProviderMessage } from "./providers/provider-adapter.js";
 
 /** US dollars for the given token counts at a deployment's price. */
@@ -12,7 +12,7 @@ export function costUsd(price: DeploymentConfig["price"], promptTokens: number, 
  * tokenizer, which matches OpenAI's current models and is close for others.
  */
 export function estimateTokens(text: string): number {
-  return text.length === 0 ? 0 : countTokens(text);
+  return text.length === 0 ? 0 : o200k().countTokens(text);
 }
 
 export function estimatePromptTokens(messages: readonly ProviderMessage[]): number {

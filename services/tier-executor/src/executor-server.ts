@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import type { ServiceImpl } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { TierExecutorService } from "@tiermesh/proto";
 import { createRpcServer, StartupError, type Logger, type RpcServer } from "@tiermesh/runtime";
@@ -11,6 +12,8 @@ import { TierRunner } from "./tier-runner.js";
 export interface TierExecutorServer {
   readonly rpc: RpcServer;
   readonly tier: string;
+  /** The service implementation, for in-process callers (one-process mode). */
+  readonly service: ServiceImpl<typeof TierExecutorService>;
   /** Stops serving, flushes outcome reports and closes provider connections. */
   close(): Promise<void>;
 }
@@ -51,15 +54,17 @@ export function createTierExecutorServer(
   }
   runner = new TierRunner({ tierName, tier, providers, report, logger: logger.child({ tier: tierName }) });
   const defaultTimeoutMs = tier.timeouts.attempt_ms * tier.retries.max_attempts;
+  const service = createTierExecutorService({ tierName, runner, defaultTimeoutMs, streamFlushMs: tier.stream.flush_ms });
   const rpc = createRpcServer({
     logger,
     serviceNames: [TierExecutorService.typeName],
-    routes: (router) => router.service(TierExecutorService, createTierExecutorService({ tierName, runner: runner!, defaultTimeoutMs })),
+    routes: (router) => router.service(TierExecutorService, service),
     metrics: createExecutorMetrics(tierName, () => runner!),
   });
   return {
     rpc,
     tier: tierName,
+    service,
     async close() {
       await rpc.close();
       reporter?.close();

@@ -8,13 +8,18 @@ import {
 } from "@tiermesh/proto";
 import { deadlineFrom } from "@tiermesh/runtime";
 import { withDelivered } from "./interrupted-answer.js";
-import type { RunResult, TierRunner } from "./tier-runner.js";
+import { batchText } from "./text-batcher.js";
+import type { RunEvent, RunResult, TierRunner } from "./tier-runner.js";
+
+const isText = (e: RunEvent): e is Extract<RunEvent, { type: "text" }> => e.type === "text";
 
 export interface TierExecutorServiceDeps {
   tierName: string;
   runner: TierRunner;
   /** Deadline for calls that carry none. */
   defaultTimeoutMs: number;
+  /** Text arriving within this many ms of text already waiting leaves in the same message (0: every token at once). */
+  streamFlushMs?: number;
 }
 
 export function createTierExecutorService(deps: TierExecutorServiceDeps): ServiceImpl<typeof TierExecutorService> {
@@ -80,7 +85,9 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
     async *executeStream(req, ctx) {
       const received = performance.now();
       const sinceReceivedUs = () => BigInt(Math.round((performance.now() - received) * 1_000));
-      const run = start(req, ctx);
+      const started = start(req, ctx);
+      // Collect mode sends no text until done: nothing to batch.
+      const run = req.collect ? started : batchText(started, deps.streamFlushMs ?? 0, isText, (e, text) => ({ ...e, text }));
       let content = "";
       let startedSent = false;
       try {

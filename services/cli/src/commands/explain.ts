@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
-import { compileTierPolicy } from "@tiermesh/classifier";
 import { loadConfig } from "@tiermesh/config";
+import { compileTierPolicy, policyDocument } from "@tiermesh/policy";
 import { CompletionInputSchema } from "@tiermesh/proto";
 
 export const explainUsage =
@@ -36,7 +36,7 @@ export function explain(o: ExplainOptions): void {
     jsonMode: o.json ?? false,
     tools: o.tools ? [{ name: "sample_tool" }] : [],
   });
-  const { result, rules } = compileTierPolicy(config).explain(tenant, input, Number(o["deadline-ms"] ?? 0));
+  const { result, rules } = compileTierPolicy(policyDocument(config)).explain(tenant, input, Number(o["deadline-ms"] ?? 0));
   const out = [
     `tenant ${result.tenant} (plan ${result.plan}), urgency ${result.urgency}, prompt ${result.promptTokens} tokens`,
     "rules, in order:",

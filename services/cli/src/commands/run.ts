@@ -1,4 +1,6 @@
 import { pathToFileURL, fileURLToPath } from "node:url";
+import { runService } from "@tiermesh/runtime";
+import { startOneProcessMesh } from "../one-process-mesh.js";
 
 export const services = {
   router: "@tiermesh/router",
@@ -8,10 +10,17 @@ export const services = {
   simulator: "@tiermesh/simulator",
 } as const;
 
-export const runUsage = `tiermesh run <${Object.keys(services).join("|")}> --config <file> [--tier <name>]`;
+export const runUsage = `tiermesh run <${Object.keys(services).join("|")}|mesh> --config <file> [--tier <name>]`;
 
-/** Runs one service in this process, as a platform team deploys them: one process per service. */
+/**
+ * Runs one service in this process, as a platform team deploys them: one process per
+ * service; or, with "mesh", classifier, executors, monitor and router together (one-process mode).
+ */
 export async function run(service: string, args: readonly string[]): Promise<void> {
+  if (service === "mesh") {
+    process.argv = [process.argv[0]!, "tiermesh-mesh", ...args];
+    return runService("mesh", [], ({ config, configFile }) => startOneProcessMesh(config, configFile));
+  }
   const pkg = services[service as keyof typeof services];
   if (pkg === undefined) throw new Error(`unknown service "${service}"; usage: ${runUsage}`);
   const main = fileURLToPath(import.meta.resolve(`${pkg}/main`));

@@ -1,10 +1,15 @@
 import { loadConfig } from "@tiermesh/config";
 import { launchMesh } from "../mesh-launcher.js";
 
-export const upUsage = "tiermesh up [--config deploy/tiermesh.example.yaml] [--nats <url>] [--quiet]";
+export const upUsage = "tiermesh up [--config deploy/tiermesh.example.yaml] [--nats <url>] [--single-process] [--quiet]";
 
 /** Runs the whole mesh in the foreground until Ctrl-C. */
-export async function up(values: { config?: string | undefined; nats?: string | undefined; quiet?: boolean | undefined }): Promise<void> {
+export async function up(values: {
+  config?: string | undefined;
+  nats?: string | undefined;
+  quiet?: boolean | undefined;
+  "single-process"?: boolean | undefined;
+}): Promise<void> {
   const configFile = values.config ?? "deploy/tiermesh.example.yaml";
   const config = loadConfig(configFile);
   const started = performance.now();
@@ -12,13 +17,14 @@ export async function up(values: { config?: string | undefined; nats?: string | 
     configFile,
     config,
     natsUrl: values.nats ?? process.env["TIERMESH_NATS_URL"],
+    singleProcess: values["single-process"] ?? false,
     onLine: (name, line) => {
       if (!values.quiet) process.stdout.write(`[${name}] ${line}\n`);
     },
   });
   const took = ((performance.now() - started) / 1_000).toFixed(1);
   const lines = [
-    `tiermesh is up in ${took} s (config ${configFile})`,
+    `tiermesh is up in ${took} s (config ${configFile}${values["single-process"] ? ", one process" : ""})`,
     `  nats            ${mesh.natsUrl}${mesh.nats ? " (private nats-server)" : ""}`,
     ...mesh.endpoints.map((e) => `  ${e.name.padEnd(15)} ${e.url}`),
     "",

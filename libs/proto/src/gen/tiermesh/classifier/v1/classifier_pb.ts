@@ -12,7 +12,62 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/classifier/v1/classifier.proto.
  */
 export const file_tiermesh_classifier_v1_classifier: GenFile = /*@__PURE__*/
-  fileDesc("Cid0aWVybWVzaC9jbGFzc2lmaWVyL3YxL2NsYXNzaWZpZXIucHJvdG8SFnRpZXJtZXNoLmNsYXNzaWZpZXIudjEiagoPQ2xhc3NpZnlSZXF1ZXN0Eg4KBnRlbmFudBgBIAEoCRIyCgVpbnB1dBgCIAEoCzIjLnRpZXJtZXNoLmNvbW1vbi52MS5Db21wbGV0aW9uSW5wdXQSEwoLZGVhZGxpbmVfbXMYAyABKA0irQEKEENsYXNzaWZ5UmVzcG9uc2USDAoEdGllchgBIAEoCRIQCghydWxlX2lkcxgCIAMoCRIPCgdyZWFzb25zGAMgAygJEhAKCG1pbl90aWVyGAQgASgJEhAKCG1heF90aWVyGAUgASgJEg4KBnRlbmFudBgGIAEoCRIMCgRwbGFuGAcgASgJEg8KB3VyZ2VuY3kYCCABKAkSFQoNcHJvbXB0X3Rva2VucxgJIAEoDTJyChFDbGFzc2lmaWVyU2VydmljZRJdCghDbGFzc2lmeRInLnRpZXJtZXNoLmNsYXNzaWZpZXIudjEuQ2xhc3NpZnlSZXF1ZXN0GigudGllcm1lc2guY2xhc3NpZmllci52MS5DbGFzc2lmeVJlc3BvbnNlYgZwcm90bzM", [file_tiermesh_common_v1_completion]);
+  fileDesc("Cid0aWVybWVzaC9jbGFzc2lmaWVyL3YxL2NsYXNzaWZpZXIucHJvdG8SFnRpZXJtZXNoLmNsYXNzaWZpZXIudjEiJQoSV2F0Y2hQb2xpY3lSZXF1ZXN0Eg8KB3dhdGNoZXIYASABKAkiUQoTV2F0Y2hQb2xpY3lSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgJEhMKC3BvbGljeV9qc29uGAIgASgJEhQKDGxvYWRlZF9hdF9tcxgDIAEoAyJqCg9DbGFzc2lmeVJlcXVlc3QSDgoGdGVuYW50GAEgASgJEjIKBWlucHV0GAIgASgLMiMudGllcm1lc2guY29tbW9uLnYxLkNvbXBsZXRpb25JbnB1dBITCgtkZWFkbGluZV9tcxgDIAEoDSKtAQoQQ2xhc3NpZnlSZXNwb25zZRIMCgR0aWVyGAEgASgJEhAKCHJ1bGVfaWRzGAIgAygJEg8KB3JlYXNvbnMYAyADKAkSEAoIbWluX3RpZXIYBCABKAkSEAoIbWF4X3RpZXIYBSABKAkSDgoGdGVuYW50GAYgASgJEgwKBHBsYW4YByABKAkSDwoHdXJnZW5jeRgIIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAkgASgNMtwBChFDbGFzc2lmaWVyU2VydmljZRJdCghDbGFzc2lmeRInLnRpZXJtZXNoLmNsYXNzaWZpZXIudjEuQ2xhc3NpZnlSZXF1ZXN0GigudGllcm1lc2guY2xhc3NpZmllci52MS5DbGFzc2lmeVJlc3BvbnNlEmgKC1dhdGNoUG9saWN5EioudGllcm1lc2guY2xhc3NpZmllci52MS5XYXRjaFBvbGljeVJlcXVlc3QaKy50aWVybWVzaC5jbGFzc2lmaWVyLnYxLldhdGNoUG9saWN5UmVzcG9uc2UwAWIGcHJvdG8z", [file_tiermesh_common_v1_completion]);
+
+/**
+ * @generated from message tiermesh.classifier.v1.WatchPolicyRequest
+ */
+export type WatchPolicyRequest = Message<"tiermesh.classifier.v1.WatchPolicyRequest"> & {
+  /**
+   * Who is watching, for the classifier's logs.
+   *
+   * @generated from field: string watcher = 1;
+   */
+  watcher: string;
+};
+
+/**
+ * Describes the message tiermesh.classifier.v1.WatchPolicyRequest.
+ * Use `create(WatchPolicyRequestSchema)` to create a new message.
+ */
+export const WatchPolicyRequestSchema: GenMessage<WatchPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_tiermesh_classifier_v1_classifier, 0);
+
+/**
+ * One snapshot of the policy.
+ *
+ * @generated from message tiermesh.classifier.v1.WatchPolicyResponse
+ */
+export type WatchPolicyResponse = Message<"tiermesh.classifier.v1.WatchPolicyResponse"> & {
+  /**
+   * Names the content: equal policies have equal versions on every classifier replica.
+   *
+   * @generated from field: string version = 1;
+   */
+  version: string;
+
+  /**
+   * The policy document as JSON: {"tiers", "plans", "tenants", "rules"}, validated by the
+   * classifier before it is published.
+   *
+   * @generated from field: string policy_json = 2;
+   */
+  policyJson: string;
+
+  /**
+   * When the classifier loaded this policy (Unix ms).
+   *
+   * @generated from field: int64 loaded_at_ms = 3;
+   */
+  loadedAtMs: bigint;
+};
+
+/**
+ * Describes the message tiermesh.classifier.v1.WatchPolicyResponse.
+ * Use `create(WatchPolicyResponseSchema)` to create a new message.
+ */
+export const WatchPolicyResponseSchema: GenMessage<WatchPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_tiermesh_classifier_v1_classifier, 1);
 
 /**
  * @generated from message tiermesh.classifier.v1.ClassifyRequest
@@ -43,7 +98,7 @@ export type ClassifyRequest = Message<"tiermesh.classifier.v1.ClassifyRequest"> 
  * Use `create(ClassifyRequestSchema)` to create a new message.
  */
 export const ClassifyRequestSchema: GenMessage<ClassifyRequest> = /*@__PURE__*/
-  messageDesc(file_tiermesh_classifier_v1_classifier, 0);
+  messageDesc(file_tiermesh_classifier_v1_classifier, 2);
 
 /**
  * @generated from message tiermesh.classifier.v1.ClassifyResponse
@@ -104,7 +159,7 @@ export type ClassifyResponse = Message<"tiermesh.classifier.v1.ClassifyResponse"
  * Use `create(ClassifyResponseSchema)` to create a new message.
  */
 export const ClassifyResponseSchema: GenMessage<ClassifyResponse> = /*@__PURE__*/
-  messageDesc(file_tiermesh_classifier_v1_classifier, 1);
+  messageDesc(file_tiermesh_classifier_v1_classifier, 3);
 
 /**
  * Turns a tenant's contract and a request's features into an SLA tier.
@@ -119,6 +174,17 @@ export const ClassifierService: GenService<{
     methodKind: "unary";
     input: typeof ClassifyRequestSchema;
     output: typeof ClassifyResponseSchema;
+  },
+  /**
+   * The classification policy (tiers, plans, tenants' plans, rules), sent at once and again
+   * whenever it changes, so routers classify locally without a call per request.
+   *
+   * @generated from rpc tiermesh.classifier.v1.ClassifierService.WatchPolicy
+   */
+  watchPolicy: {
+    methodKind: "server_streaming";
+    input: typeof WatchPolicyRequestSchema;
+    output: typeof WatchPolicyResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tiermesh_classifier_v1_classifier, 0);

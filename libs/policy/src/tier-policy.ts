@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { TierLadder, urgencies, type Config, type Urgency } from "@tiermesh/config";
+import { TierLadder, urgencies, type Urgency } from "@tiermesh/config";
 import { ERROR_REASON_HEADER, PROMPT_TOO_LARGE, type CompletionInput } from "@tiermesh/proto";
+import type { PolicyDocument } from "./policy-document.js";
 import { promptFeatures } from "./prompt-features.js";
 import { failedCondition, largestTokenThreshold } from "./rule-match.js";
 import { TokenCounter } from "./token-counter.js";
@@ -14,7 +15,10 @@ export interface Classification {
   tenant: string;
   plan: string;
   urgency: Urgency;
-  promptTokens: number;
+  /** Prompt tokens, counted on first read (a plain value once read). */
+  readonly promptTokens: number;
+  /** True when the prompt has more than `n` tokens; cheap for prompts clearly shorter. */
+  promptTokensOver(n: number): boolean;
 }
 
 /** How each rule fared for one request. */
@@ -38,9 +42,9 @@ const isUrgency = (u: string): u is Urgency => (urgencies as readonly string[]).
  * Rules are evaluated in order; the first match decides. The plan's max_tier is a hard
  * ceiling nothing in the request can lift, and min_tier a floor.
  */
-export function compileTierPolicy(config: Config): Classify & { explain: Explain } {
+export function compileTierPolicy(config: PolicyDocument): Classify & { explain: Explain } {
   const ladder = new TierLadder(config.tiers);
-  const rules = config.classifier.rules;
+  const rules = config.rules;
   const counter = new TokenCounter();
   const ruleTokenLimit = largestTokenThreshold(rules);
   // A Map, not the config object: tenant names come from callers ("constructor" must be unknown).
@@ -74,8 +78,12 @@ export function compileTierPolicy(config: Config): Classify & { explain: Explain
     }
     const limit = plan.limits.max_prompt_tokens;
     const features = promptFeatures(input, deadlineMs, counter, Math.max(limit, ruleTokenLimit));
-    if (features.promptTokens > limit) {
-      const size = features.promptTokensExact ? `${features.promptTokens} tokens` : `more than ${limit} tokens`;
+    const prompt = features.prompt;
+    // Explaining shows exact counts; deciding counts only when the byte length cannot tell.
+    if (trace) prompt.count();
+    if (prompt.over(limit)) {
+      const counted = prompt.count();
+      const size = counted.exact ? `${counted.tokens} tokens` : `more than ${limit} tokens`;
       throw new ConnectError(
         `input.messages: prompt of ${size} exceeds plan "${planName}" limit of ${limit}`,
         Code.ResourceExhausted,
@@ -116,7 +124,20 @@ export function compileTierPolicy(config: Config): Classify & { explain: Explain
       reasons.push(`clamped ${tier} to ${clamped}: plan ${planName} allows ${minTier}..${maxTier}`);
       tier = clamped;
     }
-    return { tier, ruleIds, reasons, minTier, maxTier, tenant: tenantName, plan: planName, urgency, promptTokens: features.promptTokens };
+    return {
+      tier,
+      ruleIds,
+      reasons,
+      minTier,
+      maxTier,
+      tenant: tenantName,
+      plan: planName,
+      urgency,
+      get promptTokens() {
+        return prompt.count().tokens;
+      },
+      promptTokensOver: (n: number) => prompt.over(n),
+    };
   };
 
   const classify = (tenant: string, input: CompletionInput | undefined, deadlineMs = 0) => run(tenant, input, deadlineMs, undefined);

@@ -18,8 +18,8 @@ export function failedCondition(rule: RuleConfig, s: RuleSubject): string | unde
   if (w.plans && !w.plans.includes(s.plan)) return `plan ${s.plan} not in [${w.plans.join(", ")}]`;
   if (w.tenants && !w.tenants.includes(s.tenant)) return `tenant ${s.tenant} not in [${w.tenants.join(", ")}]`;
   if (w.urgencies && !w.urgencies.includes(s.urgency)) return `urgency ${s.urgency} not in [${w.urgencies.join(", ")}]`;
-  if (w.prompt_tokens_over !== undefined && !(f.promptTokens > w.prompt_tokens_over)) {
-    return `prompt of ${f.promptTokens} tokens is not over ${w.prompt_tokens_over}`;
+  if (w.prompt_tokens_over !== undefined && !f.prompt.over(w.prompt_tokens_over)) {
+    return `prompt of ${f.prompt.describe()} is not over ${w.prompt_tokens_over}`;
   }
   if (w.max_tokens_over !== undefined && !(f.maxTokens > w.max_tokens_over)) return `max_tokens ${f.maxTokens} is not over ${w.max_tokens_over}`;
   if (w.models && !w.models.includes(f.model)) return `model "${f.model}" not in [${w.models.join(", ")}]`;

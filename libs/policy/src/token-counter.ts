@@ -1,4 +1,4 @@
-import { countTokens, isWithinTokenLimit } from "gpt-tokenizer/encoding/o200k_base";
+import { o200k } from "./o200k.js";
 
 /** Tokens a chat format adds per message for role and separators. */
 export const MESSAGE_OVERHEAD_TOKENS = 4;
@@ -27,6 +27,16 @@ export class TokenCounter {
     private readonly maxChars = 16 * 1024 * 1024,
   ) {}
 
+  /**
+   * A cheap upper bound of `count`: no token of a byte-level BPE is shorter than one byte,
+   * so a prompt has at most as many tokens as UTF-8 bytes (plus each message's overhead).
+   */
+  bound(contents: readonly string[]): number {
+    let total = contents.length * MESSAGE_OVERHEAD_TOKENS;
+    for (const text of contents) total += Buffer.byteLength(text, "utf8");
+    return total;
+  }
+
   count(contents: readonly string[], limit: number): TokenCount {
     let total = contents.length * MESSAGE_OVERHEAD_TOKENS;
     for (const text of contents) {
@@ -40,11 +50,11 @@ export class TokenCounter {
         continue;
       }
       if (text.length < CACHE_MIN_CHARS) {
-        total += countTokens(text);
+        total += o200k().countTokens(text);
         continue;
       }
       const room = limit - total;
-      const within = isWithinTokenLimit(text, room);
+      const within = o200k().isWithinTokenLimit(text, room);
       if (within === false) return { tokens: limit + 1, exact: false };
       this.remember(text, within);
       total += within;

@@ -3,7 +3,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { parseConfig, type Config } from "@tiermesh/config";
 import { CompletionInputSchema, ERROR_REASON_HEADER, PROMPT_TOO_LARGE, type CompletionInput } from "@tiermesh/proto";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { policyDocument } from "./policy-document.js";
 import { compileTierPolicy, type Classify } from "./tier-policy.js";
 
 const tiersYaml = (names: [string, number][]) =>
@@ -55,7 +56,7 @@ tenants:
   strict: { plan: strict }
 `;
 
-const classify = compileTierPolicy(parseConfig(yaml, "test.yaml", {}));
+const classify = compileTierPolicy(policyDocument(parseConfig(yaml, "test.yaml", {})));
 
 /**
  * A request with one user message of `words` times " hello": one o200k token each, so the
@@ -80,7 +81,10 @@ function rejection(run: () => unknown): ConnectError {
 
 describe("compileTierPolicy: plan defaults and rules", () => {
   it("uses the plan's default tier when no rule matches", () => {
-    expect(classify("pro", input({ words: 10 }))).toEqual({
+    const { promptTokensOver, ...c } = classify("pro", input({ words: 10 }));
+    expect(promptTokensOver(13)).toBe(true);
+    expect(promptTokensOver(14)).toBe(false);
+    expect({ ...c, promptTokens: c.promptTokens }).toEqual({
       tier: "silver",
       ruleIds: [],
       reasons: ["plan pro default tier silver"],
@@ -91,6 +95,33 @@ describe("compileTierPolicy: plan defaults and rules", () => {
       urgency: "standard",
       promptTokens: 14,
     });
+  });
+
+  it("counts tokens only when a decision needs it: short prompts never load the tokenizer", async () => {
+    // A fresh module graph, so the tokenizer's state is this test's own.
+    vi.resetModules();
+    const fresh = await import("./index.js");
+    const engine = fresh.compileTierPolicy(policyDocument(parseConfig(yaml, "test.yaml", {})));
+    expect(engine("ent", input({ words: 10 })).tier).toBe("gold");
+    expect(fresh.o200kLoaded()).toBe(false);
+    // A rule about prompt size that the byte length cannot settle needs the count.
+    engine("pro", input({ words: 10 }));
+    expect(fresh.o200kLoaded()).toBe(true);
+    vi.resetModules();
+    const again = await import("./index.js");
+    const d = again.compileTierPolicy(policyDocument(parseConfig(yaml, "test.yaml", {})))("ent", input({ words: 10 }));
+    expect(again.o200kLoaded()).toBe(false);
+    expect(d.promptTokens).toBe(14);
+    expect(again.o200kLoaded()).toBe(true);
+  });
+
+  it("answers whether a prompt is over any size, also past the counting limit", () => {
+    // free's limit (100) is the largest number its decisions compare against.
+    const c = classify("ent", input({ words: 90 }));
+    expect(c.promptTokensOver(50)).toBe(true);
+    expect(c.promptTokensOver(c.promptTokens)).toBe(false);
+    expect(c.promptTokensOver(c.promptTokens - 1)).toBe(true);
+    expect(c.promptTokensOver(100_000)).toBe(false);
   });
 
   it("applies the plan's default urgency", () => {
@@ -384,7 +415,7 @@ describe("compileTierPolicy property", () => {
     let hinted = 0;
     fc.assert(
       fc.property(configArb, requestArb, (config: Config, req) => {
-        const policy: Classify = compileTierPolicy(config);
+        const policy: Classify = compileTierPolicy(policyDocument(config));
         const rank = (t: string) => config.tiers[t]!.rank;
         const lowest = Object.keys(config.tiers).reduce((a, b) => (rank(a) <= rank(b) ? a : b));
         const names = Object.keys(config.tiers);

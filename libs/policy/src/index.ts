@@ -1,0 +1,11 @@
+export {
+  compileTierPolicy,
+  type Classification,
+  type Classify,
+  type Explain,
+  type RuleTrace,
+} from "./tier-policy.js";
+export { decodePolicy, encodePolicy, policyDocument, policyDocumentSchema, type PolicyDocument, type PolicyEncoding } from "./policy-document.js";
+export { o200k, o200kLoaded } from "./o200k.js";
+export { promptFeatures, PromptSize, type PromptFeatures } from "./prompt-features.js";
+export { TokenCounter, type TokenCount } from "./token-counter.js";
