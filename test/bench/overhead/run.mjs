@@ -13,18 +13,25 @@ import { cpuSnapshot, startMemorySampler } from "./proc-stats.mjs";
 import { evaluateTargets, renderMarkdown } from "./report.mjs";
 import { SUSTAINED, summarise } from "./summary.mjs";
 
-const { values } = parseArgs({
-  options: {
-    rates: { type: "string", default: "100,200,500,1000,2000" },
-    seconds: { type: "string", default: "5" },
-    runs: { type: "string", default: "3" },
-    warmup: { type: "string", default: "3" },
-    modes: { type: "string", default: MODES.join(",") },
-    rpc: { type: "boolean", default: false },
-    connections: { type: "string", default: "128" },
-    out: { type: "string", default: join(dirname(fileURLToPath(import.meta.url)), "..", "results") },
-  },
-});
+const usage = `usage: npm run bench -- [--rates 100,200,...] [--seconds N] [--runs N] [--warmup S] [--modes ${MODES.join(",")}] [--rpc] [--connections N] [--out DIR]`;
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      rates: { type: "string", default: "100,200,500,1000,2000" },
+      seconds: { type: "string", default: "5" },
+      runs: { type: "string", default: "3" },
+      warmup: { type: "string", default: "3" },
+      modes: { type: "string", default: MODES.join(",") },
+      rpc: { type: "boolean", default: false },
+      connections: { type: "string", default: "128" },
+      out: { type: "string", default: join(dirname(fileURLToPath(import.meta.url)), "..", "results") },
+    },
+  }));
+} catch (err) {
+  console.error(`${err instanceof Error ? err.message : err}\n${usage}`);
+  process.exit(2);
+}
 const rates = values.rates.split(",").map(Number);
 const seconds = Number(values.seconds);
 const runs = Number(values.runs);
@@ -33,7 +40,7 @@ const connections = Number(values.connections);
 const modes = values.modes.split(",");
 const bad = [...rates, seconds, runs, connections].some((n) => !(n > 0)) || !(warmupSeconds >= 0) || modes.some((m) => !MODES.includes(m));
 if (bad) {
-  console.error(`usage: run.mjs [--rates 100,200,...] [--seconds N] [--runs N] [--warmup S] [--modes ${MODES.join(",")}] [--rpc] [--connections N] [--out DIR]`);
+  console.error(usage);
   process.exit(2);
 }
 rates.sort((a, b) => a - b);
