@@ -4,6 +4,8 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Classification } from "@tiermesh/policy";
 import {
   ATTEMPTS_HEADER,
+  ERROR_REASON_HEADER,
+  RETRY_AFTER_HEADER,
   CompleteResponseSchema,
   type CompleteResponse,
   type CompletionInput,
@@ -13,6 +15,23 @@ import {
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import type { RoutePlan } from "./routing-policy.js";
 import type { SpendLedger } from "./spend-ledger.js";
+
+/** Headers of an executor's error that mean something to the router's caller. */
+const CALLER_HEADERS = [RETRY_AFTER_HEADER, ERROR_REASON_HEADER];
+
+/**
+ * The error the caller gets for a failed executor call: its code and message, and of its
+ * metadata only what is meant for callers (transport headers such as content-length must
+ * not leak into the router's own response).
+ */
+export function callerError(err: ConnectError): ConnectError {
+  const metadata = new Headers();
+  for (const name of CALLER_HEADERS) {
+    const value = err.metadata.get(name);
+    if (value !== null) metadata.set(name, value);
+  }
+  return new ConnectError(err.rawMessage, err.code, metadata, undefined, err.cause ?? err);
+}
 
 /** Errors after which another tier may still serve the request. */
 export const FALLBACK_CODES = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted, Code.Internal, Code.Unknown]);

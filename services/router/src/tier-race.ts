@@ -2,7 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecuteResponse, ExecuteStreamResponse, ExecuteRequestSchema } from "@tiermesh/proto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { continueOnTiers, deliveredBy } from "./answer-continuation.js";
-import type { RouteRequest } from "./route-request.js";
+import { callerError, type RouteRequest } from "./route-request.js";
 
 export type TierEvent =
   | { case: "delta"; value: string }
@@ -156,7 +156,7 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
   } catch (cause) {
     const err = ConnectError.from(cause);
     if (!finished) r.failedFinally(err);
-    throw err;
+    throw callerError(err);
   } finally {
     for (const racer of running) racer.controller.abort(new ConnectError("request over", Code.Canceled));
   }

@@ -1,0 +1,130 @@
+// Overhead of tiermesh against the provider alone: the simulator called directly, the
+// multi-process mesh and the one-process mode, each under open-loop constant-rate load,
+// with CPU per request and peak RSS for every process. Linux only (reads /proc).
+// Usage: npm run bench [-- --rates 100,200 --seconds 5 --runs 3 --rpc]
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { MODES, startMode } from "./modes.mjs";
+import { openLoop } from "./open-loop.mjs";
+import { cpuSnapshot, startMemorySampler } from "./proc-stats.mjs";
+import { evaluateTargets, renderMarkdown } from "./report.mjs";
+import { SUSTAINED, summarise } from "./summary.mjs";
+
+const usage = `usage: npm run bench -- [--rates 100,200,...] [--seconds N] [--runs N] [--warmup S] [--modes ${MODES.join(",")}] [--rpc] [--connections N] [--out DIR]`;
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      rates: { type: "string", default: "100,200,500,1000,2000" },
+      seconds: { type: "string", default: "5" },
+      runs: { type: "string", default: "3" },
+      warmup: { type: "string", default: "3" },
+      modes: { type: "string", default: MODES.join(",") },
+      rpc: { type: "boolean", default: false },
+      connections: { type: "string", default: "128" },
+      out: { type: "string", default: join(dirname(fileURLToPath(import.meta.url)), "..", "results") },
+    },
+  }));
+} catch (err) {
+  console.error(`${err instanceof Error ? err.message : err}\n${usage}`);
+  process.exit(2);
+}
+const rates = values.rates.split(",").map(Number);
+const seconds = Number(values.seconds);
+const runs = Number(values.runs);
+const warmupSeconds = Number(values.warmup);
+const connections = Number(values.connections);
+const modes = values.modes.split(",");
+const bad = [...rates, seconds, runs, connections].some((n) => !(n > 0)) || !(warmupSeconds >= 0) || modes.some((m) => !MODES.includes(m));
+if (bad) {
+  console.error(usage);
+  process.exit(2);
+}
+rates.sort((a, b) => a - b);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const date = new Date().toISOString().slice(0, 10);
+const results = {
+  meta: {
+    date,
+    command: `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim(),
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "unknown",
+    node: process.version,
+    loadAverage: loadavg().map((x) => x.toFixed(2)).join(" "),
+    rates,
+    seconds,
+    runs,
+    warmupSeconds,
+    connections,
+    sustained: SUSTAINED,
+    primaryPath: "edge",
+  },
+  modes: [],
+};
+
+// Whatever is running is stopped on the way out, Ctrl-C included.
+let running;
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping the processes started`);
+    const done = () => process.exit(130);
+    (running?.stop() ?? Promise.resolve()).then(done, done);
+    setTimeout(done, 10_000).unref();
+  });
+}
+
+/** One measured window: the load, and every process's CPU before and after it. */
+async function window(procs, call, rate) {
+  const before = cpuSnapshot(procs);
+  const w = await openLoop({ rate, seconds, call });
+  const after = cpuSnapshot(procs);
+  w.cpuMsPerRequest = Object.fromEntries(procs.map((p) => [p.name, (after[p.name] - before[p.name]) / w.requests]));
+  return w;
+}
+
+for (const mode of modes) {
+  console.log(`${mode}: starting`);
+  running = await startMode(mode, { connections });
+  const procs = [...running.processes, { name: "load-generator", pid: process.pid }];
+  const memory = startMemorySampler(procs);
+  const measured = [];
+  try {
+    for (const path of mode === "provider" || !values.rpc ? ["edge"] : ["edge", "rpc"]) {
+      const call = running[path];
+      if (warmupSeconds > 0) await openLoop({ rate: Math.min(rates[0], 100), seconds: warmupSeconds, call });
+      const rows = [];
+      for (const rate of rates) {
+        const windows = [];
+        for (let r = 0; r < runs; r++) {
+          windows.push(await window(procs, call, rate));
+          await sleep(500);
+        }
+        const row = summarise(rate, windows);
+        rows.push(row);
+        console.log(
+          `  ${path} ${rate} req/s: achieved ${row.achieved.toFixed(0)}, errors ${row.errors}, p50 ${row.p50.toFixed(2)} ms, ` +
+            `p99 ${row.p99.toFixed(2)} ms, mesh CPU ${Number.isNaN(row.meshCpuMsPerRequest) ? "—" : row.meshCpuMsPerRequest.toFixed(3)} ms/req${row.stopped ? ` — stopping: ${row.stopped}` : ""}`,
+        );
+        if (row.stopped) break;
+      }
+      measured.push({ mode, path, processes: procs.map((p) => p.name), rates: rows });
+    }
+  } finally {
+    const peakRssMb = memory.stop();
+    for (const m of measured) results.modes.push({ ...m, peakRssMb });
+    await running.stop();
+    running = undefined;
+  }
+}
+
+const targets = evaluateTargets(results);
+const markdown = renderMarkdown(results, targets);
+mkdirSync(values.out, { recursive: true });
+const base = join(values.out, `overhead-${date}`);
+writeFileSync(`${base}.md`, markdown);
+writeFileSync(`${base}.json`, JSON.stringify({ ...results, targets }, null, 2) + "\n");
+console.log(`\n${markdown}\nwritten: ${base}.md, ${base}.json`);
