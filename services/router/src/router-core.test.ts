@@ -34,15 +34,24 @@ type Executor = ServiceImpl<typeof TierExecutorService>;
 const answer = (tier: string, content: string) =>
   create(ExecuteResponseSchema, { tier, model: tier[0], content, finishReason: "stop", costUsd: 0.001, attempts: 1, usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5 } });
 
-/** An executor that answers `text` in pieces, or fails as told. */
-function executor(tier: string, behaviour: { fail?: ConnectError; failAfter?: number; text?: string[] } = {}): Executor {
-  const pieces = behaviour.text ?? ["hello ", "from ", tier];
+/**
+ * An executor that answers `text` in pieces, or fails as told. Asked to continue an answer
+ * (an assistant prefix), it records the prefix and answers only `tier`, or refuses as an
+ * executor with no deployment able to continue does.
+ */
+function executor(
+  tier: string,
+  behaviour: { fail?: ConnectError; failAfter?: number; text?: string[]; prefixes?: string[]; cannotContinue?: boolean } = {},
+): Executor {
+  const whole = behaviour.text ?? ["hello ", "from ", tier];
   return {
-    async execute() {
+    async execute(req) {
+      if (req.assistantPrefix) return answer(tier, continuation(req.assistantPrefix).join(""));
       if (behaviour.fail && behaviour.failAfter === undefined) throw behaviour.fail;
-      return answer(tier, pieces.join(""));
+      return answer(tier, whole.join(""));
     },
     async *executeStream(req) {
+      const pieces = req.assistantPrefix ? continuation(req.assistantPrefix) : whole;
       if (behaviour.fail && behaviour.failAfter === undefined) throw behaviour.fail;
       if (req.collect) {
         yield { event: { case: "started", value: { ttftUs: 1n } } };
@@ -56,6 +65,12 @@ function executor(tier: string, behaviour: { fail?: ConnectError; failAfter?: nu
       yield { event: { case: "done", value: answer(tier, "") } };
     },
   };
+
+  function continuation(prefix: string): string[] {
+    behaviour.prefixes?.push(prefix);
+    if (behaviour.cannotContinue) throw new ConnectError(`tier ${tier}: no deployment can continue an answer`, Code.FailedPrecondition);
+    return [tier];
+  }
 }
 
 function routerWith(executors: Record<string, Executor>, options: { classify?: Classify | undefined; states?: Record<string, TierState> } = {}) {
@@ -118,11 +133,29 @@ describe("RouterCore through the Router RPC, in memory", () => {
     expect(calls).toEqual(["gold:unary", "silver:unary"]);
   });
 
-  it("streams text as it comes, and never splices tiers once text reached the caller", async () => {
+  it("streams text as it comes, and continues an answer cut mid-stream on the next tier from its text", async () => {
+    const prefixes: string[] = [];
     const { client } = routerWith({
       gold: executor("gold", { fail: new ConnectError("stream cut", Code.Unavailable), failAfter: 2 }),
-      silver: executor("silver"),
+      silver: executor("silver", { prefixes }),
       bronze: executor("bronze"),
+    });
+    const deltas: string[] = [];
+    let routing;
+    for await (const ev of client.completeStream(input())) {
+      if (ev.event.case === "delta") deltas.push(ev.event.value);
+      else if (ev.event.case === "done") routing = ev.event.value.routing;
+    }
+    expect(deltas).toEqual(["hello ", "from ", "silver"]);
+    expect(prefixes).toEqual(["hello from "]);
+    expect(routing).toMatchObject({ servedTier: "silver", continuations: 1, tierAttempts: 2 });
+  });
+
+  it("never splices tiers: when no tier can continue, the caller gets the original error", async () => {
+    const { client } = routerWith({
+      gold: executor("gold", { fail: new ConnectError("stream cut", Code.Unavailable), failAfter: 2 }),
+      silver: executor("silver", { cannotContinue: true }),
+      bronze: executor("bronze", { cannotContinue: true }),
     });
     const deltas: string[] = [];
     const error = await (async () => {
@@ -131,6 +164,7 @@ describe("RouterCore through the Router RPC, in memory", () => {
     expect(deltas).toEqual(["hello ", "from "]);
     expect(error).toBeInstanceOf(ConnectError);
     expect((error as ConnectError).rawMessage).toBe("stream cut");
+    expect((error as ConnectError).code).toBe(Code.Unavailable);
   });
 
   it("routes around a tier the monitor reports down, without calling it", async () => {
