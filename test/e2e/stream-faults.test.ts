@@ -126,6 +126,7 @@ interface StreamOutcome {
   text: string;
   done?: Completion;
   error?: grpc.ServiceError;
+  deltas: string[];
   /** performance.now() at the call and at each delta. */
   started: number;
   at: number[];
@@ -190,11 +191,12 @@ describe("interrupted answers continued across tiers", () => {
 
   async function streamed(): Promise<StreamOutcome> {
     const call = client["CompleteStream"](ask, new grpc.Metadata(), { deadline: Date.now() + 20_000 });
-    const out: StreamOutcome = { text: "", started: performance.now(), at: [] };
+    const out: StreamOutcome = { text: "", deltas: [], started: performance.now(), at: [] };
     try {
       for await (const msg of call as AsyncIterable<{ event: string; delta?: string; done?: Completion }>) {
         if (msg.event === "delta") {
           out.text += msg.delta!;
+          out.deltas.push(msg.delta!);
           out.at.push(performance.now());
         } else out.done = msg.done;
       }
@@ -261,12 +263,17 @@ describe("interrupted answers continued across tiers", () => {
     expect(out.text).toBe(answerOf(40));
     expect(out.done?.routing.served_tier).toBe("silver");
     // The executor cuts gold's stream one threshold (300..600 ms here) after its 20th token,
-    // so silver's first token comes after that, and long before the 10 s attempt limit. (The
-    // gap the caller sees between the two tokens is that threshold give or take delivery lag.)
-    const silverFirst = out.at[20]! - out.started;
+    // so silver's first text comes after that, and long before the 10 s attempt limit. (The
+    // gap the caller sees before it is that threshold give or take delivery lag.) Text is
+    // sent in batches: silver's first delta is the first to go past gold's 20 tokens.
+    const goldPart = answerOf(20).length;
+    let sent = 0;
+    const k = out.deltas.findIndex((d) => (sent += d.length) > goldPart);
+    expect(k).toBeGreaterThan(0);
+    const silverFirst = out.at[k]! - out.started;
     expect(silverFirst).toBeGreaterThanOrEqual(low);
     expect(silverFirst).toBeLessThan(high + 1_500);
-    expect(out.at[20]! - out.at[19]!).toBeGreaterThan(low / 2);
+    expect(out.at[k]! - out.at[k - 1]!).toBeGreaterThan(low / 2);
     expect(await goldMetric("tiermesh_executor_stream_stalls_total")).toBeGreaterThanOrEqual(1);
 
     const started = performance.now();

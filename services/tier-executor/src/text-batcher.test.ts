@@ -72,4 +72,24 @@ describe("batchText", () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(closed).toBe(true);
   });
+
+  it("sends the text waiting when the source fails, then the failure", async () => {
+    async function* source(): AsyncGenerator<E, string> {
+      yield t("a");
+      yield t("b");
+      yield t("c");
+      throw new Error("cut");
+    }
+    const seen: E[] = [];
+    const g = batchText(source(), 1_000, isText, withText);
+    const error = await (async () => {
+      for (;;) {
+        const s = await g.next();
+        if (s.done) return undefined;
+        seen.push(s.value);
+      }
+    })().catch((e: unknown) => e);
+    expect(seen).toEqual([t("a"), t("bc")]);
+    expect((error as Error).message).toBe("cut");
+  });
 });

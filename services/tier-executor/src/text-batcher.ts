@@ -2,8 +2,9 @@
  * Re-yields `source`, joining text events that arrive within `flushMs` of a text event
  * already waiting into one, so a stream of tokens leaves as a few messages instead of one
  * per token. The first text event and every other kind of event go out at once (other
- * events flush the text waiting before them, so order is kept). `flushMs` 0 passes
- * everything through. The source's return value is returned.
+ * events flush the text waiting before them, so order is kept; so does a failure of the
+ * source, which is then rethrown). `flushMs` 0 passes everything through. The source's
+ * return value is returned.
  */
 export async function* batchText<E extends { type: string }, R>(
   source: AsyncGenerator<E, R>,
@@ -27,11 +28,18 @@ export async function* batchText<E extends { type: string }, R>(
     for (;;) {
       next ??= source.next();
       let step: IteratorResult<E, R> | undefined;
-      if (waiting === undefined) {
-        step = await next;
-      } else {
-        const left = flushAt - performance.now();
-        step = left <= 0 ? undefined : await within(next, left);
+      try {
+        if (waiting === undefined) {
+          step = await next;
+        } else {
+          const left = flushAt - performance.now();
+          step = left <= 0 ? undefined : await within(next, left);
+        }
+      } catch (cause) {
+        // The source failed: the text already produced still goes out, before the failure.
+        next = undefined;
+        if (waiting) yield take();
+        throw cause;
       }
       if (step === undefined) {
         yield take();
