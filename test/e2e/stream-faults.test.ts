@@ -224,6 +224,23 @@ describe("interrupted answers continued across tiers", () => {
     expect(out.done?.routing.reasons.join("\n")).toMatch(/gold's stream failed after \d+ characters reached the caller .*; continued on silver/);
   });
 
+  it("HTTP edge: a cut stream is continued seamlessly and ends with [DONE]", async () => {
+    const body = await withGold(GOLD_CUT, async () => {
+      const res = await fetch(`${m.routerUrl}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ messages: ask.input.messages, stream: true }),
+      });
+      expect(res.status).toBe(200);
+      return res.text();
+    });
+    const events = body.trimEnd().split("\n\n");
+    expect(events.at(-1)).toBe("data: [DONE]");
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, "")) as { choices: { delta: { content?: string } }[]; tiermesh?: Routing });
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe(answerOf(40));
+    expect(chunks.at(-1)?.tiermesh).toMatchObject({ served_tier: "silver", continuations: 1 });
+  });
+
   it("unary: a cut answer is continued on silver and returned whole", async () => {
     const res = await withGold(GOLD_CUT, () => unary<Completion>(client, "Complete", ask));
     expect(res.content).toBe(answerOf(40));
