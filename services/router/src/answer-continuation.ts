@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { InterruptedAnswerSchema, type ExecuteStreamResponse } from "@tiermesh/proto";
+import { InterruptedAnswerSchema } from "@tiermesh/proto";
 import { FALLBACK_CODES, type RouteRequest } from "./route-request.js";
 import type { TierCalls, TierEvent } from "./tier-race.js";
 
@@ -44,18 +44,17 @@ export async function* continueOnTiers(r: RouteRequest, calls: TierCalls, collec
       r.reasons.push(`${tier} does not continue answers (continuation off)`);
       continue;
     }
-    const request = { ...r.executeRequest(tier, false), collect: false, assistantPrefix: delivered };
+    const request = { ...r.executeRequest(tier, false), assistantPrefix: delivered };
     const events = calls.open(tier, request, r.callOptions(r.signal), !collect);
     tierAttempts++;
-    const before = delivered.length;
     try {
-      for await (const res of events as AsyncIterable<ExecuteStreamResponse>) {
+      for await (const res of events) {
         const e = res.event;
         if (e.case === "delta") {
           delivered += e.value;
           yield { case: "delta", value: e.value };
         } else if (e.case === "done") {
-          r.continued(origin, tier, error, before);
+          r.continued(origin, tier, error, i.delivered.length);
           r.succeeded(tier);
           const value = collect ? { ...e.value, content: delivered + e.value.content } : e.value;
           yield { case: "done", value, tierAttempts, ttftUs: i.ttftUs };
