@@ -101,7 +101,8 @@ const codeOfFailure: Record<ProviderFailure, Code> = {
  * after the tier's recent p95 time to first token (or advice to hedge on another tier when
  * nothing here can take the hedge), stall detection per deployment, a response cache for
  * deterministic requests, and the caller's deadline on every attempt. Yields answer text as
- * it arrives; fails over only before the first piece of text was yielded.
+ * it arrives; fails over (restarts) only before the first piece of text was yielded, and
+ * after it continues the answer from its text on another deployment (see continueAnswer).
  */
 export class TierRunner {
   private readonly states: DeploymentState[];
