@@ -100,7 +100,7 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
     if (settled) return;
     settled = true;
     // Probes are measured by the monitor that sent them; reporting them here too would count them twice.
-    if (probe) return;
+    if (probe) return state.probes.called(cost);
     s.report({
       tier: s.tierName,
       model: deployment.model,

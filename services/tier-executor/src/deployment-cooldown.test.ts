@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { DEPLOYMENT_COOLING, ERROR_REASON_HEADER, RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADER } from "@tiermesh/proto";
 import type { OutcomeInit } from "@tiermesh/tier-status";
 import { describe, expect, it } from "vitest";
+import { createExecutorMetrics } from "./executor-metrics.js";
 import { answering, context, FakeProvider, request, seen, tierOf, type Behaviour } from "./fake-provider.test-support.js";
 import type { ProviderRequest } from "./providers/provider-adapter.js";
 import { ProviderError } from "./providers/provider-error.js";
@@ -130,5 +131,23 @@ describe("canary probe requests", () => {
     expect(sent[0]).toMatchObject({ maxTokens: 1, probe: true, messages: [{ role: "user", content: "Say hello." }] });
     expect(sent[1]!.probe).toBeUndefined();
     expect(sent[1]!.messages[0]).toEqual({ role: "system", content: "You are the gold tier for acme." });
+  });
+
+  it("are counted per deployment in /metrics: calls, their cost, refusals inside a cool-down", async () => {
+    const h = harness({ a: answering(0), b: refusing(429, 2_000) });
+    const metrics = createExecutorMetrics("gold", () => h.runner);
+    await outcome(h.runner, probe("a"));
+    await outcome(h.runner, probe("a"));
+    await outcome(h.runner, probe("b"));
+    await outcome(h.runner, probe("b"));
+    await outcome(h.runner, request());
+    const text = await metrics.metrics();
+    const value = (name: string, id: string) => Number(new RegExp(`${name}\\{deployment="${id}"[^}]*\\} ([\\d.e-]+)`).exec(text)?.[1]);
+    expect(value("tiermesh_executor_probes_total", "a")).toBe(2);
+    expect(value("tiermesh_executor_probes_total", "b")).toBe(1);
+    expect(value("tiermesh_executor_probes_refused_total", "b")).toBe(1);
+    // 11 prompt + 2 completion tokens at 1 and 2 $/Mtok, twice; the refused 429 cost nothing.
+    expect(value("tiermesh_executor_probe_cost_usd_total", "a")).toBeCloseTo(2 * 15e-6, 12);
+    expect(value("tiermesh_executor_probe_cost_usd_total", "b")).toBe(0);
   });
 });

@@ -1,6 +1,7 @@
 import type { BreakerConfig, DeploymentConfig, TierConfig } from "@tiermesh/config";
 import { CircuitBreaker } from "./circuit-breaker.js";
 import { Ewma } from "./deployment-selector.js";
+import { ProbeTally } from "./probe-tally.js";
 import type { ProviderFailure } from "./providers/provider-error.js";
 import { StallDetector, systemClock, type Clock, type Stall, type StallSettings } from "./stall-detector.js";
 
@@ -30,6 +31,7 @@ export class DeploymentState {
   readonly breaker: CircuitBreaker;
   readonly stall: StallDetector;
   readonly ttft = new Ewma();
+  readonly probes = new ProbeTally();
   outstanding = 0;
   /** Epoch ms until which the provider asked us (429, Retry-After) not to call: no attempt, no probe. */
   coolingUntil = 0;

@@ -10,11 +10,12 @@ import type { DeploymentState } from "./deployment-state.js";
  * The refusal is RESOURCE_EXHAUSTED with reason `deployment-cooling` and the time left, so
  * the monitor neither counts it as the deployment failing nor as it answering, and asks again
  * once the wait is over. An open breaker or a stall does not refuse a probe: probes are how
- * a recovery is noticed.
+ * a recovery is noticed. Counts the refusal in the deployment's probe tally.
  */
 export function probeRefusal(tierName: string, state: DeploymentState, now: number): ConnectError | undefined {
   const waitMs = state.coolingForMs(now);
   if (waitMs <= 0) return undefined;
+  state.probes.refused++;
   return new ConnectError(
     `tier ${tierName}: deployment ${state.deployment.id} is rate limited for ${waitMs} ms more (the provider asked to wait); probe not sent`,
     Code.ResourceExhausted,
