@@ -237,6 +237,17 @@ describe("CanaryProber", () => {
     expect(outcomes.filter((o) => o.tier === "gold").map((o) => OutcomeStatus[o.status])).toEqual(["RATE_LIMITED"]);
   });
 
+  it("an absurd Retry-After on a probe's 429 holds probes back for cooldown.max_ms at most", async () => {
+    const { prober, of, refuse } = setup((tier) => tier === "gold");
+    refuse.set("gold", () => new ConnectError("HTTP 429", Code.ResourceExhausted, { [RETRY_AFTER_HEADER]: "86400" }));
+    prober.start();
+    await vi.advanceTimersByTimeAsync(60_100);
+    expect(of("gold")).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(400);
+    prober.stop();
+    expect(of("gold")).toHaveLength(2);
+  });
+
   it("counts probes and their cost per deployment in /metrics", async () => {
     const metrics = createMetricsRegistry("test");
     const { prober } = setup(() => false, { metrics: registerProbeMetrics(metrics) });

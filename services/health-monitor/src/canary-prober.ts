@@ -122,7 +122,8 @@ export class CanaryProber {
       if (this.controller.signal.aborted) return;
       const err = ConnectError.from(cause);
       const waitMs = retryAfterMs(err);
-      if (waitMs !== undefined) this.schedule.coolDown(key, Date.now() + waitMs);
+      // Capped like the executor's cool-down: an absurd Retry-After must not stop probing for hours.
+      if (waitMs !== undefined) this.schedule.coolDown(key, Date.now() + Math.min(waitMs, this.options.config.tiers[tier]!.cooldown.max_ms));
       if (err.metadata.get(ERROR_REASON_HEADER) === DEPLOYMENT_COOLING) {
         // Refused before any provider call: rate limited, not down, and not an answer either.
         this.options.metrics?.skipped(tier, deployment, "retry_after");
