@@ -70,8 +70,9 @@ export function startDeploymentAttempt(setup: AttemptSetup): RacedAttempt<string
  * a stall of the deployment abort it; exactly one outcome is reported (none for probes: the
  * monitor that sent them measures them), a stall's at once; the breaker hears of server,
  * network and timeout failures and of successes, not of client errors or cancellations; a
- * 429 (or any answer with a Retry-After) cools the deployment down for that long, capped. A directed canary probe that succeeds
- * closes an open or half-open breaker and clears the stall; one that fails extends nothing.
+ * 429 (or any answer with a Retry-After) cools the deployment down for that long, capped. A
+ * directed canary probe that succeeds closes an open or half-open breaker and clears the
+ * stall; one that fails extends nothing. A probe's call and cost go to the deployment's tally.
  */
 async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGenerator<string, AttemptResult> {
   const { state, probe, directed } = s;
