@@ -1,4 +1,5 @@
 import { Counter, createMetricsRegistry, Gauge, type Registry } from "@tiermesh/runtime";
+import type { DeploymentState } from "./deployment-state.js";
 import type { TierRunner } from "./tier-runner.js";
 
 const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
@@ -76,5 +77,31 @@ export function createExecutorMetrics(tier: string, runner: () => TierRunner): R
       for (const d of runner().deployments) this.set({ deployment: d.deployment.id }, d.stall.thresholdMs);
     },
   });
+  const probeCounters = [
+    { name: "tiermesh_executor_probes_total", help: "Canary probes sent to the provider per deployment (each a provider call)", of: (d: DeploymentState) => d.probes.sent },
+    { name: "tiermesh_executor_probe_cost_usd_total", help: "What canary probes cost per deployment, in US dollars", of: (d: DeploymentState) => d.probes.costUsd },
+    {
+      name: "tiermesh_executor_probes_refused_total",
+      help: "Canary probes refused without a provider call per deployment: it was cooling down after its provider asked to wait (Retry-After)",
+      of: (d: DeploymentState) => d.probes.refused,
+    },
+  ];
+  for (const { name, help, of } of probeCounters) {
+    const counted = new Map<string, number>();
+    new Counter({
+      name,
+      help,
+      labelNames: ["deployment"],
+      registers: [registry],
+      collect() {
+        for (const d of runner().deployments) {
+          const id = d.deployment.id;
+          const delta = of(d) - (counted.get(id) ?? 0);
+          if (delta >= 0) this.inc({ deployment: id }, delta);
+          counted.set(id, of(d));
+        }
+      },
+    });
+  }
   return registry;
 }

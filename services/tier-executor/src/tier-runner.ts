@@ -8,6 +8,7 @@ import { startDeploymentAttempt, type AttemptResult } from "./deployment-attempt
 import { DeploymentPicker, RequestAttempts } from "./deployment-picker.js";
 import { DeploymentState, type Deployment } from "./deployment-state.js";
 import { raceFirstToken, RaceFailure, raceWithNotice, type RacedAttempt } from "./first-token-race.js";
+import { probeRefusal } from "./probe-refusal.js";
 import type { ProviderAdapter, ProviderMessage, ProviderRequest } from "./providers/provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./providers/provider-error.js";
 import { cacheKey, isDeterministic, ResponseCache } from "./response-cache.js";
@@ -20,7 +21,7 @@ export interface RunRequest {
   tenant: string;
   /** Attempts this request may still make across layers; 0 = the tier's own limit. */
   maxAttempts: number;
-  /** Probes only: call this deployment once, whatever its breaker or cool-down says. */
+  /** Probes only: call this deployment once, whatever its breaker says; refused while it cools down (429, Retry-After). */
   deployment?: string | undefined;
 }
 
@@ -138,6 +139,9 @@ export class TierRunner {
 
   async *run(request: RunRequest, ctx: RunContext): AsyncGenerator<RunEvent, RunResult> {
     const started = performance.now();
+    const directed = request.deployment === undefined ? undefined : this.states.find((s) => s.deployment.id === request.deployment);
+    const refusal = directed && probeRefusal(this.options.tierName, directed, this.now());
+    if (refusal) throw refusal;
     const providerRequest = this.providerRequest(request);
     const key = this.cache && !request.probe && isDeterministic(request.input.temperature) ? this.cacheKeyOf(providerRequest) : undefined;
     const hit = key === undefined ? undefined : this.cache!.get(key);
@@ -356,15 +360,18 @@ export class TierRunner {
     return cacheKey({ tier: this.options.tierName, messages: r.messages, maxTokens: r.maxTokens, jsonMode: r.jsonMode ?? false });
   }
 
-  private providerRequest({ input, tenant }: RunRequest): ProviderRequest {
+  private providerRequest(request: RunRequest): ProviderRequest {
+    const { input, tenant } = request;
     const { prompt } = this.options.tier;
     const messages: ProviderMessage[] = input.messages.map((m) => ({ role: m.role, content: m.content }));
-    if (prompt.system !== undefined) {
+    // A probe is the smallest request the provider accepts: no system prompt.
+    if (prompt.system !== undefined && !request.probe) {
       const system = prompt.system.replaceAll("{{tier}}", this.options.tierName).replaceAll("{{tenant}}", tenant);
       messages.unshift({ role: "system", content: system });
     }
     const asked = input.maxTokens > 0 ? input.maxTokens : prompt.default_max_tokens;
-    return { model: "", messages, maxTokens: Math.min(asked, prompt.max_tokens_cap), temperature: input.temperature, jsonMode: input.jsonMode };
+    const maxTokens = Math.min(asked, prompt.max_tokens_cap);
+    return { model: "", messages, maxTokens, temperature: input.temperature, jsonMode: input.jsonMode, ...(request.probe ? { probe: true } : {}) };
   }
 
   private async backoff(attempt: number, ctx: RunContext): Promise<void> {

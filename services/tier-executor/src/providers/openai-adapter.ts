@@ -1,6 +1,6 @@
 import { Pool } from "undici";
 import { networkError, statusError } from "./http-errors.js";
-import type { ProviderAdapterFactory, ProviderEvent, ProviderRequest, ProviderUsage } from "./provider-adapter.js";
+import { PROBE_HEADER, type ProviderAdapterFactory, type ProviderEvent, type ProviderRequest, type ProviderUsage } from "./provider-adapter.js";
 import { ProviderError } from "./provider-error.js";
 import { sseEvents } from "./sse-events.js";
 
@@ -35,7 +35,7 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
     });
     let res;
     try {
-      res = await pool.request({ path, method: "POST", headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
+      res = await pool.request({ path, method: "POST", headers: request.probe ? { ...headers, [PROBE_HEADER]: "1" } : headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
     } catch (cause) {
       throw networkError(name, cause, signal);
     }

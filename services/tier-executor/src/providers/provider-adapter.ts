@@ -12,7 +12,12 @@ export interface ProviderRequest {
   temperature?: number | undefined;
   /** The answer must be a JSON object. */
   jsonMode?: boolean | undefined;
+  /** A canary probe: adapters mark it (header `x-tiermesh-probe: 1`) so provider-side logs can tell it from traffic. */
+  probe?: boolean | undefined;
 }
+
+/** Request header marking a canary probe. */
+export const PROBE_HEADER = "x-tiermesh-probe";
 
 export interface ProviderUsage {
   promptTokens: number;
