@@ -83,5 +83,6 @@ describe("return to the requested tier after it recovers (product routing defaul
     const changes = tierChangesPerUser(traffic.served);
     expect(changes.size).toBeGreaterThan(0);
     expect(Math.max(...changes.values())).toBeLessThanOrEqual(2);
-  });
+    // 21.5 s of scripted flapping plus starting the mesh: more than the default 30 s on a busy machine.
+  }, 60_000);
 });

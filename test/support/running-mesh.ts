@@ -46,3 +46,18 @@ export async function patchModel(simulatorUrl: string, model: string, patch: Rec
   });
   if (!res.ok) throw new Error(`simulator admin: HTTP ${res.status}: ${await res.text()}`);
 }
+
+/** One request a simulated model received (simulator admin API). */
+export interface SimRequest {
+  at_ms: number;
+  probe: boolean;
+  max_tokens: number | null;
+  answer: string;
+}
+
+/** Requests each simulated model received, counted apart for probes, with the latest ones. */
+export async function simulatorRequests(simulatorUrl: string): Promise<Record<string, { requests: number; probes: number; recent: SimRequest[] }>> {
+  const res = await fetch(`${simulatorUrl}/admin/requests`);
+  if (!res.ok) throw new Error(`simulator admin: HTTP ${res.status}: ${await res.text()}`);
+  return (await res.json()) as Record<string, { requests: number; probes: number; recent: SimRequest[] }>;
+}

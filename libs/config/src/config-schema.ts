@@ -116,8 +116,12 @@ export const configSchema = z
            */
           down_interval_ms: positiveMs.default(200),
           timeout_ms: positiveMs.default(5_000),
+          /**
+           * A probe is the smallest request a provider accepts: this prompt alone (the tier's
+           * system prompt is left out) and `max_tokens` completion tokens.
+           */
           prompt: z.string().min(1).default("Reply with OK."),
-          max_tokens: z.number().int().positive().default(4),
+          max_tokens: z.number().int().positive().default(1),
         })
         .prefault({}),
     }),

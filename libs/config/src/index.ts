@@ -8,6 +8,7 @@ export type {
   BreakerConfig,
   BulkheadConfig,
   CacheConfig,
+  CooldownConfig,
   DeploymentConfig,
   HedgeConfig,
   InterTokenStallConfig,

@@ -69,7 +69,7 @@ describe("parseConfig defaults", () => {
     expect(c.tenants["demo"]!.api_key_sha256).toEqual([]);
     expect(c.router.default_timeout_ms).toBe(60_000);
     expect(c.router.status_ttl_ms).toBe(15_000);
-    expect(c.health_monitor.probe).toMatchObject({ interval_ms: 1_000, timeout_ms: 5_000, prompt: "Reply with OK.", max_tokens: 4 });
+    expect(c.health_monitor.probe).toMatchObject({ interval_ms: 1_000, timeout_ms: 5_000, prompt: "Reply with OK.", max_tokens: 1 });
     expect(c.nats).toMatchObject({ url: "nats://127.0.0.1:4222", subject_prefix: "tiermesh", kv_bucket: "tiermesh_tier_status" });
     expect(c.log.level).toBe("info");
     expect(c.providers["sim"]!.connections).toBe(64);
@@ -114,6 +114,13 @@ describe("parseConfig defaults", () => {
     expect(c.providers["sim"]!.continuation).toBe("none");
     expect(c.providers["claude"]!.continuation).toBe("prefix");
     expect(c.providers["vllm"]!.continuation).toBe("continue_final_message");
+  });
+
+  it("fills the cool-down section (1 s after a bare 429, at most 60 s) and refuses a default above the max", () => {
+    expect(parse(baseConfig()).tiers["gold"]!.cooldown).toEqual({ default_ms: 1_000, max_ms: 60_000 });
+    const cfg = baseConfig();
+    cfg.tiers.gold.cooldown = { default_ms: 5_000, max_ms: 2_000 };
+    expect(() => parse(cfg)).toThrow(/tiers\.gold\.cooldown\.default_ms: default_ms must not exceed max_ms/);
   });
 
   it("accepts the shipped example config", async () => {

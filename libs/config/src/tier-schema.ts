@@ -74,6 +74,17 @@ export const breakerSchema = z.strictObject({
   half_open_probes: z.number().int().positive().default(1),
 });
 
+/**
+ * A provider's request to wait (429, or a Retry-After on any error answer) cools the
+ * deployment down: no attempt and no canary probe goes to it until the wait is over.
+ */
+export const cooldownSchema = z.strictObject({
+  /** Cool-down after a 429 that carried no Retry-After (nor rate-limit reset hint). */
+  default_ms: positiveMs.default(1_000),
+  /** Longest cool-down, whatever the provider asks: an absurd Retry-After must not take a deployment out for hours. */
+  max_ms: positiveMs.default(60_000),
+}).refine((c) => c.default_ms <= c.max_ms, { path: ["default_ms"], message: "default_ms must not exceed max_ms" });
+
 export const hedgeSchema = z.strictObject({
   enabled: z.boolean().default(false),
   /** Delay before the second attempt; 0 uses the tier's recent p95 time to first token. */
@@ -244,6 +255,7 @@ export const tierSchema = z.strictObject({
   bulkhead: bulkheadSchema.prefault({}),
   cache: cacheSchema.prefault({}),
   breaker: breakerSchema.prefault({}),
+  cooldown: cooldownSchema.prefault({}),
   stall: stallSchema.prefault({}),
   continuation: continuationSchema.prefault({}),
   stream: z
@@ -267,6 +279,7 @@ export type TierSloConfig = z.output<typeof tierSloSchema>;
 export type BreakerConfig = z.output<typeof breakerSchema>;
 export type StallConfig = z.output<typeof stallSchema>;
 export type InterTokenStallConfig = z.output<typeof interTokenStallSchema>;
+export type CooldownConfig = z.output<typeof cooldownSchema>;
 export type HedgeConfig = z.output<typeof hedgeSchema>;
 export type BulkheadConfig = z.output<typeof bulkheadSchema>;
 export type CacheConfig = z.output<typeof cacheSchema>;

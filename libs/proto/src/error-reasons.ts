@@ -12,3 +12,12 @@ export const ATTEMPTS_HEADER = "tiermesh-attempts";
 
 /** Error metadata key: seconds after which a refused request may be retried (bulkhead, rate limits). */
 export const RETRY_AFTER_HEADER = "retry-after";
+
+/** Error metadata key: milliseconds after which a refused request may be retried (finer than `retry-after`). */
+export const RETRY_AFTER_MS_HEADER = "tiermesh-retry-after-ms";
+
+/**
+ * A canary probe was refused without a provider call: its deployment is cooling down after the
+ * provider asked to wait (429, Retry-After). Says nothing about the deployment's health.
+ */
+export const DEPLOYMENT_COOLING = "deployment-cooling";

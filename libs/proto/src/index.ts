@@ -8,4 +8,11 @@ export * from "./gen/tiermesh/health/v1/outcome_pb.js";
 export * from "./gen/tiermesh/health/v1/tier_status_pb.js";
 export * from "./gen/tiermesh/health/v1/health_monitor_pb.js";
 export * from "./gen/grpc/health/v1/health_pb.js";
-export { ATTEMPTS_HEADER, ERROR_REASON_HEADER, PROMPT_TOO_LARGE, RETRY_AFTER_HEADER } from "./error-reasons.js";
+export {
+  ATTEMPTS_HEADER,
+  DEPLOYMENT_COOLING,
+  ERROR_REASON_HEADER,
+  PROMPT_TOO_LARGE,
+  RETRY_AFTER_HEADER,
+  RETRY_AFTER_MS_HEADER,
+} from "./error-reasons.js";

@@ -1,8 +1,18 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { endpointUrl, type Config } from "@tiermesh/config";
-import { OutcomeSchema, OutcomeStatus, TierExecutorService, type Outcome } from "@tiermesh/proto";
+import {
+  DEPLOYMENT_COOLING,
+  ERROR_REASON_HEADER,
+  OutcomeSchema,
+  OutcomeStatus,
+  RETRY_AFTER_HEADER,
+  RETRY_AFTER_MS_HEADER,
+  TierExecutorService,
+  type Outcome,
+} from "@tiermesh/proto";
 import { createMeshTransport } from "@tiermesh/runtime";
+import type { ProbeMetrics } from "./probe-metrics.js";
 import { ProbeSchedule } from "./probe-schedule.js";
 
 /** A recovering tier's probe gives up after this many times its TTFT SLO (at most `probe.timeout_ms`). */
@@ -14,6 +24,10 @@ export interface CanaryProberOptions {
   record: (outcome: Outcome) => void;
   /** True while a tier is down or degraded since leaving down; its deployments are then probed every `down_interval_ms`. */
   recovering?: (tier: string) => boolean;
+  /** When real traffic last showed a deployment's health (epoch ms); such a deployment is not probed within the interval. */
+  trafficAt?: (tier: string, deployment: string) => number | undefined;
+  /** Counts probes, their cost and the probes skipped. */
+  metrics?: ProbeMetrics;
   /** How to reach a tier's executor; defaults to its configured address (tests pass an in-memory transport). */
   transport?: (tier: string) => Transport;
 }
@@ -25,12 +39,17 @@ interface Target {
 }
 
 /**
- * Sends a small canary request through every tier's executor to each deployment of its
- * pool, so an idle tier is still watched and a recovered deployment is noticed even while
- * its breaker keeps traffic away: every `probe.interval_ms`, and every
+ * Sends the smallest canary request (`probe.prompt`, `probe.max_tokens`) through every tier's
+ * executor to each deployment of its pool that real traffic does not cover, so an idle tier is
+ * still watched and a recovered deployment is noticed even while its breaker keeps traffic
+ * away: when neither traffic nor a probe showed its health for `probe.interval_ms`, or
  * `probe.down_interval_ms` while the tier is down or recovering, so a recovery is seen within
  * a few hundred ms. One probe per deployment in flight; a recovering tier's probe gives up
  * after twice its TTFT SLO, so one hung probe cannot hide the recovery for long.
+ *
+ * Never inside a provider's Retry-After: the executor refuses a probe to a deployment cooling
+ * down (no provider call); that refusal is neither a success nor a failure, so no outcome is
+ * recorded, and the deployment is not asked again until the wait is over.
  */
 export class CanaryProber {
   private readonly clients = new Map<string, Client<typeof TierExecutorService>>();
@@ -66,8 +85,10 @@ export class CanaryProber {
       const recovering = this.options.recovering?.(tier) ?? false;
       for (const d of deployments) {
         const key = this.key(tier, d.id);
-        if (this.busy.has(key) || !this.schedule.take(key, now, recovering)) continue;
-        void this.probe(tier, d, recovering ? this.recoveryTimeoutMs(tier) : undefined);
+        if (this.busy.has(key)) continue;
+        const decision = this.schedule.decide(key, now, recovering, this.options.trafficAt?.(tier, d.id));
+        if (decision === "probe") void this.probe(tier, d, recovering ? this.recoveryTimeoutMs(tier) : undefined);
+        else if (decision !== "wait") this.options.metrics?.skipped(tier, d.id, decision === "covered" ? "traffic" : "retry_after");
       }
     }
   }
@@ -99,7 +120,16 @@ export class CanaryProber {
       });
     } catch (cause) {
       if (this.controller.signal.aborted) return;
-      const code = ConnectError.from(cause).code;
+      const err = ConnectError.from(cause);
+      const waitMs = retryAfterMs(err);
+      // Capped like the executor's cool-down: an absurd Retry-After must not stop probing for hours.
+      if (waitMs !== undefined) this.schedule.coolDown(key, Date.now() + Math.min(waitMs, this.options.config.tiers[tier]!.cooldown.max_ms));
+      if (err.metadata.get(ERROR_REASON_HEADER) === DEPLOYMENT_COOLING) {
+        // Refused before any provider call: rate limited, not down, and not an answer either.
+        this.options.metrics?.skipped(tier, deployment, "retry_after");
+        return;
+      }
+      const code = err.code;
       const status =
         code === Code.DeadlineExceeded
           ? OutcomeStatus.TIMEOUT
@@ -112,6 +142,7 @@ export class CanaryProber {
     } finally {
       this.busy.delete(key);
     }
+    this.options.metrics?.sent(tier, deployment, outcome.status, outcome.costUsd);
     this.options.record(outcome);
   }
 
@@ -123,4 +154,12 @@ export class CanaryProber {
   private key(tier: string, deployment: string): string {
     return `${tier}\u0000${deployment}`;
   }
+}
+
+/** How long a refused probe's executor asked to wait, in ms, if it said. */
+function retryAfterMs(err: ConnectError): number | undefined {
+  const ms = Number(err.metadata.get(RETRY_AFTER_MS_HEADER) ?? NaN);
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const seconds = Number(err.metadata.get(RETRY_AFTER_HEADER) ?? NaN);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1_000 : undefined;
 }

@@ -9,9 +9,11 @@ import { decodeOutcomes, NatsLink, openStatusBucket, readStatuses, subjects } fr
 import { AlertWebhook } from "./alert-webhook.js";
 import { CanaryProber } from "./canary-prober.js";
 import { LeaderLease } from "./leader-lease.js";
+import { registerProbeMetrics } from "./probe-metrics.js";
 import { createHealthMonitorService } from "./monitor-service.js";
 import { StatusBoard } from "./status-board.js";
 import { StatusPublisher } from "./status-publisher.js";
+import { TrafficCoverage } from "./traffic-coverage.js";
 
 export interface HealthMonitorServer {
   readonly rpc: RpcServer;
@@ -39,6 +41,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
   const tierNames = Object.keys(config.tiers);
   const listeners = new Set<(event: TierStatusEvent) => void>();
   let board = new StatusBoard(config, { monitorId, firstSequence: BigInt(Date.now()) * 1000n });
+  const coverage = new TrafficCoverage();
   let bucket: KV | undefined;
   let subscription: Subscription | undefined;
   const timers: NodeJS.Timeout[] = [];
@@ -56,7 +59,10 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
           try {
             const now = Date.now();
             const batch = decodeOutcomes(msg.data);
-            for (const o of batch.outcomes) board.record(o, now);
+            for (const o of batch.outcomes) {
+              board.record(o, now);
+              coverage.record(o, now);
+            }
             if (batch.load && batch.tier) board.recordLoad(batch.tier, batch.executorId, batch.load, now);
             evaluate();
           } catch (cause) {
@@ -106,6 +112,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
       emit(event, true);
     }
   }
+  const metrics = createMetricsRegistry("health-monitor");
   const prober = new CanaryProber({
     config,
     ...(options.executorTransport ? { transport: options.executorTransport } : {}),
@@ -114,8 +121,9 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
       evaluate();
     },
     recovering: (tier) => board.recovering(tier),
+    trafficAt: (tier, deployment) => coverage.lastSeen(tier, deployment),
+    metrics: registerProbeMetrics(metrics),
   });
-  const metrics = createMetricsRegistry("health-monitor");
   new Gauge({
     name: "tiermesh_monitor_leading",
     help: "1 while this replica holds the lease and publishes tier status",

@@ -81,7 +81,10 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
     if (req.method !== "POST") throw new EdgeError(405, `${path} takes POST`);
     const body = parseBody(await readBody(req));
     const controller = new AbortController();
-    res.on("close", () => controller.abort());
+    // The caller left before the answer was complete (a finished response needs no abort).
+    res.on("close", () => {
+      if (!res.writableFinished) controller.abort();
+    });
     const header = (name: string) => {
       const v = req.headers[name];
       return typeof v === "string" ? v : undefined;
@@ -113,13 +116,16 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
     try {
       for await (const event of core.completeStream(call)) {
+        // The role chunk leaves with the first event, in one write.
+        let head = "";
         if (!res.headersSent) {
           res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-          res.write(chunk(body.model, { role: "assistant", content: "" }, null));
+          head = chunk(body.model, { role: "assistant", content: "" }, null);
         }
         if (event.case === "delta") {
-          res.write(chunk(body.model, { content: event.value }, null));
+          res.write(head + chunk(body.model, { content: event.value }, null));
         } else {
+          if (head) res.write(head);
           const r = event.value;
           res.write(chunk(r.model, {}, r.finishReason, { usage: usageOf(r), tiermesh: extension(r) }));
           res.end("data: [DONE]\n\n");

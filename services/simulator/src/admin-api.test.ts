@@ -121,4 +121,31 @@ describe("admin API", () => {
     const levels = logLines.map((line) => (JSON.parse(line) as { level: number }).level);
     expect(levels.filter((level) => level >= 30)).toEqual([]);
   });
+
+  it("counts requests per model, probes apart, with when each arrived and how it was answered", async () => {
+    const before = Date.now();
+    await complete("sim-a");
+    await send("PATCH", "/admin/models/sim-a", { rate_limit_rate: 1, retry_after_s: 2 });
+    const limited = await fetch(`${base}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-tiermesh-probe": "1" },
+      body: JSON.stringify({ model: "sim-a", max_tokens: 1, messages: [{ role: "user", content: "Reply with OK." }] }),
+    });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("2");
+    await complete("nope");
+    const log = (await (await send("GET", "/admin/requests")).json()) as Record<string, { requests: number; probes: number; recent: { at_ms: number; probe: boolean; max_tokens: number | null; answer: string }[] }>;
+    expect(Object.keys(log)).toEqual(["sim-a"]);
+    expect(log["sim-a"]).toMatchObject({
+      requests: 2,
+      probes: 1,
+      recent: [
+        { probe: false, max_tokens: null, answer: "ok" },
+        { probe: true, max_tokens: 1, answer: "rate_limit" },
+      ],
+    });
+    expect(log["sim-a"]!.recent[0]!.at_ms).toBeGreaterThanOrEqual(before);
+    expect((await send("DELETE", "/admin/requests")).status).toBe(200);
+    expect(await (await send("GET", "/admin/requests")).json()).toEqual({});
+  });
 });

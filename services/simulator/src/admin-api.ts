@@ -3,12 +3,14 @@ import type { Logger } from "pino";
 import { invalidRequestFromZod, openAIError, sendOpenAIError } from "./openai-error.js";
 import type { ProfileStore } from "./profile-store.js";
 import { readJsonOrReply } from "./read-json-body.js";
+import type { RequestLog } from "./request-log.js";
 import { sendJson } from "./send-json.js";
 import { modelProfilePatchSchema, type ModelProfilePatch } from "./simulator-config.js";
 
 export interface AdminDeps {
   store: ProfileStore;
   logger: Logger | undefined;
+  requests: RequestLog;
 }
 
 async function readPatch(req: IncomingMessage, res: ServerResponse): Promise<ModelProfilePatch | undefined> {
@@ -77,4 +79,15 @@ export function resetProfiles(deps: AdminDeps, res: ServerResponse): void {
   deps.store.reset();
   deps.logger?.info("simulator profiles reset to config");
   sendJson(res, 200, deps.store.snapshot());
+}
+
+/** `GET /admin/requests`: per model, requests and probes received, and the latest of them. */
+export function getRequests(deps: AdminDeps, res: ServerResponse): void {
+  sendJson(res, 200, deps.requests.snapshot());
+}
+
+/** `DELETE /admin/requests`: forgets every counted request. */
+export function clearRequests(deps: AdminDeps, res: ServerResponse): void {
+  deps.requests.clear();
+  sendJson(res, 200, {});
 }

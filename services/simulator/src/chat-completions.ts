@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { pause } from "./abortable-pause.js";
-import { chatCompletionRequestSchema } from "./chat-completion-request.js";
+import { chatCompletionRequestSchema, requestedTokenCap } from "./chat-completion-request.js";
 import { assistantPrefix, planCompletion, type CompletionPlan } from "./completion-plan.js";
 import { streamCompletion } from "./completion-stream.js";
 import { sampleDelayMs, sampleTotalDelayMs } from "./latency.js";
 import { invalidRequestFromZod, openAIError, sendOpenAIError } from "./openai-error.js";
 import { readJsonOrReply } from "./read-json-body.js";
+import { PROBE_HEADER, type RequestLog } from "./request-log.js";
 import { sendJson } from "./send-json.js";
 import type { ModelProfile } from "./simulator-config.js";
 
@@ -78,6 +79,8 @@ function answerFault(res: ServerResponse, fault: Fault, profile: ModelProfile, m
 export interface ChatCompletionsDeps {
   profileOf(model: string): ModelProfile | undefined;
   random: () => number;
+  /** Counts every request to a known model. */
+  log?: RequestLog;
 }
 
 /** `POST /v1/chat/completions`. `signal` aborts when the response closes. */
@@ -122,6 +125,12 @@ export async function handleChatCompletions(
   }
 
   const fault = pickFault(profile, deps.random);
+  deps.log?.record(request.model, {
+    at_ms: Date.now(),
+    probe: req.headers[PROBE_HEADER] === "1",
+    max_tokens: requestedTokenCap(request) ?? null,
+    answer: fault ?? "ok",
+  });
   if (fault !== null) return answerFault(res, fault, profile, request.model);
 
   const plan = planCompletion(request, profile, deps.random);

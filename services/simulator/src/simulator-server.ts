@@ -2,7 +2,9 @@ import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import {
+  clearRequests,
   getProfiles,
+  getRequests,
   patchAllProfiles,
   patchProfile,
   resetProfiles,
@@ -11,6 +13,7 @@ import {
 import { handleChatCompletions, type ChatCompletionsDeps } from "./chat-completions.js";
 import { openAIError, sendOpenAIError } from "./openai-error.js";
 import { createProfileStore } from "./profile-store.js";
+import { RequestLog } from "./request-log.js";
 import { sendJson, sendText } from "./send-json.js";
 import type { ModelProfile, SimulatorConfig } from "./simulator-config.js";
 
@@ -82,6 +85,11 @@ async function route(
     if (method === "PATCH") return patchAllProfiles(ctx.admin, req, res);
     return methodNotAllowed(res, "GET, PATCH");
   }
+  if (path === "/admin/requests") {
+    if (method === "GET") return getRequests(ctx.admin, res);
+    if (method === "DELETE") return clearRequests(ctx.admin, res);
+    return methodNotAllowed(res, "GET, DELETE");
+  }
   if (path === "/admin/reset") {
     return method === "POST" ? resetProfiles(ctx.admin, res) : methodNotAllowed(res, "POST");
   }
@@ -100,9 +108,10 @@ async function route(
 export function createSimulator(config: SimulatorConfig, options: SimulatorOptions = {}): Simulator {
   const logger = options.logger?.child({ component: "simulator" });
   const store = createProfileStore(config.models);
+  const requests = new RequestLog();
   const ctx: Context = {
-    completions: { profileOf: (model) => store.get(model), random: options.random ?? Math.random },
-    admin: { store, logger },
+    completions: { profileOf: (model) => store.get(model), random: options.random ?? Math.random, log: requests },
+    admin: { store, logger, requests },
     modelsCreated: Math.floor(Date.now() / 1000),
   };
 

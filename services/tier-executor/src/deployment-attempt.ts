@@ -76,8 +76,9 @@ export function startDeploymentAttempt(setup: AttemptSetup): RacedAttempt<string
  * a stall of the deployment abort it; exactly one outcome is reported (none for probes: the
  * monitor that sent them measures them), a stall's at once; the breaker hears of server,
  * network and timeout failures and of successes, not of client errors or cancellations; a
- * 429 cools the deployment down for its Retry-After. A directed canary probe that succeeds
- * closes an open or half-open breaker and clears the stall; one that fails extends nothing.
+ * 429 (or any answer with a Retry-After) cools the deployment down for that long, capped. A
+ * directed canary probe that succeeds closes an open or half-open breaker and clears the
+ * stall; one that fails extends nothing. A probe's call and cost go to the deployment's tally.
  */
 async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGenerator<string, AttemptResult> {
   const { state, probe, directed } = s;
@@ -106,7 +107,7 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
     if (settled) return;
     settled = true;
     // Probes are measured by the monitor that sent them; reporting them here too would count them twice.
-    if (probe) return;
+    if (probe) return state.probes.called(cost);
     s.report({
       tier: s.tierName,
       model: deployment.model,
@@ -182,7 +183,7 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
     const err = reason instanceof ProviderError ? reason : cause instanceof ProviderError ? cause : new ProviderError("server", String(cause), { cause });
     failure = err.failure;
     judge(state, directed, err.failure);
-    if (err.failure === "rate_limited") state.coolingUntil = s.now() + (err.options.retryAfterMs ?? 1_000);
+    state.coolDown(err.failure, err.options.retryAfterMs, s.now());
     report(outcomeOfFailure[err.failure]);
     throw err;
   } finally {

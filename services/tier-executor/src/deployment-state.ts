@@ -2,6 +2,8 @@ import type { BreakerConfig, DeploymentConfig, TierConfig } from "@tiermesh/conf
 import { CircuitBreaker } from "./circuit-breaker.js";
 import { Ewma } from "./deployment-selector.js";
 import { InterTokenStall, type InterTokenSettings } from "./inter-token-stall.js";
+import { ProbeTally } from "./probe-tally.js";
+import type { ProviderFailure } from "./providers/provider-error.js";
 import { StallDetector, systemClock, type Clock, type Stall, type StallSettings } from "./stall-detector.js";
 
 export interface Deployment {
@@ -11,6 +13,16 @@ export interface Deployment {
   weight: number;
   price: DeploymentConfig["price"];
 }
+
+/** How long a provider's request to wait cools a deployment down (`tiers.<name>.cooldown`). */
+export interface CooldownSettings {
+  /** After a 429 without a Retry-After. */
+  defaultMs: number;
+  /** Cap on any cool-down. */
+  maxMs: number;
+}
+
+const DEFAULT_COOLDOWN: CooldownSettings = { defaultMs: 1_000, maxMs: 60_000 };
 
 /** Called after a deployment stalled (its breaker is already open). */
 export type StallListener = (state: DeploymentState, stall: Stall) => void;
@@ -24,8 +36,9 @@ export class DeploymentState {
   /** Streams gone silent between tokens. */
   readonly pace: InterTokenStall;
   readonly ttft = new Ewma();
+  readonly probes = new ProbeTally();
   outstanding = 0;
-  /** Epoch ms until which the provider asked us (429 Retry-After) not to call. */
+  /** Epoch ms until which the provider asked us (429, Retry-After) not to call: no attempt, no probe. */
   coolingUntil = 0;
   /** Malformed stream chunks skipped since start. */
   skippedChunks = 0;
@@ -37,6 +50,7 @@ export class DeploymentState {
     stall: StallSettings = { enabled: false, ttftMultiple: 1, minMs: 1, maxMs: 1, quorum: 0, quorumTtftMultiple: 1 },
     clock: Clock = systemClock,
     onStall: StallListener = () => undefined,
+    private readonly cooldown: CooldownSettings = DEFAULT_COOLDOWN,
     pace: InterTokenSettings = NO_PACE,
   ) {
     this.breaker = new CircuitBreaker(breaker, now);
@@ -54,11 +68,28 @@ export class DeploymentState {
     this.stall.reset();
   }
 
+  /**
+   * The provider answered `failure`, asking to wait `retryAfterMs` (its Retry-After): cool
+   * down for that long, or `defaultMs` after a 429 that named no wait; never longer than
+   * `maxMs`, and never shorter than a cool-down already running.
+   */
+  coolDown(failure: ProviderFailure, retryAfterMs: number | undefined, now: number): void {
+    const wait = retryAfterMs ?? (failure === "rate_limited" ? this.cooldown.defaultMs : undefined);
+    if (wait === undefined) return;
+    this.coolingUntil = Math.max(this.coolingUntil, now + Math.min(wait, this.cooldown.maxMs));
+  }
+
+  /** How much longer the cool-down lasts at `now`; 0 when the deployment may be called. */
+  coolingForMs(now: number): number {
+    return Math.max(0, this.coolingUntil - now);
+  }
+
   static fromConfig(tier: TierConfig, now: () => number, clock: Clock = systemClock, onStall?: StallListener): DeploymentState[] {
     const stall = stallSettings(tier);
     const pace = interTokenSettings(tier);
+    const cooldown = { defaultMs: tier.cooldown.default_ms, maxMs: tier.cooldown.max_ms };
     return tier.models.map(
-      (m) => new DeploymentState({ ...m, id: m.id ?? `${m.provider}/${m.model}` }, tier.breaker, now, stall, clock, onStall, pace),
+      (m) => new DeploymentState({ ...m, id: m.id ?? `${m.provider}/${m.model}` }, tier.breaker, now, stall, clock, onStall, cooldown, pace),
     );
   }
 }

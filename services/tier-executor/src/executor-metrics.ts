@@ -84,6 +84,32 @@ export function createExecutorMetrics(tier: string, runner: () => TierRunner): R
       for (const d of runner().deployments) this.set({ deployment: d.deployment.id }, d.stall.thresholdMs);
     },
   });
+  const probeCounters = [
+    { name: "tiermesh_executor_probes_total", help: "Canary probes sent to the provider per deployment (each a provider call)", of: (d: DeploymentState) => d.probes.sent },
+    { name: "tiermesh_executor_probe_cost_usd_total", help: "What canary probes cost per deployment, in US dollars", of: (d: DeploymentState) => d.probes.costUsd },
+    {
+      name: "tiermesh_executor_probes_refused_total",
+      help: "Canary probes refused without a provider call per deployment: it was cooling down after its provider asked to wait (Retry-After)",
+      of: (d: DeploymentState) => d.probes.refused,
+    },
+  ];
+  for (const { name, help, of } of probeCounters) {
+    const counted = new Map<string, number>();
+    new Counter({
+      name,
+      help,
+      labelNames: ["deployment"],
+      registers: [registry],
+      collect() {
+        for (const d of runner().deployments) {
+          const id = d.deployment.id;
+          const delta = of(d) - (counted.get(id) ?? 0);
+          if (delta >= 0) this.inc({ deployment: id }, delta);
+          counted.set(id, of(d));
+        }
+      },
+    });
+  }
   return registry;
 }
 

@@ -5,19 +5,20 @@ import { cacheKey } from "./response-cache.js";
 
 /**
  * What the tier sends a provider for one request (without the deployment's model): the
- * tier's system prompt ({{tier}} and {{tenant}} replaced) first, the caller's messages, the
- * caller's max_tokens or the tier's default under the tier's cap, and the assistant prefix
- * of an answer being continued.
+ * tier's system prompt ({{tier}} and {{tenant}} replaced) first (not for probes: a probe is
+ * the smallest request the provider accepts), the caller's messages, the caller's max_tokens
+ * or the tier's default under the tier's cap, and the assistant prefix of an answer being
+ * continued.
  */
 export function providerRequestOf(
   tierName: string,
   tier: TierConfig,
-  r: { input: CompletionInput; tenant: string; assistantPrefix?: string | undefined },
+  r: { input: CompletionInput; tenant: string; probe: boolean; assistantPrefix?: string | undefined },
 ): ProviderRequest {
   const { prompt } = tier;
   const { input } = r;
   const messages: ProviderMessage[] = input.messages.map((m) => ({ role: m.role, content: m.content }));
-  if (prompt.system !== undefined) {
+  if (prompt.system !== undefined && !r.probe) {
     const system = prompt.system.replaceAll("{{tier}}", tierName).replaceAll("{{tenant}}", r.tenant);
     messages.unshift({ role: "system", content: system });
   }
@@ -29,6 +30,7 @@ export function providerRequestOf(
     temperature: input.temperature,
     jsonMode: input.jsonMode,
     ...(r.assistantPrefix ? { assistantPrefix: r.assistantPrefix } : {}),
+    ...(r.probe ? { probe: true } : {}),
   };
 }
 

@@ -284,3 +284,40 @@ describe("StallDetector", () => {
     expect(detector.stalled).toBe(false);
   });
 });
+
+describe("StallDetector on a busy process", () => {
+  it("gives its verdict only after pending I/O: a first token read late, in the same turn as the check, is no stall", () => {
+    const clock = new FakeClock();
+    const deferred: (() => void)[] = [];
+    clock.afterPendingIo = (fn) => void deferred.push(fn);
+    const stalls: Stall[] = [];
+    const detector = new StallDetector(settings, clock, (s) => stalls.push(s));
+    let aborted = false;
+    const watch = detector.watch(10_000, () => (aborted = true));
+    // The process was busy past the threshold (max_ms without history): the check timer fires, the token is still unread.
+    clock.advance(2_100);
+    expect(deferred).toHaveLength(1);
+    // The poll phase then reads the token...
+    watch.firstToken(2_090);
+    // ...before the verdict runs.
+    for (const fn of deferred.splice(0)) fn();
+    expect(stalls).toEqual([]);
+    expect(aborted).toBe(false);
+    expect(detector.stalled).toBe(false);
+  });
+
+  it("still declares a real stall once pending I/O brought nothing", () => {
+    const clock = new FakeClock();
+    const deferred: (() => void)[] = [];
+    clock.afterPendingIo = (fn) => void deferred.push(fn);
+    const stalls: Stall[] = [];
+    const detector = new StallDetector(settings, clock, (s) => stalls.push(s));
+    let aborted = false;
+    detector.watch(10_000, () => (aborted = true));
+    detector.watch(10_000, () => undefined);
+    clock.advance(2_100);
+    for (const fn of deferred.splice(0)) fn();
+    expect(stalls).toHaveLength(1);
+    expect(aborted).toBe(true);
+  });
+});

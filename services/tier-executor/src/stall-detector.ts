@@ -6,12 +6,18 @@ export interface Clock {
   now(): number;
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** Runs `fn` once the I/O already waiting has been handled (absent: at once). */
+  afterPendingIo?(fn: () => void): void;
 }
 
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  // Timers run before the poll phase: a first token that arrived while this process was
+  // busy is still unread when a check timer fires. setImmediate runs after the poll phase,
+  // so the verdict sees it, and a busy executor does not mistake itself for a hung provider.
+  afterPendingIo: (fn) => setImmediate(fn),
 };
 
 export interface StallSettings {
@@ -94,6 +100,7 @@ export class StallDetector {
   private lastFirstTokenAt = -Infinity;
   private timer: unknown;
   private timerAt = Infinity;
+  private timerToken = 0;
   private stalledAt: number | undefined;
   private stallCount = 0;
 
@@ -226,7 +233,13 @@ export class StallDetector {
     this.cancelTimer();
     if (due === Infinity) return;
     this.timerAt = due;
-    this.timer = this.clock.setTimeout(() => this.check(), Math.max(0, Math.ceil(due - this.clock.now())));
+    const token = ++this.timerToken;
+    // A check cancelled while its verdict waits for pending I/O does not run.
+    const run = () => token === this.timerToken && this.check();
+    this.timer = this.clock.setTimeout(
+      () => (this.clock.afterPendingIo ? this.clock.afterPendingIo(run) : run()),
+      Math.max(0, Math.ceil(due - this.clock.now())),
+    );
   }
 
   private check(): void {
@@ -288,6 +301,7 @@ export class StallDetector {
 
   private cancelTimer(): void {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timerToken++;
     this.timer = undefined;
     this.timerAt = Infinity;
   }

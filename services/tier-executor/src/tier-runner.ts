@@ -8,6 +8,7 @@ import { startDeploymentAttempt, type AttemptResult } from "./deployment-attempt
 import { DeploymentPicker, RequestAttempts } from "./deployment-picker.js";
 import { DeploymentState, type Deployment } from "./deployment-state.js";
 import { raceFirstToken, RaceFailure, raceWithNotice, type RacedAttempt } from "./first-token-race.js";
+import { probeRefusal } from "./probe-refusal.js";
 import type { ProviderAdapter, ProviderRequest } from "./providers/provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./providers/provider-error.js";
 import { continueAnswer, excludeIncapable, NotContinued } from "./answer-continuation.js";
@@ -23,7 +24,7 @@ export interface RunRequest {
   tenant: string;
   /** Attempts this request may still make across layers; 0 = the tier's own limit. */
   maxAttempts: number;
-  /** Probes only: call this deployment once, whatever its breaker or cool-down says. */
+  /** Probes only: call this deployment once, whatever its breaker says; refused while it cools down (429, Retry-After). */
   deployment?: string | undefined;
   /** Continue this answer (text already delivered elsewhere); only deployments that can continue a prefix serve it. */
   assistantPrefix?: string | undefined;
@@ -147,6 +148,9 @@ export class TierRunner {
   async *run(request: RunRequest, ctx: RunContext): AsyncGenerator<RunEvent, RunResult> {
     const started = performance.now();
     const { tierName, tier } = this.options;
+    const directed = request.deployment === undefined ? undefined : this.states.find((s) => s.deployment.id === request.deployment);
+    const refusal = directed && probeRefusal(tierName, directed, this.now());
+    if (refusal) throw refusal;
     const providerRequest = providerRequestOf(tierName, tier, request);
     const cacheable = this.cache && !request.probe && !request.assistantPrefix && isDeterministic(request.input.temperature);
     const key = cacheable ? cacheKeyOf(tierName, providerRequest) : undefined;

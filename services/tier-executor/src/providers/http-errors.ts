@@ -1,19 +1,21 @@
 import type { Dispatcher } from "undici";
 import { failureOfStatus, ProviderError } from "./provider-error.js";
+import { retryAfterMs } from "./retry-after.js";
 
 /** Error bodies are read up to this many characters; the rest is dropped. */
 const MAX_ERROR_BODY = 4_096;
 
 /**
  * The ProviderError for a non-200 answer: failure kind from the status, message from the
- * body's `error.message` (OpenAI and Anthropic both use that shape), Retry-After in ms.
+ * body's `error.message` (OpenAI and Anthropic both use that shape), the provider's
+ * Retry-After (or rate-limit reset hint) in ms.
  */
 export async function statusError(name: string, res: Dispatcher.ResponseData): Promise<ProviderError> {
   const text = await readCapped(res.body).catch(() => "");
-  const retryAfter = Number(res.headers["retry-after"]);
+  const retryAfter = retryAfterMs(res.headers, res.statusCode);
   return new ProviderError(failureOfStatus(res.statusCode), `${name}: HTTP ${res.statusCode}: ${errorMessage(text)}`, {
     status: res.statusCode,
-    ...(Number.isFinite(retryAfter) ? { retryAfterMs: retryAfter * 1_000 } : {}),
+    ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
   });
 }
 

@@ -1,7 +1,7 @@
 import type { ProviderConfig } from "@tiermesh/config";
 import { Pool } from "undici";
 import { networkError, statusError } from "./http-errors.js";
-import type { ProviderAdapterFactory, ProviderEvent, ProviderRequest, ProviderUsage } from "./provider-adapter.js";
+import { PROBE_HEADER, type ProviderAdapterFactory, type ProviderEvent, type ProviderRequest, type ProviderUsage } from "./provider-adapter.js";
 import { ProviderError } from "./provider-error.js";
 import { withAssistantPrefix } from "./assistant-prefix.js";
 import { excerpt, sseEvents } from "./sse-events.js";
@@ -39,7 +39,7 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
     });
     let res;
     try {
-      res = await pool.request({ path, method: "POST", headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
+      res = await pool.request({ path, method: "POST", headers: request.probe ? { ...headers, [PROBE_HEADER]: "1" } : headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
     } catch (cause) {
       throw networkError(name, cause, signal);
     }

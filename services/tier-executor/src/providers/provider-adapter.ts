@@ -18,7 +18,12 @@ export interface ProviderRequest {
    * `continuesPrefix`.
    */
   assistantPrefix?: string | undefined;
+  /** A canary probe: adapters mark it (header `x-tiermesh-probe: 1`) so provider-side logs can tell it from traffic. */
+  probe?: boolean | undefined;
 }
+
+/** Request header marking a canary probe. */
+export const PROBE_HEADER = "x-tiermesh-probe";
 
 export interface ProviderUsage {
   promptTokens: number;
