@@ -111,7 +111,15 @@ export async function handleChatCompletions(
     );
   }
 
-  if (profile.refuse_prefix && assistantPrefix(request) !== undefined) {
+  const refused = profile.refuse_prefix && assistantPrefix(request) !== undefined;
+  const fault = refused ? null : pickFault(profile, deps.random);
+  deps.log?.record(request.model, {
+    at_ms: Date.now(),
+    probe: req.headers[PROBE_HEADER] === "1",
+    max_tokens: requestedTokenCap(request) ?? null,
+    answer: refused ? "prefix_refused" : (fault ?? "ok"),
+  });
+  if (refused) {
     return sendOpenAIError(
       res,
       400,
@@ -123,14 +131,6 @@ export async function handleChatCompletions(
       ),
     );
   }
-
-  const fault = pickFault(profile, deps.random);
-  deps.log?.record(request.model, {
-    at_ms: Date.now(),
-    probe: req.headers[PROBE_HEADER] === "1",
-    max_tokens: requestedTokenCap(request) ?? null,
-    answer: fault ?? "ok",
-  });
   if (fault !== null) return answerFault(res, fault, profile, request.model);
 
   const plan = planCompletion(request, profile, deps.random);
