@@ -251,7 +251,11 @@ describe("interrupted answers continued across tiers", () => {
 
   it("a target that refuses the prefix: the caller gets gold's original error, not the refusal", async () => {
     const refuse = { refuse_prefix: true };
+    await fetch(`${m.simulatorUrl}/admin/requests`, { method: "DELETE" });
     const out = await withGold(GOLD_CUT, streamed, refuse);
+    // Both lower tiers were asked to continue, and refused.
+    const log = (await (await fetch(`${m.simulatorUrl}/admin/requests`)).json()) as Record<string, { recent: { answer: string }[] }>;
+    for (const model of ["sim-silver", "sim-bronze"]) expect(log[model]?.recent.map((r) => r.answer)).toEqual(["prefix_refused"]);
     expect(out.text).toBe(answerOf(20));
     expect(out.done).toBeUndefined();
     expect(out.error?.code).toBe(grpc.status.UNAVAILABLE);
