@@ -46,7 +46,10 @@ describe("tiermesh up supervises its processes", () => {
   beforeAll(async () => {
     cfg = await writeMeshConfig({ patch: (raw) => (raw.log.level = "info") });
     up = spawnServiceProcess({ name: "up", command: process.execPath, args: [cli, "up", "--config", cfg.file, "--quiet"], env: { ...process.env } });
-    await until("tiermesh up", async () => (up.lines.some((l) => l.startsWith("tiermesh is up")) ? true : undefined), 30_000);
+    const exited = up.exited.then((code) => {
+      throw new Error(`tiermesh up exited (${code}): ${up.lines.slice(-5).join(" | ")}`);
+    });
+    await Promise.race([until("tiermesh up", async () => (up.lines.some((l) => l.startsWith("tiermesh is up")) ? true : undefined), 60_000), exited]);
     launcher = launcherClient(cfg.launcherUrl);
   });
   afterAll(async () => {
