@@ -65,11 +65,6 @@ export class Supervisor {
     return this.last;
   }
 
-  /** Tells the supervisor its process started again by other means (its owner restarted it). */
-  started(): void {
-    if (this.current === "exited") this.current = "running";
-  }
-
   /** Reports that the supervised process ended. */
   exited(exit: ProcessExit): void {
     this.last = exit;
