@@ -70,13 +70,14 @@ describe("tiermesh up supervises its processes", () => {
         const p = await processOf("classifier");
         return p.restarts === 1 && p.pid !== before.pid && p.state === "PROCESS_STATE_RUNNING" ? p : undefined;
       });
-      expect(Date.now() - killedAt).toBeLessThan(3_000);
-      expect(after.last_exit?.signal).toBe("SIGKILL");
+      // RUNNING again means SERVING again; allow for a slow start on a busy machine.
       const back = Date.now();
-      await sleep(2_500);
+      expect(back - killedAt).toBeLessThan(10_000);
+      expect(after.last_exit?.signal).toBe("SIGKILL");
+      await sleep(2_000);
       await traffic.stop();
-      // The router's connection to the classifier comes back on the same address: nothing fails a while after.
-      const settled = back + 1_500;
+      // The router's connection to the classifier comes back on the same address: nothing fails after a moment.
+      const settled = back + 250;
       expect(traffic.failed.filter((f) => f.startedAt > settled)).toEqual([]);
       expect(traffic.served.filter((s) => s.startedAt > settled).length).toBeGreaterThan(5);
     } finally {

@@ -21,7 +21,7 @@ export interface ProcessExit {
 export interface SupervisorOptions {
   /** Service name, in logs and status. */
   name: string;
-  /** Starts a new process in place of the dead one; resolves to its pid. Its exit is reported with `exited`. */
+  /** Starts a new process in place of the dead one; resolves to its pid once it answers. Its exit is reported with `exited`. */
   restart: () => Promise<number | undefined>;
   logger: SupervisorLogger;
   backoff?: Partial<RestartBackoffOptions>;
@@ -44,7 +44,6 @@ export function exitOf(result: number | string): { code: number | null; signal: 
 export class Supervisor {
   private readonly backoff: RestartBackoff;
   private timer: NodeJS.Timeout | undefined;
-  private restarting: Promise<void> | undefined;
   private current: SupervisedState = "running";
   private count = 0;
   private last: ProcessExit | undefined;
@@ -89,29 +88,39 @@ export class Supervisor {
     }
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.restarting = this.restartNow().finally(() => (this.restarting = undefined));
+      void this.restartNow();
     }, decision.delayMs);
   }
 
+  private get stopped(): boolean {
+    return this.current === "stopped";
+  }
+
   private async restartNow(): Promise<void> {
-    if (this.current === "stopped") return;
+    if (this.stopped) return;
     const { name, logger } = this.options;
     this.count += 1;
     try {
       const pid = await this.options.restart();
-      if (this.current === "restarting") this.current = "running";
+      if (this.stopped) return;
+      if (this.current === "restarting" && this.timer === undefined) this.current = "running";
       logger.info({ service: name, pid, restarts: this.count }, `${name} restarted`);
     } catch (err) {
-      // The new process's exit (reported through `exited`) schedules the next attempt.
+      if (this.stopped) return;
+      // A new process that died has already scheduled the next attempt through `exited`;
+      // one that lives but did not answer in time is left running.
       logger.warn({ service: name, err, restarts: this.count }, `${name} did not come back`);
+      if (this.current === "restarting" && this.timer === undefined) this.current = "running";
     }
   }
 
-  /** Ends supervision: cancels a pending restart and waits for one in progress to finish. */
+  /**
+   * Ends supervision: cancels a pending restart. A restart in progress has already spawned
+   * its process (the owner stops it); its wait for readiness is not awaited.
+   */
   async stop(): Promise<void> {
     this.current = "stopped";
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.restarting;
   }
 }

@@ -69,6 +69,14 @@ function plan(config: Config, configFile: string, healthMonitor: boolean, single
   return list;
 }
 
+/** Longest wait for a restarted service to answer before the launcher says it did not come back. */
+const restartReadyMs = 60_000;
+
+/** Resolves when the planned process answers: SERVING on grpc.health.v1, or its port open. */
+function ready(p: Planned, timeoutMs: number): Promise<void> {
+  return p.kind === "grpc" ? waitForServing(p.url, timeoutMs) : waitForPort(Number(p.url.split(":").pop()), timeoutMs);
+}
+
 /**
  * Starts NATS (unless given), the simulated provider and every service as separate processes,
  * and restarts any of them that dies, on the same address, so its peers reconnect.
@@ -104,16 +112,15 @@ export async function launchMesh(options: MeshOptions): Promise<Mesh> {
     const started = Date.now();
     for (const stage of [...new Set(planned.map((p) => p.stage))].sort()) {
       const batch = planned.filter((p) => p.stage === stage);
-      for (const p of batch) supervised.set(p.name, superviseService(p.name, spawn(p), supervision));
+      for (const p of batch) supervised.set(p.name, superviseService(p.name, spawn(p), () => ready(p, restartReadyMs), supervision));
       await Promise.all(
         batch.map(async (p) => {
           const proc = processes.get(p.name)!;
           const left = Math.max(1, timeout - (Date.now() - started));
-          const ready = p.kind === "grpc" ? waitForServing(p.url, left) : waitForPort(Number(p.url.split(":").pop()), left);
           const died = proc.exited.then((code) => {
             throw new Error(`${p.name} exited (${code}) during start: ${proc.lines.slice(-3).join(" | ")}`);
           });
-          await Promise.race([ready, died]);
+          await Promise.race([ready(p, left), died]);
         }),
       );
     }

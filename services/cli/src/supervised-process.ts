@@ -47,8 +47,16 @@ function track(supervisor: Supervisor) {
   };
 }
 
-/** Spawns a service with `spawn` and spawns it again, with backoff, every time it dies. */
-export function superviseService(name: string, spawn: () => ServiceProcess, options: SupervisionOptions): SupervisedProcess {
+/**
+ * Spawns a service with `spawn` and spawns it again, with backoff, every time it dies; a
+ * restart counts as done once `ready` resolves (the service answers again).
+ */
+export function superviseService(
+  name: string,
+  spawn: () => ServiceProcess,
+  ready: () => Promise<void>,
+  options: SupervisionOptions,
+): SupervisedProcess {
   let current: ServiceProcess | undefined;
   const launch = () => {
     const proc = spawn();
@@ -56,9 +64,17 @@ export function superviseService(name: string, spawn: () => ServiceProcess, opti
     void proc.exited.then((result) =>
       exits.exited({ pid: proc.child.pid, ...exitOf(result), uptimeMs: Date.now() - proc.startedAt, requested: proc.stopRequested }),
     );
+    return proc;
+  };
+  const restart = async () => {
+    const proc = launch();
+    const died = proc.exited.then((result) => {
+      throw new Error(`exited (${result}) before answering: ${proc.lines.slice(-3).join(" | ")}`);
+    });
+    await Promise.race([ready(), died]);
     return proc.child.pid;
   };
-  const supervisor = new Supervisor({ name, logger: options.logger, backoff: options.backoff, restart: async () => launch() });
+  const supervisor = new Supervisor({ name, logger: options.logger, backoff: options.backoff, restart });
   const exits = track(supervisor);
   launch();
   const alive = () => current !== undefined && current.child.exitCode === null && current.child.signalCode === null;
