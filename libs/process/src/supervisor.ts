@@ -46,7 +46,6 @@ export class Supervisor {
   private timer: NodeJS.Timeout | undefined;
   private current: SupervisedState = "running";
   private count = 0;
-  private last: ProcessExit | undefined;
 
   constructor(private readonly options: SupervisorOptions) {
     this.backoff = new RestartBackoff(options.backoff, options.random);
@@ -60,13 +59,8 @@ export class Supervisor {
     return this.current;
   }
 
-  get lastExit(): ProcessExit | undefined {
-    return this.last;
-  }
-
   /** Reports that the supervised process ended. */
   exited(exit: ProcessExit): void {
-    this.last = exit;
     if (this.current === "stopped") return;
     const { name, logger } = this.options;
     const fields = { service: name, pid: exit.pid, exitCode: exit.code, signal: exit.signal, uptimeMs: exit.uptimeMs };
