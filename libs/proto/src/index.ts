@@ -11,6 +11,7 @@ export * from "./gen/tiermesh/launcher/v1/launcher_pb.js";
 export * from "./gen/grpc/health/v1/health_pb.js";
 export {
   ATTEMPTS_HEADER,
+  CONTEXT_LENGTH_EXCEEDED,
   DEPLOYMENT_COOLING,
   ERROR_REASON_HEADER,
   PROMPT_TOO_LARGE,
