@@ -45,7 +45,14 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
     const input = validate(req);
     const deadline = deadlineFrom(ctx.timeoutMs(), deps.defaultTimeoutMs);
     return deps.runner.run(
-      { input, probe: req.probe, tenant: req.tenant, maxAttempts: req.maxAttempts, deployment: req.deployment || undefined },
+      {
+        input,
+        probe: req.probe,
+        tenant: req.tenant,
+        maxAttempts: req.maxAttempts,
+        deployment: req.deployment || undefined,
+        promptTokens: req.promptTokens,
+      },
       { deadline, signal: ctx.signal },
     );
   };

@@ -1,9 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { TierConfig } from "@tiermesh/config";
-import { ATTEMPTS_HEADER, RETRY_AFTER_HEADER, type CompletionInput } from "@tiermesh/proto";
+import { ATTEMPTS_HEADER, CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, RETRY_AFTER_HEADER, type CompletionInput } from "@tiermesh/proto";
 import { HedgeBudget, RetryBudget, type Logger } from "@tiermesh/runtime";
 import type { OutcomeInit } from "@tiermesh/tier-status";
 import { Bulkhead, BulkheadFullError, BulkheadTimeoutError } from "./bulkhead.js";
+import { requestContextTokens } from "./context-tokens.js";
 import { startDeploymentAttempt, type AttemptResult } from "./deployment-attempt.js";
 import { DeploymentPicker, RequestAttempts } from "./deployment-picker.js";
 import { DeploymentState, type Deployment } from "./deployment-state.js";
@@ -23,6 +24,8 @@ export interface RunRequest {
   maxAttempts: number;
   /** Probes only: call this deployment once, whatever its breaker says; refused while it cools down (429, Retry-After). */
   deployment?: string | undefined;
+  /** Tokens of the input's messages as the classifier counted them; 0 or absent = count here. */
+  promptTokens?: number | undefined;
 }
 
 export interface RunContext {
@@ -84,6 +87,7 @@ const codeOfFailure: Record<ProviderFailure, Code> = {
   server: Code.Unavailable,
   network: Code.Unavailable,
   client: Code.InvalidArgument,
+  context_length: Code.InvalidArgument,
   cancelled: Code.Canceled,
 };
 
@@ -174,7 +178,7 @@ export class TierRunner {
   private async *serve(request: RunRequest, providerRequest: ProviderRequest, ctx: RunContext, started: number): AsyncGenerator<RunEvent, RunResult> {
     const { tier } = this.options;
     const limit = request.deployment ? 1 : Math.min(tier.retries.max_attempts, request.maxAttempts > 0 ? request.maxAttempts : Infinity);
-    const log = new RequestAttempts();
+    const log = new RequestAttempts(requestContextTokens(tier, this.options.tierName, request));
     let attempts = 0;
     let hedged = false;
     let advised = false;
@@ -195,8 +199,9 @@ export class TierRunner {
           lastError = new ProviderError(lastError?.failure ?? "server", `${lastError?.message ?? "failed"} (retry budget exhausted)`);
           break;
         }
-        // A stall has already cost its wait, and the next deployment is not the stalled one.
-        if (lastError?.failure !== "stalled") await this.backoff(attempts, ctx);
+        // A stall has already cost its wait, and the next deployment is not the stalled one
+        // (nor, after a refusal for length, the one that refused).
+        if (lastError?.failure !== "stalled" && lastError?.failure !== "context_length") await this.backoff(attempts, ctx);
       }
       const remaining = ctx.deadline - Date.now();
       if (remaining <= 0 || ctx.signal.aborted) break;
@@ -308,6 +313,8 @@ export class TierRunner {
 
   /** Why no deployment can take the request's next attempt. */
   private nothingUsable(log: RequestAttempts, lastError: ProviderError | undefined): ProviderError {
+    const tooLong = this.picker.contextRefusal(log, lastError);
+    if (tooLong) return tooLong;
     const cooling = this.coolingForMs();
     if (cooling !== undefined) {
       // Every usable deployment asked us to wait (429): say so, with when to retry.
@@ -324,6 +331,7 @@ export class TierRunner {
   private failure(message: string, code: Code, attempts: number, cause?: unknown, retryAfterMs?: number): ConnectError {
     const metadata: Record<string, string> = { [ATTEMPTS_HEADER]: String(attempts) };
     if (retryAfterMs !== undefined) metadata[RETRY_AFTER_HEADER] = String(Math.max(1, Math.ceil(retryAfterMs / 1_000)));
+    if (cause instanceof ProviderError && cause.failure === "context_length") metadata[ERROR_REASON_HEADER] = CONTEXT_LENGTH_EXCEEDED;
     return new ConnectError(`tier ${this.options.tierName}: ${message}`, code, metadata, undefined, cause);
   }
 

@@ -1,4 +1,5 @@
 import { Pool } from "undici";
+import { isContextLengthError } from "./context-length.js";
 import { networkError, statusError } from "./http-errors.js";
 import { PROBE_HEADER, type ProviderAdapterFactory, type ProviderEvent, type ProviderRequest, type ProviderUsage } from "./provider-adapter.js";
 import { ProviderError } from "./provider-error.js";
@@ -56,7 +57,13 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
           throw new ProviderError("server", `${name}: malformed stream chunk`, { cause });
         }
         if (parsed.error) {
-          const kind = parsed.error.type === "invalid_request_error" ? "client" : parsed.error.code === 429 ? "rate_limited" : "server";
+          const kind = isContextLengthError(parsed.error)
+            ? "context_length"
+            : parsed.error.type === "invalid_request_error"
+              ? "client"
+              : parsed.error.code === 429
+                ? "rate_limited"
+                : "server";
           throw new ProviderError(kind, `${name}: error in stream: ${parsed.error.message ?? "unknown error"}`);
         }
         const choice = parsed.choices?.[0];
