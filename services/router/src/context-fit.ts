@@ -1,0 +1,152 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { contextNeed, formatTokens, largestWindow, windowFits, type Config, type ContextNeed, type TierLadder } from "@tiermesh/config";
+import { CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, TierState } from "@tiermesh/proto";
+
+/** The range a request may be served in. */
+export interface ContextRange {
+  /** Tier the classifier assigned; its quality floor applies. */
+  requested: string;
+  /** The plan's range. */
+  minTier: string;
+  maxTier: string;
+}
+
+/** What a request asks of a context window, before a tier's system prompt and max tokens. */
+export interface ContextDemandInput {
+  /** The classifier's count of the caller's messages. */
+  messageTokens: number;
+  /** The caller's max_tokens; 0 = each tier's default. */
+  askedMaxTokens: number;
+  tenant: string;
+}
+
+export interface FittedTiers {
+  tiers: string[];
+  reasons: string[];
+}
+
+/** Whether an error says the prompt plus max tokens did not fit the models tried. */
+export function isContextMiss(err: ConnectError): boolean {
+  return err.code === Code.InvalidArgument && err.metadata.get(ERROR_REASON_HEADER) === CONTEXT_LENGTH_EXCEEDED;
+}
+
+/**
+ * Capability-aware routing on context length. A tier can take a request when one of its
+ * deployments' context windows holds the request's prompt (messages plus the tier's system
+ * prompt) and the completion tokens the tier asks for; a deployment without a declared window
+ * can take anything. Only tiers within the plan's range (the plan's min_tier or the requested
+ * tier's quality floor, whichever is higher, up to the plan's max_tier) are ever used.
+ */
+export class ContextFit {
+  constructor(
+    private readonly tiers: Config["tiers"],
+    private readonly ladder: TierLadder,
+    private readonly state: (tier: string) => TierState,
+  ) {}
+
+  need(tier: string, demand: ContextDemandInput): ContextNeed {
+    return contextNeed(this.tiers[tier]!, { ...demand, tierName: tier });
+  }
+
+  fits(tier: string, demand: ContextDemandInput): boolean {
+    return windowFits(largestWindow(this.tiers[tier]!).tokens, this.need(tier, demand).total);
+  }
+
+  /** The tiers the range allows, highest first. */
+  allowed(range: ContextRange): string[] {
+    const floorOf = this.tiers[range.requested]!.routing.floor ?? this.ladder.lowest;
+    const floor = this.ladder.above(range.minTier, floorOf) ? range.minTier : floorOf;
+    const low = this.ladder.rank(floor);
+    const high = this.ladder.rank(range.maxTier);
+    return this.ladder.names.filter((t) => this.ladder.rank(t) >= low && this.ladder.rank(t) <= high);
+  }
+
+  /**
+   * Fits the routing plan's tiers to the request before any call. When the plan's first tier
+   * can take it, the plan stands, less the tiers that cannot. Otherwise the request goes to the
+   * nearest allowed tier above that can (not down ones first: a larger model is usually a
+   * higher tier), then the plan's fallbacks that can, then allowed tiers below that can.
+   * Throws INVALID_ARGUMENT naming the largest allowed window when no allowed tier can.
+   */
+  plan(planned: readonly string[], range: ContextRange, demand: ContextDemandInput): FittedTiers {
+    const allowed = this.allowed(range);
+    const usable = planned.filter((t) => allowed.includes(t) && this.fits(t, demand));
+    const first = planned[0]!;
+    const reasons: string[] = [];
+    if (usable[0] === first) {
+      for (const t of planned) {
+        if (!usable.includes(t) && !this.fits(t, demand)) reasons.push(`${t} is not a fallback for this request: ${this.tooLong(t, demand)}`);
+      }
+      return { tiers: usable, reasons };
+    }
+    const tiers = this.ordered(first, allowed, usable, (t) => this.fits(t, demand));
+    if (tiers.length === 0) throw this.noFit(allowed, demand);
+    reasons.push(`${this.tooLong(first, demand)}; routed to ${tiers[0]} (${this.windowText(tiers[0]!)})`);
+    return { tiers, reasons };
+  }
+
+  /**
+   * `missed` refused the request for its length although its declared windows should have held
+   * it: the allowed tiers not yet begun whose largest window is larger (or undeclared), in the
+   * same order as `plan` would choose them from `missed`. Empty when there is none.
+   */
+  afterMiss(begun: readonly string[], remaining: readonly string[], missed: string, range: ContextRange, demand: ContextDemandInput): string[] {
+    const missedWindow = largestWindow(this.tiers[missed]!).tokens;
+    const larger = (t: string) => {
+      const w = largestWindow(this.tiers[t]!).tokens;
+      return !begun.includes(t) && this.fits(t, demand) && (w === undefined || missedWindow === undefined || w > missedWindow);
+    };
+    const allowed = this.allowed(range);
+    return this.ordered(missed, allowed, remaining.filter((t) => allowed.includes(t) && larger(t)), larger);
+  }
+
+  /** The final answer when a tier refused for length and no allowed tier is left to try. */
+  refusedEverywhere(missed: string, err: ConnectError, demand: ContextDemandInput): ConnectError {
+    const need = this.need(missed, demand);
+    return new ConnectError(
+      `prompt of ${formatTokens(need.promptTokens)} tokens plus max_tokens ${formatTokens(need.maxTokens)} does not fit any model allowed for this plan: ` +
+        `the largest that could take it refused it (${err.rawMessage})`,
+      Code.InvalidArgument,
+      { [ERROR_REASON_HEADER]: CONTEXT_LENGTH_EXCEEDED },
+    );
+  }
+
+  /** Nearest tiers above `pivot` that take it (healthy first), then `preferred` in order, then nearest below, then down ones above. */
+  private ordered(pivot: string, allowed: readonly string[], preferred: readonly string[], takes: (t: string) => boolean): string[] {
+    const rank = this.ladder.rank(pivot);
+    const above = allowed.filter((t) => this.ladder.rank(t) > rank && takes(t)).reverse();
+    const below = allowed.filter((t) => this.ladder.rank(t) < rank && takes(t));
+    const down = (t: string) => this.state(t) === TierState.DOWN;
+    const out: string[] = [];
+    for (const t of [...above.filter((t) => !down(t)), ...preferred, ...below, ...above]) if (!out.includes(t)) out.push(t);
+    return out;
+  }
+
+  private noFit(allowed: readonly string[], demand: ContextDemandInput): ConnectError {
+    // Every allowed tier declares its windows (an undeclared one would fit): name the largest.
+    let best = allowed[0]!;
+    for (const t of allowed) if (largestWindow(this.tiers[t]!).tokens! > largestWindow(this.tiers[best]!).tokens!) best = t;
+    const need = this.need(best, demand);
+    const w = largestWindow(this.tiers[best]!);
+    return new ConnectError(
+      `prompt of ${formatTokens(need.promptTokens)} tokens plus max_tokens ${formatTokens(need.maxTokens)} exceeds the largest context window ` +
+        `allowed for this plan (${formatTokens(w.tokens!)} tokens, model ${w.model})`,
+      Code.InvalidArgument,
+      { [ERROR_REASON_HEADER]: CONTEXT_LENGTH_EXCEEDED },
+    );
+  }
+
+  private tooLong(tier: string, demand: ContextDemandInput): string {
+    const need = this.need(tier, demand);
+    const w = largestWindow(this.tiers[tier]!);
+    return (
+      `prompt of ${formatTokens(need.promptTokens)} tokens plus max_tokens ${formatTokens(need.maxTokens)} exceeds ${tier}'s largest ` +
+      `context window (${formatTokens(w.tokens ?? 0)} tokens, model ${w.model})`
+    );
+  }
+
+  private windowText(tier: string): string {
+    const w = largestWindow(this.tiers[tier]!);
+    return w.tokens === undefined ? `model ${w.model} declares no context window` : `context window ${formatTokens(w.tokens)} tokens, model ${w.model}`;
+  }
+}
