@@ -12,8 +12,8 @@ export interface LoggedRequest {
   probe: boolean;
   /** The tightest of max_tokens / max_completion_tokens; null when unset. */
   max_tokens: number | null;
-  /** How it was answered: normally, or with the injected fault. */
-  answer: "ok" | "outage" | "hang" | "rate_limit" | "error";
+  /** How it was answered: normally, with the injected fault, or refused as over the model's context window. */
+  answer: "ok" | "outage" | "hang" | "rate_limit" | "error" | "context_length_exceeded";
 }
 
 export interface ModelRequests {

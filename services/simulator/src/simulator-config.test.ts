@@ -23,6 +23,7 @@ describe("simulatorConfigSchema", () => {
       retry_after_s: 1,
       hang_rate: 0,
       stream_cut_rate: 0,
+      context_window: null,
     };
     expect(config.models["sim-a"]).toEqual(expected);
     expect(config.models["sim-b"]).toEqual(expected);

@@ -32,6 +32,11 @@ const scalarFields = {
   retry_after_s: z.number().int().min(0),
   hang_rate: rate,
   stream_cut_rate: rate,
+  /**
+   * Tokens the model takes, prompt (estimated as the simulator counts usage) plus max_tokens;
+   * a longer request gets OpenAI's 400 `context_length_exceeded`. null = no limit.
+   */
+  context_window: z.number().int().positive().nullable(),
 };
 
 export const modelProfileSchema = z.strictObject({
@@ -44,6 +49,7 @@ export const modelProfileSchema = z.strictObject({
   retry_after_s: scalarFields.retry_after_s.default(1),
   hang_rate: scalarFields.hang_rate.default(0),
   stream_cut_rate: scalarFields.stream_cut_rate.default(0),
+  context_window: scalarFields.context_window.default(null),
 });
 
 export type ModelProfile = z.output<typeof modelProfileSchema>;
