@@ -72,6 +72,7 @@ describe("routing on context length", () => {
     const body = (await res.json()) as any;
     expect(body.tiermesh.served_tier).toBe("silver");
     expect(body.model).toBe("sim-silver-xl");
+    expect(body.tiermesh.reasons.join("\n")).toMatch(/silver serves it from its larger deployments: 4,5\d\d tokens do not fit silver-small \(4,000 tokens\)/);
     const after = await requests();
     expect(calls(after, "sim-silver") - calls(before, "sim-silver")).toBe(0);
     expect(calls(after, "sim-silver-xl") - calls(before, "sim-silver-xl")).toBe(1);

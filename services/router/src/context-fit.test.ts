@@ -68,6 +68,7 @@ describe("ContextFit.plan", () => {
     const r = fit.plan(["silver", "bronze"], anyPlan("silver"), demand(5_000));
     expect(r.tiers).toEqual(["silver"]);
     expect(r.reasons).toEqual([
+      "silver serves it from its larger deployments: 5,256 tokens do not fit sim/sim-silver-0 (4,096 tokens)",
       "bronze is not a fallback for this request: prompt of 5,000 tokens plus max_tokens 256 exceeds bronze's largest context window (4,096 tokens, model sim-bronze-0)",
     ]);
   });
@@ -78,8 +79,16 @@ describe("ContextFit.plan", () => {
     expect(r.tiers).toEqual(["silver", "gold"]);
     expect(r.reasons).toEqual([
       "prompt of 7,000 tokens plus max_tokens 1,000 exceeds bronze's largest context window (4,096 tokens, model sim-bronze-0); routed to silver (context window 8,192 tokens, model sim-silver-1)",
+      "silver serves it from its larger deployments: 8,000 tokens do not fit sim/sim-silver-0 (4,096 tokens)",
     ]);
     expect(fit.plan(["silver", "bronze"], anyPlan("silver"), demand(9_000)).tiers).toEqual(["gold"]);
+  });
+
+  it("says when the tier serves the request from its larger deployments only", () => {
+    const { fit } = fitOf(LADDER);
+    expect(fit.plan(["silver", "bronze"], anyPlan("silver"), demand(5_000)).reasons[0]).toBe(
+      "silver serves it from its larger deployments: 5,256 tokens do not fit sim/sim-silver-0 (4,096 tokens)",
+    );
   });
 
   it("counts the tier's system prompt and default max tokens", () => {

@@ -1,5 +1,14 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { contextNeed, formatTokens, largestWindow, windowFits, type Config, type ContextNeed, type TierLadder } from "@tiermesh/config";
+import {
+  contextNeed,
+  deploymentId,
+  formatTokens,
+  largestWindow,
+  windowFits,
+  type Config,
+  type ContextNeed,
+  type TierLadder,
+} from "@tiermesh/config";
 import { CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, TierState } from "@tiermesh/proto";
 
 /** The range a request may be served in. */
@@ -77,12 +86,21 @@ export class ContextFit {
       for (const t of planned) {
         if (!usable.includes(t) && !this.fits(t, demand)) reasons.push(`${t} is not a fallback for this request: ${this.tooLong(t, demand)}`);
       }
-      return { tiers: usable, reasons };
+      return { tiers: usable, reasons: [...this.skippedDeployments(first, demand), ...reasons] };
     }
     const tiers = this.ordered(first, allowed, usable, (t) => this.fits(t, demand));
     if (tiers.length === 0) throw this.noFit(allowed, demand);
     reasons.push(`${this.tooLong(first, demand)}; routed to ${tiers[0]} (${this.windowText(tiers[0]!)})`);
-    return { tiers, reasons };
+    return { tiers, reasons: [...reasons, ...this.skippedDeployments(tiers[0]!, demand)] };
+  }
+
+  /** Says which of the tier's deployments its executor will skip because their windows are too small. */
+  private skippedDeployments(tier: string, demand: ContextDemandInput): string[] {
+    const need = this.need(tier, demand);
+    const small = this.tiers[tier]!.models.filter((m) => !windowFits(m.context_window, need.total));
+    if (small.length === 0) return [];
+    const list = small.map((m) => `${deploymentId(m)} (${formatTokens(m.context_window!)} tokens)`).join(", ");
+    return [`${tier} serves it from its larger deployments: ${formatTokens(need.total)} tokens do not fit ${list}`];
   }
 
   /**
