@@ -15,13 +15,17 @@ export interface ContextNeed {
   total: number;
 }
 
-export interface ContextDemand {
-  /** Tokens of the caller's messages (the classifier's o200k_base count). */
-  messageTokens: number;
+/** What a request asks of a tier, besides its messages. */
+export interface TierDemand {
   /** The caller's max_tokens; 0 = the tier's default. */
   askedMaxTokens: number;
   tierName: string;
   tenant: string;
+}
+
+export interface ContextDemand extends TierDemand {
+  /** Tokens of the caller's messages (the classifier's o200k_base count). */
+  messageTokens: number;
 }
 
 /** The largest context window among a tier's deployments. */
@@ -50,11 +54,30 @@ export function systemPrompt(tier: TierConfig, tierName: string, tenant: string)
  * classifier's tokenizer, reach the same number.
  */
 export function contextNeed(tier: TierConfig, demand: ContextDemand): ContextNeed {
+  const { systemTokens, maxTokens } = contextOverhead(tier, demand);
+  const promptTokens = demand.messageTokens + systemTokens;
+  return { promptTokens, maxTokens, total: promptTokens + maxTokens };
+}
+
+/**
+ * What the tier adds to the caller's messages: its system prompt and the completion tokens it
+ * asks for. A window holds the request when the messages take at most `window - total`, which
+ * a prompt's byte length often settles without counting its tokens.
+ */
+export function contextOverhead(tier: TierConfig, demand: TierDemand): { systemTokens: number; maxTokens: number; total: number } {
   const system = systemPrompt(tier, demand.tierName, demand.tenant);
   const systemTokens = system === undefined ? 0 : Math.ceil(system.length / CHARS_PER_TOKEN) + MESSAGE_OVERHEAD_TOKENS;
-  const promptTokens = demand.messageTokens + systemTokens;
   const maxTokens = completionTokens(tier, demand.askedMaxTokens);
-  return { promptTokens, maxTokens, total: promptTokens + maxTokens };
+  return { systemTokens, maxTokens, total: systemTokens + maxTokens };
+}
+
+/** The smallest window a tier's deployments declare; undefined when none declares one. */
+export function smallestWindow(tier: TierConfig): number | undefined {
+  let smallest: number | undefined;
+  for (const m of tier.models) {
+    if (m.context_window !== undefined && (smallest === undefined || m.context_window < smallest)) smallest = m.context_window;
+  }
+  return smallest;
 }
 
 export function deploymentId(m: Pick<DeploymentConfig, "id" | "provider" | "model">): string {

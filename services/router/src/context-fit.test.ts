@@ -59,7 +59,12 @@ const LADDER: TierSpec[] = [
   { name: "bronze", rank: 1, windows: [4_096] },
 ];
 const anyPlan = (requested: string): ContextRange => ({ requested, minTier: "bronze", maxTier: "gold" });
-const demand = (messageTokens: number, askedMaxTokens = 0) => ({ messageTokens, askedMaxTokens, tenant: "acme" });
+/** A prompt of `tokens` tokens whose byte bound is `bound`; `counted` records whether anyone needed the count. */
+function promptOf(tokens: number, bound = tokens * 4) {
+  const p = { bound, counted: false, over: (n: number) => bound > n && p.count() > n, count: () => ((p.counted = true), tokens) };
+  return p;
+}
+const demand = (messageTokens: number, askedMaxTokens = 0) => ({ prompt: promptOf(messageTokens), askedMaxTokens, tenant: "acme" });
 
 describe("ContextFit.plan", () => {
   it("keeps the plan when its first tier fits, dropping fallbacks too small for the request", () => {
@@ -139,6 +144,22 @@ describe("ContextFit.plan", () => {
       { name: "bronze", rank: 1, windows: [4_096] },
     ]);
     expect(fit.plan(["bronze"], { requested: "bronze", minTier: "bronze", maxTier: "gold" }, demand(1e6)).tiers).toEqual(["gold"]);
+  });
+});
+
+describe("ContextFit and the tokenizer", () => {
+  it("counts the prompt only when its byte length does not settle the fit, and passes the count to executors that need it", () => {
+    const { fit } = fitOf(LADDER);
+    const short = { prompt: promptOf(100, 400), askedMaxTokens: 0, tenant: "acme" };
+    expect(fit.plan(["silver", "bronze"], anyPlan("silver"), short).tiers).toEqual(["silver", "bronze"]);
+    expect(fit.tokensFor("silver", short)).toBe(0);
+    expect(short.prompt.counted).toBe(false);
+    // 5,000 bytes could be 5,000 tokens: more than silver's small deployment holds, so count.
+    const long = { prompt: promptOf(1_000, 5_000), askedMaxTokens: 0, tenant: "acme" };
+    expect(fit.tokensFor("gold", long)).toBe(0);
+    expect(long.prompt.counted).toBe(false);
+    expect(fit.tokensFor("silver", long)).toBe(1_000);
+    expect(long.prompt.counted).toBe(true);
   });
 });
 

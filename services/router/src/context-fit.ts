@@ -1,14 +1,16 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   contextNeed,
+  contextOverhead,
   deploymentId,
   formatTokens,
   largestWindow,
-  windowFits,
+  smallestWindow,
   type Config,
   type ContextNeed,
   type TierLadder,
 } from "@tiermesh/config";
+import { TokenCounter, type Classification } from "@tiermesh/policy";
 import { CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, TierState } from "@tiermesh/proto";
 
 /** The range a request may be served in. */
@@ -20,13 +22,36 @@ export interface ContextRange {
   maxTier: string;
 }
 
+/**
+ * The caller's messages in tokens, counted only when a window is in question: their byte
+ * length, an upper bound, settles most requests without the tokenizer.
+ */
+export interface PromptTokens {
+  /** Upper bound of the count. */
+  readonly bound: number;
+  /** True when the messages have more than `n` tokens. */
+  over(n: number): boolean;
+  /** The classifier's count (counts on first use). */
+  count(): number;
+}
+
 /** What a request asks of a context window, before a tier's system prompt and max tokens. */
 export interface ContextDemandInput {
-  /** The classifier's count of the caller's messages. */
-  messageTokens: number;
+  prompt: PromptTokens;
   /** The caller's max_tokens; 0 = each tier's default. */
   askedMaxTokens: number;
   tenant: string;
+}
+
+const bounds = new TokenCounter();
+
+/** The prompt of a classified request, in tokens as the classifier counts them. */
+export function promptTokensOf(classification: Pick<Classification, "promptTokens" | "promptTokensOver">, contents: readonly string[]): PromptTokens {
+  return {
+    bound: bounds.bound(contents),
+    over: (n) => classification.promptTokensOver(n),
+    count: () => classification.promptTokens,
+  };
 }
 
 export interface FittedTiers {
@@ -53,12 +78,24 @@ export class ContextFit {
     private readonly state: (tier: string) => TierState,
   ) {}
 
+  /** The request's exact need in `tier` (counts the prompt: for messages, once a window is in question). */
   need(tier: string, demand: ContextDemandInput): ContextNeed {
-    return contextNeed(this.tiers[tier]!, { ...demand, tierName: tier });
+    return contextNeed(this.tiers[tier]!, { askedMaxTokens: demand.askedMaxTokens, tenant: demand.tenant, tierName: tier, messageTokens: demand.prompt.count() });
   }
 
+  /** Whether `tier`'s largest window holds the request. */
   fits(tier: string, demand: ContextDemandInput): boolean {
-    return windowFits(largestWindow(this.tiers[tier]!).tokens, this.need(tier, demand).total);
+    return this.holds(tier, largestWindow(this.tiers[tier]!).tokens, demand);
+  }
+
+  /**
+   * The prompt tokens to pass to `tier`'s executor: 0 when even its smallest window holds the
+   * request by the prompt's byte length (or it declares none), so nobody need count; else the count.
+   */
+  tokensFor(tier: string, demand: ContextDemandInput): number {
+    const smallest = smallestWindow(this.tiers[tier]!);
+    if (smallest === undefined || demand.prompt.bound <= smallest - this.overhead(tier, demand)) return 0;
+    return demand.prompt.count();
   }
 
   /** The tiers the range allows, highest first. */
@@ -96,9 +133,9 @@ export class ContextFit {
 
   /** Says which of the tier's deployments its executor will skip because their windows are too small. */
   private skippedDeployments(tier: string, demand: ContextDemandInput): string[] {
-    const need = this.need(tier, demand);
-    const small = this.tiers[tier]!.models.filter((m) => !windowFits(m.context_window, need.total));
+    const small = this.tiers[tier]!.models.filter((m) => !this.holds(tier, m.context_window, demand));
     if (small.length === 0) return [];
+    const need = this.need(tier, demand);
     const list = small.map((m) => `${deploymentId(m)} (${formatTokens(m.context_window!)} tokens)`).join(", ");
     return [`${tier} serves it from its larger deployments: ${formatTokens(need.total)} tokens do not fit ${list}`];
   }
@@ -152,6 +189,17 @@ export class ContextFit {
       Code.InvalidArgument,
       { [ERROR_REASON_HEADER]: CONTEXT_LENGTH_EXCEEDED },
     );
+  }
+
+  /** Whether a window (undefined = undeclared) holds the request in `tier`. */
+  private holds(tier: string, window: number | undefined, demand: ContextDemandInput): boolean {
+    if (window === undefined) return true;
+    const room = window - this.overhead(tier, demand);
+    return room >= 0 && !demand.prompt.over(room);
+  }
+
+  private overhead(tier: string, demand: ContextDemandInput): number {
+    return contextOverhead(this.tiers[tier]!, { askedMaxTokens: demand.askedMaxTokens, tenant: demand.tenant, tierName: tier }).total;
   }
 
   private tooLong(tier: string, demand: ContextDemandInput): string {

@@ -76,7 +76,7 @@ function setup(planned: string[], maxTier: string, answers: Record<string, "refu
   };
   const passive = new PassiveTierBreaker(1, 60_000);
   const range = { requested: planned[0]!, minTier: "bronze", maxTier };
-  const demand = { messageTokens: 6_000, askedMaxTokens: 256, tenant: "acme" };
+  const demand = { prompt: { bound: 24_000, over: (n: number) => 6_000 > n, count: () => 6_000 }, askedMaxTokens: 256, tenant: "acme" };
   const r = new RouteRequest(
     { spend: new SpendLedger(() => ({ tenants: {}, plans: {} })), passive, maxAttempts: 4 },
     {

@@ -104,10 +104,11 @@ export class RouteRequest {
 
   /** What an executor of `tier` is asked to do; `reserve` keeps attempts for calls still running. */
   executeRequest(tier: string, collect: boolean, reserve = 0): MessageInitShape<typeof ExecuteRequestSchema> {
-    const { tenant, input, classification } = this.init;
+    const { tenant, input, context } = this.init;
     this.begun = Math.max(this.begun, this.order.indexOf(tier) + 1);
     const maxAttempts = Math.max(1, this.attemptsLeft - reserve);
-    return { tier, requestId: this.id, tenant, input, maxAttempts, collect, promptTokens: classification.promptTokens };
+    const promptTokens = context ? context.fit.tokensFor(tier, context.demand) : 0;
+    return { tier, requestId: this.id, tenant, input, maxAttempts, collect, promptTokens };
   }
 
   /** Call options for an executor call: the request's deadline and the given signal. */

@@ -12,7 +12,7 @@ import {
 import type { Classify } from "@tiermesh/policy";
 import { deadlineFrom, HedgeBudget } from "@tiermesh/runtime";
 import type { ApiKeyAuth } from "./api-key-auth.js";
-import type { ContextFit } from "./context-fit.js";
+import { promptTokensOf, type ContextFit } from "./context-fit.js";
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { RouteRequest } from "./route-request.js";
 import type { RoutingPolicy } from "./routing-policy.js";
@@ -123,7 +123,8 @@ export class RouterCore {
       overBudget: deps.spend.overBudget(tenant),
     });
     const range = { requested: classification.tier, minTier: classification.minTier, maxTier: classification.maxTier };
-    const demand = { messageTokens: classification.promptTokens, askedMaxTokens: input.maxTokens, tenant };
+    const prompt = promptTokensOf(classification, input.messages.map((m) => m.content));
+    const demand = { prompt, askedMaxTokens: input.maxTokens, tenant };
     let fitted;
     try {
       fitted = deps.context.plan(plan.tiers, range, demand);

@@ -3,6 +3,7 @@ import { ATTEMPTS_HEADER, CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER } from "@
 import type { OutcomeInit } from "@tiermesh/tier-status";
 import { describe, expect, it } from "vitest";
 import { answering, context, FakeProvider, request, seen, tierOf, type Behaviour } from "./fake-provider.test-support.js";
+import { requestContextTokens } from "./context-tokens.js";
 import { ProviderError } from "./providers/provider-error.js";
 import { TierRunner, type RunRequest, type RunResult } from "./tier-runner.js";
 
@@ -118,5 +119,26 @@ describe("TierRunner and context windows", () => {
   it("skips nothing on size when no deployment declares a window", async () => {
     const h = harness({ a: { behaviour: answering(0) } });
     expect((await settle(h.runner, sized(1_000_000, 100_000))).result?.deployment.id).toBe("a");
+  });
+});
+
+describe("requestContextTokens", () => {
+  const tier = (windows: (number | undefined)[]) =>
+    tierOf(
+      windows.map((_, i) => `d${i}`),
+      {
+        models: windows.map((w, i) => ({ id: `d${i}`, provider: "fake", model: `d${i}`, price: { input_per_mtok: 1, output_per_mtok: 1 }, ...(w ? { context_window: w } : {}) })),
+        prompt: { default_max_tokens: 100 },
+      },
+    );
+  const req = (content: string, promptTokens?: number) => ({ ...request(), input: { ...request().input, messages: [{ role: "user", content }], maxTokens: 0 } as never, promptTokens });
+
+  it("uses the router's count when given; else the byte bound when it fits every window; else counts", () => {
+    expect(requestContextTokens(tier([undefined]), "gold", req("x".repeat(10_000)))).toBe(0);
+    expect(requestContextTokens(tier([4_096, 8_192]), "gold", req("hello", 3_000))).toBe(3_100);
+    // 5 bytes + 4 for the message: an upper bound that fits, no tokenizer needed.
+    expect(requestContextTokens(tier([4_096]), "gold", req("hello"))).toBe(109);
+    // 6,000 bytes of " hello" do not fit 4,096 by their bound: counted, 1,000 tokens.
+    expect(requestContextTokens(tier([4_096]), "gold", req(" hello".repeat(1_000)))).toBe(1_104);
   });
 });

@@ -71,7 +71,8 @@ export type ExecuteRequest = Message<"tiermesh.executor.v1.ExecuteRequest"> & {
   collect: boolean;
 
   /**
-   * Tokens of input.messages as the classifier counted them (0 = unknown: the executor counts).
+   * Tokens of input.messages as the classifier counted them; 0 = not counted (the prompt's byte
+   * length holds in every window of the tier, or the caller did not count: the executor decides).
    * With the tier's system prompt and max tokens it decides which deployments' context windows fit.
    *
    * @generated from field: uint32 prompt_tokens = 9;
