@@ -31,6 +31,11 @@ export function routerClient(url: string) {
   return new Router(target(url), grpc.credentials.createInsecure());
 }
 
+export function launcherClient(url: string) {
+  const Launcher = service(load("tiermesh/launcher/v1/launcher.proto"), "tiermesh.launcher.v1.LauncherService");
+  return new Launcher(target(url), grpc.credentials.createInsecure());
+}
+
 export function healthClient(url: string) {
   const Health = service(load("grpc/health/v1/health.proto"), "grpc.health.v1.Health");
   return new Health(target(url), grpc.credentials.createInsecure());

@@ -21,6 +21,8 @@ export interface TestMeshConfig {
   dir: string;
   routerUrl: string;
   monitorUrl: string;
+  /** Where `tiermesh up` answers `tiermesh status`. */
+  launcherUrl: string;
   classifierUrl: string;
   simulatorUrl: string;
   executorUrls: Record<string, string>;
@@ -39,7 +41,7 @@ export async function writeMeshConfig(
 ): Promise<TestMeshConfig> {
   const tiers = options.tiers ?? defaultTiers;
   const hp = async () => `127.0.0.1:${await freePort()}`;
-  const [router, classifier, monitor, simulator] = [await hp(), await hp(), await hp(), await hp()];
+  const [router, classifier, monitor, simulator, launcher] = [await hp(), await hp(), await hp(), await hp(), await hp()];
   const executors: Record<string, string> = {};
   for (const t of tiers) executors[t.name] = await hp();
   const top = tiers[0]!.name;
@@ -51,6 +53,7 @@ export async function writeMeshConfig(
       rules: tiers.some((t) => t.name === "bronze") ? [{ id: "batch-to-bronze", when: { urgencies: ["batch"] }, tier: "bronze" }] : [],
     },
     health_monitor: { listen: monitor, evaluate_interval_ms: 50, heartbeat_ms: 1_000, probe: { interval_ms: 200, timeout_ms: 2_000 } },
+    launcher: { listen: launcher },
     providers: { sim: { kind: "openai", base_url: `http://${simulator}/v1` } },
     tiers: Object.fromEntries(
       tiers.map((t) => [
@@ -87,6 +90,7 @@ export async function writeMeshConfig(
     raw,
     routerUrl: `http://${router}`,
     monitorUrl: `http://${monitor}`,
+    launcherUrl: `http://${launcher}`,
     classifierUrl: `http://${classifier}`,
     simulatorUrl: `http://${simulator}`,
     executorUrls: Object.fromEntries(Object.entries(executors).map(([k, v]) => [k, `http://${v}`])),

@@ -125,6 +125,8 @@ export const configSchema = z
         })
         .prefault({}),
     }),
+    /** `tiermesh up` answers `tiermesh status` here with the processes it supervises. */
+    launcher: serviceEndpoint.prefault({ listen: "127.0.0.1:7403" }),
     providers: z.record(identifier, providerSchema),
     tiers: z.record(identifier, tierSchema).refine((t) => Object.keys(t).length > 0, "at least one tier is required"),
     plans: z.record(identifier, planSchema),

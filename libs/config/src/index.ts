@@ -3,6 +3,21 @@ export { ConfigError } from "./config-error.js";
 export { loadConfig, parseConfig, type Env } from "./load-config.js";
 export { endpointUrl, splitHostPort } from "./endpoints.js";
 export { TierLadder } from "./tier-ladder.js";
+export {
+  completionTokens,
+  contextNeed,
+  contextOverhead,
+  deploymentId,
+  formatTokens,
+  largestWindow,
+  smallestWindow,
+  systemPrompt,
+  windowFits,
+  type ContextDemand,
+  type ContextNeed,
+  type LargestWindow,
+  type TierDemand,
+} from "./context-window.js";
 export { planSchema, ruleSchema, urgencies, type PlanConfig, type RuleConfig, type TenantConfig, type Urgency } from "./tenancy-schema.js";
 export type {
   BreakerConfig,

@@ -15,6 +15,12 @@ export const deploymentSchema = z.strictObject({
   model: z.string().min(1),
   weight: z.number().positive().default(1),
   price: priceSchema,
+  /**
+   * Tokens the model takes in one request, prompt and completion together. A request that
+   * would not fit is sent to a deployment or tier whose window fits before any provider call.
+   * Unset: unknown, never skipped on size (the provider's answer decides).
+   */
+  context_window: z.number().int().positive().optional(),
 });
 
 export const tierSloSchema = z.strictObject({

@@ -4,6 +4,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { freePort } from "./free-port.js";
+import type { ProcessExit } from "./supervisor.js";
 
 export class NatsServerMissingError extends Error {
   override readonly name = "NatsServerMissingError";
@@ -34,6 +35,10 @@ export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
 export interface NatsServer {
   readonly url: string;
   readonly port: number;
+  /** Pid of the running server, if one runs. */
+  readonly pid: number | undefined;
+  /** Calls `listener` every time a server process ends (stopped through this handle, or not). */
+  onExit(listener: (exit: ProcessExit) => void): void;
   /** Stops the server (SIGTERM, then SIGKILL after 3 s). Its data stays for `start`. */
   stop(): Promise<void>;
   /** Starts it again on the same port with the same JetStream data. */
@@ -54,17 +59,33 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const port = options.port ?? (await freePort());
   const storeDir = mkdtempSync(join(tmpdir(), "tiermesh-nats-"));
   let child: ChildProcess | undefined;
+  const listeners: ((exit: ProcessExit) => void)[] = [];
+  const stopping = new WeakSet<ChildProcess>();
 
   const start = async () => {
     const proc = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
       stdio: ["ignore", options.verbose ? "inherit" : "ignore", options.verbose ? "inherit" : "pipe"],
     });
     child = proc;
+    const startedAt = Date.now();
     let stderr = "";
     proc.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2_000)));
-    const exited = new Promise<never>((_, reject) =>
-      proc.once("exit", (code) => reject(new Error(`nats-server exited with code ${code}: ${stderr.trim()}`))),
-    );
+    const exited = new Promise<never>((_, reject) => {
+      let reported = false;
+      const report = (code: number | null, signal: string | null) => {
+        if (reported) return;
+        reported = true;
+        if (child === proc) child = undefined;
+        const exit = { pid: proc.pid, code, signal, uptimeMs: Date.now() - startedAt, requested: stopping.has(proc) };
+        for (const listener of listeners) listener(exit);
+        reject(new Error(`nats-server exited with ${signal ?? `code ${code}`}: ${stderr.trim()}`));
+      };
+      proc.once("exit", (code, signal) => report(code, signal));
+      proc.once("error", (err) => {
+        stderr += String(err);
+        report(null, "spawn-error");
+      });
+    });
     exited.catch(() => undefined);
     await Promise.race([waitForPort(port, 10_000), exited]);
   };
@@ -72,6 +93,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const proc = child;
     child = undefined;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    stopping.add(proc);
     const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
     proc.kill("SIGTERM");
     const timer = setTimeout(() => proc.kill("SIGKILL"), 3_000);
@@ -82,6 +104,12 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    get pid() {
+      return child?.pid;
+    },
+    onExit(listener) {
+      listeners.push(listener);
+    },
     stop,
     start,
     async dispose() {

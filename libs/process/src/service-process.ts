@@ -15,6 +15,10 @@ export interface ServiceProcessOptions {
 export interface ServiceProcess {
   readonly name: string;
   readonly child: ChildProcess;
+  /** Epoch ms of the spawn. */
+  readonly startedAt: number;
+  /** True once `stop` was called: the process was asked to go. */
+  readonly stopRequested: boolean;
   /** Last lines printed, newest last (at most 200). */
   readonly lines: readonly string[];
   /** Resolves with the exit code (or signal name) when the process ends. */
@@ -30,6 +34,8 @@ export function spawnServiceProcess(options: ServiceProcessOptions): ServiceProc
     env: options.env ?? process.env,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  const startedAt = Date.now();
+  let stopRequested = false;
   const lines: string[] = [];
   const collect = (stream: "stdout" | "stderr") => (line: string) => {
     lines.push(line);
@@ -48,9 +54,14 @@ export function spawnServiceProcess(options: ServiceProcessOptions): ServiceProc
   return {
     name: options.name,
     child,
+    startedAt,
+    get stopRequested() {
+      return stopRequested;
+    },
     lines,
     exited,
     async stop(signal = "SIGTERM", graceMs = 10_000) {
+      stopRequested = true;
       if (child.exitCode === null && child.signalCode === null) {
         child.kill(signal);
         const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);

@@ -7,6 +7,13 @@ export const ERROR_REASON_HEADER = "tiermesh-error-reason";
 /** The prompt is larger than the plan allows (HTTP 413 at the HTTP edge). */
 export const PROMPT_TOO_LARGE = "prompt-too-large";
 
+/**
+ * The prompt plus max tokens does not fit the context window of the models tried (INVALID_ARGUMENT).
+ * From an executor: a routing miss, the router tries a tier with a larger window. From the router:
+ * no model the plan allows fits (HTTP 400, OpenAI code `context_length_exceeded`).
+ */
+export const CONTEXT_LENGTH_EXCEEDED = "context-length-exceeded";
+
 /** Error metadata key: provider attempts an executor used before failing. */
 export const ATTEMPTS_HEADER = "tiermesh-attempts";
 

@@ -7,9 +7,11 @@ export * from "./gen/tiermesh/executor/v1/executor_pb.js";
 export * from "./gen/tiermesh/health/v1/outcome_pb.js";
 export * from "./gen/tiermesh/health/v1/tier_status_pb.js";
 export * from "./gen/tiermesh/health/v1/health_monitor_pb.js";
+export * from "./gen/tiermesh/launcher/v1/launcher_pb.js";
 export * from "./gen/grpc/health/v1/health_pb.js";
 export {
   ATTEMPTS_HEADER,
+  CONTEXT_LENGTH_EXCEEDED,
   DEPLOYMENT_COOLING,
   ERROR_REASON_HEADER,
   PROMPT_TOO_LARGE,

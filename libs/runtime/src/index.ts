@@ -1,4 +1,4 @@
-export { createLogger, type Logger } from "./logger.js";
+export { createLauncherLogger, createLogger, type Logger } from "./logger.js";
 export { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
 export { createRpcServer, type RpcServer, type RpcServerOptions } from "./rpc-server.js";
 export { createMeshTransport } from "./rpc-client.js";

@@ -7,6 +7,7 @@ import { Health } from "@tiermesh/proto";
 import { splitHostPort } from "@tiermesh/config";
 import type { Registry } from "prom-client";
 import { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
+import { Http1Connections } from "./http1-connections.js";
 import type { Logger } from "./logger.js";
 
 export interface RpcServerOptions {
@@ -76,6 +77,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   });
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
+  const h1Connections = new Http1Connections(h1);
   // One port for both: look at the first bytes of each connection and hand it on.
   const server = net.createServer({ noDelay: true }, (socket) => {
     socket.once("data", (first: Buffer) => {
@@ -117,15 +119,13 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
       // HTTP/1.1 keep-alive connections close as soon as their in-flight request is done.
-      const idle = setInterval(() => h1.closeIdleConnections(), 25);
-      h1.closeIdleConnections();
+      h1Connections.drain();
       const timer = setTimeout(() => {
         for (const session of sessions) session.destroy();
-        h1.closeAllConnections();
+        h1Connections.destroyAll();
       }, graceMs);
       timer.unref();
       await closed;
-      clearInterval(idle);
       clearTimeout(timer);
     },
   };

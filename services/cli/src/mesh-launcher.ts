@@ -1,7 +1,8 @@
 import { fileURLToPath } from "node:url";
 import { endpointUrl, type Config } from "@tiermesh/config";
-import { spawnServiceProcess, startNatsServer, waitForPort, type NatsServer, type ServiceProcess } from "@tiermesh/process";
-import { waitForServing } from "@tiermesh/runtime";
+import { spawnServiceProcess, startNatsServer, waitForPort, type NatsServer, type RestartBackoffOptions, type ServiceProcess } from "@tiermesh/process";
+import { createLauncherLogger, waitForServing, type Logger } from "@tiermesh/runtime";
+import { superviseNats, superviseService, type ProcessStatus, type SupervisedProcess } from "./supervised-process.js";
 
 export interface MeshOptions {
   configFile: string;
@@ -16,15 +17,22 @@ export interface MeshOptions {
   healthMonitor?: boolean;
   /** true: classifier, executors, monitor and router in one process (`tiermesh run mesh`); the simulator apart. */
   singleProcess?: boolean;
+  /** Receives the launcher's own events (restarts); JSON on stdout by default. */
+  logger?: Logger;
+  /** Pacing of restarts of processes that die. */
+  restartBackoff?: Partial<RestartBackoffOptions>;
 }
 
 export interface Mesh {
   readonly natsUrl: string;
   /** The private nats-server, when the launcher started one. */
   readonly nats: NatsServer | undefined;
+  /** The process running each service now (a restart replaces the entry). */
   readonly processes: ReadonlyMap<string, ServiceProcess>;
   readonly endpoints: ReadonlyArray<{ name: string; url: string }>;
-  /** Stops every process, router first, NATS last. */
+  /** Every supervised process, the private nats-server first, with its pid, state and restarts. */
+  status(): ProcessStatus[];
+  /** Ends supervision, then stops every process, router first, NATS last. */
   stop(): Promise<void>;
 }
 
@@ -61,40 +69,58 @@ function plan(config: Config, configFile: string, healthMonitor: boolean, single
   return list;
 }
 
-/** Starts NATS (unless given), the simulated provider and every service as separate processes. */
+/** Longest wait for a restarted service to answer before the launcher says it did not come back. */
+const restartReadyMs = 60_000;
+
+/** Resolves when the planned process answers: SERVING on grpc.health.v1, or its port open. */
+function ready(p: Planned, timeoutMs: number): Promise<void> {
+  return p.kind === "grpc" ? waitForServing(p.url, timeoutMs) : waitForPort(Number(p.url.split(":").pop()), timeoutMs);
+}
+
+/**
+ * Starts NATS (unless given), the simulated provider and every service as separate processes,
+ * and restarts any of them that dies, on the same address, so its peers reconnect.
+ */
 export async function launchMesh(options: MeshOptions): Promise<Mesh> {
   const timeout = options.startTimeoutMs ?? 15_000;
+  const logger = options.logger ?? createLauncherLogger(options.config.log.level);
+  const supervision = { logger, backoff: options.restartBackoff };
   const nats = options.natsUrl ? undefined : await startNatsServer();
   const natsUrl = options.natsUrl ?? nats!.url;
   const processes = new Map<string, ServiceProcess>();
+  const supervised = new Map<string, SupervisedProcess>();
+  if (nats) supervised.set("nats-server", superviseNats(nats, supervision));
   const planned = plan(options.config, options.configFile, options.healthMonitor ?? true, options.singleProcess ?? false);
+  const spawn = (p: Planned) => () => {
+    const proc = spawnServiceProcess({
+      name: p.name,
+      command: process.execPath,
+      args: [...(process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? []), mainOf(p.pkg), ...p.args],
+      env: { ...process.env, TIERMESH_NATS_URL: natsUrl },
+      ...(options.onLine ? { onLine: (name: string, line: string) => options.onLine!(name, line) } : {}),
+    });
+    processes.set(p.name, proc);
+    return proc;
+  };
   const stop = async () => {
-    for (const p of [...planned].reverse()) await processes.get(p.name)?.stop();
-    await nats?.dispose();
+    // No restarts once shutdown begins, whatever dies meanwhile.
+    await Promise.all([...supervised.values()].map((s) => s.unsupervise()));
+    for (const p of [...planned].reverse()) await supervised.get(p.name)?.stop();
+    await supervised.get("nats-server")?.stop();
   };
   try {
     const started = Date.now();
     for (const stage of [...new Set(planned.map((p) => p.stage))].sort()) {
       const batch = planned.filter((p) => p.stage === stage);
-      for (const p of batch) {
-        const proc = spawnServiceProcess({
-          name: p.name,
-          command: process.execPath,
-          args: [...(process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? []), mainOf(p.pkg), ...p.args],
-          env: { ...process.env, TIERMESH_NATS_URL: natsUrl },
-          ...(options.onLine ? { onLine: (name: string, line: string) => options.onLine!(name, line) } : {}),
-        });
-        processes.set(p.name, proc);
-      }
+      for (const p of batch) supervised.set(p.name, superviseService(p.name, spawn(p), () => ready(p, restartReadyMs), supervision));
       await Promise.all(
         batch.map(async (p) => {
           const proc = processes.get(p.name)!;
           const left = Math.max(1, timeout - (Date.now() - started));
-          const ready = p.kind === "grpc" ? waitForServing(p.url, left) : waitForPort(Number(p.url.split(":").pop()), left);
           const died = proc.exited.then((code) => {
             throw new Error(`${p.name} exited (${code}) during start: ${proc.lines.slice(-3).join(" | ")}`);
           });
-          await Promise.race([ready, died]);
+          await Promise.race([ready(p, left), died]);
         }),
       );
     }
@@ -114,6 +140,7 @@ export async function launchMesh(options: MeshOptions): Promise<Mesh> {
             .map((p) => ({ name: p.name, url: p.url })),
         ]
       : planned.map((p) => ({ name: p.name, url: p.kind === "grpc" ? p.url : `http://${p.url}` })),
+    status: () => [...supervised.values()].map((s) => s.status()),
     stop,
   };
 }

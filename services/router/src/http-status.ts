@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ERROR_REASON_HEADER, PROMPT_TOO_LARGE } from "@tiermesh/proto";
+import { CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, PROMPT_TOO_LARGE } from "@tiermesh/proto";
 
 const statusOfCode: Partial<Record<Code, number>> = {
   [Code.InvalidArgument]: 400,
@@ -27,4 +27,12 @@ export function openAIErrorType(status: number): string {
   if (status === 413 || status === 400) return "invalid_request_error";
   if (status === 429) return "rate_limit_error";
   return "api_error";
+}
+
+/** OpenAI's `param` and `code` for an RPC error, where OpenAI has them: a prompt too long for every allowed model. */
+export function openAIErrorDetail(err: ConnectError): { param: string | null; code: string | null } {
+  if (err.code === Code.InvalidArgument && err.metadata.get(ERROR_REASON_HEADER) === CONTEXT_LENGTH_EXCEEDED) {
+    return { param: "messages", code: "context_length_exceeded" };
+  }
+  return { param: null, code: null };
 }

@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CompletionInputSchema, RETRY_AFTER_HEADER, type CompleteResponse, type CompletionInput } from "@tiermesh/proto";
 import { z } from "zod";
-import { httpStatusOf, openAIErrorType } from "./http-status.js";
+import { httpStatusOf, openAIErrorDetail, openAIErrorType } from "./http-status.js";
 import type { RouterCore } from "./router-core.js";
 
 // The edge uses only what HTTP/1.1 and HTTP/2 compatibility requests and responses share.
@@ -71,7 +71,8 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       const message = err instanceof EdgeError ? err.message : err.rawMessage;
       const retryAfter = err instanceof EdgeError ? null : err.metadata.get(RETRY_AFTER_HEADER);
       if (retryAfter) res.setHeader("retry-after", retryAfter);
-      sendJson(res, status, { error: { message, type: openAIErrorType(status), param: err instanceof EdgeError ? err.param : null, code: null } });
+      const detail = err instanceof EdgeError ? { param: err.param, code: null } : openAIErrorDetail(err);
+      sendJson(res, status, { error: { message, type: openAIErrorType(status), ...detail } });
     });
   };
 

@@ -12,6 +12,7 @@ import {
   type ExecuteRequestSchema,
   type ExecuteResponse,
 } from "@tiermesh/proto";
+import { isContextMiss, type ContextDemandInput, type ContextFit, type ContextRange } from "./context-fit.js";
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import type { RoutePlan } from "./routing-policy.js";
 import type { SpendLedger } from "./spend-ledger.js";
@@ -57,6 +58,8 @@ export interface RouteRequestInit {
   started: number;
   /** Called once when the request is over. */
   release?: () => void;
+  /** How the request fits the tiers' context windows, for when a tier refuses it for length. */
+  context?: { fit: ContextFit; range: ContextRange; demand: ContextDemandInput } | undefined;
 }
 
 /**
@@ -68,6 +71,10 @@ export class RouteRequest {
   readonly id = randomUUID();
   readonly reasons: string[];
   private attemptsLeft: number;
+  /** The tiers in order; the ones not begun yet may change after a refusal for length. */
+  private readonly order: string[];
+  /** How many of `order` have been called (always its first ones). */
+  private begun = 0;
   /** Times the router continued the answer on another tier. */
   private continuations = 0;
 
@@ -77,11 +84,12 @@ export class RouteRequest {
   ) {
     this.reasons = [...init.classification.reasons, ...init.plan.reasons];
     this.attemptsLeft = deps.maxAttempts;
+    this.order = [...init.plan.tiers];
   }
 
   /** Tiers to try in order: the first serves, the rest are in-request fallbacks or hedges. */
   get tiers(): readonly string[] {
-    return this.init.plan.tiers;
+    return this.order;
   }
 
   get signal(): AbortSignal {
@@ -98,8 +106,11 @@ export class RouteRequest {
 
   /** What an executor of `tier` is asked to do; `reserve` keeps attempts for calls still running. */
   executeRequest(tier: string, collect: boolean, reserve = 0): MessageInitShape<typeof ExecuteRequestSchema> {
-    const { tenant, input } = this.init;
-    return { tier, requestId: this.id, tenant, input, maxAttempts: Math.max(1, this.attemptsLeft - reserve), collect };
+    const { tenant, input, context } = this.init;
+    this.begun = Math.max(this.begun, this.order.indexOf(tier) + 1);
+    const maxAttempts = Math.max(1, this.attemptsLeft - reserve);
+    const promptTokens = context ? context.fit.tokensFor(tier, context.demand) : 0;
+    return { tier, requestId: this.id, tenant, input, maxAttempts, collect, promptTokens };
   }
 
   /** Call options for an executor call: the request's deadline and the given signal. */
@@ -107,12 +118,21 @@ export class RouteRequest {
     return { signal, timeoutMs: Math.max(1, this.remainingMs()) };
   }
 
-  /** Counts a failed tier call against the attempt budget and the router's passive breaker. */
+  /**
+   * Counts a failed tier call against the attempt budget and the router's passive breaker. A
+   * refusal for length is a routing miss, not the tier's failure: the tiers not begun yet become
+   * those with larger context windows; with none left, the error names the miss for the caller.
+   */
   recordFailure(tier: string, cause: unknown): ConnectError {
     const err = ConnectError.from(cause);
     if (FALLBACK_CODES.has(err.code)) this.deps.passive.record(tier, false);
     this.attemptsLeft -= Number(err.metadata.get(ATTEMPTS_HEADER) ?? 1);
-    return err;
+    const context = this.init.context;
+    if (!isContextMiss(err) || !context) return err;
+    const begun = this.order.slice(0, this.begun);
+    const next = context.fit.afterMiss(begun, this.order.slice(this.begun), tier, context.range, context.demand);
+    this.order.splice(this.begun, Infinity, ...next);
+    return next.length > 0 ? err : context.fit.refusedEverywhere(tier, err, context.demand);
   }
 
   /** A call that lost a hedge race: it made at least one attempt. */
@@ -122,10 +142,15 @@ export class RouteRequest {
 
   /** Whether `next` should be tried after `tier` failed with `err`; says why in the reasons. */
   mayFallBack(tier: string, err: ConnectError, next: string | undefined): boolean {
-    if (next === undefined || this.init.signal.aborted || !FALLBACK_CODES.has(err.code) || this.remainingMs() < MIN_FALLBACK_MS) return false;
+    const miss = isContextMiss(err);
+    if (next === undefined || this.init.signal.aborted || !(miss || FALLBACK_CODES.has(err.code)) || this.remainingMs() < MIN_FALLBACK_MS) return false;
     if (this.attemptsLeft <= 0) {
       this.reasons.push(`${tier} failed in-request (${Code[err.code]}); no attempts left for ${next}`);
       return false;
+    }
+    if (miss) {
+      this.reasons.push(`${tier} refused the prompt's length (${err.rawMessage}); tried ${next}, which has a larger context window`);
+      return true;
     }
     this.reasons.push(`${tier} failed in-request (${Code[err.code]}: ${err.rawMessage}); fell back to ${next}`);
     return true;

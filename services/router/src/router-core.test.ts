@@ -5,6 +5,7 @@ import { compileTierPolicy, policyDocument, type Classify } from "@tiermesh/poli
 import { ExecuteResponseSchema, RETRY_AFTER_HEADER, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
 import { ApiKeyAuth } from "./api-key-auth.js";
+import { ContextFit } from "./context-fit.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { callerError } from "./route-request.js";
 import { RouterCore } from "./router-core.js";
@@ -98,6 +99,7 @@ function routerWith(executors: Record<string, Executor>, options: { classify?: C
     executors: clients,
     tiers: config.tiers,
     policy: new RoutingPolicy(config, ladder, view),
+    context: new ContextFit(config.tiers, ladder, (tier) => view(tier).state),
     spend: new SpendLedger(() => config),
     passive: new PassiveTierBreaker(),
     defaultTimeoutMs: 5_000,

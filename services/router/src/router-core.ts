@@ -12,6 +12,7 @@ import {
 import type { Classify } from "@tiermesh/policy";
 import { deadlineFrom, HedgeBudget } from "@tiermesh/runtime";
 import type { ApiKeyAuth } from "./api-key-auth.js";
+import { promptTokensOf, type ContextFit } from "./context-fit.js";
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { RouteRequest } from "./route-request.js";
 import type { RoutingPolicy } from "./routing-policy.js";
@@ -27,6 +28,8 @@ export interface RouterCoreDeps {
   /** Each tier's hedge settings: a tier that hedges may hedge on the next tier. */
   tiers: Config["tiers"];
   policy: RoutingPolicy;
+  /** Fits the routing plan to the tiers' context windows. */
+  context: ContextFit;
   /** Month-to-date spend, so tenants over budget are not promoted. */
   spend: SpendLedger;
   /** Learns from every executor call, for when tier status is stale. */
@@ -120,13 +123,26 @@ export class RouterCore {
       anonymous: input.user === "",
       overBudget: deps.spend.overBudget(tenant),
     });
+    const range = { requested: classification.tier, minTier: classification.minTier, maxTier: classification.maxTier };
+    const prompt = promptTokensOf(classification, input.messages.map((m) => m.content));
+    const demand = { prompt, askedMaxTokens: input.maxTokens, tenant };
+    let fitted;
+    try {
+      fitted = deps.context.plan(plan.tiers, range, demand);
+    } catch (cause) {
+      plan.done();
+      throw cause;
+    }
+    const context = { fit: deps.context, range, demand };
+    const routed = { ...plan, tiers: fitted.tiers, reasons: [...plan.reasons, ...fitted.reasons] };
     // The request's own signal follows the caller's until the request is over, and no longer:
     // edges abort theirs when a call ends, which must not reach executor calls already done.
     const controller = new AbortController();
     const forward = () => controller.abort(call.signal.reason);
     call.signal.addEventListener("abort", forward, { once: true });
     const release = () => call.signal.removeEventListener("abort", forward);
-    return new RouteRequest(deps, { tenant, input, classification, plan, deadline, signal: controller.signal, started, release });
+    const init = { tenant, input, classification, plan: routed, deadline, signal: controller.signal, started, release, context };
+    return new RouteRequest(deps, init);
   }
 }
 

@@ -4,6 +4,7 @@ import { ClassifierService, RouterService, TierExecutorService, TierState } from
 import { createMeshTransport, createRpcServer, ServingStatus, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { NatsLink, TierStatusFeed } from "@tiermesh/tier-status";
 import { ApiKeyAuth } from "./api-key-auth.js";
+import { ContextFit } from "./context-fit.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { PolicySubscription } from "./policy-subscription.js";
 import { RoutingPolicy } from "./routing-policy.js";
@@ -85,6 +86,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     executors,
     tiers: config.tiers,
     policy,
+    context: new ContextFit(config.tiers, ladder, (tier) => view(tier).state),
     spend,
     passive,
     defaultTimeoutMs: config.router.default_timeout_ms,

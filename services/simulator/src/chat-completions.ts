@@ -3,6 +3,7 @@ import { pause } from "./abortable-pause.js";
 import { chatCompletionRequestSchema, requestedTokenCap } from "./chat-completion-request.js";
 import { assistantPrefix, planCompletion, type CompletionPlan } from "./completion-plan.js";
 import { streamCompletion } from "./completion-stream.js";
+import { contextLengthRefusal } from "./context-window.js";
 import { sampleDelayMs, sampleTotalDelayMs } from "./latency.js";
 import { invalidRequestFromZod, openAIError, sendOpenAIError } from "./openai-error.js";
 import { readJsonOrReply } from "./read-json-body.js";
@@ -111,14 +112,17 @@ export async function handleChatCompletions(
     );
   }
 
-  const refused = profile.refuse_prefix && assistantPrefix(request) !== undefined;
-  const fault = refused ? null : pickFault(profile, deps.random);
+  // Validated before anything else, as providers do: an over-long request is never served.
+  const tooLong = contextLengthRefusal(request, profile);
+  const refused = !tooLong && profile.refuse_prefix && assistantPrefix(request) !== undefined;
+  const fault = tooLong || refused ? null : pickFault(profile, deps.random);
   deps.log?.record(request.model, {
     at_ms: Date.now(),
     probe: req.headers[PROBE_HEADER] === "1",
     max_tokens: requestedTokenCap(request) ?? null,
-    answer: refused ? "prefix_refused" : (fault ?? "ok"),
+    answer: tooLong ? "context_length_exceeded" : refused ? "prefix_refused" : (fault ?? "ok"),
   });
+  if (tooLong) return sendOpenAIError(res, 400, tooLong);
   if (refused) {
     return sendOpenAIError(
       res,

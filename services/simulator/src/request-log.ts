@@ -12,8 +12,8 @@ export interface LoggedRequest {
   probe: boolean;
   /** The tightest of max_tokens / max_completion_tokens; null when unset. */
   max_tokens: number | null;
-  /** How it was answered: normally, with the injected fault, or refusing its assistant prefix. */
-  answer: "ok" | "outage" | "hang" | "rate_limit" | "error" | "prefix_refused";
+  /** How it was answered: normally, with the injected fault, refused as over the model's context window, or refusing its assistant prefix. */
+  answer: "ok" | "outage" | "hang" | "rate_limit" | "error" | "context_length_exceeded" | "prefix_refused";
 }
 
 export interface ModelRequests {

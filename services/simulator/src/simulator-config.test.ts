@@ -28,6 +28,7 @@ describe("simulatorConfigSchema", () => {
       missing_done_rate: 0,
       fault_after_tokens: null,
       refuse_prefix: false,
+      context_window: null,
     };
     expect(config.models["sim-a"]).toEqual(expected);
     expect(config.models["sim-b"]).toEqual(expected);

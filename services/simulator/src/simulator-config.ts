@@ -42,6 +42,11 @@ const scalarFields = {
   fault_after_tokens: tokenCount.nullable(),
   /** Answer 400 to a request whose last message is an assistant prefix, as servers without prefill do. */
   refuse_prefix: z.boolean(),
+  /**
+   * Tokens the model takes, prompt (estimated as the simulator counts usage) plus max_tokens;
+   * a longer request gets OpenAI's 400 `context_length_exceeded`. null = no limit.
+   */
+  context_window: z.number().int().positive().nullable(),
 };
 
 export const modelProfileSchema = z.strictObject({
@@ -59,6 +64,7 @@ export const modelProfileSchema = z.strictObject({
   missing_done_rate: scalarFields.missing_done_rate.default(0),
   fault_after_tokens: scalarFields.fault_after_tokens.default(null),
   refuse_prefix: scalarFields.refuse_prefix.default(false),
+  context_window: scalarFields.context_window.default(null),
 });
 
 export type ModelProfile = z.output<typeof modelProfileSchema>;

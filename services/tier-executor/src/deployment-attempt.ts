@@ -52,6 +52,8 @@ export const outcomeOfFailure: Record<ProviderFailure, OutcomeStatus> = {
   server: OutcomeStatus.ERROR,
   network: OutcomeStatus.ERROR,
   client: OutcomeStatus.CLIENT_ERROR,
+  // Too long for this model: a routing miss, not the deployment's (nor the tier's) failure.
+  context_length: OutcomeStatus.CLIENT_ERROR,
   cancelled: OutcomeStatus.CANCELLED,
 };
 

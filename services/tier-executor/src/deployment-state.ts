@@ -1,4 +1,4 @@
-import type { BreakerConfig, DeploymentConfig, TierConfig } from "@tiermesh/config";
+import { deploymentId, type BreakerConfig, type DeploymentConfig, type TierConfig } from "@tiermesh/config";
 import { CircuitBreaker } from "./circuit-breaker.js";
 import { Ewma } from "./deployment-selector.js";
 import { InterTokenStall, type InterTokenSettings } from "./inter-token-stall.js";
@@ -12,6 +12,8 @@ export interface Deployment {
   model: string;
   weight: number;
   price: DeploymentConfig["price"];
+  /** Tokens the model takes, prompt and completion together; undefined = unknown. */
+  contextWindow?: number | undefined;
 }
 
 /** How long a provider's request to wait cools a deployment down (`tiers.<name>.cooldown`). */
@@ -89,7 +91,7 @@ export class DeploymentState {
     const pace = interTokenSettings(tier);
     const cooldown = { defaultMs: tier.cooldown.default_ms, maxMs: tier.cooldown.max_ms };
     return tier.models.map(
-      (m) => new DeploymentState({ ...m, id: m.id ?? `${m.provider}/${m.model}` }, tier.breaker, now, stall, clock, onStall, cooldown, pace),
+      (m) => new DeploymentState({ ...m, id: deploymentId(m), contextWindow: m.context_window }, tier.breaker, now, stall, clock, onStall, cooldown, pace),
     );
   }
 }

@@ -52,6 +52,7 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
         tenant: req.tenant,
         maxAttempts: req.maxAttempts,
         deployment: req.deployment || undefined,
+        promptTokens: req.promptTokens,
         assistantPrefix: req.assistantPrefix || undefined,
       },
       { deadline, signal: ctx.signal },

@@ -69,7 +69,9 @@ describe("TierRunner: stalls", () => {
   it("a deployment that stops answering is left at the stall threshold, not ttft_ms: every waiting attempt reports STALLED and moves on without backoff", async () => {
     const h = harness({ a: answering(2), b: answering(2) }, { ...STALL, retries: { max_attempts: 2, backoff_ms: 1_000 } });
     await warm(h);
-    expect(h.state("a").stall.thresholdMs).toBe(60);
+    // min_ms (60) unless a busy machine made the warm-up's TTFTs over 20 ms; far below ttft_ms either way.
+    expect(h.state("a").stall.thresholdMs).toBeGreaterThanOrEqual(60);
+    expect(h.state("a").stall.thresholdMs).toBeLessThan(300);
 
     h.provider.models["a"] = hung;
     const runs = await Promise.all([settle(h), settle(h), settle(h)]);

@@ -1,9 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { TierConfig } from "@tiermesh/config";
-import { ATTEMPTS_HEADER, RETRY_AFTER_HEADER, type CompletionInput } from "@tiermesh/proto";
+import { ATTEMPTS_HEADER, CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, RETRY_AFTER_HEADER, type CompletionInput } from "@tiermesh/proto";
 import { HedgeBudget, RetryBudget, type Logger } from "@tiermesh/runtime";
 import type { OutcomeInit } from "@tiermesh/tier-status";
 import { Bulkhead, BulkheadFullError, BulkheadTimeoutError } from "./bulkhead.js";
+import { requestContextTokens } from "./context-tokens.js";
 import { startDeploymentAttempt, type AttemptResult } from "./deployment-attempt.js";
 import { DeploymentPicker, RequestAttempts } from "./deployment-picker.js";
 import { DeploymentState, type Deployment } from "./deployment-state.js";
@@ -26,6 +27,8 @@ export interface RunRequest {
   maxAttempts: number;
   /** Probes only: call this deployment once, whatever its breaker says; refused while it cools down (429, Retry-After). */
   deployment?: string | undefined;
+  /** Tokens of the input's messages as the classifier counted them; 0 or absent = count here. */
+  promptTokens?: number | undefined;
   /** Continue this answer (text already delivered elsewhere); only deployments that can continue a prefix serve it. */
   assistantPrefix?: string | undefined;
 }
@@ -91,6 +94,7 @@ const codeOfFailure: Record<ProviderFailure, Code> = {
   server: Code.Unavailable,
   network: Code.Unavailable,
   client: Code.InvalidArgument,
+  context_length: Code.InvalidArgument,
   cancelled: Code.Canceled,
 };
 
@@ -185,7 +189,7 @@ export class TierRunner {
   private async *serve(request: RunRequest, providerRequest: ProviderRequest, ctx: RunContext, started: number): AsyncGenerator<RunEvent, RunResult> {
     const { tier } = this.options;
     const limit = request.deployment ? 1 : Math.min(tier.retries.max_attempts, request.maxAttempts > 0 ? request.maxAttempts : Infinity);
-    const log = new RequestAttempts();
+    const log = new RequestAttempts(requestContextTokens(tier, this.options.tierName, request));
     if (request.assistantPrefix) excludeIncapable(log, this.states, this.capable);
     let attempts = 0;
     let hedged = false;
@@ -207,8 +211,11 @@ export class TierRunner {
           lastError = new ProviderError(lastError?.failure ?? "server", `${lastError?.message ?? "failed"} (retry budget exhausted)`);
           break;
         }
-        // A stall has already cost its wait, and the next deployment is not the stalled one.
-        if (lastError?.failure !== "stalled") await backoff(this.options.tier.retries.backoff_ms, attempts, this.random, ctx);
+        // A stall has already cost its wait, and the next deployment is not the stalled one
+        // (nor, after a refusal for length, the one that refused).
+        if (lastError?.failure !== "stalled" && lastError?.failure !== "context_length") {
+          await backoff(this.options.tier.retries.backoff_ms, attempts, this.random, ctx);
+        }
       }
       const remaining = ctx.deadline - Date.now();
       if (remaining <= 0 || ctx.signal.aborted) break;
@@ -346,6 +353,7 @@ export class TierRunner {
   private failure(message: string, code: Code, attempts: number, cause?: unknown, retryAfterMs?: number): ConnectError {
     const metadata: Record<string, string> = { [ATTEMPTS_HEADER]: String(attempts) };
     if (retryAfterMs !== undefined) metadata[RETRY_AFTER_HEADER] = String(Math.max(1, Math.ceil(retryAfterMs / 1_000)));
+    if (cause instanceof ProviderError && cause.failure === "context_length") metadata[ERROR_REASON_HEADER] = CONTEXT_LENGTH_EXCEEDED;
     return new ConnectError(`tier ${this.options.tierName}: ${message}`, code, metadata, undefined, cause);
   }
 

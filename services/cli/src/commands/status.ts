@@ -1,7 +1,8 @@
 import { createClient } from "@connectrpc/connect";
 import { endpointUrl, loadConfig } from "@tiermesh/config";
-import { HealthMonitorService, TierState, type TierStatusEvent } from "@tiermesh/proto";
+import { HealthMonitorService, LauncherService, TierState, type TierStatusEvent } from "@tiermesh/proto";
 import { createMeshTransport } from "@tiermesh/runtime";
+import { processLines } from "./process-lines.js";
 
 export const statusUsage = "tiermesh status|watch [--config <file>]";
 
@@ -14,13 +15,26 @@ function line(e: TierStatusEvent): string {
   return `${e.tier.padEnd(10)} ${state} ${numbers.padEnd(40)} #${e.sequence} ${e.reason}`;
 }
 
-/** Prints every tier's status once, or follows changes with `watch`. */
+/** The processes `tiermesh up` supervises, or a note that no launcher answers. */
+async function launcherLines(url: string): Promise<string[]> {
+  const client = createClient(LauncherService, createMeshTransport(url));
+  try {
+    const res = await client.listProcesses({}, { timeoutMs: 2_000 });
+    return processLines(res.processes);
+  } catch {
+    return [`(no tiermesh up answers at ${url}: process restarts unknown)`];
+  }
+}
+
+/** Prints every tier's status and the processes of the mesh once, or follows tier changes with `watch`. */
 export async function status(configFile: string, watch: boolean): Promise<void> {
   const config = loadConfig(configFile);
   const client = createClient(HealthMonitorService, createMeshTransport(endpointUrl(config.health_monitor)));
   if (!watch) {
-    const res = await client.getStatus({}, { timeoutMs: 5_000 });
-    for (const e of res.tiers) process.stdout.write(`${line(e)}\n`);
+    const [tiers, processes] = await Promise.allSettled([client.getStatus({}, { timeoutMs: 5_000 }), launcherLines(endpointUrl(config.launcher))]);
+    if (processes.status === "fulfilled") process.stdout.write(`${processes.value.join("\n")}\n\n`);
+    if (tiers.status === "rejected") throw tiers.reason;
+    for (const e of tiers.value.tiers) process.stdout.write(`${line(e)}\n`);
     return;
   }
   const abort = new AbortController();

@@ -1,9 +1,12 @@
 import { loadConfig } from "@tiermesh/config";
-import { launchMesh } from "../mesh-launcher.js";
+import { LauncherService } from "@tiermesh/proto";
+import { createLauncherLogger, createRpcServer } from "@tiermesh/runtime";
+import { createLauncherService } from "../launcher-service.js";
+import { launchMesh, type Mesh } from "../mesh-launcher.js";
 
 export const upUsage = "tiermesh up [--config deploy/tiermesh.example.yaml] [--nats <url>] [--single-process] [--quiet]";
 
-/** Runs the whole mesh in the foreground until Ctrl-C. */
+/** Runs the whole mesh in the foreground, restarting services that die, until Ctrl-C. */
 export async function up(values: {
   config?: string | undefined;
   nats?: string | undefined;
@@ -13,27 +16,49 @@ export async function up(values: {
   const configFile = values.config ?? "deploy/tiermesh.example.yaml";
   const config = loadConfig(configFile);
   const started = performance.now();
-  const mesh = await launchMesh({
-    configFile,
-    config,
-    natsUrl: values.nats ?? process.env["TIERMESH_NATS_URL"],
-    singleProcess: values["single-process"] ?? false,
-    onLine: (name, line) => {
-      if (!values.quiet) process.stdout.write(`[${name}] ${line}\n`);
+  const logger = createLauncherLogger(config.log.level);
+  let mesh: Mesh | undefined;
+  // `tiermesh status` asks here; it listens first so a busy port fails before anything starts.
+  const rpc = createRpcServer({
+    logger,
+    serviceNames: [LauncherService.typeName],
+    routes(router) {
+      router.service(
+        LauncherService,
+        createLauncherService({ natsUrl: () => mesh?.natsUrl ?? "", status: () => mesh?.status() ?? [] }),
+      );
     },
   });
+  await rpc.listen(config.launcher.listen);
+  try {
+    mesh = await launchMesh({
+      configFile,
+      config,
+      logger,
+      natsUrl: values.nats ?? process.env["TIERMESH_NATS_URL"],
+      singleProcess: values["single-process"] ?? false,
+      onLine: (name, line) => {
+        if (!values.quiet) process.stdout.write(`[${name}] ${line}\n`);
+      },
+    });
+  } catch (err) {
+    await rpc.close(0);
+    throw err;
+  }
+  const running = mesh;
   const took = ((performance.now() - started) / 1_000).toFixed(1);
   const lines = [
     `tiermesh is up in ${took} s (config ${configFile}${values["single-process"] ? ", one process" : ""})`,
-    `  nats            ${mesh.natsUrl}${mesh.nats ? " (private nats-server)" : ""}`,
-    ...mesh.endpoints.map((e) => `  ${e.name.padEnd(15)} ${e.url}`),
+    `  nats            ${running.natsUrl}${running.nats ? " (private nats-server)" : ""}`,
+    ...running.endpoints.map((e) => `  ${e.name.padEnd(15)} ${e.url}`),
+    `  launcher        http://${config.launcher.listen} (tiermesh status)`,
     "",
     "First request (Connect JSON over HTTP):",
-    `  curl -s ${mesh.endpoints.find((e) => e.name === "router")!.url}/tiermesh.router.v1.RouterService/Complete \\`,
+    `  curl -s ${running.endpoints.find((e) => e.name === "router")!.url}/tiermesh.router.v1.RouterService/Complete \\`,
     `    -H 'content-type: application/json' \\`,
     `    -d '{"input":{"messages":[{"role":"user","content":"Hello"}],"urgency":"interactive"}}'`,
     "",
-    "Ctrl-C stops everything.",
+    "Services that die are restarted. Ctrl-C stops everything.",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);
   let stopping = false;
@@ -41,19 +66,17 @@ export async function up(values: {
     if (stopping) return;
     stopping = true;
     process.stdout.write("stopping tiermesh...\n");
-    mesh.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`stop failed: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
+    running
+      .stop()
+      .then(() => rpc.close(1_000))
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`stop failed: ${String(err)}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  for (const [name, proc] of mesh.processes) {
-    void proc.exited.then((code) => {
-      if (!stopping) process.stderr.write(`[${name}] exited unexpectedly (${code})\n`);
-    });
-  }
 }

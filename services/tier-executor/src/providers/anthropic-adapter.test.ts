@@ -288,6 +288,15 @@ describe("anthropic adapter", () => {
     expect(err.retryable).toBe(false);
   });
 
+  it("maps Anthropic's 400 'prompt is too long' to a context-length refusal, other 400s stay client errors", async () => {
+    const provider = await startProvider(jsonError(400, "invalid_request_error", "prompt is too long: 201234 tokens > 200000 maximum"));
+    const err = await failure(collect(adapter(provider.url)));
+    expect(err.failure).toBe("context_length");
+    expect(err.message).toBe("test-anthropic: HTTP 400: prompt is too long: 201234 tokens > 200000 maximum");
+    const other = await startProvider(jsonError(400, "invalid_request_error", "messages: roles must alternate"));
+    expect((await failure(collect(adapter(other.url)))).failure).toBe("client");
+  });
+
   it("maps a refused connection to network", async () => {
     const provider = await startProvider(answer(["unused"]));
     await provider.close();

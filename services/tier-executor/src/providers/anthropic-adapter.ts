@@ -1,5 +1,6 @@
 import { StartupError } from "@tiermesh/runtime";
 import { Pool } from "undici";
+import { isContextLengthError } from "./context-length.js";
 import { networkError, statusError } from "./http-errors.js";
 import { PROBE_HEADER, type ProviderAdapterFactory, type ProviderEvent, type ProviderRequest, type ProviderUsage } from "./provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./provider-error.js";
@@ -158,5 +159,6 @@ function parseEvent(data: string): MessagesStreamEvent | undefined {
 
 function streamError(name: string, error: MessagesStreamEvent["error"]): ProviderError {
   const type = error?.type ?? "unknown_error";
-  return new ProviderError(errorFailures[type] ?? "server", `${name}: ${type}: ${error?.message ?? "no message"}`);
+  const failure = type === "invalid_request_error" && isContextLengthError(error) ? "context_length" : (errorFailures[type] ?? "server");
+  return new ProviderError(failure, `${name}: ${type}: ${error?.message ?? "no message"}`);
 }

@@ -1,4 +1,5 @@
 import type { Dispatcher } from "undici";
+import { isContextLengthRefusal } from "./context-length.js";
 import { failureOfStatus, ProviderError } from "./provider-error.js";
 import { retryAfterMs } from "./retry-after.js";
 
@@ -6,14 +7,15 @@ import { retryAfterMs } from "./retry-after.js";
 const MAX_ERROR_BODY = 4_096;
 
 /**
- * The ProviderError for a non-200 answer: failure kind from the status, message from the
- * body's `error.message` (OpenAI and Anthropic both use that shape), the provider's
- * Retry-After (or rate-limit reset hint) in ms.
+ * The ProviderError for a non-200 answer: failure kind from the status (a refusal for the
+ * context window's sake is its own kind), message from the body's `error.message` (OpenAI
+ * and Anthropic both use that shape), the provider's Retry-After (or rate-limit reset hint) in ms.
  */
 export async function statusError(name: string, res: Dispatcher.ResponseData): Promise<ProviderError> {
   const text = await readCapped(res.body).catch(() => "");
   const retryAfter = retryAfterMs(res.headers, res.statusCode);
-  return new ProviderError(failureOfStatus(res.statusCode), `${name}: HTTP ${res.statusCode}: ${errorMessage(text)}`, {
+  const failure = isContextLengthRefusal(res.statusCode, text) ? "context_length" : failureOfStatus(res.statusCode);
+  return new ProviderError(failure, `${name}: HTTP ${res.statusCode}: ${errorMessage(text)}`, {
     status: res.statusCode,
     ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
   });

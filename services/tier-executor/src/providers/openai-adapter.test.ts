@@ -211,6 +211,28 @@ describe("openai adapter", () => {
     expect(err.retryable).toBe(false);
   });
 
+  it("maps a 400 context_length_exceeded to a context-length refusal a larger model may take", async () => {
+    const body = {
+      error: {
+        message: "This model's maximum context length is 8192 tokens. However, you requested 9120 tokens.",
+        type: "invalid_request_error",
+        param: "messages",
+        code: "context_length_exceeded",
+      },
+    };
+    const provider = await startProvider((res) => {
+      res.writeHead(400, { "content-type": "application/json" });
+      res.end(JSON.stringify(body));
+    });
+    const err = await failure(collect(adapter(provider.url)));
+    expect(err.failure).toBe("context_length");
+    expect(err.options.status).toBe(400);
+    expect(err.retryable).toBe(true);
+    // vLLM says the same without a code.
+    const vllm = await startProvider(jsonError(400, "This model's maximum context length is 4096 tokens."));
+    expect((await failure(collect(adapter(vllm.url)))).failure).toBe("context_length");
+  });
+
   it("maps 408 to timeout", async () => {
     const provider = await startProvider(jsonError(408, "request timed out"));
     expect((await failure(collect(adapter(provider.url)))).failure).toBe("timeout");

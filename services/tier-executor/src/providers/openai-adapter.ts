@@ -1,5 +1,6 @@
 import type { ProviderConfig } from "@tiermesh/config";
 import { Pool } from "undici";
+import { isContextLengthError } from "./context-length.js";
 import { networkError, statusError } from "./http-errors.js";
 import { PROBE_HEADER, type ProviderAdapterFactory, type ProviderEvent, type ProviderRequest, type ProviderUsage } from "./provider-adapter.js";
 import { ProviderError } from "./provider-error.js";
@@ -59,7 +60,13 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
           continue;
         }
         if (parsed.error) {
-          const kind = parsed.error.type === "invalid_request_error" ? "client" : parsed.error.code === 429 ? "rate_limited" : "server";
+          const kind = isContextLengthError(parsed.error)
+            ? "context_length"
+            : parsed.error.type === "invalid_request_error"
+              ? "client"
+              : parsed.error.code === 429
+                ? "rate_limited"
+                : "server";
           throw new ProviderError(kind, `${name}: error in stream: ${parsed.error.message ?? "unknown error"}`);
         }
         const choice = parsed.choices?.[0];

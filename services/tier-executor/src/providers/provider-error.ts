@@ -6,6 +6,7 @@ export type ProviderFailure =
   | "server" // 5xx or malformed answer
   | "network" // connection refused, reset, DNS
   | "client" // 4xx other than 408/429: the request itself is bad
+  | "context_length" // the prompt plus max tokens does not fit this model's context window: a larger model may take it
   | "cancelled"; // the caller went away
 
 export class ProviderError extends Error {
