@@ -131,6 +131,17 @@ describe("TierRunner: an answer whose stream fails mid-way is continued on anoth
     expect(seen(h.outcomes)).toEqual(["a:ERROR", "b:OK"]);
   });
 
+  it("the continuation asks only for the completion tokens the answer has left", async () => {
+    const url = await simulator({ cut: profile(10, { stream_cut_rate: 1, fault_after_tokens: 3 }), healthy: profile(10) });
+    const h = runnerFor(tierConfig(url, { a: "cut", b: "healthy" }));
+
+    const { text, result } = await settle(h, request({ maxTokens: 6 }));
+
+    // 3 tokens from a, then 6 - 3 from b: the answer keeps to max_tokens 6.
+    expect(text).toBe(words(6).join(""));
+    expect(result).toMatchObject({ deployment: { id: "b" }, completionTokens: 3, finishReason: "length" });
+  });
+
   it("a stream silent between tokens is cut at the inter-token stall threshold, counted, and continued", async () => {
     const url = await simulator({ stalls: profile(6, { stream_stall_rate: 1, fault_after_tokens: 2 }), healthy: profile(4) });
     const h = runnerFor(tierConfig(url, { a: "stalls", b: "healthy" }, { tier: { stall: { inter_token: { min_ms: 100, max_ms: 300 } } } }));
@@ -196,12 +207,13 @@ describe("TierRunner: an answer whose stream fails mid-way is continued on anoth
 });
 
 describe("TierRunner: continuing an answer that began elsewhere", () => {
-  it("sends only to deployments that can continue, and yields only the continuation", async () => {
+  it("sends only to deployments that can continue, yields only the continuation, within the tokens left", async () => {
     const url = await simulator({ one: profile(3), two: profile(3) });
     const h = runnerFor(tierConfig(url, { a: "one", b: "two" }));
-    const { text, result } = await settle(h, request({ assistantPrefix: words(4).join("") }));
+    const { text, result } = await settle(h, request({ assistantPrefix: words(4).join(""), maxTokens: 6 }));
     expect(result?.deployment.id).toBe("b");
-    expect(words(4).join("") + text).toBe(words(7).join(""));
+    // The prefix's 4 tokens come off max_tokens 6: 2 more, where the model would give 3.
+    expect(words(4).join("") + text).toBe(words(6).join(""));
   });
 
   it("refuses with FAILED_PRECONDITION when no deployment can continue, without a provider call", async () => {

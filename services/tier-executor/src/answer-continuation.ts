@@ -3,6 +3,7 @@ import type { AttemptResult } from "./deployment-attempt.js";
 import type { DeploymentPicker, RequestAttempts } from "./deployment-picker.js";
 import type { DeploymentState } from "./deployment-state.js";
 import type { RacedAttempt } from "./first-token-race.js";
+import { leftAfter } from "./provider-request.js";
 import type { ProviderRequest } from "./providers/provider-adapter.js";
 import { ProviderError } from "./providers/provider-error.js";
 
@@ -55,13 +56,16 @@ export class NotContinued extends Error {
  * its text is passed on as it comes, so the caller sees one answer with no gap or repeat.
  *
  * Guarantees: only deployments whose provider can continue a prefix, never the one that
- * failed, each tried at most once; every try is an attempt under the request's limit and the
+ * failed, each tried at most once; each asks only for the completion tokens the answer has
+ * left; every try is an attempt under the request's limit and the
  * tier's retry budget; a try that fails after adding text hands on a longer prefix; a refused
  * prefix (a client error) just moves on. Throws NotContinued when nothing is left to try, the
  * caller's ProviderError when it cancelled.
  */
 export async function* continueAnswer(s: ContinuationSetup): AsyncGenerator<{ type: "text"; text: string }, Continued> {
   let prefix = (s.request.assistantPrefix ?? "") + s.delivered;
+  /** The prefix the request came with (its tokens already came off its max_tokens). */
+  const base = s.request.assistantPrefix?.length ?? 0;
   let attempts = s.attempts;
   let continuations = 0;
   const tried: string[] = [];
@@ -84,7 +88,8 @@ export async function* continueAnswer(s: ContinuationSetup): AsyncGenerator<{ ty
     if (!state) break;
     const id = state.deployment.id;
     s.log.exclude(id, "already tried to continue this answer");
-    const attempt = s.start(state, { ...s.request, assistantPrefix: prefix });
+    const maxTokens = leftAfter(s.request.maxTokens, prefix.slice(base));
+    const attempt = s.start(state, { ...s.request, assistantPrefix: prefix, maxTokens });
     attempts++;
     continuations++;
     let step: IteratorResult<string, AttemptResult> | undefined;

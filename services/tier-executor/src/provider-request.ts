@@ -1,5 +1,6 @@
 import type { TierConfig } from "@tiermesh/config";
 import type { CompletionInput } from "@tiermesh/proto";
+import { estimateTokens } from "./cost.js";
 import type { ProviderMessage, ProviderRequest } from "./providers/provider-adapter.js";
 import { cacheKey } from "./response-cache.js";
 
@@ -8,7 +9,7 @@ import { cacheKey } from "./response-cache.js";
  * tier's system prompt ({{tier}} and {{tenant}} replaced) first (not for probes: a probe is
  * the smallest request the provider accepts), the caller's messages, the caller's max_tokens
  * or the tier's default under the tier's cap, and the assistant prefix of an answer being
- * continued.
+ * continued (whose tokens then come off max_tokens: the whole answer keeps to the limit).
  */
 export function providerRequestOf(
   tierName: string,
@@ -26,7 +27,7 @@ export function providerRequestOf(
   return {
     model: "",
     messages,
-    maxTokens: Math.min(asked, prompt.max_tokens_cap),
+    maxTokens: leftAfter(Math.min(asked, prompt.max_tokens_cap), r.assistantPrefix ?? ""),
     temperature: input.temperature,
     jsonMode: input.jsonMode,
     ...(r.assistantPrefix ? { assistantPrefix: r.assistantPrefix } : {}),
@@ -37,4 +38,9 @@ export function providerRequestOf(
 /** The response-cache key of a provider request within a tier. */
 export function cacheKeyOf(tierName: string, r: ProviderRequest): string {
   return cacheKey({ tier: tierName, messages: r.messages, maxTokens: r.maxTokens, jsonMode: r.jsonMode ?? false });
+}
+
+/** Completion tokens left of `maxTokens` once `delivered` is part of the answer (at least 1). */
+export function leftAfter(maxTokens: number, delivered: string): number {
+  return delivered === "" ? maxTokens : Math.max(1, maxTokens - estimateTokens(delivered));
 }
