@@ -1,4 +1,4 @@
-import type { RunContext } from "./tier-runner.js";
+import type { RunContext } from "./run-contract.js";
 
 /**
  * Waits before retry number `attempt` (1 = the first retry): `backoffMs` × 2^(attempt-1),
