@@ -1,0 +1,45 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { RETRY_AFTER_HEADER } from "@tiermesh/proto";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  attemptsOf,
+  closeFixtures,
+  configOf,
+  context,
+  deployment,
+  fixed,
+  request,
+  runnerFor,
+  seen,
+  settle,
+  simulator,
+} from "./http-upstream.test-support.js";
+
+// A tier's capacity refusal through TierRunner over real HTTP (see http-upstream.test-support.ts).
+
+afterEach(closeFixtures);
+
+describe("TierRunner: bulkhead", () => {
+  it("refuses a request at once when every slot and queue place is taken, with a retry-after", async () => {
+    const sim = await simulator({ slow: fixed(150, 2) });
+    const h = runnerFor(configOf({ sim: sim.url }, { gold: { models: [deployment("a", "sim", "slow")], bulkhead: { max_concurrency: 1, max_queue: 1 } } }));
+
+    let inFlight = 2;
+    const first = settle(h.runner.run(request(), context())).finally(() => inFlight--);
+    const queued = settle(h.runner.run(request(), context())).finally(() => inFlight--);
+    const refused = await settle(h.runner.run(request(), context()));
+
+    expect(inFlight).toBe(2); // refused at once, not after waiting for a slot
+    expect(refused.error).toBeInstanceOf(ConnectError);
+    const error = refused.error as ConnectError;
+    expect(error.code).toBe(Code.ResourceExhausted);
+    expect(Number(error.metadata.get(RETRY_AFTER_HEADER))).toBeGreaterThanOrEqual(1);
+    expect(attemptsOf(error)).toBe("0");
+
+    const [a, b] = await Promise.all([first, queued]);
+    expect(a.result?.deployment.id).toBe("a");
+    expect(b.result?.deployment.id).toBe("a");
+    expect(b.result!.totalMs).toBeGreaterThanOrEqual(290); // waited for the first one's slot
+    expect(seen(h.outcomes)).toEqual(["a:OK", "a:OK"]);
+  });
+});
