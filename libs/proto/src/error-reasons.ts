@@ -14,6 +14,13 @@ export const PROMPT_TOO_LARGE = "prompt-too-large";
  */
 export const CONTEXT_LENGTH_EXCEEDED = "context-length-exceeded";
 
+/**
+ * Every deployment of the tier is rate limited by its provider (429, or cooling down after one);
+ * `retry-after` / `tiermesh-retry-after-ms` say when to come back. Unlike a full bulkhead, which
+ * sheds load, this is worth waiting for when no other tier can serve the request.
+ */
+export const PROVIDER_RATE_LIMITED = "provider-rate-limited";
+
 /** Error metadata key: provider attempts an executor used before failing. */
 export const ATTEMPTS_HEADER = "tiermesh-attempts";
 

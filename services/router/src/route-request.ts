@@ -5,7 +5,9 @@ import type { Classification } from "@tiermesh/policy";
 import {
   ATTEMPTS_HEADER,
   ERROR_REASON_HEADER,
+  PROVIDER_RATE_LIMITED,
   RETRY_AFTER_HEADER,
+  RETRY_AFTER_MS_HEADER,
   CompleteResponseSchema,
   type CompleteResponse,
   type CompletionInput,
@@ -18,7 +20,7 @@ import type { RoutePlan } from "./routing-policy.js";
 import type { SpendLedger } from "./spend-ledger.js";
 
 /** Headers of an executor's error that mean something to the router's caller. */
-const CALLER_HEADERS = [RETRY_AFTER_HEADER, ERROR_REASON_HEADER];
+const CALLER_HEADERS = [RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADER, ERROR_REASON_HEADER];
 
 /**
  * The error the caller gets for a failed executor call: its code and message, and of its
@@ -36,6 +38,10 @@ export function callerError(err: ConnectError): ConnectError {
 
 /** Errors after which another tier may still serve the request. */
 export const FALLBACK_CODES = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted, Code.Internal, Code.Unknown]);
+/** Share of a provider's Retry-After added at random, so waiting requests do not return at once. */
+const RATE_LIMIT_JITTER = 0.25;
+/** A rate-limited request waits only when at least this much time is left after the wait. */
+const MIN_ANSWER_AFTER_WAIT_MS = 1_000;
 /** Below this much time left, no further tier is tried. */
 const MIN_FALLBACK_MS = 20;
 
@@ -172,6 +178,24 @@ export class RouteRequest {
     this.reasons.push(
       `${origin}'s stream failed after ${chars} characters reached the caller (${Code[err.code]}: ${err.rawMessage}); continued on ${tier} from that text as an assistant prefix`,
     );
+  }
+
+  /**
+   * How long to wait before trying `tier` again, when it failed because its provider rate
+   * limits it (429, Retry-After) and no other tier is left to try: waiting as asked serves the
+   * request at its own tier, where failing at once would lose it. Undefined when the request
+   * may not wait: another tier remains, the failure is not a provider's rate limit (a full
+   * bulkhead sheds load and is refused at once), no attempts are left, or the wait would not
+   * leave time for the answer. A little jitter keeps waiters from coming back all at once.
+   */
+  rateLimitWait(tier: string, err: ConnectError, next: string | undefined): number | undefined {
+    if (next !== undefined || this.init.signal.aborted || err.metadata.get(ERROR_REASON_HEADER) !== PROVIDER_RATE_LIMITED) return undefined;
+    const ms = Number(err.metadata.get(RETRY_AFTER_MS_HEADER) ?? Number(err.metadata.get(RETRY_AFTER_HEADER) ?? NaN) * 1_000);
+    if (!Number.isFinite(ms) || ms < 0 || this.attemptsLeft <= 0) return undefined;
+    const wait = ms * (1 + Math.random() * RATE_LIMIT_JITTER);
+    if (this.remainingMs() < wait + MIN_ANSWER_AFTER_WAIT_MS) return undefined;
+    this.reasons.push(`${tier} is rate limited by its provider (${err.rawMessage}); waited ${Math.round(wait)} ms as asked, then tried it again`);
+    return wait;
   }
 
   /** Whether a hedge on another tier may start now (time and attempts left). */

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, createRouterTransport, type ServiceImpl } from "@connectrpc/connect";
 import { parseConfig, TierLadder } from "@tiermesh/config";
 import { compileTierPolicy, policyDocument, type Classify } from "@tiermesh/policy";
-import { ExecuteResponseSchema, RETRY_AFTER_HEADER, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
+import { ERROR_REASON_HEADER, ExecuteResponseSchema, PROVIDER_RATE_LIMITED, RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADER, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { ContextFit } from "./context-fit.js";
@@ -200,5 +200,36 @@ describe("RouterCore through the Router RPC, in memory", () => {
     await expect(client.complete({})).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: "input: required" });
     await expect(client.complete(input({ urgency: "soon" }))).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining("input.urgency") });
     await expect(client.complete(input(), { headers: { authorization: "Bearer nope" } })).rejects.toMatchObject({ code: Code.Unauthenticated });
+  });
+
+  it("waits as asked when the last tier it may use is rate limited by its provider, then serves it there", async () => {
+    const limited = () => new ConnectError("every deployment of tier bronze is rate limited", Code.ResourceExhausted, { [ERROR_REASON_HEADER]: PROVIDER_RATE_LIMITED, [RETRY_AFTER_HEADER]: "1", [RETRY_AFTER_MS_HEADER]: "80" });
+    let refusals = 2;
+    const bronze: Executor = {
+      ...executor("bronze"),
+      async execute(req, ctx) {
+        if (refusals-- > 0) throw limited();
+        return executor("bronze").execute(req, ctx);
+      },
+    };
+    const { client, calls } = routerWith({ gold: executor("gold"), silver: executor("silver"), bronze });
+    const started = performance.now();
+    const res = await client.complete(input({ urgency: "batch" }));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(160);
+    expect(res.routing).toMatchObject({ requestedTier: "bronze", servedTier: "bronze" });
+    expect(res.routing!.reasons.filter((x) => x.includes("rate limited by its provider"))).toHaveLength(2);
+    expect(calls).toEqual(["bronze:unary", "bronze:unary", "bronze:unary"]);
+  });
+
+  it("does not wait while another tier may serve, nor for a full bulkhead, which sheds load", async () => {
+    const limited = new ConnectError("rate limited", Code.ResourceExhausted, { [ERROR_REASON_HEADER]: PROVIDER_RATE_LIMITED, [RETRY_AFTER_MS_HEADER]: "5000" });
+    const a = routerWith({ gold: executor("gold", { fail: limited }), silver: executor("silver"), bronze: executor("bronze") });
+    const started = performance.now();
+    expect((await a.client.complete(input())).routing).toMatchObject({ servedTier: "silver" });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    const full = new ConnectError("over capacity", Code.ResourceExhausted, { [RETRY_AFTER_HEADER]: "1" });
+    const b = routerWith({ gold: executor("gold"), silver: executor("silver"), bronze: executor("bronze", { fail: full }) });
+    await expect(b.client.complete(input({ urgency: "batch" }))).rejects.toMatchObject({ code: Code.ResourceExhausted });
+    expect(b.calls).toEqual(["bronze:unary"]);
   });
 });

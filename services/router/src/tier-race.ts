@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecuteResponse, ExecuteStreamResponse, ExecuteRequestSchema } from "@tiermesh/proto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -57,8 +58,7 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
   let hedged = false;
   let finished = false;
 
-  const start = (reserve: number) => {
-    const index = next++;
+  const start = (reserve: number, index = next++) => {
     const tier = r.tiers[index]!;
     const hedgeable = calls.hedges(tier) && index + 1 < r.tiers.length;
     const streamed = !collect || hedgeable;
@@ -150,8 +150,16 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
         r.reasons.push(`${racer.tier} failed in-request (${Code[err.code]}: ${err.rawMessage}) while ${[...running].map((o) => o.tier).join(", ")} still ran`);
         continue;
       }
-      if (!r.mayFallBack(racer.tier, err, r.tiers[next])) throw err;
-      start(0);
+      if (r.mayFallBack(racer.tier, err, r.tiers[next])) {
+        start(0);
+        continue;
+      }
+      // The last tier the request may use is rate limited by its provider: wait as it asked, then try it again.
+      const waitMs = r.rateLimitWait(racer.tier, err, r.tiers[next]);
+      if (waitMs === undefined) throw err;
+      await sleep(waitMs, undefined, { signal: r.signal }).catch(() => undefined);
+      if (r.signal.aborted) throw err;
+      start(0, r.tiers.indexOf(racer.tier));
     }
   } catch (cause) {
     const err = ConnectError.from(cause);

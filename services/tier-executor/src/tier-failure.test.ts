@@ -1,5 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { RETRY_AFTER_HEADER } from "@tiermesh/proto";
+import { ERROR_REASON_HEADER, PROVIDER_RATE_LIMITED, RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADER } from "@tiermesh/proto";
+import { ProviderError } from "./providers/provider-error.js";
+import { tierFailure } from "./tier-failure.js";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   attemptsOf,
@@ -41,5 +43,16 @@ describe("TierRunner: bulkhead", () => {
     expect(b.result?.deployment.id).toBe("a");
     expect(b.result!.totalMs).toBeGreaterThanOrEqual(290); // waited for the first one's slot
     expect(seen(h.outcomes)).toEqual(["a:OK", "a:OK"]);
+  });
+});
+
+describe("tierFailure", () => {
+  it("marks a provider's rate limit so the router can wait for it, with the wait in ms; a full bulkhead is not marked", () => {
+    const limited = tierFailure("bronze", "rate limited", Code.ResourceExhausted, 1, new ProviderError("rate_limited", "429"), 1_250);
+    expect(limited.metadata.get(ERROR_REASON_HEADER)).toBe(PROVIDER_RATE_LIMITED);
+    expect(limited.metadata.get(RETRY_AFTER_MS_HEADER)).toBe("1250");
+    expect(limited.metadata.get(RETRY_AFTER_HEADER)).toBe("2");
+    const full = tierFailure("bronze", "over capacity", Code.ResourceExhausted, 0, new Error("bulkhead full"), 500);
+    expect(full.metadata.get(ERROR_REASON_HEADER)).toBeNull();
   });
 });

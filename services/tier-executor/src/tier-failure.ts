@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ATTEMPTS_HEADER, CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, RETRY_AFTER_HEADER } from "@tiermesh/proto";
+import { ATTEMPTS_HEADER, CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, PROVIDER_RATE_LIMITED, RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADER } from "@tiermesh/proto";
 import { BulkheadFullError, BulkheadTimeoutError, type Bulkhead } from "./bulkhead.js";
 import { ProviderError, type ProviderFailure } from "./providers/provider-error.js";
 import type { RunContext } from "./run-contract.js";
@@ -23,8 +23,12 @@ export const codeOfFailure: Record<ProviderFailure, Code> = {
  */
 export function tierFailure(tierName: string, message: string, code: Code, attempts: number, cause?: unknown, retryAfterMs?: number): ConnectError {
   const metadata: Record<string, string> = { [ATTEMPTS_HEADER]: String(attempts) };
-  if (retryAfterMs !== undefined) metadata[RETRY_AFTER_HEADER] = String(Math.max(1, Math.ceil(retryAfterMs / 1_000)));
+  if (retryAfterMs !== undefined) {
+    metadata[RETRY_AFTER_HEADER] = String(Math.max(1, Math.ceil(retryAfterMs / 1_000)));
+    metadata[RETRY_AFTER_MS_HEADER] = String(Math.max(1, Math.ceil(retryAfterMs)));
+  }
   if (cause instanceof ProviderError && cause.failure === "context_length") metadata[ERROR_REASON_HEADER] = CONTEXT_LENGTH_EXCEEDED;
+  if (cause instanceof ProviderError && cause.failure === "rate_limited") metadata[ERROR_REASON_HEADER] = PROVIDER_RATE_LIMITED;
   return new ConnectError(`tier ${tierName}: ${message}`, code, metadata, undefined, cause);
 }
 
