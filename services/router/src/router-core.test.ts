@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, createRouterTransport, type ServiceImpl } from "@connectrpc/connect";
 import { parseConfig, TierLadder } from "@tiermesh/config";
 import { compileTierPolicy, policyDocument, type Classify } from "@tiermesh/policy";
-import { ERROR_REASON_HEADER, ExecuteResponseSchema, PROVIDER_RATE_LIMITED, RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADER, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
+import { ERROR_REASON_HEADER, ExecuteResponseSchema, InterruptedAnswerSchema, PROVIDER_RATE_LIMITED, RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADER, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { ContextFit } from "./context-fit.js";
@@ -231,5 +231,24 @@ describe("RouterCore through the Router RPC, in memory", () => {
     const b = routerWith({ gold: executor("gold"), silver: executor("silver"), bronze: executor("bronze", { fail: full }) });
     await expect(b.client.complete(input({ urgency: "batch" }))).rejects.toMatchObject({ code: Code.ResourceExhausted });
     expect(b.calls).toEqual(["bronze:unary"]);
+  });
+
+  it("restarts a unary answer that was cut and cannot be continued: the caller had seen none of it", async () => {
+    const cut = new ConnectError("stream interrupted after the first token: connection reset", Code.Unavailable, undefined, [
+      { desc: InterruptedAnswerSchema, value: { delivered: "hello fr" } },
+    ]);
+    const noPrefix = (tier: string): Executor => ({
+      ...executor(tier),
+      async execute(req, ctx) {
+        if (req.assistantPrefix) throw new ConnectError(`no deployment of tier ${tier} can continue an answer`, Code.FailedPrecondition);
+        return executor(tier).execute(req, ctx);
+      },
+    });
+    const { client, calls } = routerWith({ gold: executor("gold", { fail: cut }), silver: noPrefix("silver"), bronze: noPrefix("bronze") });
+    const res = await client.complete(input());
+    expect(res.content).toBe("hello from silver");
+    expect(res.routing).toMatchObject({ requestedTier: "gold", servedTier: "silver" });
+    expect(res.routing!.reasons.join("\n")).toMatch(/could not be continued; the caller had seen none of it, so it restarts/);
+    expect(calls).toEqual(["gold:unary", "silver:unary", "bronze:unary", "silver:unary"]);
   });
 });

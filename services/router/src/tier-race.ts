@@ -136,15 +136,29 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
       }
       running.delete(racer);
       const err = r.recordFailure(racer.tier, error);
-      // Part of the answer exists (sent to the caller, or collected by the executor): continue it, never restart it.
+      // Part of the answer exists (sent to the caller, or collected by the executor): continue it.
       const delivered = text + deliveredBy(err);
       if (delivered !== "" && running.size === 0) {
         const interrupted = { origin: racer.tier, error: err, delivered, tierAttempts: started, ttftUs: ttftUs ?? r.sinceStartUs() };
-        for await (const e of continueOnTiers(r, calls, collect, interrupted)) {
-          if (e.case === "done") finished = true;
-          yield e;
+        // Text that reached the caller can only be continued; text an executor collected for a
+        // unary caller, who has seen nothing, may also be restarted on the next tier from scratch.
+        if (text !== "" || !collect) {
+          for await (const e of continueOnTiers(r, calls, collect, interrupted)) {
+            if (e.case === "done") finished = true;
+            yield e;
+          }
+          return;
         }
-        return;
+        try {
+          for await (const e of continueOnTiers(r, calls, collect, interrupted)) {
+            if (e.case === "done") finished = true;
+            yield e;
+          }
+          return;
+        } catch {
+          r.reasons.push(`${racer.tier}'s interrupted answer could not be continued; the caller had seen none of it, so it restarts`);
+          ttftUs = undefined;
+        }
       }
       if (running.size > 0) {
         r.reasons.push(`${racer.tier} failed in-request (${Code[err.code]}: ${err.rawMessage}) while ${[...running].map((o) => o.tier).join(", ")} still ran`);
