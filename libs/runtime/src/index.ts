@@ -2,6 +2,7 @@ export { createLauncherLogger, createLogger, type Logger } from "./logger.js";
 export { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
 export { createRpcServer, type RpcServer, type RpcServerOptions } from "./rpc-server.js";
 export { createMeshTransport } from "./rpc-client.js";
+export { createInProcessTransport } from "./in-process-transport.js";
 export { runService, StartupError, type RunningService, type ServiceArgs } from "./service-main.js";
 export { deadlineFrom, remainingMs } from "./deadline.js";
 export { waitForServing } from "./wait-serving.js";

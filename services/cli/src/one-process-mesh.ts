@@ -1,10 +1,10 @@
-import { createRouterTransport, type Transport } from "@connectrpc/connect";
+import type { Transport } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { createClassifierServer } from "@tiermesh/classifier";
 import { createHealthMonitorServer } from "@tiermesh/health-monitor";
 import { ClassifierService, TierExecutorService } from "@tiermesh/proto";
 import { createRouterServer } from "@tiermesh/router";
-import { ConfigWatcher, createLogger, type RunningService } from "@tiermesh/runtime";
+import { ConfigWatcher, createInProcessTransport, createLogger, type RunningService } from "@tiermesh/runtime";
 import { createTierExecutorServer, type TierExecutorServer } from "@tiermesh/tier-executor";
 
 /**
@@ -13,6 +13,8 @@ import { createTierExecutorServer, type TierExecutorServer } from "@tiermesh/tie
  * through in-process transports instead of HTTP/2 (no sockets, no second process on the
  * request's path); tier status still goes over NATS, and every service still listens on its
  * configured port for health checks, metrics and other clients.
+ * (`createInProcessTransport`: the client interface as deployed, the implementation called
+ * directly, with its HandlerContext; no serialization and no handler pipeline per call.)
  */
 export async function startOneProcessMesh(config: Config, configFile: string): Promise<RunningService> {
   const level = config.log.level;
@@ -21,13 +23,13 @@ export async function startOneProcessMesh(config: Config, configFile: string): P
     executors.set(tier, createTierExecutorServer(config, tier, createLogger(`executor-${tier}`, level)));
   }
   const executorTransports = new Map<string, Transport>(
-    [...executors].map(([tier, server]) => [tier, createRouterTransport(({ service }) => service(TierExecutorService, server.service))]),
+    [...executors].map(([tier, server]) => [tier, createInProcessTransport(TierExecutorService, server.service)]),
   );
   const executorTransport = (tier: string) => executorTransports.get(tier)!;
   const classifier = createClassifierServer(config, createLogger("classifier", level));
   const monitor = createHealthMonitorServer(config, createLogger("health-monitor", level), { executorTransport });
   const router = createRouterServer(config, createLogger("router", level), {
-    classifierTransport: createRouterTransport(({ service }) => service(ClassifierService, classifier.service)),
+    classifierTransport: createInProcessTransport(ClassifierService, classifier.service),
     executorTransport,
   });
 
