@@ -249,7 +249,7 @@ describe("interrupted answers continued across tiers", () => {
     expect(res.finish_reason).toBe("stop");
   });
 
-  it("a target that refuses the prefix: the caller gets gold's original error, not the refusal", async () => {
+  it("a target that refuses the prefix: a streaming caller gets gold's original error, not the refusal; a unary one a restarted answer", async () => {
     const refuse = { refuse_prefix: true };
     await fetch(`${m.simulatorUrl}/admin/requests`, { method: "DELETE" });
     const out = await withGold(GOLD_CUT, streamed, refuse);
@@ -262,13 +262,12 @@ describe("interrupted answers continued across tiers", () => {
     expect(messageOf(out.error)).toMatch(/^tier gold: stream interrupted after the first token: sim: /);
     expect(messageOf(out.error)).not.toMatch(/prefill|prefix/);
 
-    const err = await withGold(GOLD_CUT, () => unary<Completion>(client, "Complete", ask), refuse).then(
-      () => undefined,
-      (e: unknown) => e as grpc.ServiceError,
-    );
-    expect(err?.code).toBe(grpc.status.UNAVAILABLE);
-    expect(messageOf(err)).toMatch(/^tier gold: stream interrupted after the first token: sim: /);
-    expect(messageOf(err)).not.toMatch(/prefill|prefix/);
+    // A unary caller has seen none of the cut answer: with no tier able to continue it, it is
+    // restarted from scratch on the next tier rather than failed.
+    const res = await withGold(GOLD_CUT, () => unary<Completion>(client, "Complete", ask), refuse);
+    expect(res.routing.served_tier).toBe("silver");
+    expect(res.content).toBe(answerOf(20));
+    expect(res.routing.reasons.join("\n")).toMatch(/could not be continued; the caller had seen none of it, so it restarts/);
   });
 
   it("a stream that stalls with its connection open is cut at the inter-token stall threshold and continued", async () => {
