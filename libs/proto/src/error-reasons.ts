@@ -35,3 +35,11 @@ export const RETRY_AFTER_MS_HEADER = "tiermesh-retry-after-ms";
  * provider asked to wait (429, Retry-After). Says nothing about the deployment's health.
  */
 export const DEPLOYMENT_COOLING = "deployment-cooling";
+
+/** How long an error's metadata asks the caller to wait, in ms (`tiermesh-retry-after-ms`, else `retry-after` seconds); undefined when it does not say. */
+export function retryAfterMsOf(metadata: Headers): number | undefined {
+  const ms = Number(metadata.get(RETRY_AFTER_MS_HEADER) ?? NaN);
+  if (Number.isFinite(ms) && ms >= 0) return ms;
+  const seconds = Number(metadata.get(RETRY_AFTER_HEADER) ?? NaN);
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1_000 : undefined;
+}

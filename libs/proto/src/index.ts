@@ -18,4 +18,5 @@ export {
   PROVIDER_RATE_LIMITED,
   RETRY_AFTER_HEADER,
   RETRY_AFTER_MS_HEADER,
+  retryAfterMsOf,
 } from "./error-reasons.js";

@@ -6,8 +6,7 @@ import {
   ERROR_REASON_HEADER,
   OutcomeSchema,
   OutcomeStatus,
-  RETRY_AFTER_HEADER,
-  RETRY_AFTER_MS_HEADER,
+  retryAfterMsOf,
   TierExecutorService,
   type Outcome,
 } from "@tiermesh/proto";
@@ -121,7 +120,7 @@ export class CanaryProber {
     } catch (cause) {
       if (this.controller.signal.aborted) return;
       const err = ConnectError.from(cause);
-      const waitMs = retryAfterMs(err);
+      const waitMs = retryAfterMsOf(err.metadata);
       // Capped like the executor's cool-down: an absurd Retry-After must not stop probing for hours.
       if (waitMs !== undefined) this.schedule.coolDown(key, Date.now() + Math.min(waitMs, this.options.config.tiers[tier]!.cooldown.max_ms));
       if (err.metadata.get(ERROR_REASON_HEADER) === DEPLOYMENT_COOLING) {
@@ -154,12 +153,4 @@ export class CanaryProber {
   private key(tier: string, deployment: string): string {
     return `${tier}\u0000${deployment}`;
   }
-}
-
-/** How long a refused probe's executor asked to wait, in ms, if it said. */
-function retryAfterMs(err: ConnectError): number | undefined {
-  const ms = Number(err.metadata.get(RETRY_AFTER_MS_HEADER) ?? NaN);
-  if (Number.isFinite(ms) && ms >= 0) return ms;
-  const seconds = Number(err.metadata.get(RETRY_AFTER_HEADER) ?? NaN);
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1_000 : undefined;
 }

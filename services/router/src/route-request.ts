@@ -8,6 +8,7 @@ import {
   PROVIDER_RATE_LIMITED,
   RETRY_AFTER_HEADER,
   RETRY_AFTER_MS_HEADER,
+  retryAfterMsOf,
   CompleteResponseSchema,
   type CompleteResponse,
   type CompletionInput,
@@ -190,8 +191,8 @@ export class RouteRequest {
    */
   rateLimitWait(tier: string, err: ConnectError, next: string | undefined): number | undefined {
     if (next !== undefined || this.init.signal.aborted || err.metadata.get(ERROR_REASON_HEADER) !== PROVIDER_RATE_LIMITED) return undefined;
-    const ms = Number(err.metadata.get(RETRY_AFTER_MS_HEADER) ?? Number(err.metadata.get(RETRY_AFTER_HEADER) ?? NaN) * 1_000);
-    if (!Number.isFinite(ms) || ms < 0 || this.attemptsLeft <= 0) return undefined;
+    const ms = retryAfterMsOf(err.metadata);
+    if (ms === undefined || this.attemptsLeft <= 0) return undefined;
     const wait = ms * (1 + Math.random() * RATE_LIMIT_JITTER);
     if (this.remainingMs() < wait + MIN_ANSWER_AFTER_WAIT_MS) return undefined;
     this.reasons.push(`${tier} is rate limited by its provider (${err.rawMessage}); waited ${Math.round(wait)} ms as asked, then tried it again`);

@@ -142,20 +142,15 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
         const interrupted = { origin: racer.tier, error: err, delivered, tierAttempts: started, ttftUs: ttftUs ?? r.sinceStartUs() };
         // Text that reached the caller can only be continued; text an executor collected for a
         // unary caller, who has seen nothing, may also be restarted on the next tier from scratch.
-        if (text !== "" || !collect) {
-          for await (const e of continueOnTiers(r, calls, collect, interrupted)) {
-            if (e.case === "done") finished = true;
-            yield e;
-          }
-          return;
-        }
+        const restartable = collect && text === "";
         try {
           for await (const e of continueOnTiers(r, calls, collect, interrupted)) {
             if (e.case === "done") finished = true;
             yield e;
           }
           return;
-        } catch {
+        } catch (notContinued) {
+          if (!restartable) throw notContinued;
           r.reasons.push(`${racer.tier}'s interrupted answer could not be continued; the caller had seen none of it, so it restarts`);
           ttftUs = undefined;
         }
