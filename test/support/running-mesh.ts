@@ -21,6 +21,8 @@ export async function startMesh(options: Parameters<typeof writeMeshConfig>[0] =
     configFile: cfg.file,
     config: loadConfig(cfg.file, {}),
     singleProcess: process.env["TIERMESH_TEST_MESH"] === "one-process",
+    // Generous: several suites start meshes at once on a small machine.
+    startTimeoutMs: 60_000,
     onLine: (name, line) => {
       output.push(`[${name}] ${line}`);
       if (output.length > 2_000) output.shift();

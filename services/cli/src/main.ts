@@ -19,7 +19,7 @@ async function main(argv: string[]): Promise<void> {
     case "up": {
       const { values } = parseArgs({
         args: rest,
-        options: { config: { type: "string" }, nats: { type: "string" }, quiet: { type: "boolean" }, "single-process": { type: "boolean" } },
+        options: { config: { type: "string" }, nats: { type: "string" }, quiet: { type: "boolean" }, "single-process": { type: "boolean" }, "start-timeout": { type: "string" } },
       });
       return up(values);
     }

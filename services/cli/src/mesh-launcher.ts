@@ -90,7 +90,7 @@ function ready(p: Planned, timeoutMs: number): Promise<void> {
  * and restarts any of them that dies, on the same address, so its peers reconnect.
  */
 export async function launchMesh(options: MeshOptions): Promise<Mesh> {
-  const timeout = options.startTimeoutMs ?? 15_000;
+  const timeout = options.startTimeoutMs ?? 30_000;
   const logger = options.logger ?? createLauncherLogger(options.config.log.level);
   const supervision = { logger, backoff: options.restartBackoff };
   const nats = options.natsUrl ? undefined : await startNatsServer();

@@ -3,8 +3,9 @@ import { LauncherService } from "@tiermesh/proto";
 import { createLauncherLogger, createRpcServer } from "@tiermesh/runtime";
 import { createLauncherService } from "../launcher-service.js";
 import { launchMesh, type Mesh } from "../mesh-launcher.js";
+import { UsageError } from "../usage-error.js";
 
-export const upUsage = "tiermesh up [--config deploy/tiermesh.example.yaml] [--nats <url>] [--single-process] [--quiet]";
+export const upUsage = "tiermesh up [--config deploy/tiermesh.example.yaml] [--nats <url>] [--single-process] [--start-timeout <seconds>] [--quiet]";
 
 /** Runs the whole mesh in the foreground, restarting services that die, until Ctrl-C. */
 export async function up(values: {
@@ -12,7 +13,9 @@ export async function up(values: {
   nats?: string | undefined;
   quiet?: boolean | undefined;
   "single-process"?: boolean | undefined;
+  "start-timeout"?: string | undefined;
 }): Promise<void> {
+  const startTimeoutMs = startTimeoutOf(values["start-timeout"]);
   const configFile = values.config ?? "deploy/tiermesh.example.yaml";
   const config = loadConfig(configFile);
   const started = performance.now();
@@ -37,6 +40,7 @@ export async function up(values: {
       logger,
       natsUrl: values.nats ?? process.env["TIERMESH_NATS_URL"],
       singleProcess: values["single-process"] ?? false,
+      ...(startTimeoutMs !== undefined ? { startTimeoutMs } : {}),
       onLine: (name, line) => {
         if (!values.quiet) process.stdout.write(`[${name}] ${line}\n`);
       },
@@ -79,4 +83,11 @@ export async function up(values: {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+}
+
+function startTimeoutOf(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (!(seconds > 0) || !Number.isFinite(seconds)) throw new UsageError(`--start-timeout: expected a number of seconds above 0, got "${value}"`);
+  return seconds * 1_000;
 }
