@@ -173,4 +173,39 @@ describe("anthropic adapter: tool use", () => {
     expect((notObject as ProviderError).message).toContain("must describe an object");
     expect(provider.received).toHaveLength(0);
   });
+
+  it("a whole round trip: the tool_use block comes out as a call, the call and its result go back as tool_use and tool_result, text comes back", async () => {
+    const provider = await startProvider((res, req) => {
+      void req;
+      // First call: tool use; second (it carries the result): a text answer.
+      if (provider.received.length === 1) return toolUseStream(['{"city": "Paris"}'])(res);
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      send(res, { type: "message_start", message: { id: "msg_2", role: "assistant", content: [], usage: { input_tokens: 60, output_tokens: 1 } } });
+      send(res, { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
+      send(res, { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "It is 18 °C." } });
+      send(res, { type: "content_block_stop", index: 0 });
+      send(res, { type: "message_delta", delta: { stop_reason: "end_turn" }, usage: { output_tokens: 6 } });
+      send(res, { type: "message_stop" });
+      res.end();
+    });
+    const a = adapter(provider.url);
+    const calls = new ToolCallAssembly();
+    let text = "";
+    for (const e of await events(a, ask)) {
+      if (e.type === "tool_call") calls.add(e.call);
+      if (e.type === "delta") text += e.text;
+    }
+    const [call] = calls.calls;
+    const second = await events(a, {
+      ...ask,
+      messages: [...ask.messages, { role: "assistant", content: text, toolCalls: calls.calls }, { role: "tool", content: "18 °C", toolCallId: call!.id }],
+    });
+    expect(second.filter((e) => e.type === "delta")).toEqual([{ type: "delta", text: "It is 18 °C." }]);
+    expect(second.at(-1)).toMatchObject({ type: "done", finishReason: "stop" });
+    const sent = JSON.parse(provider.received[1]!.body) as { messages: unknown[] };
+    expect(sent.messages.slice(1)).toEqual([
+      { role: "assistant", content: [{ type: "text", text: "Let me look." }, { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: "18 °C" }] },
+    ]);
+  });
 });
