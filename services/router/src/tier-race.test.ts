@@ -75,7 +75,7 @@ async function collect(gen: AsyncGenerator<TierEvent>) {
   let result: Extract<TierEvent, { case: "done" }> | undefined;
   for await (const e of gen) {
     if (e.case === "delta") deltas.push(e.value);
-    else result = e;
+    else if (e.case === "done") result = e;
   }
   return { deltas, result: result! };
 }
