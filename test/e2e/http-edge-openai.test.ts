@@ -2,6 +2,7 @@ import { hashApiKey } from "@tiermesh/config";
 import OpenAI from "openai";
 import type { ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { grpc, routerClient, unary } from "../support/grpc-clients.js";
 import { startMesh, type RunningMesh } from "../support/running-mesh.js";
 
 // The HTTP edge through the official OpenAI client, against a whole mesh over the simulator.
@@ -138,5 +139,36 @@ describe("the HTTP edge through the official OpenAI client", () => {
     const err = await client.chat.completions.create(unknown).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect(err).toMatchObject({ status: 400, param: "frobnicate", code: "unknown_parameter" });
+  });
+
+  it("the Router RPC (gRPC) carries the same: tool calls whole in Complete, tool_call events in CompleteStream, NOT_FOUND for a model", async () => {
+    const rpc = routerClient(m.routerUrl);
+    const metadata = new grpc.Metadata();
+    metadata.set("authorization", `Bearer ${ENTERPRISE_KEY}`);
+    const input = {
+      model: "silver",
+      messages: [{ role: "user", content: "What is the weather in Paris?" }],
+      tools: [{ name: "get_weather", parameters_json: JSON.stringify(weather.function.parameters) }],
+    };
+    try {
+      const res = await unary<{ tool_calls: { name: string; arguments_json: string }[]; finish_reason: string; model: string }>(rpc, "Complete", { input }, metadata);
+      expect(res).toMatchObject({ finish_reason: "tool_calls", model: "sim-silver", tool_calls: [{ name: "get_weather", arguments_json: '{"city":"sim"}' }] });
+
+      const events = await new Promise<{ event: string; tool_call?: { index: number; name: string; arguments: string } }[]>((resolve, reject) => {
+        const out: { event: string; tool_call?: { index: number; name: string; arguments: string } }[] = [];
+        const call = rpc["CompleteStream"]({ input }, metadata);
+        call.on("data", (e: (typeof out)[number]) => out.push(e));
+        call.on("end", () => resolve(out));
+        call.on("error", reject);
+      });
+      const pieces = events.filter((e) => e.event === "tool_call").map((e) => e.tool_call!);
+      expect(pieces[0]).toMatchObject({ index: 0, name: "get_weather", arguments: "" });
+      expect(pieces.slice(1).map((p) => p.arguments).join("")).toBe('{"city":"sim"}');
+      expect(events.at(-1)!.event).toBe("done");
+
+      await expect(unary(rpc, "Complete", { input: { ...input, model: "gpt-nope" } }, metadata)).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    } finally {
+      rpc.close();
+    }
   });
 });
