@@ -50,10 +50,15 @@ describe("the OpenAI-compatible HTTP edge", () => {
   });
 
   it("authenticates with the key whose hash is in config; body fields cannot raise the tier", async () => {
-    const res = await post(
-      { messages: [{ role: "user", content: "hi" }], service_tier: "priority", priority: 0 },
-      { authorization: `Bearer ${KEY}`, "x-tiermesh-tier": "gold", "x-tiermesh-urgency": "interactive" },
-    );
+    const auth = { authorization: `Bearer ${KEY}` };
+    const priority = await post({ messages: [{ role: "user", content: "hi" }], service_tier: "priority" }, auth);
+    expect(priority.status).toBe(400);
+    expect(((await priority.json()) as any).error.param).toBe("service_tier");
+    const gold = await post({ model: "gold", messages: [{ role: "user", content: "hi" }] }, auth);
+    expect(gold.status).toBe(404);
+    expect(((await gold.json()) as any).error.code).toBe("model_not_found");
+
+    const res = await post({ messages: [{ role: "user", content: "hi" }] }, { ...auth, "x-tiermesh-tier": "gold", "x-tiermesh-urgency": "interactive" });
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
     expect(body.tiermesh.served_tier).toBe("silver");

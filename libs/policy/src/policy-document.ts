@@ -3,13 +3,21 @@ import { z } from "zod";
 import { planSchema, ruleSchema, type Config } from "@tiermesh/config";
 
 /**
- * What classification needs from the config, and nothing else: the tier ladder, plans,
- * which plan each tenant is on, and the rules. This is the document the classifier
+ * What classification needs from the config, and nothing else: the tier ladder with each
+ * tier's pool models (the model names callers may ask for), plans, which plan each tenant is
+ * on, and the rules. This is the document the classifier
  * publishes to routers; API keys and addresses stay out of it.
  */
 export const policyDocumentSchema = z
   .strictObject({
-    tiers: z.record(z.string(), z.strictObject({ rank: z.number().int() })),
+    tiers: z.record(
+      z.string(),
+      z.strictObject({
+        rank: z.number().int(),
+        /** The tier's pool, for the model names callers may ask for (absent from older classifiers). */
+        models: z.array(z.strictObject({ model: z.string(), provider: z.string() })).default([]),
+      }),
+    ),
     plans: z.record(z.string(), planSchema),
     tenants: z.record(z.string(), z.strictObject({ plan: z.string() })),
     rules: z.array(ruleSchema),
@@ -35,7 +43,9 @@ export type PolicyDocument = z.output<typeof policyDocumentSchema>;
 /** The classification policy held in `config`. */
 export function policyDocument(config: Config): PolicyDocument {
   return {
-    tiers: Object.fromEntries(Object.entries(config.tiers).map(([name, t]) => [name, { rank: t.rank }])),
+    tiers: Object.fromEntries(
+      Object.entries(config.tiers).map(([name, t]) => [name, { rank: t.rank, models: t.models.map((m) => ({ model: m.model, provider: m.provider })) }]),
+    ),
     plans: config.plans,
     tenants: Object.fromEntries(Object.entries(config.tenants).map(([name, t]) => [name, { plan: t.plan }])),
     rules: config.classifier.rules,

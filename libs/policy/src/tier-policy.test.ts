@@ -155,7 +155,7 @@ describe("compileTierPolicy: plan defaults and rules", () => {
 
   it("models matches the exact model string", () => {
     expect(classify("pro", input({ model: "fast" }))).toMatchObject({ tier: "silver", ruleIds: ["fast-model"] });
-    expect(classify("pro", input({ model: "fast-2" })).ruleIds).toEqual([]);
+    expect(classify("pro", input({ model: "auto" })).ruleIds).toEqual([]);
   });
 
   it("urgencies and plans must both hold", () => {
@@ -401,13 +401,14 @@ const requestArb = fc.record({
     { arbitrary: fc.constant<string[]>([]), weight: 1 },
   ),
   maxTokens: fc.nat({ max: 4000 }),
-  model: fc.constantFrom("", "fast", "smart", "other"),
+  // Rule aliases, names that are none (NOT_FOUND), and tier names ("#n": the n-th tier), which must never lift the plan.
+  model: fc.oneof({ arbitrary: fc.constantFrom("", "auto"), weight: 6 }, { arbitrary: fc.constantFrom("fast", "smart", "other", "#0", "#1", "#2"), weight: 3 }),
   jsonMode: fc.boolean(),
   tools: fc.boolean(),
   deadlineMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 10_000 })),
 });
 
-const ALLOWED_CODES = new Set([Code.Unauthenticated, Code.InvalidArgument, Code.PermissionDenied, Code.ResourceExhausted]);
+const ALLOWED_CODES = new Set([Code.Unauthenticated, Code.InvalidArgument, Code.PermissionDenied, Code.ResourceExhausted, Code.NotFound]);
 
 describe("compileTierPolicy property", () => {
   it("never serves a tier above the plan's max_tier or below its floor", () => {
@@ -425,7 +426,7 @@ describe("compileTierPolicy property", () => {
           tierHint: hint,
           urgency: req.urgency,
           maxTokens: req.maxTokens,
-          model: req.model,
+          model: req.model.startsWith("#") ? names[Number(req.model.slice(1)) % names.length]! : req.model,
           jsonMode: req.jsonMode,
           tools: req.tools ? [{ name: "f" }] : [],
         });

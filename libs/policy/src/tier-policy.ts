@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { TierLadder, urgencies, type Urgency } from "@tiermesh/config";
 import { ERROR_REASON_HEADER, PROMPT_TOO_LARGE, type CompletionInput } from "@tiermesh/proto";
 import type { PolicyDocument } from "./policy-document.js";
+import { ModelCatalog, type ModelEntry } from "./model-catalog.js";
 import { promptFeatures } from "./prompt-features.js";
 import { failedCondition, largestTokenThreshold } from "./rule-match.js";
 import { TokenCounter } from "./token-counter.js";
@@ -34,29 +35,37 @@ export interface RuleTrace {
 
 export type Classify = (tenant: string, input: CompletionInput | undefined, deadlineMs?: number) => Classification;
 export type Explain = (tenant: string, input: CompletionInput | undefined, deadlineMs?: number) => { result: Classification; rules: RuleTrace[] };
+/** The model names a tenant's plan may use (throws UNAUTHENTICATED for an unknown tenant). */
+export type ListModels = (tenant: string) => ModelEntry[];
+/** A compiled policy: classification, its explanation, and the model names per plan. */
+export type CompiledPolicy = Classify & { explain: Explain; models: ListModels };
 
 const isUrgency = (u: string): u is Urgency => (urgencies as readonly string[]).includes(u);
 
 /**
  * Compiles the config's plans, tenants and rules into a classification function.
  * Rules are evaluated in order; the first match decides. The plan's max_tier is a hard
- * ceiling nothing in the request can lift, and min_tier a floor.
+ * ceiling nothing in the request can lift, and min_tier a floor. A model naming a tier (or a
+ * pool model of one) asks for that tier as a tier hint does, after the rules; one the plan may
+ * not use is NOT_FOUND (see ModelCatalog).
  */
-export function compileTierPolicy(config: PolicyDocument): Classify & { explain: Explain } {
+export function compileTierPolicy(config: PolicyDocument): CompiledPolicy {
   const ladder = new TierLadder(config.tiers);
   const rules = config.rules;
   const counter = new TokenCounter();
   const ruleTokenLimit = largestTokenThreshold(rules);
   // A Map, not the config object: tenant names come from callers ("constructor" must be unknown).
   const tenants = new Map(Object.entries(config.tenants));
-
-  const run = (tenantName: string, input: CompletionInput | undefined, deadlineMs: number, trace: RuleTrace[] | undefined): Classification => {
+  const catalog = new ModelCatalog(config, ladder);
+  const planOf = (tenantName: string) => {
     const tenant = tenants.get(tenantName);
     if (tenant === undefined) throw new ConnectError(`unknown tenant "${tenantName}"`, Code.Unauthenticated);
-    const planName = tenant.plan;
-    const plan = config.plans[planName]!;
-    const maxTier = plan.max_tier;
-    const minTier = plan.min_tier ?? ladder.lowest;
+    const plan = config.plans[tenant.plan]!;
+    return { name: tenant.plan, plan, maxTier: plan.max_tier, minTier: plan.min_tier ?? ladder.lowest };
+  };
+
+  const run = (tenantName: string, input: CompletionInput | undefined, deadlineMs: number, trace: RuleTrace[] | undefined): Classification => {
+    const { name: planName, plan, maxTier, minTier } = planOf(tenantName);
 
     const requested = input?.urgency ?? "";
     if (requested !== "" && !isUrgency(requested)) {
@@ -76,6 +85,7 @@ export function compileTierPolicy(config: PolicyDocument): Classify & { explain:
     if (hint !== "" && !ladder.has(hint)) {
       throw new ConnectError(`input.tier_hint: unknown tier "${hint}" (tiers: ${ladder.names.join(", ")})`, Code.InvalidArgument);
     }
+    const modelTier = catalog.resolve(input.model, planName, minTier, maxTier);
     const limit = plan.limits.max_prompt_tokens;
     const features = promptFeatures(input, deadlineMs, counter, Math.max(limit, ruleTokenLimit));
     const prompt = features.prompt;
@@ -118,6 +128,10 @@ export function compileTierPolicy(config: PolicyDocument): Classify & { explain:
       }
       tier = hint;
       reasons.push(`tier hint ${hint}`);
+      if (modelTier !== undefined && modelTier !== hint) reasons.push(`model ${input.model} (tier ${modelTier}) gave way to the tier hint`);
+    } else if (modelTier !== undefined) {
+      tier = modelTier;
+      reasons.push(input.model === modelTier ? `model ${modelTier} asks for tier ${modelTier}` : `model ${input.model} is in tier ${modelTier}'s pool`);
     }
     const clamped = ladder.clamp(tier, minTier, maxTier);
     if (clamped !== tier) {
@@ -144,6 +158,10 @@ export function compileTierPolicy(config: PolicyDocument): Classify & { explain:
   classify.explain = (tenant: string, input: CompletionInput | undefined, deadlineMs = 0) => {
     const rules: RuleTrace[] = [];
     return { result: run(tenant, input, deadlineMs, rules), rules };
+  };
+  classify.models = (tenant: string) => {
+    const { minTier, maxTier } = planOf(tenant);
+    return catalog.list(minTier, maxTier);
   };
   return classify;
 }

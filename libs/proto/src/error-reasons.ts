@@ -43,3 +43,10 @@ export function retryAfterMsOf(metadata: Headers): number | undefined {
   const seconds = Number(metadata.get(RETRY_AFTER_HEADER) ?? NaN);
   return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1_000 : undefined;
 }
+
+/**
+ * The requested model is none the caller's plan may use: not `auto`, a tier, a model of an
+ * allowed tier's pool or an alias the classifier's rules name (NOT_FOUND; HTTP 404 with
+ * OpenAI's code `model_not_found`).
+ */
+export const MODEL_NOT_FOUND = "model-not-found";

@@ -47,12 +47,16 @@ export async function* continueOnTiers(r: RouteRequest, calls: TierCalls, collec
     const request = { ...r.executeRequest(tier, false), assistantPrefix: delivered };
     const events = calls.open(tier, request, r.callOptions(r.signal), !collect);
     tierAttempts++;
+    let toolCalled = false;
     try {
       for await (const res of events) {
         const e = res.event;
         if (e.case === "delta") {
           delivered += e.value;
           yield { case: "delta", value: e.value };
+        } else if (e.case === "toolCall") {
+          toolCalled = true;
+          yield { case: "toolCall", value: e.value };
         } else if (e.case === "done") {
           r.continued(origin, tier, error, i.delivered.length);
           r.succeeded(tier);
@@ -66,6 +70,8 @@ export async function* continueOnTiers(r: RouteRequest, calls: TierCalls, collec
       const err = r.recordFailure(tier, cause);
       delivered += deliveredBy(err);
       r.reasons.push(`${tier} could not continue ${origin}'s answer (${Code[err.code]}: ${err.rawMessage})`);
+      // A tool call that reached the caller cannot be continued.
+      if (toolCalled) break;
     }
   }
   throw error;

@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, PROMPT_TOO_LARGE } from "@tiermesh/proto";
+import { CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, MODEL_NOT_FOUND, PROMPT_TOO_LARGE } from "@tiermesh/proto";
 
 const statusOfCode: Partial<Record<Code, number>> = {
   [Code.InvalidArgument]: 400,
@@ -29,10 +29,15 @@ export function openAIErrorType(status: number): string {
   return "api_error";
 }
 
-/** OpenAI's `param` and `code` for an RPC error, where OpenAI has them: a prompt too long for every allowed model. */
-export function openAIErrorDetail(err: ConnectError): { param: string | null; code: string | null } {
-  if (err.code === Code.InvalidArgument && err.metadata.get(ERROR_REASON_HEADER) === CONTEXT_LENGTH_EXCEEDED) {
-    return { param: "messages", code: "context_length_exceeded" };
+/**
+ * OpenAI's `type`, `param` and `code` for an RPC error answered with `status`, where OpenAI has
+ * them: a prompt too long for every allowed model, a model the caller may not use.
+ */
+export function openAIErrorDetail(err: ConnectError, status: number): { type: string; param: string | null; code: string | null } {
+  const reason = err.metadata.get(ERROR_REASON_HEADER);
+  if (err.code === Code.InvalidArgument && reason === CONTEXT_LENGTH_EXCEEDED) {
+    return { type: openAIErrorType(status), param: "messages", code: "context_length_exceeded" };
   }
-  return { param: null, code: null };
+  if (err.code === Code.NotFound && reason === MODEL_NOT_FOUND) return { type: "invalid_request_error", param: "model", code: "model_not_found" };
+  return { type: openAIErrorType(status), param: null, code: null };
 }

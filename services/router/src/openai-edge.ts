@@ -1,10 +1,11 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { CompletionInputSchema, RETRY_AFTER_HEADER, type CompleteResponse, type CompletionInput } from "@tiermesh/proto";
-import { z } from "zod";
+import { RETRY_AFTER_HEADER } from "@tiermesh/proto";
+import { EdgeError } from "./edge-error.js";
 import { httpStatusOf, openAIErrorDetail, openAIErrorType } from "./http-status.js";
+import { parseChatBody, toInput } from "./openai-request.js";
+import { completionBody, extensionOf, modelObject, toolCallDelta, usageOf } from "./openai-response.js";
 import type { RouterCore } from "./router-core.js";
 
 // The edge uses only what HTTP/1.1 and HTTP/2 compatibility requests and responses share.
@@ -12,51 +13,18 @@ type Req = http.IncomingMessage;
 type Res = http.ServerResponse;
 
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
-
-const textPart = z.object({ type: z.literal("text"), text: z.string() });
-const messageSchema = z.object({
-  role: z.enum(["system", "developer", "user", "assistant", "tool"]),
-  content: z.union([z.string(), z.array(textPart), z.null()]),
-});
-/**
- * The OpenAI chat-completions body. Fields such as `service_tier` or `priority` are
- * accepted and ignored: nothing in a body can raise a request's tier.
- */
-const bodySchema = z.object({
-  model: z.string().default(""),
-  messages: z.array(messageSchema).min(1),
-  max_tokens: z.number().int().positive().nullish(),
-  max_completion_tokens: z.number().int().positive().nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  stream: z.boolean().nullish(),
-  user: z.string().nullish(),
-  response_format: z.object({ type: z.enum(["text", "json_object", "json_schema"]) }).nullish(),
-  tools: z
-    .array(
-      z.object({
-        type: z.literal("function"),
-        function: z.object({ name: z.string().min(1), description: z.string().optional(), parameters: z.unknown().optional() }),
-      }),
-    )
-    .nullish(),
-});
-
-class EdgeError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly param: string | null = null,
-  ) {
-    super(message);
-  }
-}
+const MODELS_PATH = "/v1/models";
 
 /**
- * The OpenAI-compatible HTTP edge of the router: `POST /v1/chat/completions` (unary and
- * SSE streaming) with the same authentication, classification and routing as the RPC.
+ * The OpenAI-compatible HTTP edge of the router, with the same authentication, classification
+ * and routing as the RPC: `POST /v1/chat/completions` (unary and SSE streaming, tool calls
+ * included) and `GET /v1/models` (`/v1/models/{id}`), the model names the caller's plan may use.
  * Urgency and tier hint come from `x-tiermesh-urgency` and `x-tiermesh-tier`.
  */
 export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => void) {
+  /** `created` of every model: when this router started. */
+  const started = Math.floor(Date.now() / 1_000);
+
   return (rawReq: http.IncomingMessage | http2.Http2ServerRequest, rawRes: object): void => {
     const req = rawReq as Req;
     const res = rawRes as Res;
@@ -71,50 +39,48 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       const message = err instanceof EdgeError ? err.message : err.rawMessage;
       const retryAfter = err instanceof EdgeError ? null : err.metadata.get(RETRY_AFTER_HEADER);
       if (retryAfter) res.setHeader("retry-after", retryAfter);
-      const detail = err instanceof EdgeError ? { param: err.param, code: null } : openAIErrorDetail(err);
-      sendJson(res, status, { error: { message, type: openAIErrorType(status), ...detail } });
+      const detail = err instanceof EdgeError ? { type: openAIErrorType(status), param: err.param, code: err.code } : openAIErrorDetail(err, status);
+      sendJson(res, status, { error: { message, ...detail } });
     });
   };
 
   async function handle(req: Req, res: Res): Promise<void> {
-    const path = (req.url ?? "").split("?")[0];
+    const path = (req.url ?? "").split("?")[0] ?? "";
+    const header = (name: string) => {
+      const v = req.headers[name];
+      return typeof v === "string" ? v : undefined;
+    };
+    if (path === MODELS_PATH || path.startsWith(`${MODELS_PATH}/`)) {
+      if (req.method !== "GET") throw new EdgeError(405, `${path} takes GET`);
+      const models = core.models(header("authorization") ?? null);
+      if (path === MODELS_PATH) return sendJson(res, 200, { object: "list", data: models.map((m) => modelObject(m, started)) });
+      const id = decodeURIComponent(path.slice(MODELS_PATH.length + 1));
+      const model = models.find((m) => m.id === id);
+      if (!model) throw new EdgeError(404, `The model "${id}" does not exist or your plan may not use it`, "model", "model_not_found");
+      return sendJson(res, 200, modelObject(model, started));
+    }
     if (path !== "/v1/chat/completions") throw new EdgeError(404, `no route for ${req.method} ${path}`);
     if (req.method !== "POST") throw new EdgeError(405, `${path} takes POST`);
-    const body = parseBody(await readBody(req));
+    const body = parseChatBody(await readBody(req));
     const controller = new AbortController();
     // The caller left before the answer was complete (a finished response needs no abort).
     res.on("close", () => {
       if (!res.writableFinished) controller.abort();
     });
-    const header = (name: string) => {
-      const v = req.headers[name];
-      return typeof v === "string" ? v : undefined;
-    };
-    const call = {
-      input: toInput(body, header("x-tiermesh-urgency"), header("x-tiermesh-tier")),
-      authorization: header("authorization") ?? null,
-      timeoutMs: undefined,
-      signal: controller.signal,
-    };
+    const input = toInput(body, header("x-tiermesh-urgency"), header("x-tiermesh-tier"));
+    const call = { input, authorization: header("authorization") ?? null, timeoutMs: undefined, signal: controller.signal };
     if (!body.stream) {
       const r = await core.complete(call);
       res.setHeader("x-tiermesh-requested-tier", r.routing?.requestedTier ?? "");
       res.setHeader("x-tiermesh-served-tier", r.routing?.servedTier ?? "");
-      sendJson(res, 200, {
-        id: `chatcmpl-${r.id}`,
-        object: "chat.completion",
-        created: Math.floor(Date.now() / 1_000),
-        model: r.model,
-        choices: [{ index: 0, message: { role: "assistant", content: r.content }, finish_reason: r.finishReason }],
-        usage: usageOf(r),
-        tiermesh: extension(r),
-      });
+      sendJson(res, 200, completionBody(r, Math.floor(Date.now() / 1_000)));
       return;
     }
     const id = `chatcmpl-${crypto.randomUUID()}`;
     const created = Math.floor(Date.now() / 1_000);
+    const data = (payload: object) => `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, ...payload })}\n\n`;
     const chunk = (model: string, delta: object, finish: string | null, extra: object = {}) =>
-      `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}\n\n`;
+      data({ model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...extra });
     try {
       for await (const event of core.completeStream(call)) {
         // The role chunk leaves with the first event, in one write.
@@ -125,10 +91,18 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
         }
         if (event.case === "delta") {
           res.write(head + chunk(body.model, { content: event.value }, null));
+        } else if (event.case === "toolCall") {
+          res.write(head + chunk(body.model, toolCallDelta(event.value), null));
         } else {
           if (head) res.write(head);
           const r = event.value;
-          res.write(chunk(r.model, {}, r.finishReason, { usage: usageOf(r), tiermesh: extension(r) }));
+          if (input.includeUsage) {
+            // As OpenAI: usage in a last chunk of its own, with no choices.
+            res.write(chunk(r.model, {}, r.finishReason, { tiermesh: extensionOf(r) }));
+            res.write(data({ model: r.model, choices: [], usage: usageOf(r) }));
+          } else {
+            res.write(chunk(r.model, {}, r.finishReason, { usage: usageOf(r), tiermesh: extensionOf(r) }));
+          }
           res.end("data: [DONE]\n\n");
         }
       }
@@ -141,60 +115,6 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
     }
   }
 }
-
-function parseBody(text: string) {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new EdgeError(400, "request body is not valid JSON");
-  }
-  const parsed = bodySchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const param = issue.path.map(String).join(".");
-    throw new EdgeError(400, `${param || "body"}: ${issue.message}`, param || null);
-  }
-  return parsed.data;
-}
-
-function toInput(body: z.output<typeof bodySchema>, urgency: string | undefined, tierHint: string | undefined): CompletionInput {
-  return create(CompletionInputSchema, {
-    messages: body.messages.map((m) => ({
-      role: m.role === "developer" ? "system" : m.role,
-      content: typeof m.content === "string" ? m.content : (m.content ?? []).map((p) => p.text).join(""),
-    })),
-    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? 0,
-    ...(body.temperature != null ? { temperature: body.temperature } : {}),
-    urgency: urgency ?? "",
-    tierHint: tierHint ?? "",
-    user: body.user ?? "",
-    model: body.model,
-    jsonMode: body.response_format?.type === "json_object" || body.response_format?.type === "json_schema",
-    tools: (body.tools ?? []).map((t) => ({
-      name: t.function.name,
-      description: t.function.description ?? "",
-      parametersJson: t.function.parameters === undefined ? "" : JSON.stringify(t.function.parameters),
-    })),
-  });
-}
-
-const usageOf = (r: CompleteResponse) => ({
-  prompt_tokens: r.usage?.promptTokens ?? 0,
-  completion_tokens: r.usage?.completionTokens ?? 0,
-  total_tokens: r.usage?.totalTokens ?? 0,
-});
-
-const extension = (r: CompleteResponse) => ({
-  requested_tier: r.routing?.requestedTier,
-  served_tier: r.routing?.servedTier,
-  reasons: r.routing?.reasons,
-  rule_ids: r.routing?.ruleIds,
-  continuations: r.routing?.continuations,
-  usage_estimated: r.usage?.estimated,
-  provider: r.provider,
-  cost_usd: r.costUsd,
-});
 
 async function readBody(req: Req): Promise<string> {
   const chunks: Buffer[] = [];

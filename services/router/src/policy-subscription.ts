@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "@connectrpc/connect";
-import { compileTierPolicy, decodePolicy, type Classify } from "@tiermesh/policy";
+import { compileTierPolicy, decodePolicy, type CompiledPolicy } from "@tiermesh/policy";
 import type { ClassifierService } from "@tiermesh/proto";
 import type { Logger } from "@tiermesh/runtime";
 
@@ -23,7 +23,7 @@ export interface PolicySubscriptionOptions {
  * to route with, and `classify` is undefined.
  */
 export class PolicySubscription {
-  private compiled: Classify | undefined;
+  private compiled: CompiledPolicy | undefined;
   private currentVersion = "";
   private connected = false;
   private staleSince: number | undefined = Date.now();
@@ -32,8 +32,8 @@ export class PolicySubscription {
 
   constructor(private readonly options: PolicySubscriptionOptions) {}
 
-  /** The classification function, once a policy has arrived. */
-  get classify(): Classify | undefined {
+  /** The classification function (with the model names per plan), once a policy has arrived. */
+  get classify(): CompiledPolicy | undefined {
     return this.compiled;
   }
 

@@ -222,6 +222,7 @@ export class RouteRequest {
     return create(CompleteResponseSchema, {
       id: this.id,
       content,
+      toolCalls: r.toolCalls,
       finishReason: r.finishReason,
       routing: {
         requestedTier: c.tier,

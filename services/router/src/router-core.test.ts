@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, createRouterTransport, type ServiceImpl } from "@connectrpc/connect";
 import { parseConfig, TierLadder } from "@tiermesh/config";
-import { compileTierPolicy, policyDocument, type Classify } from "@tiermesh/policy";
+import { compileTierPolicy, policyDocument, type CompiledPolicy } from "@tiermesh/policy";
 import { ERROR_REASON_HEADER, ExecuteResponseSchema, InterruptedAnswerSchema, PROVIDER_RATE_LIMITED, RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADER, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
 import { ApiKeyAuth } from "./api-key-auth.js";
@@ -74,7 +74,7 @@ function executor(
   }
 }
 
-function routerWith(executors: Record<string, Executor>, options: { classify?: Classify | undefined; states?: Record<string, TierState> } = {}) {
+function routerWith(executors: Record<string, Executor>, options: { classify?: CompiledPolicy | undefined; states?: Record<string, TierState> } = {}) {
   const ladder = new TierLadder(config.tiers);
   const view = (tier: string): TierView => ({ state: options.states?.[tier] ?? TierState.HEALTHY, reason: "test", source: "status" });
   const calls: string[] = [];

@@ -8,8 +8,9 @@ import {
   type ExecuteResponse,
   type ExecuteStreamResponse,
   type TierExecutorService,
+  type ToolCallDelta,
 } from "@tiermesh/proto";
-import type { Classify } from "@tiermesh/policy";
+import type { CompiledPolicy, ModelEntry } from "@tiermesh/policy";
 import { deadlineFrom, HedgeBudget } from "@tiermesh/runtime";
 import type { ApiKeyAuth } from "./api-key-auth.js";
 import { promptTokensOf, type ContextFit } from "./context-fit.js";
@@ -22,8 +23,8 @@ import { raceTiers, type TierCalls } from "./tier-race.js";
 export interface RouterCoreDeps {
   /** Current authenticator; swapped on config reload. */
   auth: () => ApiKeyAuth;
-  /** Classifies a request locally with the classifier's published policy; undefined until it arrives. */
-  classify: () => Classify | undefined;
+  /** Classifies a request locally with the classifier's published policy (and lists model names); undefined until it arrives. */
+  classify: () => CompiledPolicy | undefined;
   executors: ReadonlyMap<string, Client<typeof TierExecutorService>>;
   /** Each tier's hedge settings: a tier that hedges may hedge on the next tier. */
   tiers: Config["tiers"];
@@ -50,7 +51,7 @@ export interface RouteCall {
   signal: AbortSignal;
 }
 
-export type StreamEvent = { case: "delta"; value: string } | { case: "done"; value: CompleteResponse };
+export type StreamEvent = { case: "delta"; value: string } | { case: "toolCall"; value: ToolCallDelta } | { case: "done"; value: CompleteResponse };
 
 /**
  * The routing of one request, shared by every edge: authenticate, classify, order the
@@ -90,12 +91,24 @@ export class RouterCore {
     const r = this.prepare(call);
     try {
       for await (const event of raceTiers(r, this.calls, false)) {
-        if (event.case === "delta") yield event;
+        if (event.case === "delta" || event.case === "toolCall") yield event;
         else yield { case: "done", value: r.respond(event.value, event.tierAttempts, "", event.ttftUs) };
       }
     } finally {
       r.done();
     }
+  }
+
+  /** The model names the caller's plan may use (see ModelCatalog). */
+  models(authorization: string | null): ModelEntry[] {
+    const tenant = this.deps.auth().tenantOf(authorization);
+    return this.policyNow().models(tenant);
+  }
+
+  private policyNow(): CompiledPolicy {
+    const policy = this.deps.classify();
+    if (!policy) throw new ConnectError("no routing policy yet: the classifier has not answered since this router started", Code.Unavailable);
+    return policy;
   }
 
   private executor(tier: string) {
@@ -112,9 +125,7 @@ export class RouterCore {
     const tenant = deps.auth().tenantOf(call.authorization);
     const input = call.input;
     if (!input) throw new ConnectError("input: required", Code.InvalidArgument);
-    const classify = deps.classify();
-    if (!classify) throw new ConnectError("no routing policy yet: the classifier has not answered since this router started", Code.Unavailable);
-    const classification = classify(tenant, input, Math.max(0, deadline - Date.now()));
+    const classification = this.policyNow()(tenant, input, Math.max(0, deadline - Date.now()));
     const plan = deps.policy.plan({
       tier: classification.tier,
       minTier: classification.minTier,

@@ -17,6 +17,7 @@ type Script = (signal: AbortSignal, streamed: boolean) => AsyncGenerator<Execute
 
 const ev = (event: ExecuteStreamResponse["event"]) => create(ExecuteStreamResponseSchema, { event });
 const delta = (value: string) => ev({ case: "delta", value });
+const toolCall = (index: number, id: string, name: string, args: string) => ev({ case: "toolCall", value: { index, id, name, arguments: args } });
 const started = () => ev({ case: "started", value: { ttftUs: 1n } });
 const advice = (waitedMs = 50) => ev({ case: "hedgeAdvice", value: { reason: "no other deployment", waitedMs } });
 const done = (tier: string, content = "") =>
@@ -74,7 +75,7 @@ async function collect(gen: AsyncGenerator<TierEvent>) {
   let result: Extract<TierEvent, { case: "done" }> | undefined;
   for await (const e of gen) {
     if (e.case === "delta") deltas.push(e.value);
-    else result = e;
+    else if (e.case === "done") result = e;
   }
   return { deltas, result: result! };
 }
@@ -365,5 +366,53 @@ describe("raceTiers", () => {
     await expect(collect(raceTiers(r, calls, true))).rejects.toThrow(/down/);
     expect(opened.map((o) => o.tier)).toEqual(["gold"]);
     expect(r.reasons.join("\n")).toMatch(/no attempts left for silver/);
+  });
+
+  it("a tool call piece is the first token: it keeps the request and cancels the hedge", async () => {
+    const { r, calls, opened } = setup({
+      gold: async function* (signal) {
+        yield advice();
+        await sleep(30);
+        if (signal.aborted) return;
+        yield delta("late");
+        yield done("gold");
+      },
+      silver: async function* () {
+        yield toolCall(0, "call_1", "look", "");
+        yield toolCall(0, "", "", '{"x":1}');
+        yield done("silver");
+      },
+    });
+    const events: TierEvent[] = [];
+    for await (const e of raceTiers(r, calls, false)) events.push(e);
+    expect(events.map((e) => e.case)).toEqual(["toolCall", "toolCall", "done"]);
+    expect(opened.map((o) => o.tier)).toEqual(["gold", "silver"]);
+    expect(opened[0]!.signal.aborted).toBe(true);
+    expect(r.reasons.join("; ")).toContain("silver answered first; cancelled gold");
+  });
+
+  it("a stream cut after a tool call piece reached the caller fails with its error: a tool call is never continued", async () => {
+    const { r, calls, opened, finished } = setup({
+      gold: async function* () {
+        yield delta("Checking.");
+        yield toolCall(0, "call_1", "look", "");
+        throw new ConnectError("stream interrupted after the first token", Code.Unavailable);
+      },
+      silver: async function* () {
+        yield done("silver", "never");
+      },
+    });
+    const seen: string[] = [];
+    const err = await (async () => {
+      for await (const e of raceTiers(r, calls, false)) seen.push(e.case);
+    })().then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(seen).toEqual(["delta", "toolCall"]);
+    expect(err?.code).toBe(Code.Unavailable);
+    expect(opened.map((o) => o.tier)).toEqual(["gold"]);
+    expect(finished).toEqual([":Unavailable"]);
+    expect(r.reasons.join("; ")).toContain("a tool call cannot be continued elsewhere");
   });
 });

@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ExecuteResponse, ExecuteStreamResponse, ExecuteRequestSchema } from "@tiermesh/proto";
+import type { ExecuteResponse, ExecuteStreamResponse, ExecuteRequestSchema, ToolCallDelta } from "@tiermesh/proto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { continueOnTiers, deliveredBy } from "./answer-continuation.js";
 import { callerError, type RouteRequest } from "./route-request.js";
 
 export type TierEvent =
   | { case: "delta"; value: string }
+  | { case: "toolCall"; value: ToolCallDelta }
   | { case: "done"; value: ExecuteResponse; tierAttempts: number; ttftUs: bigint };
 
 /** How the race reaches the executors and the cross-tier hedge budgets. */
@@ -46,7 +47,9 @@ type Step = { racer: Racer; ok: true; result: IteratorResult<ExecuteStreamRespon
  * (its own pool has nothing else to hedge on) gets the next tier raced beside it: whichever
  * produces the first token keeps the request, the other is cancelled. Once text reached the
  * caller, a tier that fails hands the answer on to be continued from that text (see
- * continueOnTiers), never restarted: a restart would splice two answers.
+ * continueOnTiers), never restarted: a restart would splice two answers. A tool call piece is
+ * a first token too; once one reached the caller the answer cannot be continued (a provider
+ * continues text, not a call), so a failure after it fails the request.
  *
  * `collect`: the caller wants the whole answer at once (unary); executors then send only a
  * first-token signal and the text in `done`, and tiers that cannot hedge are called unary.
@@ -85,6 +88,8 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
       /** Text of this racer that reached the caller, and when its first token did. */
       let text = "";
       let ttftUs: bigint | undefined;
+      /** A tool call piece of this racer reached the caller. */
+      let toolCalled = false;
       if (!step.ok) {
         error = step.error;
       } else if (step.result.done) {
@@ -115,6 +120,10 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
               ttftUs ??= r.sinceStartUs();
               text += e.value;
               yield { case: "delta", value: e.value };
+            } else if (e.case === "toolCall") {
+              ttftUs ??= r.sinceStartUs();
+              toolCalled = true;
+              yield { case: "toolCall", value: e.value };
             } else if (e.case === "started") {
               ttftUs ??= r.sinceStartUs();
             } else if (e.case === "done") {
@@ -136,6 +145,10 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
       }
       running.delete(racer);
       const err = r.recordFailure(racer.tier, error);
+      if (toolCalled) {
+        r.reasons.push(`${racer.tier}'s stream failed after a tool call reached the caller; a tool call cannot be continued elsewhere`);
+        throw err;
+      }
       // Part of the answer exists (sent to the caller, or collected by the executor): continue it.
       const delivered = text + deliveredBy(err);
       if (delivered !== "" && running.size === 0) {

@@ -32,7 +32,14 @@ function completionBody(plan: CompletionPlan): unknown {
     choices: [
       {
         index: 0,
-        message: { role: "assistant", content: plan.tokens.join("") },
+        message:
+          plan.toolCalls.length > 0
+            ? {
+                role: "assistant",
+                content: null,
+                tool_calls: plan.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })),
+              }
+            : { role: "assistant", content: plan.tokens.join("") },
         logprobs: null,
         finish_reason: plan.finishReason,
       },

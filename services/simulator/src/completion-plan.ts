@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { requestedTokenCap, type ChatCompletionRequest } from "./chat-completion-request.js";
 import type { ModelProfile } from "./simulator-config.js";
+import { planToolCalls, type PlannedToolCall } from "./tool-call-plan.js";
 
 const WORDS = [
   "the", "router", "keeps", "each", "tier", "within", "its", "latency", "budget", "while",
   "tokens", "stream", "steadily", "from", "a", "simulated", "model", "that", "answers", "requests",
 ] as const;
 
-export type FinishReason = "stop" | "length";
+export type FinishReason = "stop" | "length" | "tool_calls";
 
 export interface Usage {
   prompt_tokens: number;
@@ -20,11 +21,13 @@ export interface CompletionPlan {
   id: string;
   created: number;
   model: string;
-  /** One entry per token; concatenated they form the message content. */
+  /** One entry per token; concatenated they form the message content (empty when calling tools). */
   tokens: string[];
+  /** The tool calls the answer is made of, instead of text (see planToolCalls). */
+  toolCalls: PlannedToolCall[];
   finishReason: FinishReason;
   usage: Usage;
-  /** For streams: a fault injected after `afterTokens` tokens, or null. */
+  /** For streams: a fault injected after `afterTokens` stream pieces (tokens, or tool call pieces), or null. */
   fault: { kind: StreamFault; afterTokens: number } | null;
   /** For streams: end after the finish (and usage) chunk without `data: [DONE]`. */
   omitDone: boolean;
@@ -89,22 +92,29 @@ export function planCompletion(
   profile: ModelProfile,
   random: () => number,
 ): CompletionPlan {
+  const id = randomUUID().replaceAll("-", "");
+  const promptTokens = estimatePromptTokens(request.messages);
+  const omitDone = request.stream === true && profile.missing_done_rate > 0 && random() < profile.missing_done_rate;
+  const toolCalls = planToolCalls(request, profile, id.slice(0, 12));
+  const base = { id: `chatcmpl-${id}`, created: Math.floor(Date.now() / 1000), model: request.model, omitDone };
+  if (toolCalls.length > 0) {
+    // A piece per call for its name, then its argument pieces; about four characters a token.
+    const pieces = toolCalls.reduce((n, c) => n + 1 + c.pieces.length, 0);
+    const count = toolCalls.reduce((n, c) => n + Math.ceil((c.name.length + c.arguments.length) / 4), 0);
+    const usage = { prompt_tokens: promptTokens, completion_tokens: count, total_tokens: promptTokens + count };
+    return { ...base, tokens: [], toolCalls, finishReason: "tool_calls", usage, fault: streamFault(request, profile, pieces, random) };
+  }
   const natural = naturalLength(profile, random);
   const cap = requestedTokenCap(request);
   const capped = cap !== undefined && cap < natural;
   const count = capped ? cap : natural;
-  const promptTokens = estimatePromptTokens(request.messages);
-  const fault = streamFault(request, profile, count, random);
-  const omitDone = request.stream === true && profile.missing_done_rate > 0 && random() < profile.missing_done_rate;
   const prefix = assistantPrefix(request);
   return {
-    id: `chatcmpl-${randomUUID().replaceAll("-", "")}`,
-    created: Math.floor(Date.now() / 1000),
-    model: request.model,
+    ...base,
     tokens: prefix === undefined ? completionTokens(count) : continuation(prefix, count),
+    toolCalls: [],
     finishReason: capped ? "length" : "stop",
     usage: { prompt_tokens: promptTokens, completion_tokens: count, total_tokens: promptTokens + count },
-    fault,
-    omitDone,
+    fault: streamFault(request, profile, count, random),
   };
 }

@@ -2,9 +2,16 @@ import type { ServerResponse } from "node:http";
 import { pause } from "./abortable-pause.js";
 import type { CompletionPlan, FinishReason, Usage } from "./completion-plan.js";
 
+interface ToolCallChunk {
+  index: number;
+  id?: string;
+  type?: "function";
+  function: { name?: string; arguments: string };
+}
+
 interface ChunkChoice {
   index: 0;
-  delta: { role?: "assistant"; content?: string };
+  delta: { role?: "assistant"; content?: string | null; tool_calls?: ToolCallChunk[] };
   logprobs: null;
   finish_reason: FinishReason | null;
 }
@@ -59,9 +66,18 @@ function cut(res: ServerResponse): void {
   res.write(": simulated stream cut\n\n", () => res.destroy());
 }
 
+/** The deltas after the role chunk: one per token, or, for tool calls, each call's id and name, then its argument pieces. */
+function deltasOf(plan: CompletionPlan): ChunkChoice["delta"][] {
+  if (plan.toolCalls.length === 0) return plan.tokens.map((content) => ({ content }));
+  return plan.toolCalls.flatMap((c, index) => [
+    { tool_calls: [{ index, id: c.id, type: "function" as const, function: { name: c.name, arguments: "" } }] },
+    ...c.pieces.map((piece) => ({ tool_calls: [{ index, function: { arguments: piece } }] })),
+  ]);
+}
+
 /**
  * Streams `plan` as OpenAI server-sent events: role delta after TTFT, one chunk
- * per token paced by the inter-token delay, a finish chunk, an optional usage
+ * per token (or tool call piece) paced by the inter-token delay, a finish chunk, an optional usage
  * chunk, then `[DONE]` (unless the plan omits it). The plan's fault, if any, strikes
  * after its number of tokens. Stops (clearing its timer) as soon as `signal` aborts.
  */
@@ -80,21 +96,23 @@ export async function streamCompletion(
   res.flushHeaders();
 
   if (!(await pause(timing.ttftMs, signal))) return;
-  if (!(await write(res, chunk(plan, [choice({ role: "assistant", content: "" })], usageField), signal))) {
+  const calling = plan.toolCalls.length > 0;
+  if (!(await write(res, chunk(plan, [choice({ role: "assistant", content: calling ? null : "" })], usageField), signal))) {
     return;
   }
   const { fault } = plan;
-  for (let index = 0; index <= plan.tokens.length; index++) {
+  const deltas = deltasOf(plan);
+  for (let index = 0; index <= deltas.length; index++) {
     if (fault?.afterTokens === index) {
       if (fault.kind === "cut") return cut(res);
       // Stalled: the connection stays open, silent, until the client gives up.
       if (fault.kind === "stall") return;
       if (!(await write(res, malformedChunk(plan), signal))) return;
     }
-    const token = plan.tokens[index];
-    if (token === undefined) break;
+    const delta = deltas[index];
+    if (delta === undefined) break;
     if (!(await pause(timing.nextInterTokenMs(), signal))) return;
-    if (!(await write(res, chunk(plan, [choice({ content: token })], usageField), signal))) return;
+    if (!(await write(res, chunk(plan, [choice(delta)], usageField), signal))) return;
   }
 
   if (!(await write(res, chunk(plan, [choice({}, plan.finishReason)], usageField), signal))) return;

@@ -29,6 +29,7 @@ describe("simulatorConfigSchema", () => {
       fault_after_tokens: null,
       refuse_prefix: false,
       context_window: null,
+      tool_use: "auto",
     };
     expect(config.models["sim-a"]).toEqual(expected);
     expect(config.models["sim-b"]).toEqual(expected);

@@ -47,6 +47,12 @@ const scalarFields = {
    * a longer request gets OpenAI's 400 `context_length_exceeded`. null = no limit.
    */
   context_window: z.number().int().positive().nullable(),
+  /**
+   * Tool calls when the request leaves the choice to the model (`tool_choice` "auto" or unset):
+   * "auto" calls the first tool when the last message is the user's; "never" answers in text.
+   * A required or named choice is always honoured. See planToolCalls.
+   */
+  tool_use: z.enum(["auto", "never"]),
 };
 
 export const modelProfileSchema = z.strictObject({
@@ -65,6 +71,7 @@ export const modelProfileSchema = z.strictObject({
   fault_after_tokens: scalarFields.fault_after_tokens.default(null),
   refuse_prefix: scalarFields.refuse_prefix.default(false),
   context_window: scalarFields.context_window.default(null),
+  tool_use: scalarFields.tool_use.default("auto"),
 });
 
 export type ModelProfile = z.output<typeof modelProfileSchema>;

@@ -3,6 +3,7 @@ import type { AttemptResult } from "./deployment-attempt.js";
 import type { DeploymentPicker, RequestAttempts } from "./deployment-picker.js";
 import type { DeploymentState } from "./deployment-state.js";
 import type { RacedAttempt } from "./first-token-race.js";
+import type { AnswerPiece } from "./run-contract.js";
 import { leftAfter } from "./provider-request.js";
 import type { ProviderRequest } from "./providers/provider-adapter.js";
 import { ProviderError } from "./providers/provider-error.js";
@@ -15,7 +16,7 @@ export interface ContinuationSetup {
   /** The tier's deployments, and which of them have a provider that can continue an assistant prefix. */
   states: readonly DeploymentState[];
   capable: (state: DeploymentState) => boolean;
-  start: (state: DeploymentState, request: ProviderRequest) => RacedAttempt<string, AttemptResult>;
+  start: (state: DeploymentState, request: ProviderRequest) => RacedAttempt<AnswerPiece, AttemptResult>;
   /** The request as first sent (with the assistant prefix it came with, if any). */
   request: ProviderRequest;
   /** Text the failed stream delivered on top of that prefix. */
@@ -62,7 +63,7 @@ export class NotContinued extends Error {
  * prefix (a client error) just moves on. Throws NotContinued when nothing is left to try, the
  * caller's ProviderError when it cancelled.
  */
-export async function* continueAnswer(s: ContinuationSetup): AsyncGenerator<{ type: "text"; text: string }, Continued> {
+export async function* continueAnswer(s: ContinuationSetup): AsyncGenerator<AnswerPiece, Continued> {
   let prefix = (s.request.assistantPrefix ?? "") + s.delivered;
   /** The prefix the request came with (its tokens already came off its max_tokens). */
   const base = s.request.assistantPrefix?.length ?? 0;
@@ -92,18 +93,24 @@ export async function* continueAnswer(s: ContinuationSetup): AsyncGenerator<{ ty
     const attempt = s.start(state, { ...s.request, assistantPrefix: prefix, maxTokens });
     attempts++;
     continuations++;
-    let step: IteratorResult<string, AttemptResult> | undefined;
+    let step: IteratorResult<AnswerPiece, AttemptResult> | undefined;
+    let toolCalled = false;
     try {
       step = await attempt.run.next();
       while (!step.done) {
-        prefix += step.value;
-        yield { type: "text", text: step.value };
+        if (step.value.type === "text") prefix += step.value.text;
+        else toolCalled = true;
+        yield step.value;
         step = await attempt.run.next();
       }
       return { result: step.value, attempts, continuations };
     } catch (cause) {
       const err = cause instanceof ProviderError ? cause : new ProviderError("server", String(cause), { cause });
       if (err.failure === "cancelled" && s.signal.aborted) throw err;
+      if (toolCalled) {
+        tried.push(`${id} failed after it began a tool call, which cannot be continued (${err.message})`);
+        break;
+      }
       tried.push(err.failure === "client" ? `${id} refused the prefix (${err.message})` : `${id} failed (${err.message})`);
     } finally {
       if (step && !step.done) await attempt.run.return(undefined as never).catch(() => undefined);

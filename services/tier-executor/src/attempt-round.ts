@@ -12,8 +12,8 @@ export type RoundOutcome = { result: RunResult } | { error: ProviderError };
 /**
  * One round of a request on its tier: an attempt on `state` (within `remainingMs`), hedged as
  * planHedge decides, raced to the first token; the winner's text is passed on as it arrives
- * and the loser cancelled. A failure before any text ends the round with its error (the
- * retry loop may try again); after text, the answer is handed to its continuation, which
+ * and the loser cancelled. A failure before any piece ends the round with its error (the
+ * retry loop may try again); after one, the answer is handed to its continuation, which
  * serves the request or fails it. A consumer that stops early cancels what is still running.
  */
 export async function* attemptRound(scope: RunScope, state: DeploymentState, remainingMs: number): AsyncGenerator<RunEvent, RoundOutcome> {
@@ -22,6 +22,8 @@ export async function* attemptRound(scope: RunScope, state: DeploymentState, rem
   const attemptStart = performance.now();
   const hedge = planHedge(scope, state, primary, attemptStart);
   let delivered = "";
+  /** A tool call reached the caller: the answer cannot be continued elsewhere. */
+  let toolCalled = false;
   /** The deployment whose stream is passed on, and when its first token came (from the run's start). */
   let raced: string | undefined;
   let firstTtft = 0;
@@ -36,8 +38,9 @@ export async function* attemptRound(scope: RunScope, state: DeploymentState, rem
     firstTtft = performance.now() - scope.started;
     try {
       while (!step.done) {
-        delivered += step.value;
-        yield { type: "text", text: step.value };
+        if (step.value.type === "text") delivered += step.value.text;
+        else toolCalled = true;
+        yield step.value;
         step = await winner.attempt.run.next();
       }
     } finally {
@@ -53,7 +56,7 @@ export async function* attemptRound(scope: RunScope, state: DeploymentState, rem
     scope.providerMs += performance.now() - attemptStart;
     const last = cause instanceof RaceFailure ? cause.last : cause;
     const error = last instanceof ProviderError ? last : new ProviderError("server", String(last), { cause: last });
-    if (delivered === "") return { error };
-    return { result: yield* handOff(scope, { error, delivered, failed: raced ?? "", firstTtftMs: firstTtft }) };
+    if (delivered === "" && !toolCalled) return { error };
+    return { result: yield* handOff(scope, { error, delivered, toolCalled, failed: raced ?? "", firstTtftMs: firstTtft }) };
   }
 }

@@ -25,6 +25,8 @@ export function checkContinuable(parts: TierParts): void {
 export interface InterruptedStream {
   error: ProviderError;
   delivered: string;
+  /** A tool call had begun: a tool call cannot be continued from a prefix, so the answer fails as interrupted. */
+  toolCalled: boolean;
   /** The deployment whose stream failed. */
   failed: string;
   /** From the start of the run. */
@@ -33,7 +35,7 @@ export interface InterruptedStream {
 
 /**
  * Hands an answer whose stream failed mid-way to continueAnswer, when the failure is one to
- * retry and the tier continues answers; otherwise, or when nothing could continue it, fails
+ * retry, the tier continues answers and no tool call had begun; otherwise, or when nothing could continue it, fails
  * the request as interrupted (UNAVAILABLE). Its result keeps the first stream's time to
  * first token and counts every attempt, continuations included.
  */
@@ -42,7 +44,7 @@ export async function* handOff(scope: RunScope, cut: InterruptedStream): AsyncGe
   const { tierName, tier } = parts;
   const { error: err, delivered, failed } = cut;
   const interrupted = (n: number) => tierFailure(tierName, `stream interrupted after the first token: ${err.message}`, Code.Unavailable, n, err);
-  if (!err.retryable || !tier.continuation.enabled) throw interrupted(scope.attempts);
+  if (!err.retryable || !tier.continuation.enabled || cut.toolCalled) throw interrupted(scope.attempts);
   const setup = { picker: parts.picker, log, retryBudget: parts.retryBudget, states: parts.states, capable: parts.capable, request: scope.providerRequest, delivered, failed };
   const start = (s: DeploymentState, r: ProviderRequest) => startAttempt(scope, s, r, ctx.deadline - Date.now());
   const since = performance.now();

@@ -15,7 +15,7 @@ export function estimateTokens(text: string): number {
   return text.length === 0 ? 0 : o200k().countTokens(text);
 }
 
-export function estimatePromptTokens(messages: readonly ProviderMessage[]): number {
+export function estimatePromptTokens(messages: readonly Pick<ProviderMessage, "content">[]): number {
   let tokens = 0;
   for (const m of messages) tokens += estimateTokens(m.content) + 4;
   return tokens;

@@ -6,6 +6,7 @@ import type { RacedAttempt } from "./first-token-race.js";
 import type { PaceWatch } from "./inter-token-stall.js";
 import type { ProviderAdapter, ProviderRequest } from "./providers/provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./providers/provider-error.js";
+import type { AnswerPiece } from "./run-contract.js";
 
 /** What one successful attempt produced. */
 export interface AttemptResult {
@@ -61,7 +62,7 @@ export const outcomeOfFailure: Record<ProviderFailure, OutcomeStatus> = {
 const BREAKER_FAILURES = new Set<ProviderFailure>(["server", "network", "timeout"]);
 
 /** Starts one attempt on one deployment, ready to be raced against a hedge. */
-export function startDeploymentAttempt(setup: AttemptSetup): RacedAttempt<string, AttemptResult> {
+export function startDeploymentAttempt(setup: AttemptSetup): RacedAttempt<AnswerPiece, AttemptResult> {
   const controller = new AbortController();
   return {
     run: attempt(setup, controller),
@@ -72,7 +73,7 @@ export function startDeploymentAttempt(setup: AttemptSetup): RacedAttempt<string
 }
 
 /**
- * One attempt on one deployment: yields its text, returns its result, throws a ProviderError.
+ * One attempt on one deployment: yields its answer pieces (text, tool call pieces), returns its result, throws a ProviderError.
  *
  * Guarantees: bounded by `attemptMs` and by the TTFT timeout; the caller's cancellation and
  * a stall of the deployment abort it; exactly one outcome is reported (none for probes: the
@@ -82,7 +83,7 @@ export function startDeploymentAttempt(setup: AttemptSetup): RacedAttempt<string
  * directed canary probe that succeeds closes an open or half-open breaker and clears the
  * stall; one that fails extends nothing. A probe's call and cost go to the deployment's tally.
  */
-async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGenerator<string, AttemptResult> {
+async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGenerator<AnswerPiece, AttemptResult> {
   const { state, probe, directed } = s;
   const { deployment } = state;
   const abort = (failure: ProviderFailure, message: string) => controller.abort(new ProviderError(failure, `${deployment.id}: ${message}`));
@@ -160,7 +161,14 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
       if (event.type === "delta") {
         firstToken();
         completion += event.text;
-        yield event.text;
+        yield { type: "text", text: event.text };
+        continue;
+      }
+      if (event.type === "tool_call") {
+        // A tool call is the answer starting, as text is.
+        firstToken();
+        completion += event.call.name + event.call.arguments;
+        yield { type: "tool_call", call: event.call };
         continue;
       }
       if (event.type === "skipped") {

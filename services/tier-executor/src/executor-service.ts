@@ -7,9 +7,12 @@ import {
   type ExecuteResponse,
 } from "@tiermesh/proto";
 import { deadlineFrom } from "@tiermesh/runtime";
+import { checkInput } from "./input-check.js";
 import { withDelivered } from "./interrupted-answer.js";
+import type { ToolCall } from "./providers/provider-adapter.js";
 import { batchText } from "./text-batcher.js";
 import type { RunEvent, RunResult, TierRunner } from "./tier-runner.js";
+import { ToolCallAssembly } from "./tool-call-assembly.js";
 
 const isText = (e: RunEvent): e is Extract<RunEvent, { type: "text" }> => e.type === "text";
 
@@ -36,10 +39,7 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
     if (req.deployment !== "" && !deps.runner.deployments.some((d) => d.deployment.id === req.deployment)) {
       throw new ConnectError(`deployment: tier ${deps.tierName} has no deployment "${req.deployment}"`, Code.InvalidArgument);
     }
-    if (req.input.tools.length > 0) {
-      // Tool calls cannot be returned through the protocol yet; refusing beats silently dropping them.
-      throw new ConnectError("input.tools: tool calling is not supported yet", Code.Unimplemented);
-    }
+    checkInput(req.input);
     return req.input;
   };
   const start = (req: ExecuteRequest, ctx: HandlerContext) => {
@@ -62,26 +62,31 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
     async execute(req, ctx) {
       const run = start(req, ctx);
       let content = "";
+      const calls = new ToolCallAssembly();
       try {
         for (;;) {
           const step = await run.next();
-          if (step.done) return response(deps.tierName, step.value, content);
+          if (step.done) return response(deps.tierName, step.value, content, calls.calls);
           if (step.value.type === "text") content += step.value.text;
+          else if (step.value.type === "tool_call") calls.add(step.value.call);
         }
       } catch (cause) {
-        throw withDelivered(cause, content);
+        // Text can be continued elsewhere; an answer with a tool call begun cannot.
+        throw calls.size > 0 ? cause : withDelivered(cause, content);
       }
     },
     /**
      * Streams the answer. Events, in order:
      * - `hedgeAdvice`: at most once, before any text, when the tier's hedge delay passed
      *   without a first token and the tier has nothing else to hedge on (both modes);
-     * - normal mode: `delta` per piece of text; collect mode: one `started` when the first
-     *   token arrives (just before `done` when the answer is empty), no deltas;
-     * - `done`, last; its `content` holds the whole text in collect mode, is empty otherwise.
+     * - normal mode: `delta` per piece of text and `toolCall` per piece of a tool call, in
+     *   order; collect mode: one `started` when the first token (or tool call piece) arrives
+     *   (just before `done` when the answer is empty), no deltas;
+     * - `done`, last; its `content` and `tool_calls` hold the whole answer in collect mode, are
+     *   empty otherwise.
      * A failure ends the stream with the runner's ConnectError instead of `done`; in collect
      * mode it carries the text produced so far as an InterruptedAnswer detail, so the caller
-     * can continue the answer elsewhere.
+     * can continue the answer elsewhere (not once a tool call began: that cannot be continued).
      */
     async *executeStream(req, ctx) {
       const received = performance.now();
@@ -90,6 +95,7 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
       // Collect mode sends no text until done: nothing to batch.
       const run = req.collect ? started : batchText(started, deps.streamFlushMs ?? 0, isText, (e, text) => ({ ...e, text }));
       let content = "";
+      const calls = new ToolCallAssembly();
       let startedSent = false;
       try {
         for (;;) {
@@ -98,24 +104,26 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
             step = await run.next();
           } catch (cause) {
             // Collecting, the caller has none of the text yet: it travels with the error.
-            throw req.collect ? withDelivered(cause, content) : cause;
+            throw req.collect && calls.size === 0 ? withDelivered(cause, content) : cause;
           }
           if (step.done) {
             if (req.collect && !startedSent) yield { event: { case: "started", value: { ttftUs: sinceReceivedUs() } } };
-            yield { event: { case: "done", value: response(deps.tierName, step.value, req.collect ? content : "") } };
+            yield { event: { case: "done", value: response(deps.tierName, step.value, req.collect ? content : "", req.collect ? calls.calls : []) } };
             return;
           }
           const event = step.value;
           if (event.type === "hedge_advice") {
             yield { event: { case: "hedgeAdvice", value: { reason: event.reason, waitedMs: Math.round(event.waitedMs) } } };
           } else if (!req.collect) {
-            yield { event: { case: "delta", value: event.text } };
+            if (event.type === "text") yield { event: { case: "delta", value: event.text } };
+            else yield { event: { case: "toolCall", value: event.call } };
           } else {
             if (!startedSent) {
               startedSent = true;
               yield { event: { case: "started", value: { ttftUs: sinceReceivedUs() } } };
             }
-            content += event.text;
+            if (event.type === "text") content += event.text;
+            else calls.add(event.call);
           }
         }
       } finally {
@@ -126,13 +134,14 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
   };
 }
 
-function response(tier: string, r: RunResult, content: string): ExecuteResponse {
+function response(tier: string, r: RunResult, content: string, toolCalls: readonly ToolCall[]): ExecuteResponse {
   return create(ExecuteResponseSchema, {
     tier,
     model: r.deployment.model,
     provider: r.deployment.provider,
     deployment: r.deployment.id,
     content,
+    toolCalls: toolCalls.map((c) => ({ id: c.id, name: c.name, argumentsJson: c.arguments })),
     finishReason: r.finishReason,
     usage: {
       promptTokens: r.promptTokens,

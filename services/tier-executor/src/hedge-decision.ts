@@ -1,7 +1,7 @@
 import type { AttemptResult } from "./deployment-attempt.js";
 import type { DeploymentState } from "./deployment-state.js";
 import type { RacedAttempt } from "./first-token-race.js";
-import type { RunEvent } from "./run-contract.js";
+import type { AnswerPiece, RunEvent } from "./run-contract.js";
 import { startAttempt, type RunScope, type TierParts } from "./run-scope.js";
 
 /** How one attempt is hedged within its tier, or advised to be hedged on another. */
@@ -9,11 +9,11 @@ export interface HedgePlan {
   /** When to hedge, in ms after the primary started; undefined = not at all. */
   after: number | undefined;
   /** Called when the hedge is due: starts it, or gives undefined when none is to be had. */
-  start: () => RacedAttempt<string, AttemptResult> | undefined;
+  start: () => RacedAttempt<AnswerPiece, AttemptResult> | undefined;
   /** Settles with the advice to hedge on another tier, if it comes to that; otherwise never. */
   advice: Promise<RunEvent>;
   /** The attempts of this round so far: the primary, then its hedge. */
-  launched: RacedAttempt<string, AttemptResult>[];
+  launched: RacedAttempt<AnswerPiece, AttemptResult>[];
 }
 
 /** Hedge after the configured delay, or the tier's recent p95 TTFT; undefined when unknown. */
@@ -34,7 +34,7 @@ export function hedgeDelay(parts: TierParts): number | undefined {
 export function planHedge(
   scope: RunScope,
   state: DeploymentState,
-  primary: RacedAttempt<string, AttemptResult>,
+  primary: RacedAttempt<AnswerPiece, AttemptResult>,
   attemptStart: number,
 ): HedgePlan {
   const { parts, request, ctx, log } = scope;
@@ -42,7 +42,7 @@ export function planHedge(
   const launched = [primary];
   let advise: (advice: RunEvent) => void = () => undefined;
   const advice = new Promise<RunEvent>((resolve) => (advise = resolve));
-  const start = (): RacedAttempt<string, AttemptResult> | undefined => {
+  const start = (): RacedAttempt<AnswerPiece, AttemptResult> | undefined => {
     const left = ctx.deadline - Date.now();
     if (scope.attempts >= scope.limit || left <= 0) return undefined;
     const other = parts.picker.pick(log);

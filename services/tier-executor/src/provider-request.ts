@@ -1,7 +1,7 @@
 import type { TierConfig } from "@tiermesh/config";
-import type { CompletionInput } from "@tiermesh/proto";
+import type { ChatMessage, CompletionInput } from "@tiermesh/proto";
 import { estimateTokens } from "./cost.js";
-import type { ProviderMessage, ProviderRequest } from "./providers/provider-adapter.js";
+import type { ContentPart, ProviderMessage, ProviderRequest, ToolChoice } from "./providers/provider-adapter.js";
 import { cacheKey } from "./response-cache.js";
 
 /**
@@ -18,7 +18,7 @@ export function providerRequestOf(
 ): ProviderRequest {
   const { prompt } = tier;
   const { input } = r;
-  const messages: ProviderMessage[] = input.messages.map((m) => ({ role: m.role, content: m.content }));
+  const messages: ProviderMessage[] = input.messages.map(providerMessage);
   if (prompt.system !== undefined && !r.probe) {
     const system = prompt.system.replaceAll("{{tier}}", tierName).replaceAll("{{tenant}}", r.tenant);
     messages.unshift({ role: "system", content: system });
@@ -30,14 +30,55 @@ export function providerRequestOf(
     maxTokens: leftAfter(Math.min(asked, prompt.max_tokens_cap), r.assistantPrefix ?? ""),
     temperature: input.temperature,
     jsonMode: input.jsonMode,
+    ...(input.jsonSchema
+      ? { jsonSchema: { name: input.jsonSchema.name, description: input.jsonSchema.description, schema: input.jsonSchema.schemaJson, strict: input.jsonSchema.strict } }
+      : {}),
+    ...(input.tools.length > 0
+      ? { tools: input.tools.map((t) => ({ name: t.name, description: t.description, parameters: t.parametersJson, strict: t.strict })) }
+      : {}),
+    ...(input.toolChoice ? { toolChoice: { mode: input.toolChoice.mode as ToolChoice["mode"], functionName: input.toolChoice.functionName } } : {}),
+    ...(input.parallelToolCalls !== undefined ? { parallelToolCalls: input.parallelToolCalls } : {}),
+    ...(input.stop.length > 0 ? { stop: input.stop } : {}),
+    ...(input.seed !== undefined ? { seed: Number(input.seed) } : {}),
+    ...(input.user ? { user: input.user } : {}),
     ...(r.assistantPrefix ? { assistantPrefix: r.assistantPrefix } : {}),
     ...(r.probe ? { probe: true } : {}),
   };
 }
 
-/** The response-cache key of a provider request within a tier. */
+/** A caller's message as a provider is sent it. */
+function providerMessage(m: ChatMessage): ProviderMessage {
+  const parts = m.parts.map((p): ContentPart =>
+    p.part.case === "imageUrl" ? { type: "image", url: p.part.value.url, detail: p.part.value.detail } : { type: "text", text: p.part.value ?? "" },
+  );
+  return {
+    role: m.role,
+    content: m.content,
+    ...(parts.length > 0 ? { parts } : {}),
+    ...(m.toolCalls.length > 0 ? { toolCalls: m.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.argumentsJson })) } : {}),
+    ...(m.toolCallId ? { toolCallId: m.toolCallId } : {}),
+  };
+}
+
+/**
+ * The response-cache key of a provider request within a tier: everything that shapes the
+ * answer (messages with their parts, tool calls and results; tools and tool choice; output
+ * format; stop sequences; seed), so different requests never share one. The end user does not
+ * shape it.
+ */
 export function cacheKeyOf(tierName: string, r: ProviderRequest): string {
-  return cacheKey({ tier: tierName, messages: r.messages, maxTokens: r.maxTokens, jsonMode: r.jsonMode ?? false });
+  return cacheKey({
+    tier: tierName,
+    messages: r.messages,
+    maxTokens: r.maxTokens,
+    jsonMode: r.jsonMode ?? false,
+    jsonSchema: r.jsonSchema,
+    tools: r.tools,
+    toolChoice: r.toolChoice,
+    parallelToolCalls: r.parallelToolCalls,
+    stop: r.stop,
+    seed: r.seed,
+  });
 }
 
 /** Completion tokens left of `maxTokens` once `delivered` is part of the answer (at least 1). */

@@ -1,12 +1,14 @@
 import type { TierConfig } from "@tiermesh/config";
 import type { AttemptResult } from "./deployment-attempt.js";
 import { cacheKeyOf } from "./provider-request.js";
-import type { ProviderRequest } from "./providers/provider-adapter.js";
+import type { ProviderRequest, ToolCall } from "./providers/provider-adapter.js";
 import { isDeterministic, ResponseCache } from "./response-cache.js";
 import type { RunEvent, RunRequest, RunResult } from "./run-contract.js";
+import { piecesOf, ToolCallAssembly } from "./tool-call-assembly.js";
 
 interface CachedAnswer {
   content: string;
+  toolCalls: ToolCall[];
   result: Omit<AttemptResult, "ttftMs">;
 }
 
@@ -24,7 +26,7 @@ export class RunCache {
     tier: TierConfig,
     now: () => number,
   ) {
-    this.cache = tier.cache.enabled ? new ResponseCache<CachedAnswer>(tier.cache, (a) => a.content.length * 2 + 256, now) : undefined;
+    this.cache = tier.cache.enabled ? new ResponseCache<CachedAnswer>(tier.cache, (a) => (a.content.length + JSON.stringify(a.toolCalls).length) * 2 + 256, now) : undefined;
   }
 
   /** The key the request's answer is cached under; undefined when it is not to be cached. */
@@ -38,9 +40,10 @@ export class RunCache {
     return key === undefined ? undefined : this.cache!.get(key);
   }
 
-  /** Replays a cached answer: its text at once, then its result (timed from the run's start). */
+  /** Replays a cached answer: its text at once, then each tool call whole, then its result (timed from the run's start). */
   async *replay(hit: CachedAnswer, started: number): AsyncGenerator<RunEvent, RunResult> {
     if (hit.content) yield { type: "text", text: hit.content };
+    for (const call of piecesOf(hit.toolCalls)) yield { type: "tool_call", call };
     const totalMs = performance.now() - started;
     return { ...hit.result, costUsd: 0, attempts: 0, ttftMs: totalMs, totalMs, providerMs: 0, cached: true, hedged: false, continuations: 0 };
   }
@@ -55,14 +58,16 @@ export class RunCache {
 
   private async *record(key: string, run: AsyncGenerator<RunEvent, RunResult>): AsyncGenerator<RunEvent, RunResult> {
     let content = "";
+    const calls = new ToolCallAssembly();
     try {
       for (;;) {
         const step = await run.next();
         if (step.done) {
-          this.cache!.set(key, { content, result: step.value });
+          this.cache!.set(key, { content, toolCalls: calls.calls, result: step.value });
           return step.value;
         }
         if (step.value.type === "text") content += step.value.text;
+        else if (step.value.type === "tool_call") calls.add(step.value.call);
         yield step.value;
       }
     } finally {

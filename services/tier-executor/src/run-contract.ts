@@ -1,5 +1,6 @@
 import type { CompletionInput } from "@tiermesh/proto";
 import type { Deployment } from "./deployment-state.js";
+import type { ToolCallPiece } from "./providers/provider-adapter.js";
 
 /** What a tier run is asked to serve, with what it yields and returns (see TierRunner). */
 export interface RunRequest {
@@ -39,12 +40,15 @@ export interface RunResult {
   continuations: number;
 }
 
+/** A piece of an answer: text, or a piece of a tool call. */
+export type AnswerPiece = { type: "text"; text: string } | { type: "tool_call"; call: ToolCallPiece };
+
 /**
- * What a run yields before its result: answer text, or (at most once, before any text) the
+ * What a run yields before its result: answer pieces, or (at most once, before any) the
  * advice to hedge on another tier because this one has nothing left to hedge on.
  */
 export type RunEvent =
-  | { type: "text"; text: string }
+  | AnswerPiece
   | {
       type: "hedge_advice";
       /** Why the tier cannot hedge itself. */

@@ -8,7 +8,7 @@ import { RequestAttempts, type DeploymentPicker } from "./deployment-picker.js";
 import type { DeploymentState } from "./deployment-state.js";
 import type { RacedAttempt } from "./first-token-race.js";
 import type { ProviderAdapter, ProviderRequest } from "./providers/provider-adapter.js";
-import type { RunContext, RunRequest } from "./run-contract.js";
+import type { AnswerPiece, RunContext, RunRequest } from "./run-contract.js";
 import type { TtftTracker } from "./ttft-tracker.js";
 
 /** What a tier's runner keeps for all its runs: its config, deployments, budgets and recent TTFTs. */
@@ -65,7 +65,7 @@ export function openScope(parts: TierParts, request: RunRequest, providerRequest
  * tier's attempt timeout; logs it on the request, and feeds its first token to the tier's
  * recent TTFTs. The caller counts it.
  */
-export function startAttempt(scope: RunScope, state: DeploymentState, base: ProviderRequest, remainingMs: number): RacedAttempt<string, AttemptResult> {
+export function startAttempt(scope: RunScope, state: DeploymentState, base: ProviderRequest, remainingMs: number): RacedAttempt<AnswerPiece, AttemptResult> {
   const { parts, request, log } = scope;
   const { tier, tierName, logger } = parts;
   const id = state.deployment.id;

@@ -133,11 +133,12 @@ describe("anthropic adapter", () => {
     expect(done).toEqual({ type: "done", finishReason: "stop", usage: { promptTokens: 21, completionTokens: 7 } });
   });
 
-  it("maps end_turn to stop, max_tokens to length, and passes other stop reasons through", async () => {
+  it("maps end_turn and stop_sequence to stop, max_tokens to length, tool_use to tool_calls, and passes other stop reasons through", async () => {
     for (const [stopReason, finishReason] of [
       ["end_turn", "stop"],
       ["max_tokens", "length"],
-      ["stop_sequence", "stop_sequence"],
+      ["stop_sequence", "stop"],
+      ["tool_use", "tool_calls"],
       ["refusal", "refusal"],
       [null, "stop"],
     ] as const) {
@@ -221,9 +222,9 @@ describe("anthropic adapter", () => {
 
   it("rejects a message role Anthropic has no equivalent for, without calling the provider", async () => {
     const provider = await startProvider(answer(["ok"]));
-    const err = await failure(collect(adapter(provider.url), undefined, [], { ...request, messages: [{ role: "tool", content: "42" }] }));
+    const err = await failure(collect(adapter(provider.url), undefined, [], { ...request, messages: [{ role: "function", content: "42" }] }));
     expect(err.failure).toBe("client");
-    expect(err.message).toContain('"tool"');
+    expect(err.message).toContain('"function"');
     expect(provider.received).toHaveLength(0);
   });
 

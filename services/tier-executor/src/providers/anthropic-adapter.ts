@@ -4,7 +4,7 @@ import { isContextLengthError } from "./context-length.js";
 import { networkError, statusError } from "./http-errors.js";
 import { PROBE_HEADER, type ProviderAdapterFactory, type ProviderEvent, type ProviderRequest, type ProviderUsage } from "./provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./provider-error.js";
-import { withAssistantPrefix } from "./assistant-prefix.js";
+import { anthropicBody } from "./anthropic-body.js";
 import { excerpt, sseEvents } from "./sse-events.js";
 
 const ANTHROPIC_VERSION = "2023-06-01";
@@ -12,14 +12,16 @@ const ANTHROPIC_VERSION = "2023-06-01";
 /** The fields of Messages stream events this adapter reads; everything else is ignored. */
 interface MessagesStreamEvent {
   type?: string;
+  index?: number;
   message?: { usage?: { input_tokens?: number; output_tokens?: number } };
-  delta?: { type?: string; text?: string; stop_reason?: string | null };
+  content_block?: { type?: string; id?: string; name?: string };
+  delta?: { type?: string; text?: string; partial_json?: string; stop_reason?: string | null };
   usage?: { output_tokens?: number };
   error?: { type?: string; message?: string };
 }
 
 /** Anthropic stop reasons with an OpenAI-style equivalent; others pass through as is. */
-const finishReasons: Readonly<Record<string, string>> = { end_turn: "stop", max_tokens: "length" };
+const finishReasons: Readonly<Record<string, string>> = { end_turn: "stop", max_tokens: "length", stop_sequence: "stop", tool_use: "tool_calls" };
 
 /** Anthropic error types (stream `error` events) by failure kind; unknown types count as "server". */
 const errorFailures: Readonly<Record<string, ProviderFailure>> = {
@@ -57,7 +59,11 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
   if (apiKey) headers["x-api-key"] = apiKey;
 
   async function* stream(request: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
-    const body = messagesBody(name, request);
+    const body = anthropicBody(name, request);
+    // A JSON schema answer comes as the input of the one tool it was asked through: that input is the answer's text.
+    const answerByTool = request.jsonSchema !== undefined;
+    /** Tool calls by content block index: their index among the answer's calls, and whether arguments came. */
+    const calls = new Map<number, { index: number; args: boolean }>();
     // The API refuses a final assistant message ending in whitespace, so the prefix goes
     // without it; the caller already has it, so the continuation must not repeat it.
     let trimLeading = request.assistantPrefix !== undefined && /\s$/.test(request.assistantPrefix);
@@ -84,14 +90,38 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
             inputTokens = data.message?.usage?.input_tokens ?? inputTokens;
             outputTokens = data.message?.usage?.output_tokens ?? outputTokens;
             break;
+          case "content_block_start":
+            if (data.content_block?.type === "tool_use" && !answerByTool) {
+              const index = calls.size;
+              calls.set(data.index ?? 0, { index, args: false });
+              yield { type: "tool_call", call: { index, id: data.content_block.id ?? "", name: data.content_block.name ?? "", arguments: "" } };
+            }
+            break;
           case "content_block_delta":
-            if (data.delta?.type === "text_delta" && typeof data.delta.text === "string" && data.delta.text) {
+            // Text beside the JSON answer's tool call is not part of the answer.
+            if (data.delta?.type === "text_delta" && typeof data.delta.text === "string" && data.delta.text && !answerByTool) {
               const text = trimLeading ? data.delta.text.trimStart() : data.delta.text;
               if (text === "") break;
               trimLeading = false;
               yield { type: "delta", text };
+            } else if (data.delta?.type === "input_json_delta" && data.delta.partial_json) {
+              const call = calls.get(data.index ?? 0);
+              if (answerByTool) yield { type: "delta", text: data.delta.partial_json };
+              else if (call) {
+                call.args = true;
+                yield { type: "tool_call", call: { index: call.index, id: "", name: "", arguments: data.delta.partial_json } };
+              }
             }
             break;
+          case "content_block_stop": {
+            // A call without arguments has an empty object of them, as OpenAI says it.
+            const call = calls.get(data.index ?? 0);
+            if (call && !call.args) {
+              call.args = true;
+              yield { type: "tool_call", call: { index: call.index, id: "", name: "", arguments: "{}" } };
+            }
+            break;
+          }
           case "message_delta":
             if (data.delta?.stop_reason) stopReason = data.delta.stop_reason;
             // Cumulative for the whole message, so the last one wins.
@@ -103,7 +133,7 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
           case "error":
             throw streamError(name, data.error);
           default:
-          // ping, content_block_start/stop, non-text deltas and event types added later
+          // ping, other blocks' deltas and event types added later
         }
       }
     } catch (cause) {
@@ -116,36 +146,12 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
     if (!sawStop && !stopReason) throw new ProviderError("server", `${name}: stream ended without a stop reason or message_stop`);
     const usage: ProviderUsage | undefined =
       inputTokens === undefined && outputTokens === undefined ? undefined : { promptTokens: inputTokens ?? 0, completionTokens: outputTokens ?? 0 };
-    yield { type: "done", finishReason: finishReasons[stopReason] ?? (stopReason || "stop"), usage };
+    const finishReason = answerByTool && stopReason === "tool_use" ? "stop" : (finishReasons[stopReason] ?? (stopReason || "stop"));
+    yield { type: "done", finishReason, usage };
   }
 
   return { name, continuesPrefix: (config.continuation ?? "prefix") !== "none", stream, close: () => pool.close() };
 };
-
-/**
- * The Messages request body. System messages move to the top-level `system` string,
- * joined by blank lines; user and assistant messages keep their order.
- */
-function messagesBody(name: string, request: ProviderRequest): string {
-  const system: string[] = [];
-  const messages: { role: "user" | "assistant"; content: string }[] = [];
-  const prefix = request.assistantPrefix?.trimEnd();
-  for (const { role, content } of prefix ? withAssistantPrefix(request.messages, prefix) : request.messages) {
-    if (role === "system") system.push(content);
-    else if (role === "user" || role === "assistant") messages.push({ role, content });
-    else throw new ProviderError("client", `${name}: message role "${role}" has no Anthropic equivalent (expected system, user or assistant)`);
-  }
-  // The Messages API has no JSON mode; ask for it in the system prompt instead.
-  if (request.jsonMode) system.push("Respond with a single JSON object and nothing else.");
-  return JSON.stringify({
-    model: request.model,
-    max_tokens: request.maxTokens,
-    messages,
-    ...(system.length > 0 ? { system: system.join("\n\n") } : {}),
-    ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-    stream: true,
-  });
-}
 
 /** An event's data as JSON, or undefined when it is not a JSON object. */
 function parseEvent(data: string): MessagesStreamEvent | undefined {

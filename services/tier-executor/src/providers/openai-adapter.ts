@@ -1,14 +1,19 @@
-import type { ProviderConfig } from "@tiermesh/config";
 import { Pool } from "undici";
 import { isContextLengthError } from "./context-length.js";
 import { networkError, statusError } from "./http-errors.js";
+import { openAIBody } from "./openai-body.js";
 import { PROBE_HEADER, type ProviderAdapterFactory, type ProviderEvent, type ProviderRequest, type ProviderUsage } from "./provider-adapter.js";
 import { ProviderError } from "./provider-error.js";
-import { withAssistantPrefix } from "./assistant-prefix.js";
 import { excerpt, sseEvents } from "./sse-events.js";
 
+interface ToolCallChunk {
+  index?: number;
+  id?: string | null;
+  function?: { name?: string | null; arguments?: string | null } | null;
+}
+
 interface ChatChunk {
-  choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+  choices?: { delta?: { content?: string | null; tool_calls?: ToolCallChunk[] | null }; finish_reason?: string | null }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
   /** Some servers (vLLM, OpenRouter) report a failure mid-stream as a chunk. */
   error?: { message?: string; type?: string; code?: unknown } | null;
@@ -28,16 +33,7 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
   const continuation = config.continuation ?? "none";
 
   async function* stream(request: ProviderRequest, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
-    const body = JSON.stringify({
-      model: request.model,
-      messages: messagesOf(name, continuation, request),
-      ...(request.assistantPrefix && continuation === "continue_final_message" ? { continue_final_message: true, add_generation_prompt: false } : {}),
-      max_tokens: request.maxTokens,
-      ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
-      ...(request.jsonMode ? { response_format: { type: "json_object" } } : {}),
-      stream: true,
-      stream_options: { include_usage: true },
-    });
+    const body = openAIBody(name, continuation, request);
     let res;
     try {
       res = await pool.request({ path, method: "POST", headers: request.probe ? { ...headers, [PROBE_HEADER]: "1" } : headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
@@ -73,6 +69,10 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
         if (choice?.finish_reason) finishReason = choice.finish_reason;
         const text = choice?.delta?.content;
         if (typeof text === "string" && text !== "") yield { type: "delta", text };
+        for (const call of choice?.delta?.tool_calls ?? []) {
+          const piece = { index: call.index ?? 0, id: call.id ?? "", name: call.function?.name ?? "", arguments: call.function?.arguments ?? "" };
+          if (piece.id || piece.name || piece.arguments) yield { type: "tool_call", call: piece };
+        }
         if (parsed.usage) {
           usage = { promptTokens: parsed.usage.prompt_tokens ?? 0, completionTokens: parsed.usage.completion_tokens ?? 0 };
         }
@@ -90,16 +90,6 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
 
   return { name, continuesPrefix: continuation !== "none", stream, close: () => pool.close() };
 };
-
-/** The request's messages, ending with its assistant prefix in the form the provider continues. */
-function messagesOf(name: string, continuation: ProviderConfig["continuation"], request: ProviderRequest): readonly object[] {
-  const prefix = request.assistantPrefix;
-  if (!prefix) return request.messages;
-  if (continuation === "none") throw new ProviderError("client", `${name}: this provider does not continue an assistant prefix (continuation: none)`);
-  const messages = withAssistantPrefix(request.messages, prefix);
-  if (continuation !== "prefix_flag") return messages;
-  return messages.map((m, i) => (i === messages.length - 1 ? { ...m, prefix: true } : m));
-}
 
 /** A chunk as JSON, or undefined when it is not a JSON object. */
 function parseChunk(data: string): ChatChunk | undefined {

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/common/v1/completion.proto.
  */
 export const file_tiermesh_common_v1_completion: GenFile = /*@__PURE__*/
-  fileDesc("CiN0aWVybWVzaC9jb21tb24vdjEvY29tcGxldGlvbi5wcm90bxISdGllcm1lc2guY29tbW9uLnYxIiwKC0NoYXRNZXNzYWdlEgwKBHJvbGUYASABKAkSDwoHY29udGVudBgCIAEoCSJiCgVVc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgNEhQKDHRvdGFsX3Rva2VucxgDIAEoDRIRCgllc3RpbWF0ZWQYBCABKAgiQQoHVGltaW5ncxIPCgd0dGZ0X3VzGAEgASgEEhAKCHRvdGFsX3VzGAIgASgEEhMKC3Byb3ZpZGVyX3VzGAMgASgEIoMCCg9Db21wbGV0aW9uSW5wdXQSMQoIbWVzc2FnZXMYASADKAsyHy50aWVybWVzaC5jb21tb24udjEuQ2hhdE1lc3NhZ2USEgoKbWF4X3Rva2VucxgCIAEoDRIYCgt0ZW1wZXJhdHVyZRgDIAEoAUgAiAEBEg8KB3VyZ2VuY3kYBCABKAkSEQoJdGllcl9oaW50GAUgASgJEgwKBHVzZXIYBiABKAkSDQoFbW9kZWwYByABKAkSEQoJanNvbl9tb2RlGAggASgIEisKBXRvb2xzGAkgAygLMhwudGllcm1lc2guY29tbW9uLnYxLlRvb2xTcGVjQg4KDF90ZW1wZXJhdHVyZSJGCghUb29sU3BlYxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEhcKD3BhcmFtZXRlcnNfanNvbhgDIAEoCWIGcHJvdG8z");
+  fileDesc("CiN0aWVybWVzaC9jb21tb24vdjEvY29tcGxldGlvbi5wcm90bxISdGllcm1lc2guY29tbW9uLnYxIqQBCgtDaGF0TWVzc2FnZRIMCgRyb2xlGAEgASgJEg8KB2NvbnRlbnQYAiABKAkSLgoFcGFydHMYAyADKAsyHy50aWVybWVzaC5jb21tb24udjEuQ29udGVudFBhcnQSMAoKdG9vbF9jYWxscxgEIAMoCzIcLnRpZXJtZXNoLmNvbW1vbi52MS5Ub29sQ2FsbBIUCgx0b29sX2NhbGxfaWQYBSABKAkiWAoLQ29udGVudFBhcnQSDgoEdGV4dBgBIAEoCUgAEjEKCWltYWdlX3VybBgCIAEoCzIcLnRpZXJtZXNoLmNvbW1vbi52MS5JbWFnZVVybEgAQgYKBHBhcnQiJwoISW1hZ2VVcmwSCwoDdXJsGAEgASgJEg4KBmRldGFpbBgCIAEoCSI8CghUb29sQ2FsbBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhYKDmFyZ3VtZW50c19qc29uGAMgASgJIksKDVRvb2xDYWxsRGVsdGESDQoFaW5kZXgYASABKA0SCgoCaWQYAiABKAkSDAoEbmFtZRgDIAEoCRIRCglhcmd1bWVudHMYBCABKAkiYgoFVXNhZ2USFQoNcHJvbXB0X3Rva2VucxgBIAEoDRIZChFjb21wbGV0aW9uX3Rva2VucxgCIAEoDRIUCgx0b3RhbF90b2tlbnMYAyABKA0SEQoJZXN0aW1hdGVkGAQgASgIIkEKB1RpbWluZ3MSDwoHdHRmdF91cxgBIAEoBBIQCgh0b3RhbF91cxgCIAEoBBITCgtwcm92aWRlcl91cxgDIAEoBCLuAwoPQ29tcGxldGlvbklucHV0EjEKCG1lc3NhZ2VzGAEgAygLMh8udGllcm1lc2guY29tbW9uLnYxLkNoYXRNZXNzYWdlEhIKCm1heF90b2tlbnMYAiABKA0SGAoLdGVtcGVyYXR1cmUYAyABKAFIAIgBARIPCgd1cmdlbmN5GAQgASgJEhEKCXRpZXJfaGludBgFIAEoCRIMCgR1c2VyGAYgASgJEg0KBW1vZGVsGAcgASgJEhEKCWpzb25fbW9kZRgIIAEoCBIrCgV0b29scxgJIAMoCzIcLnRpZXJtZXNoLmNvbW1vbi52MS5Ub29sU3BlYxIzCgt0b29sX2Nob2ljZRgKIAEoCzIeLnRpZXJtZXNoLmNvbW1vbi52MS5Ub29sQ2hvaWNlEiAKE3BhcmFsbGVsX3Rvb2xfY2FsbHMYCyABKAhIAYgBARI5Cgtqc29uX3NjaGVtYRgMIAEoCzIkLnRpZXJtZXNoLmNvbW1vbi52MS5Kc29uU2NoZW1hRm9ybWF0EgwKBHN0b3AYDSADKAkSEQoEc2VlZBgOIAEoA0gCiAEBEhUKDWluY2x1ZGVfdXNhZ2UYDyABKAhCDgoMX3RlbXBlcmF0dXJlQhYKFF9wYXJhbGxlbF90b29sX2NhbGxzQgcKBV9zZWVkIjEKClRvb2xDaG9pY2USDAoEbW9kZRgBIAEoCRIVCg1mdW5jdGlvbl9uYW1lGAIgASgJIloKEEpzb25TY2hlbWFGb3JtYXQSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRITCgtzY2hlbWFfanNvbhgDIAEoCRIOCgZzdHJpY3QYBCABKAgiVgoIVG9vbFNwZWMSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIXCg9wYXJhbWV0ZXJzX2pzb24YAyABKAkSDgoGc3RyaWN0GAQgASgIYgZwcm90bzM");
 
 /**
  * One chat message of a completion request.
@@ -26,9 +26,32 @@ export type ChatMessage = Message<"tiermesh.common.v1.ChatMessage"> & {
   role: string;
 
   /**
+   * The message's text. With `parts`, the text parts come here too (joined), for counting.
+   *
    * @generated from field: string content = 2;
    */
   content: string;
+
+  /**
+   * The content as parts (text and images), in order; empty when the content is plain text.
+   *
+   * @generated from field: repeated tiermesh.common.v1.ContentPart parts = 3;
+   */
+  parts: ContentPart[];
+
+  /**
+   * Assistant messages: the tool calls the model made in this turn.
+   *
+   * @generated from field: repeated tiermesh.common.v1.ToolCall tool_calls = 4;
+   */
+  toolCalls: ToolCall[];
+
+  /**
+   * Tool messages: the call this message answers.
+   *
+   * @generated from field: string tool_call_id = 5;
+   */
+  toolCallId: string;
 };
 
 /**
@@ -37,6 +60,132 @@ export type ChatMessage = Message<"tiermesh.common.v1.ChatMessage"> & {
  */
 export const ChatMessageSchema: GenMessage<ChatMessage> = /*@__PURE__*/
   messageDesc(file_tiermesh_common_v1_completion, 0);
+
+/**
+ * One part of a message's content.
+ *
+ * @generated from message tiermesh.common.v1.ContentPart
+ */
+export type ContentPart = Message<"tiermesh.common.v1.ContentPart"> & {
+  /**
+   * @generated from oneof tiermesh.common.v1.ContentPart.part
+   */
+  part: {
+    /**
+     * @generated from field: string text = 1;
+     */
+    value: string;
+    case: "text";
+  } | {
+    /**
+     * @generated from field: tiermesh.common.v1.ImageUrl image_url = 2;
+     */
+    value: ImageUrl;
+    case: "imageUrl";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message tiermesh.common.v1.ContentPart.
+ * Use `create(ContentPartSchema)` to create a new message.
+ */
+export const ContentPartSchema: GenMessage<ContentPart> = /*@__PURE__*/
+  messageDesc(file_tiermesh_common_v1_completion, 1);
+
+/**
+ * An image given by URL: http(s), or a `data:<media type>;base64,` URL.
+ *
+ * @generated from message tiermesh.common.v1.ImageUrl
+ */
+export type ImageUrl = Message<"tiermesh.common.v1.ImageUrl"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * "auto", "low" or "high" (empty = the provider's default).
+   *
+   * @generated from field: string detail = 2;
+   */
+  detail: string;
+};
+
+/**
+ * Describes the message tiermesh.common.v1.ImageUrl.
+ * Use `create(ImageUrlSchema)` to create a new message.
+ */
+export const ImageUrlSchema: GenMessage<ImageUrl> = /*@__PURE__*/
+  messageDesc(file_tiermesh_common_v1_completion, 2);
+
+/**
+ * A whole tool call the model made.
+ *
+ * @generated from message tiermesh.common.v1.ToolCall
+ */
+export type ToolCall = Message<"tiermesh.common.v1.ToolCall"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The function's name.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * The arguments, as JSON text.
+   *
+   * @generated from field: string arguments_json = 3;
+   */
+  argumentsJson: string;
+};
+
+/**
+ * Describes the message tiermesh.common.v1.ToolCall.
+ * Use `create(ToolCallSchema)` to create a new message.
+ */
+export const ToolCallSchema: GenMessage<ToolCall> = /*@__PURE__*/
+  messageDesc(file_tiermesh_common_v1_completion, 3);
+
+/**
+ * A piece of a tool call as it streams: the first piece of a call carries its id and name,
+ * the following ones only fragments of its arguments' JSON, to be appended in order.
+ * Calls are told apart by `index` (parallel calls stream one after another, or interleaved).
+ *
+ * @generated from message tiermesh.common.v1.ToolCallDelta
+ */
+export type ToolCallDelta = Message<"tiermesh.common.v1.ToolCallDelta"> & {
+  /**
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string arguments = 4;
+   */
+  arguments: string;
+};
+
+/**
+ * Describes the message tiermesh.common.v1.ToolCallDelta.
+ * Use `create(ToolCallDeltaSchema)` to create a new message.
+ */
+export const ToolCallDeltaSchema: GenMessage<ToolCallDelta> = /*@__PURE__*/
+  messageDesc(file_tiermesh_common_v1_completion, 4);
 
 /**
  * Token counts for one completion.
@@ -72,7 +221,7 @@ export type Usage = Message<"tiermesh.common.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_tiermesh_common_v1_completion, 1);
+  messageDesc(file_tiermesh_common_v1_completion, 5);
 
 /**
  * Wall-clock timings of one completion, in microseconds.
@@ -107,7 +256,7 @@ export type Timings = Message<"tiermesh.common.v1.Timings"> & {
  * Use `create(TimingsSchema)` to create a new message.
  */
 export const TimingsSchema: GenMessage<Timings> = /*@__PURE__*/
-  messageDesc(file_tiermesh_common_v1_completion, 2);
+  messageDesc(file_tiermesh_common_v1_completion, 6);
 
 /**
  * What the caller asks to be completed. Nothing here can raise a request's tier:
@@ -174,6 +323,49 @@ export type CompletionInput = Message<"tiermesh.common.v1.CompletionInput"> & {
    * @generated from field: repeated tiermesh.common.v1.ToolSpec tools = 9;
    */
   tools: ToolSpec[];
+
+  /**
+   * Whether and which tool the model must call (unset = "auto" when tools are given).
+   *
+   * @generated from field: tiermesh.common.v1.ToolChoice tool_choice = 10;
+   */
+  toolChoice?: ToolChoice | undefined;
+
+  /**
+   * False: at most one tool call per turn (unset = the provider's default, parallel calls allowed).
+   *
+   * @generated from field: optional bool parallel_tool_calls = 11;
+   */
+  parallelToolCalls?: boolean | undefined;
+
+  /**
+   * The answer must be JSON following this schema (json_mode is then false).
+   *
+   * @generated from field: tiermesh.common.v1.JsonSchemaFormat json_schema = 12;
+   */
+  jsonSchema?: JsonSchemaFormat | undefined;
+
+  /**
+   * Sequences that end the answer where they would begin (not included in it); at most 4.
+   *
+   * @generated from field: repeated string stop = 13;
+   */
+  stop: string[];
+
+  /**
+   * Sampling seed, best effort (providers without one ignore it).
+   *
+   * @generated from field: optional int64 seed = 14;
+   */
+  seed?: bigint | undefined;
+
+  /**
+   * Streaming: the caller asked for usage as a last chunk of its own (the HTTP edge's
+   * stream_options.include_usage). The Router RPC's `done` carries usage always.
+   *
+   * @generated from field: bool include_usage = 15;
+   */
+  includeUsage: boolean;
 };
 
 /**
@@ -181,7 +373,72 @@ export type CompletionInput = Message<"tiermesh.common.v1.CompletionInput"> & {
  * Use `create(CompletionInputSchema)` to create a new message.
  */
 export const CompletionInputSchema: GenMessage<CompletionInput> = /*@__PURE__*/
-  messageDesc(file_tiermesh_common_v1_completion, 3);
+  messageDesc(file_tiermesh_common_v1_completion, 7);
+
+/**
+ * How the model must use the tools it is given.
+ *
+ * @generated from message tiermesh.common.v1.ToolChoice
+ */
+export type ToolChoice = Message<"tiermesh.common.v1.ToolChoice"> & {
+  /**
+   * "auto" (the model decides), "none" (no tool call), "required" (at least one call),
+   * or "function" (a call of `function_name`).
+   *
+   * @generated from field: string mode = 1;
+   */
+  mode: string;
+
+  /**
+   * @generated from field: string function_name = 2;
+   */
+  functionName: string;
+};
+
+/**
+ * Describes the message tiermesh.common.v1.ToolChoice.
+ * Use `create(ToolChoiceSchema)` to create a new message.
+ */
+export const ToolChoiceSchema: GenMessage<ToolChoice> = /*@__PURE__*/
+  messageDesc(file_tiermesh_common_v1_completion, 8);
+
+/**
+ * A JSON Schema the answer must follow (OpenAI's response_format json_schema).
+ *
+ * @generated from message tiermesh.common.v1.JsonSchemaFormat
+ */
+export type JsonSchemaFormat = Message<"tiermesh.common.v1.JsonSchemaFormat"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string description = 2;
+   */
+  description: string;
+
+  /**
+   * The schema, as JSON text.
+   *
+   * @generated from field: string schema_json = 3;
+   */
+  schemaJson: string;
+
+  /**
+   * Follow the schema exactly (providers that enforce schemas), not as guidance.
+   *
+   * @generated from field: bool strict = 4;
+   */
+  strict: boolean;
+};
+
+/**
+ * Describes the message tiermesh.common.v1.JsonSchemaFormat.
+ * Use `create(JsonSchemaFormatSchema)` to create a new message.
+ */
+export const JsonSchemaFormatSchema: GenMessage<JsonSchemaFormat> = /*@__PURE__*/
+  messageDesc(file_tiermesh_common_v1_completion, 9);
 
 /**
  * A function the model may call, as in OpenAI's chat completions.
@@ -205,6 +462,13 @@ export type ToolSpec = Message<"tiermesh.common.v1.ToolSpec"> & {
    * @generated from field: string parameters_json = 3;
    */
   parametersJson: string;
+
+  /**
+   * Arguments must follow the schema exactly (providers that enforce schemas).
+   *
+   * @generated from field: bool strict = 4;
+   */
+  strict: boolean;
 };
 
 /**
@@ -212,5 +476,5 @@ export type ToolSpec = Message<"tiermesh.common.v1.ToolSpec"> & {
  * Use `create(ToolSpecSchema)` to create a new message.
  */
 export const ToolSpecSchema: GenMessage<ToolSpec> = /*@__PURE__*/
-  messageDesc(file_tiermesh_common_v1_completion, 4);
+  messageDesc(file_tiermesh_common_v1_completion, 10);
 

@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { CompletionInput, Timings, Usage } from "../../common/v1/completion_pb.js";
+import type { CompletionInput, Timings, ToolCall, ToolCallDelta, Usage } from "../../common/v1/completion_pb.js";
 import { file_tiermesh_common_v1_completion } from "../../common/v1/completion_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/executor/v1/executor.proto.
  */
 export const file_tiermesh_executor_v1_executor: GenFile = /*@__PURE__*/
-  fileDesc("CiN0aWVybWVzaC9leGVjdXRvci92MS9leGVjdXRvci5wcm90bxIUdGllcm1lc2guZXhlY3V0b3IudjEi8QEKDkV4ZWN1dGVSZXF1ZXN0EgwKBHRpZXIYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZ0ZW5hbnQYAyABKAkSMgoFaW5wdXQYBCABKAsyIy50aWVybWVzaC5jb21tb24udjEuQ29tcGxldGlvbklucHV0Eg0KBXByb2JlGAUgASgIEhQKDG1heF9hdHRlbXB0cxgGIAEoDRISCgpkZXBsb3ltZW50GAcgASgJEg8KB2NvbGxlY3QYCCABKAgSFQoNcHJvbXB0X3Rva2VucxgJIAEoDRIYChBhc3Npc3RhbnRfcHJlZml4GAogASgJIq8CCg9FeGVjdXRlUmVzcG9uc2USDAoEdGllchgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghwcm92aWRlchgDIAEoCRISCgpkZXBsb3ltZW50GAQgASgJEg8KB2NvbnRlbnQYBSABKAkSFQoNZmluaXNoX3JlYXNvbhgGIAEoCRIoCgV1c2FnZRgHIAEoCzIZLnRpZXJtZXNoLmNvbW1vbi52MS5Vc2FnZRIQCghjb3N0X3VzZBgIIAEoARIsCgd0aW1pbmdzGAkgASgLMhsudGllcm1lc2guY29tbW9uLnYxLlRpbWluZ3MSEAoIYXR0ZW1wdHMYCiABKA0SDgoGY2FjaGVkGAsgASgIEg4KBmhlZGdlZBgMIAEoCBIVCg1jb250aW51YXRpb25zGA0gASgNIiYKEUludGVycnVwdGVkQW5zd2VyEhEKCWRlbGl2ZXJlZBgBIAEoCSLVAQoVRXhlY3V0ZVN0cmVhbVJlc3BvbnNlEg8KBWRlbHRhGAEgASgJSAASNQoEZG9uZRgCIAEoCzIlLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVSZXNwb25zZUgAEjAKB3N0YXJ0ZWQYAyABKAsyHS50aWVybWVzaC5leGVjdXRvci52MS5TdGFydGVkSAASOQoMaGVkZ2VfYWR2aWNlGAQgASgLMiEudGllcm1lc2guZXhlY3V0b3IudjEuSGVkZ2VBZHZpY2VIAEIHCgVldmVudCIaCgdTdGFydGVkEg8KB3R0ZnRfdXMYASABKAMiMAoLSGVkZ2VBZHZpY2USDgoGcmVhc29uGAEgASgJEhEKCXdhaXRlZF9tcxgCIAEoDTLTAQoTVGllckV4ZWN1dG9yU2VydmljZRJWCgdFeGVjdXRlEiQudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVJlcXVlc3QaJS50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlUmVzcG9uc2USZAoNRXhlY3V0ZVN0cmVhbRIkLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVSZXF1ZXN0GisudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVN0cmVhbVJlc3BvbnNlMAFiBnByb3RvMw", [file_tiermesh_common_v1_completion]);
+  fileDesc("CiN0aWVybWVzaC9leGVjdXRvci92MS9leGVjdXRvci5wcm90bxIUdGllcm1lc2guZXhlY3V0b3IudjEi8QEKDkV4ZWN1dGVSZXF1ZXN0EgwKBHRpZXIYASABKAkSEgoKcmVxdWVzdF9pZBgCIAEoCRIOCgZ0ZW5hbnQYAyABKAkSMgoFaW5wdXQYBCABKAsyIy50aWVybWVzaC5jb21tb24udjEuQ29tcGxldGlvbklucHV0Eg0KBXByb2JlGAUgASgIEhQKDG1heF9hdHRlbXB0cxgGIAEoDRISCgpkZXBsb3ltZW50GAcgASgJEg8KB2NvbGxlY3QYCCABKAgSFQoNcHJvbXB0X3Rva2VucxgJIAEoDRIYChBhc3Npc3RhbnRfcHJlZml4GAogASgJIuECCg9FeGVjdXRlUmVzcG9uc2USDAoEdGllchgBIAEoCRINCgVtb2RlbBgCIAEoCRIQCghwcm92aWRlchgDIAEoCRISCgpkZXBsb3ltZW50GAQgASgJEg8KB2NvbnRlbnQYBSABKAkSFQoNZmluaXNoX3JlYXNvbhgGIAEoCRIoCgV1c2FnZRgHIAEoCzIZLnRpZXJtZXNoLmNvbW1vbi52MS5Vc2FnZRIQCghjb3N0X3VzZBgIIAEoARIsCgd0aW1pbmdzGAkgASgLMhsudGllcm1lc2guY29tbW9uLnYxLlRpbWluZ3MSEAoIYXR0ZW1wdHMYCiABKA0SDgoGY2FjaGVkGAsgASgIEg4KBmhlZGdlZBgMIAEoCBIVCg1jb250aW51YXRpb25zGA0gASgNEjAKCnRvb2xfY2FsbHMYDiADKAsyHC50aWVybWVzaC5jb21tb24udjEuVG9vbENhbGwiJgoRSW50ZXJydXB0ZWRBbnN3ZXISEQoJZGVsaXZlcmVkGAEgASgJIo0CChVFeGVjdXRlU3RyZWFtUmVzcG9uc2USDwoFZGVsdGEYASABKAlIABI1CgRkb25lGAIgASgLMiUudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVJlc3BvbnNlSAASMAoHc3RhcnRlZBgDIAEoCzIdLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLlN0YXJ0ZWRIABI5CgxoZWRnZV9hZHZpY2UYBCABKAsyIS50aWVybWVzaC5leGVjdXRvci52MS5IZWRnZUFkdmljZUgAEjYKCXRvb2xfY2FsbBgFIAEoCzIhLnRpZXJtZXNoLmNvbW1vbi52MS5Ub29sQ2FsbERlbHRhSABCBwoFZXZlbnQiGgoHU3RhcnRlZBIPCgd0dGZ0X3VzGAEgASgDIjAKC0hlZGdlQWR2aWNlEg4KBnJlYXNvbhgBIAEoCRIRCgl3YWl0ZWRfbXMYAiABKA0y0wEKE1RpZXJFeGVjdXRvclNlcnZpY2USVgoHRXhlY3V0ZRIkLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVSZXF1ZXN0GiUudGllcm1lc2guZXhlY3V0b3IudjEuRXhlY3V0ZVJlc3BvbnNlEmQKDUV4ZWN1dGVTdHJlYW0SJC50aWVybWVzaC5leGVjdXRvci52MS5FeGVjdXRlUmVxdWVzdBorLnRpZXJtZXNoLmV4ZWN1dG9yLnYxLkV4ZWN1dGVTdHJlYW1SZXNwb25zZTABYgZwcm90bzM", [file_tiermesh_common_v1_completion]);
 
 /**
  * @generated from message tiermesh.executor.v1.ExecuteRequest
@@ -172,6 +172,13 @@ export type ExecuteResponse = Message<"tiermesh.executor.v1.ExecuteResponse"> & 
    * @generated from field: uint32 continuations = 13;
    */
   continuations: number;
+
+  /**
+   * The tool calls the model made; in a stream's `done` only when the request asked to collect.
+   *
+   * @generated from field: repeated tiermesh.common.v1.ToolCall tool_calls = 14;
+   */
+  toolCalls: ToolCall[];
 };
 
 /**
@@ -240,6 +247,15 @@ export type ExecuteStreamResponse = Message<"tiermesh.executor.v1.ExecuteStreamR
      */
     value: HedgeAdvice;
     case: "hedgeAdvice";
+  } | {
+    /**
+     * A piece of a tool call, in order with the text deltas (not in collect mode). An answer
+     * that has begun a tool call cannot be continued elsewhere: a failure after it ends the call.
+     *
+     * @generated from field: tiermesh.common.v1.ToolCallDelta tool_call = 5;
+     */
+    value: ToolCallDelta;
+    case: "toolCall";
   } | { case: undefined; value?: undefined };
 };
 

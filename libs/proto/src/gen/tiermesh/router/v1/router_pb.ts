@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { CompletionInput, Timings, Usage } from "../../common/v1/completion_pb.js";
+import type { CompletionInput, Timings, ToolCall, ToolCallDelta, Usage } from "../../common/v1/completion_pb.js";
 import { file_tiermesh_common_v1_completion } from "../../common/v1/completion_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/router/v1/router.proto.
  */
 export const file_tiermesh_router_v1_router: GenFile = /*@__PURE__*/
-  fileDesc("Ch90aWVybWVzaC9yb3V0ZXIvdjEvcm91dGVyLnByb3RvEhJ0aWVybWVzaC5yb3V0ZXIudjEiRQoPQ29tcGxldGVSZXF1ZXN0EjIKBWlucHV0GAEgASgLMiMudGllcm1lc2guY29tbW9uLnYxLkNvbXBsZXRpb25JbnB1dCK6AQoPUm91dGluZ0RlY2lzaW9uEhYKDnJlcXVlc3RlZF90aWVyGAEgASgJEhMKC3NlcnZlZF90aWVyGAIgASgJEg8KB3JlYXNvbnMYAyADKAkSEAoIcnVsZV9pZHMYBCADKAkSFQoNdGllcl9hdHRlbXB0cxgFIAEoDRIZChFwcm92aWRlcl9hdHRlbXB0cxgGIAEoDRIOCgZjYWNoZWQYByABKAgSFQoNY29udGludWF0aW9ucxgIIAEoDSKHAgoQQ29tcGxldGVSZXNwb25zZRIKCgJpZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEhUKDWZpbmlzaF9yZWFzb24YAyABKAkSNAoHcm91dGluZxgEIAEoCzIjLnRpZXJtZXNoLnJvdXRlci52MS5Sb3V0aW5nRGVjaXNpb24SDQoFbW9kZWwYBSABKAkSEAoIcHJvdmlkZXIYBiABKAkSKAoFdXNhZ2UYByABKAsyGS50aWVybWVzaC5jb21tb24udjEuVXNhZ2USEAoIY29zdF91c2QYCCABKAESLAoHdGltaW5ncxgJIAEoCzIbLnRpZXJtZXNoLmNvbW1vbi52MS5UaW1pbmdzImgKFkNvbXBsZXRlU3RyZWFtUmVzcG9uc2USDwoFZGVsdGEYASABKAlIABI0CgRkb25lGAIgASgLMiQudGllcm1lc2gucm91dGVyLnYxLkNvbXBsZXRlUmVzcG9uc2VIAEIHCgVldmVudDLLAQoNUm91dGVyU2VydmljZRJVCghDb21wbGV0ZRIjLnRpZXJtZXNoLnJvdXRlci52MS5Db21wbGV0ZVJlcXVlc3QaJC50aWVybWVzaC5yb3V0ZXIudjEuQ29tcGxldGVSZXNwb25zZRJjCg5Db21wbGV0ZVN0cmVhbRIjLnRpZXJtZXNoLnJvdXRlci52MS5Db21wbGV0ZVJlcXVlc3QaKi50aWVybWVzaC5yb3V0ZXIudjEuQ29tcGxldGVTdHJlYW1SZXNwb25zZTABYgZwcm90bzM", [file_tiermesh_common_v1_completion]);
+  fileDesc("Ch90aWVybWVzaC9yb3V0ZXIvdjEvcm91dGVyLnByb3RvEhJ0aWVybWVzaC5yb3V0ZXIudjEiRQoPQ29tcGxldGVSZXF1ZXN0EjIKBWlucHV0GAEgASgLMiMudGllcm1lc2guY29tbW9uLnYxLkNvbXBsZXRpb25JbnB1dCK6AQoPUm91dGluZ0RlY2lzaW9uEhYKDnJlcXVlc3RlZF90aWVyGAEgASgJEhMKC3NlcnZlZF90aWVyGAIgASgJEg8KB3JlYXNvbnMYAyADKAkSEAoIcnVsZV9pZHMYBCADKAkSFQoNdGllcl9hdHRlbXB0cxgFIAEoDRIZChFwcm92aWRlcl9hdHRlbXB0cxgGIAEoDRIOCgZjYWNoZWQYByABKAgSFQoNY29udGludWF0aW9ucxgIIAEoDSK5AgoQQ29tcGxldGVSZXNwb25zZRIKCgJpZBgBIAEoCRIPCgdjb250ZW50GAIgASgJEhUKDWZpbmlzaF9yZWFzb24YAyABKAkSNAoHcm91dGluZxgEIAEoCzIjLnRpZXJtZXNoLnJvdXRlci52MS5Sb3V0aW5nRGVjaXNpb24SDQoFbW9kZWwYBSABKAkSEAoIcHJvdmlkZXIYBiABKAkSKAoFdXNhZ2UYByABKAsyGS50aWVybWVzaC5jb21tb24udjEuVXNhZ2USEAoIY29zdF91c2QYCCABKAESLAoHdGltaW5ncxgJIAEoCzIbLnRpZXJtZXNoLmNvbW1vbi52MS5UaW1pbmdzEjAKCnRvb2xfY2FsbHMYCiADKAsyHC50aWVybWVzaC5jb21tb24udjEuVG9vbENhbGwioAEKFkNvbXBsZXRlU3RyZWFtUmVzcG9uc2USDwoFZGVsdGEYASABKAlIABI0CgRkb25lGAIgASgLMiQudGllcm1lc2gucm91dGVyLnYxLkNvbXBsZXRlUmVzcG9uc2VIABI2Cgl0b29sX2NhbGwYAyABKAsyIS50aWVybWVzaC5jb21tb24udjEuVG9vbENhbGxEZWx0YUgAQgcKBWV2ZW50MssBCg1Sb3V0ZXJTZXJ2aWNlElUKCENvbXBsZXRlEiMudGllcm1lc2gucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdBokLnRpZXJtZXNoLnJvdXRlci52MS5Db21wbGV0ZVJlc3BvbnNlEmMKDkNvbXBsZXRlU3RyZWFtEiMudGllcm1lc2gucm91dGVyLnYxLkNvbXBsZXRlUmVxdWVzdBoqLnRpZXJtZXNoLnJvdXRlci52MS5Db21wbGV0ZVN0cmVhbVJlc3BvbnNlMAFiBnByb3RvMw", [file_tiermesh_common_v1_completion]);
 
 /**
  * @generated from message tiermesh.router.v1.CompleteRequest
@@ -150,6 +150,13 @@ export type CompleteResponse = Message<"tiermesh.router.v1.CompleteResponse"> & 
    * @generated from field: tiermesh.common.v1.Timings timings = 9;
    */
   timings?: Timings | undefined;
+
+  /**
+   * The tool calls the model made ("tool_calls" finish reason); empty in a stream's `done`.
+   *
+   * @generated from field: repeated tiermesh.common.v1.ToolCall tool_calls = 10;
+   */
+  toolCalls: ToolCall[];
 };
 
 /**
@@ -176,12 +183,20 @@ export type CompleteStreamResponse = Message<"tiermesh.router.v1.CompleteStreamR
     case: "delta";
   } | {
     /**
-     * Sent once, last: everything but the content.
+     * Sent once, last: everything but the content and the tool calls.
      *
      * @generated from field: tiermesh.router.v1.CompleteResponse done = 2;
      */
     value: CompleteResponse;
     case: "done";
+  } | {
+    /**
+     * A piece of a tool call, in order with the text pieces.
+     *
+     * @generated from field: tiermesh.common.v1.ToolCallDelta tool_call = 3;
+     */
+    value: ToolCallDelta;
+    case: "toolCall";
   } | { case: undefined; value?: undefined };
 };
 
