@@ -9,6 +9,7 @@ import type { Registry } from "prom-client";
 import { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
 import { Http1Connections } from "./http1-connections.js";
 import type { Logger } from "./logger.js";
+import { registerReflection } from "./reflection-service.js";
 
 export interface RpcServerOptions {
   /** Registers the service's own routes; `shutdownSignal` aborts when shutdown starts. */
@@ -43,7 +44,8 @@ export interface RpcServer {
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
 
 /**
- * A cleartext server speaking gRPC, gRPC-Web and Connect, with grpc.health.v1, on one port:
+ * A cleartext server speaking gRPC, gRPC-Web and Connect, with grpc.health.v1 and gRPC server
+ * reflection, on one port:
  * HTTP/2 (prior knowledge) for gRPC and mesh traffic, HTTP/1.1 for curl, browsers and
  * gRPC-Web/Connect clients that cannot do h2c. Nothing listens until `listen` is called.
  */
@@ -54,6 +56,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     routes(router) {
       router.service(Health, createHealthService(health));
       options.routes(router, shutdown.signal);
+      registerReflection(router);
     },
     fallback(req, res) {
       if (options.metrics && req.method === "GET" && req.url === "/metrics") {

@@ -4,11 +4,12 @@ import type { Subscription } from "@nats-io/transport-node";
 import type { Transport } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { HealthMonitorService, TierState, type TierStatusEvent } from "@tiermesh/proto";
-import { createMetricsRegistry, createRpcServer, Gauge, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { createMetricsRegistry, createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { decodeOutcomes, NatsLink, openStatusBucket, readStatuses, subjects } from "@tiermesh/tier-status";
 import { AlertWebhook } from "./alert-webhook.js";
 import { CanaryProber } from "./canary-prober.js";
 import { LeaderLease } from "./leader-lease.js";
+import { registerMonitorMetrics } from "./monitor-metrics.js";
 import { registerProbeMetrics } from "./probe-metrics.js";
 import { createHealthMonitorService } from "./monitor-service.js";
 import { StatusBoard } from "./status-board.js";
@@ -124,23 +125,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     trafficAt: (tier, deployment) => coverage.lastSeen(tier, deployment),
     metrics: registerProbeMetrics(metrics),
   });
-  new Gauge({
-    name: "tiermesh_monitor_leading",
-    help: "1 while this replica holds the lease and publishes tier status",
-    registers: [metrics],
-    collect() {
-      this.set(lease.isLeader ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: "tiermesh_monitor_tier_state",
-    help: "Tier state as this replica sees it (1 healthy, 2 degraded, 3 down)",
-    labelNames: ["tier"],
-    registers: [metrics],
-    collect() {
-      for (const e of board.snapshotStates()) this.set({ tier: e.tier }, e.state);
-    },
-  });
+  registerMonitorMetrics(metrics, { leading: () => lease.isLeader, board: () => board });
   const rpc = createRpcServer({
     logger,
     metrics,

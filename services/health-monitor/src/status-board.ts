@@ -9,6 +9,7 @@ import {
   type DeploymentSli,
   type ExecutorLoad,
   type Outcome,
+  type TierSli,
   type TierStatusEvent,
 } from "@tiermesh/proto";
 import { isTierFailure } from "./outcome-class.js";
@@ -129,6 +130,11 @@ export class StatusBoard {
   /** Each tier's state, without producing an event. */
   snapshotStates(): { tier: string; state: TierState }[] {
     return [...this.tiers.values()].map((h) => ({ tier: h.tier, state: h.state }));
+  }
+
+  /** Each tier's SLIs over its window now, without producing an event. */
+  tierSlis(now: number): { tier: string; sli: TierSli }[] {
+    return [...this.tiers.values()].map((h) => ({ tier: h.tier, sli: h.sli(now) }));
   }
 
   /** A fresh event with the current state of every tier (heartbeat, GetStatus). */

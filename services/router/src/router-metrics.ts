@@ -4,6 +4,7 @@ import type { TierView } from "./tier-view.js";
 import type { TierStatusTable } from "./tier-status-table.js";
 import type { PolicySubscription } from "./policy-subscription.js";
 import type { RoutingPolicy } from "./routing-policy.js";
+import type { SpendLedger } from "./spend-ledger.js";
 
 export interface RouterMetrics {
   readonly registry: Registry;
@@ -18,6 +19,7 @@ export interface RouterMetricsSources {
   view: (tier: string) => TierView;
   natsConnected: () => boolean;
   classifierPolicy: PolicySubscription;
+  spend: SpendLedger;
 }
 
 /** The router's Prometheus metrics: traffic by requested and served tier, and what it believes of each tier. */
@@ -95,6 +97,26 @@ export function createRouterMetrics(sources: RouterMetricsSources): RouterMetric
     registers: [registry],
     collect() {
       for (const tier of sources.tiers) this.set({ tier }, sources.policy.promotedInFlight(tier));
+    },
+  });
+  new Gauge({
+    name: "tiermesh_router_tenant_spend_usd",
+    help: "Month-to-date spend per tenant on requests this router served, in US dollars (sum over routers for the tenant's total)",
+    labelNames: ["tenant"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of sources.spend.tenants()) this.set({ tenant: t.tenant }, t.spentUsd);
+    },
+  });
+  new Gauge({
+    name: "tiermesh_router_tenant_monthly_budget_usd",
+    help: "Monthly budget of the tenant's plan (limits.monthly_budget_usd), for tenants whose plan has one; over it, promotions stop",
+    labelNames: ["tenant"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const t of sources.spend.tenants()) if (t.budgetUsd !== undefined) this.set({ tenant: t.tenant }, t.budgetUsd);
     },
   });
   return {

@@ -78,7 +78,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     // Ready only once there is a policy to route with; a stale one still serves.
     onChange: () => rpc.health.setAll(policySource.classify ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
   });
-  const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource });
+  const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource, spend });
   const core = new RouterCore({
     onFinished: metrics.request,
     auth: () => auth,

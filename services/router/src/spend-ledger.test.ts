@@ -37,4 +37,14 @@ describe("SpendLedger", () => {
     expect(ledger.overBudget("b")).toBeUndefined();
     expect(ledger.overBudget("constructor")).toBeUndefined();
   });
+
+  it("lists every configured tenant's spend this month and its plan's budget", () => {
+    const ledger = new SpendLedger(() => config);
+    const nov = new Date("2026-11-25T12:00:00Z");
+    ledger.add("a", 0.25, nov);
+    expect(ledger.tenants(nov)).toEqual([
+      { tenant: "a", spentUsd: 0.25, budgetUsd: 1 },
+      { tenant: "b", spentUsd: 0, budgetUsd: undefined },
+    ]);
+  });
 });

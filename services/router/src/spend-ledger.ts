@@ -24,12 +24,22 @@ export class SpendLedger {
 
   /** Why the tenant may not be promoted on budget grounds; undefined when it may. */
   overBudget(tenant: string, now = new Date()): string | undefined {
-    const cfg = this.config();
-    const plan = Object.hasOwn(cfg.tenants, tenant) ? cfg.plans[cfg.tenants[tenant]!.plan] : undefined;
-    const budget = plan?.limits.monthly_budget_usd;
+    const budget = this.budgetUsd(tenant);
     if (budget === undefined) return undefined;
     const spent = this.spentUsd(tenant, now);
     return spent >= budget ? `tenant ${tenant} has spent $${spent.toFixed(2)} of its $${budget} monthly budget` : undefined;
+  }
+
+  /** The monthly budget of the tenant's plan; undefined for a plan without one or an unknown tenant. */
+  budgetUsd(tenant: string): number | undefined {
+    const cfg = this.config();
+    const plan = Object.hasOwn(cfg.tenants, tenant) ? cfg.plans[cfg.tenants[tenant]!.plan] : undefined;
+    return plan?.limits.monthly_budget_usd;
+  }
+
+  /** Every configured tenant's month-to-date spend here and its plan's budget, for metrics. */
+  tenants(now = new Date()): { tenant: string; spentUsd: number; budgetUsd: number | undefined }[] {
+    return Object.keys(this.config().tenants).map((tenant) => ({ tenant, spentUsd: this.spentUsd(tenant, now), budgetUsd: this.budgetUsd(tenant) }));
   }
 }
 

@@ -1,0 +1,27 @@
+# One image for every tiermesh service; the command picks the service, e.g.
+#   docker run tiermesh services/router/dist/main.js --config /etc/tiermesh/tiermesh.yaml
+# deploy/kubernetes and deploy/docker-compose.yaml run it this way.
+
+FROM node:20-slim AS build
+WORKDIR /app
+ENV TURBO_TELEMETRY_DISABLED=1
+COPY package.json package-lock.json turbo.json tsconfig.base.json ./
+COPY libs libs
+COPY services services
+# No install scripts: buf and protobufjs (the only packages with one) need none here, and the
+# generated code under libs/proto is committed.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN npx turbo run build --output-logs=errors-only
+RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
+ && rm -rf libs/*/src services/*/src libs/*/tsconfig.json services/*/tsconfig.json libs/*/*.tsbuildinfo services/*/*.tsbuildinfo
+
+FROM node:20-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./
+COPY --from=build --chown=root:root /app/node_modules node_modules
+COPY --from=build --chown=root:root /app/libs libs
+COPY --from=build --chown=root:root /app/services services
+USER node
+ENTRYPOINT ["node"]
+CMD ["services/cli/dist/main.js", "help"]
