@@ -37,12 +37,18 @@ export interface Mesh {
 }
 
 /**
- * Node flags for every process: TIERMESH_NODE_ARGS when set, else smaller young-generation
- * semi-spaces (4 MB instead of 16): a service's live heap is about 30 MB, and V8's default
- * young generation alone would hold more; measured, it saves about 20 MB of RSS per process at
- * no measurable CPU cost.
+ * Node flags for every process: TIERMESH_NODE_ARGS when set, else a small young generation
+ * (4 MB semi-spaces instead of 16) and a 384 MB old-space limit. A loaded service's live heap
+ * is about 30 MB; with the default multi-gigabyte limit V8 lets garbage grow the old
+ * generation to about four times that before collecting, since its heap growing factor scales
+ * with the limit. With these flags a loaded executor holds about 70 MB of anonymous memory
+ * instead of 140, for a few more (concurrent) major collections.
  */
-const nodeArgs = () => process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? ["--max-semi-space-size=4"];
+const DEFAULT_NODE_ARGS = ["--max-semi-space-size=4", "--max-old-space-size=384"];
+const nodeArgs = () => process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? DEFAULT_NODE_ARGS;
+
+/** glibc keeps one malloc arena per thread by default; two hold a service's native memory with less RSS. */
+const serviceEnv = (natsUrl: string): NodeJS.ProcessEnv => ({ MALLOC_ARENA_MAX: "2", ...process.env, TIERMESH_NATS_URL: natsUrl });
 
 const mainOf = (pkg: string) => fileURLToPath(import.meta.resolve(`${pkg}/main`));
 
@@ -104,7 +110,7 @@ export async function launchMesh(options: MeshOptions): Promise<Mesh> {
       name: p.name,
       command: process.execPath,
       args: [...nodeArgs(), mainOf(p.pkg), ...p.args],
-      env: { ...process.env, TIERMESH_NATS_URL: natsUrl },
+      env: serviceEnv(natsUrl),
       ...(options.onLine ? { onLine: (name: string, line: string) => options.onLine!(name, line) } : {}),
     });
     processes.set(p.name, proc);
