@@ -1,4 +1,5 @@
 import * as http from "node:http";
+import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { createLogger } from "./logger.js";
 import { createRpcServer, type RpcServer } from "./rpc-server.js";
@@ -22,6 +23,17 @@ describe("RpcServer.close", () => {
     await server.close(5_000);
     expect(Date.now() - started).toBeLessThan(1_000);
     agent.destroy();
+  });
+
+  it("does not wait for a connection that never sent a request (a browser's spare connection)", async () => {
+    server = createRpcServer({ routes: () => undefined, serviceNames: [], logger: createLogger("test", "silent") });
+    const port = await server.listen("127.0.0.1:0");
+    const spare = net.connect(port, "127.0.0.1");
+    await new Promise((resolve) => spare.once("connect", resolve));
+    const started = Date.now();
+    await server.close(5_000);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    spare.destroy();
   });
 
   it("lets a request in flight on a keep-alive connection finish, then closes it", async () => {

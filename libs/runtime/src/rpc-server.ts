@@ -81,9 +81,17 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
   const h1Connections = new Http1Connections(h1);
+  /**
+   * Connections that have sent nothing yet, so neither server holds them. Browsers open spare
+   * ones ahead of need; left alone, one would hold `close` open for good.
+   */
+  const unclaimed = new Set<net.Socket>();
   // One port for both: look at the first bytes of each connection and hand it on.
   const server = net.createServer({ noDelay: true }, (socket) => {
+    unclaimed.add(socket);
+    socket.once("close", () => unclaimed.delete(socket));
     socket.once("data", (first: Buffer) => {
+      unclaimed.delete(socket);
       socket.pause();
       socket.unshift(first);
       const isH2 = first.subarray(0, H2_PREFACE.length).equals(H2_PREFACE.subarray(0, Math.min(first.length, H2_PREFACE.length)));
@@ -121,6 +129,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       if (!server.listening) return;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
+      for (const socket of unclaimed) socket.destroy();
       // HTTP/1.1 keep-alive connections close as soon as their in-flight request is done.
       h1Connections.drain();
       const timer = setTimeout(() => {

@@ -5,3 +5,16 @@ export { TierHealth } from "./tier-health.js";
 export { TierStateMachine, type Signals, type Transition } from "./tier-state-machine.js";
 export { SliWindow, type Sli } from "./sli-window.js";
 export { CanaryProber } from "./canary-prober.js";
+export { TierConsole, type TierConsoleOptions } from "./console/tier-console.js";
+export { ConsoleHub, type ConsoleHubOptions } from "./console/console-hub.js";
+export type {
+  ConsoleMessage,
+  ConsoleSnapshot,
+  ConsoleState,
+  ConsoleTick,
+  ConsoleTier,
+  ConsoleTraffic,
+  SeriesPoint,
+  TimelineEntry,
+  TrafficFlow,
+} from "./console/console-types.js";

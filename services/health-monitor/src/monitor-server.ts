@@ -8,6 +8,7 @@ import { createMetricsRegistry, createRpcServer, type Logger, type RpcServer } f
 import { decodeOutcomes, NatsLink, openStatusBucket, readStatuses, subjects } from "@tiermesh/tier-status";
 import { AlertWebhook } from "./alert-webhook.js";
 import { CanaryProber } from "./canary-prober.js";
+import { TierConsole } from "./console/tier-console.js";
 import { LeaderLease } from "./leader-lease.js";
 import { registerMonitorMetrics } from "./monitor-metrics.js";
 import { registerProbeMetrics } from "./probe-metrics.js";
@@ -19,6 +20,8 @@ import { TrafficCoverage } from "./traffic-coverage.js";
 export interface HealthMonitorServer {
   readonly rpc: RpcServer;
   readonly monitorId: string;
+  /** The live tier console served at /console/ on the monitor's port. */
+  readonly console: TierConsole;
   /** True while this replica holds the lease and publishes. */
   readonly leading: boolean;
   /** Connects to NATS (waiting up to `natsWaitMs` for it), seeds state from the bucket and starts watching. */
@@ -48,12 +51,23 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
   const timers: NodeJS.Timeout[] = [];
   const hook = config.health_monitor.alert_webhook;
   const webhook = hook ? new AlertWebhook(hook.url, hook.timeout_ms, logger) : undefined;
+  // Every replica serves the console: the status it shows is the published one, from NATS.
+  const tierConsole = new TierConsole({
+    config,
+    monitorId,
+    slis: (now) => board.slis(now),
+    leading: () => lease.isLeader,
+    natsConnected: () => link.connected,
+    logger,
+  });
+  listeners.add((event) => tierConsole.localStatus(event));
 
   const link = new NatsLink({
     url: config.nats.url,
     name: `tiermesh-health-monitor-${monitorId}`,
     logger,
     onConnected(nc) {
+      tierConsole.attach(nc);
       subscription ??= nc.subscribe(subj.allOutcomes, {
         callback(err, msg) {
           if (err) return logger.warn({ err }, "outcome subscription error");
@@ -63,6 +77,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
             for (const o of batch.outcomes) {
               board.record(o, now);
               coverage.record(o, now);
+              tierConsole.outcome(o, now);
             }
             if (batch.load && batch.tier) board.recordLoad(batch.tier, batch.executorId, batch.load, now);
             evaluate();
@@ -130,6 +145,11 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     logger,
     metrics,
     serviceNames: [HealthMonitorService.typeName],
+    fallback(req, res) {
+      if (tierConsole.handle(req, res)) return;
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found");
+    },
     routes: (router, shutdownSignal) =>
       router.service(
         HealthMonitorService,
@@ -147,6 +167,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
   return {
     rpc,
     monitorId,
+    console: tierConsole,
     get leading() {
       return lease.isLeader;
     },
@@ -179,10 +200,12 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
         }, config.health_monitor.heartbeat_ms),
       );
       prober.start();
+      tierConsole.start();
     },
     async close() {
       for (const t of timers) clearInterval(t);
       prober.stop();
+      tierConsole.close();
       await lease.stop();
       await rpc.close(2_000);
       subscription?.unsubscribe();

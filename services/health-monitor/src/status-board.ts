@@ -142,8 +142,32 @@ export class StatusBoard {
     return [...this.tiers.values()].map((h) => this.event(h, now, h.state));
   }
 
+  /** Each tier's SLIs and load now, without producing an event (the console samples them). */
+  slis(now: number): Map<string, TierSli> {
+    return new Map([...this.tiers.values()].map((h) => [h.tier, this.tierSli(h, now)]));
+  }
+
   private event(h: TierHealth, now: number, previous: TierState): TierStatusEvent {
     this.sequence += 1n;
+    const deployments: DeploymentSli[] = [...this.deployments.get(h.tier)!].map(([deployment, d]) =>
+      create(DeploymentSliSchema, { deployment, model: d.model, provider: d.provider, sli: create(TierSliSchema, d.window.sli(now)) }),
+    );
+    return create(TierStatusEventSchema, {
+      tier: h.tier,
+      state: h.state,
+      previousState: previous,
+      sli: this.tierSli(h, now),
+      deployments,
+      reason: h.reason,
+      sequence: this.sequence,
+      atMs: BigInt(now),
+      sinceMs: BigInt(h.sinceMs),
+      monitorId: this.options.monitorId,
+    });
+  }
+
+  /** The tier's SLIs with its load, summed over the executors that reported lately. */
+  private tierSli(h: TierHealth, now: number): TierSli {
     let inFlight = 0;
     let queued = 0;
     let capacity = 0;
@@ -158,20 +182,6 @@ export class StatusBoard {
       capacity += load.capacity;
       executors++;
     }
-    const deployments: DeploymentSli[] = [...this.deployments.get(h.tier)!].map(([deployment, d]) =>
-      create(DeploymentSliSchema, { deployment, model: d.model, provider: d.provider, sli: create(TierSliSchema, d.window.sli(now)) }),
-    );
-    return create(TierStatusEventSchema, {
-      tier: h.tier,
-      state: h.state,
-      previousState: previous,
-      sli: { ...h.sli(now), inFlight, queued, capacity, executors },
-      deployments,
-      reason: h.reason,
-      sequence: this.sequence,
-      atMs: BigInt(now),
-      sinceMs: BigInt(h.sinceMs),
-      monitorId: this.options.monitorId,
-    });
+    return create(TierSliSchema, { ...h.sli(now), inFlight, queued, capacity, executors });
   }
 }

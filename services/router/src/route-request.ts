@@ -113,11 +113,11 @@ export class RouteRequest {
 
   /** What an executor of `tier` is asked to do; `reserve` keeps attempts for calls still running. */
   executeRequest(tier: string, collect: boolean, reserve = 0): MessageInitShape<typeof ExecuteRequestSchema> {
-    const { tenant, input, context } = this.init;
+    const { tenant, input, context, classification } = this.init;
     this.begun = Math.max(this.begun, this.order.indexOf(tier) + 1);
     const maxAttempts = Math.max(1, this.attemptsLeft - reserve);
     const promptTokens = context ? context.fit.tokensFor(tier, context.demand) : 0;
-    return { tier, requestId: this.id, tenant, input, maxAttempts, collect, promptTokens };
+    return { tier, requestId: this.id, tenant, input, maxAttempts, collect, promptTokens, requestedTier: classification.tier };
   }
 
   /** Call options for an executor call: the request's deadline and the given signal. */

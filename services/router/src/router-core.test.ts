@@ -42,11 +42,12 @@ const answer = (tier: string, content: string) =>
  */
 function executor(
   tier: string,
-  behaviour: { fail?: ConnectError; failAfter?: number; text?: string[]; prefixes?: string[]; cannotContinue?: boolean } = {},
+  behaviour: { fail?: ConnectError; failAfter?: number; text?: string[]; prefixes?: string[]; cannotContinue?: boolean; requested?: string[] } = {},
 ): Executor {
   const whole = behaviour.text ?? ["hello ", "from ", tier];
   return {
     async execute(req) {
+      behaviour.requested?.push(req.requestedTier);
       if (req.assistantPrefix) return answer(tier, continuation(req.assistantPrefix).join(""));
       if (behaviour.fail && behaviour.failAfter === undefined) throw behaviour.fail;
       return answer(tier, whole.join(""));
@@ -133,6 +134,18 @@ describe("RouterCore through the Router RPC, in memory", () => {
     expect(res.routing).toMatchObject({ requestedTier: "gold", servedTier: "silver", tierAttempts: 2 });
     expect(res.routing!.reasons.join("\n")).toMatch(/gold failed in-request \(Unavailable: provider down\); fell back to silver/);
     expect(calls).toEqual(["gold:unary", "silver:unary"]);
+  });
+
+  it("tells every tier it calls the tier the request was classified into (for the outcomes it reports)", async () => {
+    const requested: string[] = [];
+    const { client } = routerWith({
+      gold: executor("gold", { fail: new ConnectError("provider down", Code.Unavailable), requested }),
+      silver: executor("silver", { requested }),
+      bronze: executor("bronze", { requested }),
+    });
+    await client.complete(input());
+    await client.complete(input({ urgency: "batch" }));
+    expect(requested).toEqual(["gold", "gold", "bronze"]);
   });
 
   it("streams text as it comes, and continues an answer cut mid-stream on the next tier from its text", async () => {

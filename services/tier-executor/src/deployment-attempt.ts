@@ -27,6 +27,8 @@ export interface AttemptSetup {
   /** The request, without the deployment's model. */
   request: ProviderRequest;
   probe: boolean;
+  /** Tier the request was classified into, reported with its outcome ("" when not routed). */
+  requestedTier: string;
   /** A canary probe sent to this deployment on purpose, whatever its breaker says. */
   directed: boolean;
   attemptMs: number;
@@ -124,6 +126,7 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
       costUsd: cost,
       probe,
       atMs: BigInt(Date.now()),
+      requestedTier: s.requestedTier,
     });
   };
   // Probes do not wait under the stall detector: a hung probe must not re-open a breaker.

@@ -54,6 +54,7 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
         deployment: req.deployment || undefined,
         promptTokens: req.promptTokens,
         assistantPrefix: req.assistantPrefix || undefined,
+        requestedTier: req.requestedTier || undefined,
       },
       { deadline, signal: ctx.signal },
     );

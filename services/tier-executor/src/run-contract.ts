@@ -15,6 +15,8 @@ export interface RunRequest {
   promptTokens?: number | undefined;
   /** Continue this answer (text already delivered elsewhere); only deployments that can continue a prefix serve it. */
   assistantPrefix?: string | undefined;
+  /** Tier the router classified the request into; reported with its outcomes (absent: not routed). */
+  requestedTier?: string | undefined;
 }
 
 export interface RunContext {

@@ -76,6 +76,7 @@ export function startAttempt(scope: RunScope, state: DeploymentState, base: Prov
     adapter: parts.providers.get(state.deployment.provider)!,
     request: base,
     probe: request.probe,
+    requestedTier: request.requestedTier ?? "",
     directed: request.probe && request.deployment !== undefined,
     attemptMs: Math.min(tier.timeouts.attempt_ms, remainingMs),
     ttftMs: tier.timeouts.ttft_ms,

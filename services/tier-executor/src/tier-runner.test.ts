@@ -58,6 +58,17 @@ describe("TierRunner: serving", () => {
     expect(h.outcomes[0]!.costUsd).toBeCloseTo(cost, 12);
   });
 
+  it("reports the tier the router classified the request into with each of its outcomes", async () => {
+    const a = await upstream(ok);
+    const h = runnerFor(configOf({ a: a.url }, { gold: { models: [deployment("a", "a")] } }));
+    await served(h, { ...request(), requestedTier: "silver" });
+    await served(h, request());
+    expect(h.outcomes.map((o) => [o.tier, o.requestedTier])).toEqual([
+      ["gold", "silver"],
+      ["gold", ""],
+    ]);
+  });
+
   it("does not report probe requests (the monitor that sent them measures them)", async () => {
     const a = await upstream(ok);
     const h = runnerFor(configOf({ a: a.url }, { gold: { models: [deployment("a", "a")] } }));

@@ -4,6 +4,7 @@ import { createLauncherLogger, createRpcServer } from "@tiermesh/runtime";
 import { createLauncherService } from "../launcher-service.js";
 import { launchMesh, type Mesh } from "../mesh-launcher.js";
 import { UsageError } from "../usage-error.js";
+import { upSummary } from "./up-summary.js";
 
 export const upUsage = "tiermesh up [--config deploy/tiermesh.example.yaml] [--nats <url>] [--single-process] [--start-timeout <seconds>] [--quiet]";
 
@@ -50,20 +51,15 @@ export async function up(values: {
     throw err;
   }
   const running = mesh;
-  const took = ((performance.now() - started) / 1_000).toFixed(1);
-  const lines = [
-    `tiermesh is up in ${took} s (config ${configFile}${values["single-process"] ? ", one process" : ""})`,
-    `  nats            ${running.natsUrl}${running.nats ? " (private nats-server)" : ""}`,
-    ...running.endpoints.map((e) => `  ${e.name.padEnd(15)} ${e.url}`),
-    `  launcher        http://${config.launcher.listen} (tiermesh status)`,
-    "",
-    "First request (Connect JSON over HTTP):",
-    `  curl -s ${running.endpoints.find((e) => e.name === "router")!.url}/tiermesh.router.v1.RouterService/Complete \\`,
-    `    -H 'content-type: application/json' \\`,
-    `    -d '{"input":{"messages":[{"role":"user","content":"Hello"}],"urgency":"interactive"}}'`,
-    "",
-    "Services that die are restarted. Ctrl-C stops everything.",
-  ];
+  const lines = upSummary({
+    tookSeconds: (performance.now() - started) / 1_000,
+    configFile,
+    singleProcess: values["single-process"] ?? false,
+    natsUrl: running.natsUrl,
+    privateNats: running.nats !== undefined,
+    endpoints: running.endpoints,
+    launcherListen: config.launcher.listen,
+  });
   process.stdout.write(`${lines.join("\n")}\n`);
   let stopping = false;
   const stop = () => {
