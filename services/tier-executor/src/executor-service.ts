@@ -6,7 +6,7 @@ import {
   type ExecuteRequest,
   type ExecuteResponse,
 } from "@tiermesh/proto";
-import { deadlineFrom } from "@tiermesh/runtime";
+import { deadlineFrom, traceContextOf } from "@tiermesh/runtime";
 import { withDelivered } from "./interrupted-answer.js";
 import { batchText } from "./text-batcher.js";
 import type { RunEvent, RunResult, TierRunner } from "./tier-runner.js";
@@ -55,7 +55,7 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
         promptTokens: req.promptTokens,
         assistantPrefix: req.assistantPrefix || undefined,
       },
-      { deadline, signal: ctx.signal },
+      { deadline, signal: ctx.signal, trace: traceContextOf(ctx) },
     );
   };
   return {

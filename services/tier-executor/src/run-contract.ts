@@ -1,4 +1,5 @@
 import type { CompletionInput } from "@tiermesh/proto";
+import type { Context } from "@tiermesh/telemetry";
 import type { Deployment } from "./deployment-state.js";
 
 /** What a tier run is asked to serve, with what it yields and returns (see TierRunner). */
@@ -20,6 +21,8 @@ export interface RunContext {
   /** Absolute deadline, epoch ms. */
   deadline: number;
   signal: AbortSignal;
+  /** The call's span (the executor's server span), parent of the provider calls' spans; absent when not traced. */
+  trace?: Context | undefined;
 }
 
 export interface RunResult {

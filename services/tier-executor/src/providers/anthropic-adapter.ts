@@ -12,7 +12,7 @@ const ANTHROPIC_VERSION = "2023-06-01";
 /** The fields of Messages stream events this adapter reads; everything else is ignored. */
 interface MessagesStreamEvent {
   type?: string;
-  message?: { usage?: { input_tokens?: number; output_tokens?: number } };
+  message?: { model?: string; usage?: { input_tokens?: number; output_tokens?: number } };
   delta?: { type?: string; text?: string; stop_reason?: string | null };
   usage?: { output_tokens?: number };
   error?: { type?: string; message?: string };
@@ -63,7 +63,8 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
     let trimLeading = request.assistantPrefix !== undefined && /\s$/.test(request.assistantPrefix);
     let res;
     try {
-      res = await pool.request({ path, method: "POST", headers: request.probe ? { ...headers, [PROBE_HEADER]: "1" } : headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
+      const sent = request.probe || request.headers ? { ...request.headers, ...headers, ...(request.probe ? { [PROBE_HEADER]: "1" } : {}) } : headers;
+      res = await pool.request({ path, method: "POST", headers: sent, body, signal, headersTimeout: 0, bodyTimeout: 0 });
     } catch (cause) {
       throw networkError(name, cause, signal);
     }
@@ -72,6 +73,7 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
     let inputTokens: number | undefined;
     let outputTokens: number | undefined;
     let sawStop = false;
+    let model: string | undefined;
     try {
       for await (const event of sseEvents(res.body)) {
         const data = parseEvent(event.data);
@@ -81,6 +83,7 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
         }
         switch (data.type) {
           case "message_start":
+            if (typeof data.message?.model === "string") model = data.message.model;
             inputTokens = data.message?.usage?.input_tokens ?? inputTokens;
             outputTokens = data.message?.usage?.output_tokens ?? outputTokens;
             break;
@@ -116,10 +119,10 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
     if (!sawStop && !stopReason) throw new ProviderError("server", `${name}: stream ended without a stop reason or message_stop`);
     const usage: ProviderUsage | undefined =
       inputTokens === undefined && outputTokens === undefined ? undefined : { promptTokens: inputTokens ?? 0, completionTokens: outputTokens ?? 0 };
-    yield { type: "done", finishReason: finishReasons[stopReason] ?? (stopReason || "stop"), usage };
+    yield { type: "done", finishReason: finishReasons[stopReason] ?? (stopReason || "stop"), usage, model };
   }
 
-  return { name, continuesPrefix: (config.continuation ?? "prefix") !== "none", stream, close: () => pool.close() };
+  return { name, continuesPrefix: (config.continuation ?? "prefix") !== "none", baseUrl: base, stream, close: () => pool.close() };
 };
 
 /**

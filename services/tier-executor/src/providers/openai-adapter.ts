@@ -8,6 +8,7 @@ import { withAssistantPrefix } from "./assistant-prefix.js";
 import { excerpt, sseEvents } from "./sse-events.js";
 
 interface ChatChunk {
+  model?: string;
   choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
   /** Some servers (vLLM, OpenRouter) report a failure mid-stream as a chunk. */
@@ -40,7 +41,7 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
     });
     let res;
     try {
-      res = await pool.request({ path, method: "POST", headers: request.probe ? { ...headers, [PROBE_HEADER]: "1" } : headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
+      res = await pool.request({ path, method: "POST", headers: headersFor(request), body, signal, headersTimeout: 0, bodyTimeout: 0 });
     } catch (cause) {
       throw networkError(name, cause, signal);
     }
@@ -48,6 +49,7 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
     let finishReason = "";
     let usage: ProviderUsage | undefined;
     let sawDone = false;
+    let model: string | undefined;
     try {
       for await (const event of sseEvents(res.body)) {
         if (event.data === "[DONE]") {
@@ -69,6 +71,7 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
                 : "server";
           throw new ProviderError(kind, `${name}: error in stream: ${parsed.error.message ?? "unknown error"}`);
         }
+        if (typeof parsed.model === "string" && parsed.model !== "") model = parsed.model;
         const choice = parsed.choices?.[0];
         if (choice?.finish_reason) finishReason = choice.finish_reason;
         const text = choice?.delta?.content;
@@ -85,10 +88,13 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
     }
     // A finish_reason says the answer is whole; some servers then close without [DONE].
     if (!sawDone && !finishReason) throw new ProviderError("server", `${name}: stream ended without a finish_reason or [DONE]`);
-    yield { type: "done", finishReason: finishReason || "stop", usage };
+    yield { type: "done", finishReason: finishReason || "stop", usage, model };
   }
 
-  return { name, continuesPrefix: continuation !== "none", stream, close: () => pool.close() };
+  const headersFor = (request: ProviderRequest): Record<string, string> =>
+    request.probe || request.headers ? { ...request.headers, ...headers, ...(request.probe ? { [PROBE_HEADER]: "1" } : {}) } : headers;
+
+  return { name, continuesPrefix: continuation !== "none", baseUrl: base, stream, close: () => pool.close() };
 };
 
 /** The request's messages, ending with its assistant prefix in the form the provider continues. */
