@@ -25,6 +25,7 @@ export const Tiermesh = {
   tier: "tiermesh.tier",
   tierRequested: "tiermesh.tier.requested",
   tierServed: "tiermesh.tier.served",
+  tierRouted: "tiermesh.tier.routed",
   tiersPlanned: "tiermesh.tiers.planned",
   tenant: "tiermesh.tenant",
   plan: "tiermesh.plan",

@@ -3,6 +3,7 @@ import type * as http2 from "node:http2";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { CompletionInputSchema, RETRY_AFTER_HEADER, type CompleteResponse, type CompletionInput } from "@tiermesh/proto";
+import { nodeHeaders, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from "@tiermesh/telemetry";
 import { z } from "zod";
 import { httpStatusOf, openAIErrorDetail, openAIErrorType } from "./http-status.js";
 import type { RouterCore } from "./router-core.js";
@@ -56,11 +57,12 @@ class EdgeError extends Error {
  * SSE streaming) with the same authentication, classification and routing as the RPC.
  * Urgency and tier hint come from `x-tiermesh-urgency` and `x-tiermesh-tier`.
  */
-export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => void) {
+export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => void, tracer?: Tracer) {
   return (rawReq: http.IncomingMessage | http2.Http2ServerRequest, rawRes: object): void => {
     const req = rawReq as Req;
     const res = rawRes as Res;
-    handle(req, res).catch((cause: unknown) => {
+    const span = tracer && startEdgeSpan(tracer, req, res);
+    handle(req, res, span).catch((cause: unknown) => {
       const err = cause instanceof EdgeError ? cause : ConnectError.from(cause);
       if (!(err instanceof EdgeError) && err.code === Code.Internal) onError(cause);
       if (res.headersSent) {
@@ -72,11 +74,12 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       const retryAfter = err instanceof EdgeError ? null : err.metadata.get(RETRY_AFTER_HEADER);
       if (retryAfter) res.setHeader("retry-after", retryAfter);
       const detail = err instanceof EdgeError ? { param: err.param, code: null } : openAIErrorDetail(err);
+      if (status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR, message });
       sendJson(res, status, { error: { message, type: openAIErrorType(status), ...detail } });
     });
   };
 
-  async function handle(req: Req, res: Res): Promise<void> {
+  async function handle(req: Req, res: Res, span: Span | undefined): Promise<void> {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/v1/chat/completions") throw new EdgeError(404, `no route for ${req.method} ${path}`);
     if (req.method !== "POST") throw new EdgeError(405, `${path} takes POST`);
@@ -95,6 +98,7 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       authorization: header("authorization") ?? null,
       timeoutMs: undefined,
       signal: controller.signal,
+      trace: span && trace.setSpan(ROOT_CONTEXT, span),
     };
     if (!body.stream) {
       const r = await core.complete(call);
@@ -140,6 +144,30 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       res.end(`event: error\ndata: ${JSON.stringify({ error: { message: err.rawMessage, type: openAIErrorType(status), code: status } })}\n\n`);
     }
   }
+}
+
+/**
+ * The SERVER span of one HTTP request, child of the caller's W3C trace context; ends when the
+ * response does (or the connection closes), with its status code.
+ */
+function startEdgeSpan(tracer: Tracer, req: Req, res: Res): Span {
+  const parent = propagation.extract(ROOT_CONTEXT, req.headers, nodeHeaders);
+  const path = (req.url ?? "").split("?")[0] ?? "";
+  const span = tracer.startSpan(
+    `${req.method ?? "GET"} ${path === "/v1/chat/completions" ? path : "(unknown route)"}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: { "http.request.method": req.method ?? "GET", "url.path": path, "url.scheme": "http", ...(path === "/v1/chat/completions" ? { "http.route": path } : {}) },
+    },
+    parent,
+  );
+  res.once("close", () => {
+    span.setAttribute("http.response.status_code", res.statusCode);
+    if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    if (!res.writableFinished) span.setAttribute("error.type", "client_closed");
+    span.end();
+  });
+  return span;
 }
 
 function parseBody(text: string) {
