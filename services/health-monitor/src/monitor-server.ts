@@ -4,8 +4,10 @@ import type { Subscription } from "@nats-io/transport-node";
 import type { Transport } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { HealthMonitorService, TierState, type TierStatusEvent } from "@tiermesh/proto";
-import { createMetricsRegistry, createRpcServer, Gauge, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { createMetricsRegistry, createRpcServer, Gauge, serverTracing, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { tracerFor, type SpanContext } from "@tiermesh/telemetry";
 import { decodeOutcomes, NatsLink, openStatusBucket, readStatuses, subjects } from "@tiermesh/tier-status";
+import { OutcomeTracing } from "./outcome-tracing.js";
 import { AlertWebhook } from "./alert-webhook.js";
 import { CanaryProber } from "./canary-prober.js";
 import { LeaderLease } from "./leader-lease.js";
@@ -45,6 +47,8 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
   let bucket: KV | undefined;
   let subscription: Subscription | undefined;
   const timers: NodeJS.Timeout[] = [];
+  const tracer = tracerFor("health-monitor");
+  const outcomeTracing = tracer && new OutcomeTracing(tracer);
   const hook = config.health_monitor.alert_webhook;
   const webhook = hook ? new AlertWebhook(hook.url, hook.timeout_ms, logger) : undefined;
 
@@ -59,12 +63,15 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
           try {
             const now = Date.now();
             const batch = decodeOutcomes(msg.data);
-            for (const o of batch.outcomes) {
+            const traced = outcomeTracing?.receive(msg.subject, msg.headers, batch);
+            for (const [i, o] of batch.outcomes.entries()) {
+              const span = traced?.process(i);
               board.record(o, now);
               coverage.record(o, now);
+              span?.end();
             }
             if (batch.load && batch.tier) board.recordLoad(batch.tier, batch.executorId, batch.load, now);
-            evaluate();
+            evaluate(traced?.causes ?? [], batch.tier);
           } catch (cause) {
             logger.warn({ err: cause, subject: msg.subject }, "unreadable outcome batch");
           }
@@ -89,14 +96,15 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
       })();
     },
   });
-  const publisher = new StatusPublisher(link, config.nats.subject_prefix, () => bucket, logger);
-  const emit = (event: TierStatusEvent, change: boolean) => {
+  const publisher = new StatusPublisher(link, config.nats.subject_prefix, () => bucket, logger, tracer);
+  const emit = (event: TierStatusEvent, change: boolean, causes: readonly SpanContext[] = []) => {
     for (const listener of listeners) listener(event);
     if (!lease.isLeader) return;
-    publisher.publish(event, change);
+    publisher.publish(event, change, causes);
     if (change) webhook?.send(event);
   };
-  function evaluate() {
+  /** `causes`: traced outcomes just recorded, which a state change found now is linked to. */
+  function evaluate(causes: readonly SpanContext[] = [], causeTier = "") {
     for (const event of board.evaluate(Date.now())) {
       logger.warn(
         {
@@ -109,7 +117,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
         },
         "tier state changed",
       );
-      emit(event, true);
+      emit(event, true, event.tier === causeTier ? causes : []);
     }
   }
   const metrics = createMetricsRegistry("health-monitor");
@@ -123,6 +131,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     recovering: (tier) => board.recovering(tier),
     trafficAt: (tier, deployment) => coverage.lastSeen(tier, deployment),
     metrics: registerProbeMetrics(metrics),
+    tracer,
   });
   new Gauge({
     name: "tiermesh_monitor_leading",
@@ -145,6 +154,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     logger,
     metrics,
     serviceNames: [HealthMonitorService.typeName],
+    interceptors: serverTracing(tracer),
     routes: (router, shutdownSignal) =>
       router.service(
         HealthMonitorService,
@@ -187,7 +197,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
           })
           .catch(() => undefined);
       }
-      timers.push(setInterval(evaluate, config.health_monitor.evaluate_interval_ms));
+      timers.push(setInterval(() => evaluate(), config.health_monitor.evaluate_interval_ms));
       timers.push(
         setInterval(() => {
           for (const event of board.snapshot(Date.now())) emit(event, false);

@@ -74,6 +74,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       }
     },
     onError: (err) => logger.warn({ err }, "tier status feed error"),
+    tracer,
   });
   const link = new NatsLink({
     url: config.nats.url,

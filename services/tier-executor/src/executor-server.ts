@@ -53,6 +53,7 @@ export function createTierExecutorServer(
       executorId,
       tier: tierName,
       load: () => ({ inFlight: runner?.load.inFlight ?? 0, queued: runner?.load.queued ?? 0, capacity: tier.bulkhead.max_concurrency }),
+      tracer,
     });
     reporter = outcomes;
     report = (o) => outcomes.report(o);
