@@ -1,5 +1,7 @@
 import { SpanStatusCode, type Span } from "@opentelemetry/api";
-import { ATTR_ERROR_TYPE } from "@opentelemetry/semantic-conventions";
+
+// Loaded whether tracing is on or not: only the API here, never the (large) conventions package.
+const ATTR_ERROR_TYPE = "error.type";
 
 /** Marks a span failed: status ERROR with the message, `error.type`, and the exception as an event. */
 export function failSpan(span: Span | undefined, cause: unknown, errorType?: string): void {

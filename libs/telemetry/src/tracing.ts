@@ -7,8 +7,8 @@ export interface Tracing {
   readonly enabled: boolean;
   /** Exports every finished span now. */
   flush(): Promise<void>;
-  /** Exports what is left and stops tracing in this process. */
-  shutdown(): Promise<void>;
+  /** Exports what is left (giving up after `graceMs`, so an unreachable collector cannot hold a stop) and stops tracing in this process. */
+  shutdown(graceMs?: number): Promise<void>;
 }
 
 const OFF: Tracing = { enabled: false, flush: async () => {}, shutdown: async () => {} };
@@ -36,9 +36,18 @@ export async function startTracing(config: TracingConfig, options: StartTracingO
   return {
     enabled: true,
     flush: () => started.flush(),
-    async shutdown() {
+    async shutdown(graceMs = 2_000) {
       if (pipeline === started) pipeline = undefined;
-      await started.shutdown();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`spans not exported within ${graceMs} ms`)), graceMs);
+        timer.unref();
+      });
+      try {
+        await Promise.race([started.shutdown(), late]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }
