@@ -6,6 +6,7 @@ import { createRpcServer, serverTracing, StartupError, type Logger, type RpcServ
 import { Tiermesh, tracerFor } from "@tiermesh/telemetry";
 import { NatsLink, OutcomeReporter, subjects, type OutcomeInit } from "@tiermesh/tier-status";
 import { createExecutorMetrics } from "./executor-metrics.js";
+import { genAiClientMetrics } from "./genai-metrics.js";
 import { createTierExecutorService } from "./executor-service.js";
 import { createProviders } from "./providers/registry.js";
 import { TierRunner } from "./tier-runner.js";
@@ -45,6 +46,8 @@ export function createTierExecutorServer(
   let reporter: OutcomeReporter | undefined;
   let report = options.report;
   let runner: TierRunner | undefined;
+  const metrics = createExecutorMetrics(tierName, () => runner!);
+  const observe = genAiClientMetrics(metrics);
   if (report === undefined) {
     link = new NatsLink({ url: config.nats.url, name: `tiermesh-executor-${executorId}`, logger });
     const outcomes = new OutcomeReporter({
@@ -58,7 +61,8 @@ export function createTierExecutorServer(
     reporter = outcomes;
     report = (o) => outcomes.report(o);
   }
-  runner = new TierRunner({ tierName, tier, providers, report, logger: logger.child({ tier: tierName }), tracer });
+  const sink = report;
+  runner = new TierRunner({ tierName, tier, providers, report: (o) => (observe(o), sink(o)), logger: logger.child({ tier: tierName }), tracer });
   const defaultTimeoutMs = tier.timeouts.attempt_ms * tier.retries.max_attempts;
   const service = createTierExecutorService({ tierName, runner, defaultTimeoutMs, streamFlushMs: tier.stream.flush_ms });
   const rpc = createRpcServer({
@@ -66,7 +70,7 @@ export function createTierExecutorServer(
     serviceNames: [TierExecutorService.typeName],
     routes: (router) => router.service(TierExecutorService, service),
     interceptors,
-    metrics: createExecutorMetrics(tierName, () => runner!),
+    metrics,
   });
   return {
     rpc,
