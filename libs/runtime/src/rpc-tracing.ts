@@ -44,8 +44,10 @@ const statusName = (code: Code) => Code[code]!.replace(/([a-z])([A-Z])/g, "$1_$2
 export interface ClientTracingOptions {
   /** `rpc.system.name`; "grpc" for the mesh transport. */
   system?: string;
-  /** host:port of the server, for `server.address` and `server.port`. */
-  peer?: { host: string; port: number } | undefined;
+  /** The server's URL, for `server.address` and `server.port`. */
+  peer?: URL | undefined;
+  /** Set on every span (the tier an executor serves, say). */
+  attributes?: Readonly<Record<string, string | number | boolean>>;
 }
 
 /**
@@ -57,6 +59,11 @@ export interface ClientTracingOptions {
 export function clientTracing(tracer: Tracer | undefined, options: ClientTracingOptions = {}): Interceptor[] {
   if (!tracer) return [];
   const system = options.system ?? "grpc";
+  const fixed: Record<string, string | number | boolean> = { "rpc.system.name": system, ...options.attributes };
+  if (options.peer) {
+    fixed["server.address"] = options.peer.hostname;
+    fixed["server.port"] = Number(options.peer.port || (options.peer.protocol === "https:" ? 443 : 80));
+  }
   return [
     (next) => async (req) => {
       if (UNTRACED_SERVICES.has(req.service.typeName)) return next(req);
@@ -66,11 +73,7 @@ export function clientTracing(tracer: Tracer | undefined, options: ClientTracing
         method,
         {
           kind: SpanKind.CLIENT,
-          attributes: {
-            "rpc.system.name": system,
-            "rpc.method": method,
-            ...(options.peer ? { "server.address": options.peer.host, "server.port": options.peer.port } : {}),
-          },
+          attributes: { ...fixed, "rpc.method": method },
         },
         parent,
       );

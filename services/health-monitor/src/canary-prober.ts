@@ -67,7 +67,7 @@ export class CanaryProber {
     for (const [name, tier] of Object.entries(options.config.tiers)) {
       const url = endpointUrl(tier.executor);
       const transport = options.transport?.(name) ?? createMeshTransport(url);
-      const tracing = clientTracing(options.tracer, { peer: new URL(url), attributes: { [Tiermesh.tier]: name, [Tiermesh.probe]: "true" } });
+      const tracing = clientTracing(options.tracer, { peer: new URL(url), attributes: { [Tiermesh.tier]: name, [Tiermesh.probe]: true } });
       this.clients.set(name, createClient(TierExecutorService, withInterceptors(transport, tracing)));
       this.deployments.set(name, tier.models.map((m) => ({ id: m.id ?? `${m.provider}/${m.model}`, provider: m.provider, model: m.model })));
     }

@@ -7,7 +7,7 @@ import type { OutcomeInit } from "@tiermesh/tier-status";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createTierExecutorService } from "./executor-service.js";
 import { answering, failing, FakeProvider, tierOf, type Behaviour } from "./fake-provider.test-support.js";
-import type { ProviderRequest } from "./providers/provider-adapter.js";
+import type { ProviderAdapter, ProviderRequest } from "./providers/provider-adapter.js";
 import { TierRunner } from "./tier-runner.js";
 
 // The executor's spans: the RPC's server span, and under it one GenAI client span per provider call.
@@ -19,6 +19,17 @@ beforeAll(async () => {
 afterAll(() => tracing.stop());
 afterEach(() => tracing.reset());
 
+/** The provider, keeping every request it is sent. */
+function recording(provider: FakeProvider, requests: ProviderRequest[]): ProviderAdapter {
+  return {
+    name: provider.name,
+    baseUrl: provider.baseUrl,
+    continuesPrefix: provider.continuesPrefix,
+    close: () => provider.close(),
+    stream: (request, signal) => (requests.push(request), provider.stream(request, signal)),
+  };
+}
+
 function executor(models: Record<string, Behaviour>, tier: Record<string, unknown> = {}) {
   const outcomes: OutcomeInit[] = [];
   const requests: ProviderRequest[] = [];
@@ -27,7 +38,7 @@ function executor(models: Record<string, Behaviour>, tier: Record<string, unknow
   const runner = new TierRunner({
     tierName: "gold",
     tier: tierOf(Object.keys(models), tier),
-    providers: new Map([["fake", { ...provider, baseUrl: provider.baseUrl, name: provider.name, continuesPrefix: true, close: () => provider.close(), stream: (r, s) => (requests.push(r), provider.stream(r, s)) }]]),
+    providers: new Map([["fake", recording(provider, requests)]]),
     report: (o) => outcomes.push(o),
     random: () => 0,
     tracer,
@@ -88,7 +99,7 @@ describe("executor tracing", () => {
     const runner = new TierRunner({
       tierName: "gold",
       tier: tierOf(["a"]),
-      providers: new Map([["fake", { ...provider, baseUrl: provider.baseUrl, name: provider.name, continuesPrefix: true, close: () => provider.close(), stream: (r, s) => (requests.push(r), provider.stream(r, s)) }]]),
+      providers: new Map([["fake", recording(provider, requests)]]),
       report: (o) => outcomes.push(o),
     });
     const client = createClient(TierExecutorService, createInProcessTransport(TierExecutorService, createTierExecutorService({ tierName: "gold", runner, defaultTimeoutMs: 5_000 })));
