@@ -60,6 +60,8 @@ export interface RouteRequestDeps {
   /** Provider attempts one request may make in all, across tiers. */
   maxAttempts: number;
   onFinished?: ((requested: string, served: string, code: string, seconds: number) => void) | undefined;
+  /** Receives every answer as the caller gets it. */
+  onAnswered?: ((response: CompleteResponse) => void) | undefined;
 }
 
 export interface RouteRequestInit {
@@ -252,6 +254,7 @@ export class RouteRequest {
       timings: { ttftUs, totalUs: this.sinceStartUs(), providerUs: r.timings?.providerUs ?? 0n },
     });
     this.init.trace?.served(response);
+    this.deps.onAnswered?.(response);
     return response;
   }
 

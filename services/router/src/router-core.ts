@@ -39,6 +39,8 @@ export interface RouterCoreDeps {
   defaultTimeoutMs: number;
   /** Receives every finished request (requested tier, served tier, code, seconds). */
   onFinished?: (requested: string, served: string, code: string, seconds: number) => void;
+  /** Receives every answer as the caller gets it (timings, usage, model). */
+  onAnswered?: (response: CompleteResponse) => void;
   /** Provider attempts one request may make in all, across tiers. */
   maxAttempts: number;
   /** The router's tracer; undefined while tracing is off. */

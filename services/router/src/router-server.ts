@@ -98,6 +98,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
   const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource });
   const core = new RouterCore({
     onFinished: metrics.request,
+    onAnswered: metrics.answered,
     auth: () => auth,
     classify: () => policySource.classify,
     executors,
