@@ -52,6 +52,7 @@ function expectOneTrace(method: string, parentSpanId: string, traceId: string): 
   expect(server!.resource.attributes["service.name"]).toBe("tiermesh-tier-executor");
   expect(client!.attributes["rpc.method"]).toBe(`tiermesh.executor.v1.TierExecutorService/${method}`);
   expect(client!.attributes["rpc.status_code"]).toBe("OK");
+  expect(server!.attributes["rpc.status_code"]).toBe("OK");
   return { client: client!, server: server! };
 }
 
@@ -85,6 +86,18 @@ function tracedCalls(transportOf: () => Transport) {
     expect(clients.map((s) => [s.attributes["rpc.status_code"], s.status.code])).toEqual([["UNAVAILABLE", 2], ["INVALID_ARGUMENT", 2]]);
     expect(servers.map((s) => [s.attributes["rpc.status_code"], s.status.code])).toEqual([["UNAVAILABLE", 2], ["INVALID_ARGUMENT", 0]]);
     expect(clients[0]!.attributes["error.type"]).toBe("UNAVAILABLE");
+  });
+
+  it("a stream the caller gives up on ends its client span as cancelled, not failed", async () => {
+    const controller = new AbortController();
+    for await (const _ of client().executeStream({ tier: "gold" }, { signal: controller.signal })) {
+      controller.abort();
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    const [c] = byName("tiermesh.executor.v1.TierExecutorService/ExecuteStream", SpanKind.CLIENT);
+    expect(c!.attributes["rpc.status_code"]).toBe("CANCELED");
+    expect(c!.status.code).toBe(0);
   });
 
   it("a call with no caller's span starts a trace of its own", async () => {

@@ -78,7 +78,8 @@ export function clientTracing(tracer: Tracer | undefined, options: ClientTracing
         parent,
       );
       propagation.inject(trace.setSpan(parent, span), req.header, fetchHeaders);
-      return settle(span, next(req), () => true);
+      // Every failure is the client's call failing, except a cancellation it asked for (a lost hedge race, a watch closed).
+      return settle(span, next(req), (code) => code !== Code.Canceled, req.signal);
     },
   ];
 }
@@ -105,13 +106,17 @@ export function serverTracing(tracer: Tracer | undefined): Interceptor[] {
         parent,
       );
       req.contextValues.set(TRACE_CONTEXT, trace.setSpan(parent, span));
-      return settle(span, next(req), (code) => SERVER_ERROR_CODES.has(code));
+      return settle(span, next(req), (code) => SERVER_ERROR_CODES.has(code), req.signal);
     },
   ];
 }
 
-/** Ends `span` with the call: at once for a unary answer, when its messages end for a stream. */
-async function settle<R extends UnaryResponse | StreamResponse>(span: Span, response: Promise<R>, isError: (code: Code) => boolean): Promise<R> {
+/**
+ * Ends `span` with the call: at once for a unary answer; for a stream, when its messages end, or
+ * when the call's signal aborts (a client that stops reading is not heard of otherwise: Connect's
+ * clients drop `return`, and cancel through the signal).
+ */
+async function settle<R extends UnaryResponse | StreamResponse>(span: Span, response: Promise<R>, isError: (code: Code) => boolean, signal: AbortSignal): Promise<R> {
   let res: R;
   try {
     res = await response;
@@ -123,10 +128,20 @@ async function settle<R extends UnaryResponse | StreamResponse>(span: Span, resp
     finish(span, undefined, isError);
     return res;
   }
-  return { ...res, message: endingWith(res.message, span, isError) };
+  let ended = false;
+  const end = (cause: unknown) => {
+    if (ended) return;
+    ended = true;
+    signal.removeEventListener("abort", onAbort);
+    finish(span, cause, isError);
+  };
+  const onAbort = () => end(ConnectError.from(signal.reason, Code.Canceled));
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  return { ...res, message: endingWith(res.message, end) };
 }
 
-async function* endingWith<T>(messages: AsyncIterable<T>, span: Span, isError: (code: Code) => boolean): AsyncGenerator<T> {
+async function* endingWith<T>(messages: AsyncIterable<T>, end: (cause: unknown) => void): AsyncGenerator<T> {
   let outcome: unknown = new ConnectError("stream given up before its end", Code.Canceled);
   try {
     for await (const m of messages) yield m;
@@ -135,7 +150,7 @@ async function* endingWith<T>(messages: AsyncIterable<T>, span: Span, isError: (
     outcome = cause;
     throw cause;
   } finally {
-    finish(span, outcome, isError);
+    end(outcome);
   }
 }
 
