@@ -3,6 +3,7 @@ import { hostPort, httpUrl, identifier, positiveMs } from "./schema-parts.js";
 import { planSchema, ruleSchema, tenantSchema } from "./tenancy-schema.js";
 import { tierSchema } from "./tier-schema.js";
 import { checkReferences } from "./references.js";
+import { observabilitySchema } from "./observability-schema.js";
 
 const serviceEndpoint = z.strictObject({
   listen: hostPort,
@@ -131,6 +132,8 @@ export const configSchema = z
     tiers: z.record(identifier, tierSchema).refine((t) => Object.keys(t).length > 0, "at least one tier is required"),
     plans: z.record(identifier, planSchema),
     tenants: z.record(identifier, tenantSchema).default({}),
+    /** Traces (OpenTelemetry); see observability-schema.ts. */
+    observability: observabilitySchema,
     /** The simulated provider's own section; validated by the simulator. */
     simulator: z.unknown().optional(),
   })

@@ -1,4 +1,5 @@
 export { configSchema, continuationModes, providerSchema, type Config, type ProviderConfig } from "./config-schema.js";
+export { observabilitySchema, tracingSchema, type TracingConfig } from "./observability-schema.js";
 export { ConfigError } from "./config-error.js";
 export { loadConfig, parseConfig, type Env } from "./load-config.js";
 export { endpointUrl, splitHostPort } from "./endpoints.js";

@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { Health } from "@tiermesh/proto";
 import { splitHostPort } from "@tiermesh/config";
@@ -26,6 +26,8 @@ export interface RpcServerOptions {
    * and the service sets SERVING itself when it is ready.
    */
   ready?: () => boolean;
+  /** Server interceptors around every RPC (the service's tracing: serverTracing). */
+  interceptors?: Interceptor[];
 }
 
 export interface RpcServer {
@@ -53,6 +55,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
   const health = new HealthStatus(options.serviceNames);
   const shutdown = new AbortController();
   const handler = connectNodeAdapter({
+    interceptors: options.interceptors ?? [],
     routes(router) {
       router.service(Health, createHealthService(health));
       options.routes(router, shutdown.signal);

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "@tiermesh/config";
+import { startTracing, type Tracing } from "@tiermesh/telemetry";
 import { createLogger, type Logger } from "./logger.js";
 
 export interface ServiceArgs {
@@ -54,6 +55,14 @@ export async function runService(
   }
   const logger = createLogger(name, config.log.level);
   let running: RunningService;
+  let tracing: Tracing;
+  try {
+    // Before any service is built: services take their tracers as they are built.
+    tracing = await startTracing(config.observability.tracing);
+  } catch (cause) {
+    return fail(`tracing: ${(cause as Error).message}`, 1);
+  }
+  if (tracing.enabled) logger.info({ endpoint: config.observability.tracing.endpoint, sampleRatio: config.observability.tracing.sample_ratio }, "tracing on");
   try {
     const options = Object.fromEntries(extraOptions.map((o) => [o, values[o] as string | undefined]));
     running = await start({ config, configFile, logger, options });
@@ -69,16 +78,20 @@ export async function runService(
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down");
-    running.close().then(
-      () => {
-        logger.info("stopped");
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    running
+      .close()
+      // The spans of the last calls leave before the process does.
+      .then(() => tracing.shutdown().catch((err: unknown) => logger.warn({ err }, "span export at shutdown failed")))
+      .then(
+        () => {
+          logger.info("stopped");
+          process.exit(0);
+        },
+        (err: unknown) => {
+          logger.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));

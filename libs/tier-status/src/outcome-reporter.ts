@@ -1,5 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { OutcomeBatchSchema, OutcomeSchema, OutcomeStatus, type ExecutorLoad, type Outcome } from "@tiermesh/proto";
+import { OutcomeBatchSchema, OutcomeSchema, OutcomeStatus, type ExecutorLoad, type Outcome, type OutcomeBatch } from "@tiermesh/proto";
+import { spanContextOf, Messaging, type SpanContext, type Tracer } from "@tiermesh/telemetry";
+import { startSend } from "./message-tracing.js";
 import type { NatsLink } from "./nats-link.js";
 import { encodeOutcomes } from "./status-codec.js";
 
@@ -20,6 +22,11 @@ export interface OutcomeReporterOptions {
   maxBatch?: number;
   /** Outcomes kept while NATS is unreachable; older ones are dropped beyond this. */
   maxBuffered?: number;
+  /**
+   * Traces batches that hold traced outcomes: a `send` span per such batch, linked to each
+   * outcome's attempt, its context in the message headers. Undefined while tracing is off.
+   */
+  tracer?: Tracer | undefined;
 }
 
 /**
@@ -99,10 +106,21 @@ export class OutcomeReporter {
       const outcomes = this.buffer.splice(0, this.maxBatch);
       if (outcomes.length === 0 && !evenIfEmpty) break;
       const batch = create(OutcomeBatchSchema, { executorId, tier, outcomes, ...(this.options.load ? { load: this.options.load() } : {}) });
-      nc.publish(this.options.subject, encodeOutcomes(batch));
+      this.publish(nc, batch);
       this.lastSent = Date.now();
       evenIfEmpty = false;
     } while (this.buffer.length > 0);
+  }
+
+  private publish(nc: NonNullable<NatsLink["connection"]>, batch: OutcomeBatch): void {
+    const bytes = encodeOutcomes(batch);
+    const tracer = this.options.tracer;
+    const links = tracer ? tracedOutcomes(batch.outcomes) : [];
+    if (!tracer || links.length === 0) return nc.publish(this.options.subject, bytes);
+    // One batch mixes many requests: it is a trace of its own, linked to every attempt it reports.
+    const { span, headers } = startSend(tracer, this.options.subject, links, { [Messaging.batchCount]: batch.outcomes.length, [Messaging.bodySize]: bytes.length });
+    nc.publish(this.options.subject, bytes, { headers });
+    span.end();
   }
 
   close(): void {
@@ -111,4 +129,14 @@ export class OutcomeReporter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** The contexts of the traced outcomes of a batch (those whose attempt was sampled). */
+export function tracedOutcomes(outcomes: readonly Outcome[]): SpanContext[] {
+  const contexts: SpanContext[] = [];
+  for (const o of outcomes) {
+    const context = o.traceparent ? spanContextOf(o) : undefined;
+    if (context) contexts.push(context);
+  }
+  return contexts;
 }

@@ -1,6 +1,9 @@
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { TierStatusEvent } from "@tiermesh/proto";
 import { openStatusBucket, readStatuses } from "./status-bucket.js";
+import { TierState } from "@tiermesh/proto";
+import { Tiermesh, type Tracer } from "@tiermesh/telemetry";
+import { isSampled, senderOf, startProcess } from "./message-tracing.js";
 import { decodeStatus } from "./status-codec.js";
 import { subjects } from "./subjects.js";
 
@@ -11,6 +14,8 @@ export interface TierStatusFeedOptions {
   /** Receives every status, from live events ("event") and from the bucket at (re)connect ("bucket"). */
   onStatus: (event: TierStatusEvent, source: "event" | "bucket") => void;
   onError?: (err: unknown) => void;
+  /** Traces applying a status event that arrives with a trace context (state changes); undefined while tracing is off. */
+  tracer?: Tracer | undefined;
 }
 
 /**
@@ -31,7 +36,20 @@ export class TierStatusFeed {
         callback: (err, msg) => {
           if (err) return onError?.(err);
           try {
-            onStatus(decodeStatus(msg.data), "event");
+            const event = decodeStatus(msg.data);
+            const sender = this.options.tracer && senderOf(msg.headers);
+            if (!isSampled(sender)) return onStatus(event, "event");
+            const span = startProcess(this.options.tracer!, msg.subject, sender, undefined, {
+              [Tiermesh.tier]: event.tier,
+              [Tiermesh.tierState]: TierState[event.state],
+              [Tiermesh.tierPreviousState]: TierState[event.previousState],
+              [Tiermesh.sequence]: event.sequence.toString(),
+            });
+            try {
+              onStatus(event, "event");
+            } finally {
+              span.end();
+            }
           } catch (cause) {
             onError?.(cause);
           }

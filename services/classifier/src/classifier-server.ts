@@ -1,7 +1,8 @@
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { ClassifierService } from "@tiermesh/proto";
-import { createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { createRpcServer, serverTracing, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { tracerFor } from "@tiermesh/telemetry";
 import { createClassifierService } from "./classifier-service.js";
 import { PublishedPolicy } from "./published-policy.js";
 
@@ -10,6 +11,8 @@ export interface ClassifierServer {
   readonly policy: PublishedPolicy;
   /** The service implementation, for in-process callers (one-process mode). */
   readonly service: ServiceImpl<typeof ClassifierService>;
+  /** Its server interceptors (tracing), for in-process callers to run as its server does. */
+  readonly interceptors: Interceptor[];
   /** Replaces the running policy with one compiled from `config` and pushes it to watching routers. */
   reload(config: Config): void;
 }
@@ -19,9 +22,11 @@ export function createClassifierServer(config: Config, logger: Logger): Classifi
   const policy = new PublishedPolicy(config);
   const shutdown = new AbortController();
   const service = createClassifierService({ policy, shutdownSignal: shutdown.signal });
+  const interceptors = serverTracing(tracerFor("classifier"));
   const rpc = createRpcServer({
     logger,
     serviceNames: [ClassifierService.typeName],
+    interceptors,
     routes: (router, shutdownSignal) => {
       shutdownSignal.addEventListener("abort", () => shutdown.abort(), { once: true });
       router.service(ClassifierService, service);
@@ -31,6 +36,7 @@ export function createClassifierServer(config: Config, logger: Logger): Classifi
     rpc,
     policy,
     service,
+    interceptors,
     reload(next) {
       if (policy.update(next)) {
         logger.info({ version: policy.current.encoding.version, watchers: policy.watcherCount }, "policy published");

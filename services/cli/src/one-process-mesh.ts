@@ -22,14 +22,15 @@ export async function startOneProcessMesh(config: Config, configFile: string): P
   for (const tier of Object.keys(config.tiers)) {
     executors.set(tier, createTierExecutorServer(config, tier, createLogger(`executor-${tier}`, level)));
   }
+  // Each executor as its own server runs it, its tracing included; callers add their own.
   const executorTransports = new Map<string, Transport>(
-    [...executors].map(([tier, server]) => [tier, createInProcessTransport(TierExecutorService, server.service)]),
+    [...executors].map(([tier, server]) => [tier, createInProcessTransport(TierExecutorService, server.service, { interceptors: server.interceptors })]),
   );
   const executorTransport = (tier: string) => executorTransports.get(tier)!;
   const classifier = createClassifierServer(config, createLogger("classifier", level));
   const monitor = createHealthMonitorServer(config, createLogger("health-monitor", level), { executorTransport });
   const router = createRouterServer(config, createLogger("router", level), {
-    classifierTransport: createInProcessTransport(ClassifierService, classifier.service),
+    classifierTransport: createInProcessTransport(ClassifierService, classifier.service, { interceptors: classifier.interceptors }),
     executorTransport,
   });
 

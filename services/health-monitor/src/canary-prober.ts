@@ -10,7 +10,8 @@ import {
   TierExecutorService,
   type Outcome,
 } from "@tiermesh/proto";
-import { createMeshTransport } from "@tiermesh/runtime";
+import { clientTracing, createMeshTransport, withInterceptors } from "@tiermesh/runtime";
+import { Tiermesh, type Tracer } from "@tiermesh/telemetry";
 import type { ProbeMetrics } from "./probe-metrics.js";
 import { ProbeSchedule } from "./probe-schedule.js";
 
@@ -29,6 +30,8 @@ export interface CanaryProberOptions {
   metrics?: ProbeMetrics;
   /** How to reach a tier's executor; defaults to its configured address (tests pass an in-memory transport). */
   transport?: (tier: string) => Transport;
+  /** Traces every probe (a root span per probe call); undefined while tracing is off. */
+  tracer?: Tracer | undefined;
 }
 
 interface Target {
@@ -62,8 +65,10 @@ export class CanaryProber {
     const { probe } = options.config.health_monitor;
     this.schedule = new ProbeSchedule(probe.interval_ms, probe.down_interval_ms);
     for (const [name, tier] of Object.entries(options.config.tiers)) {
-      const transport = options.transport?.(name) ?? createMeshTransport(endpointUrl(tier.executor));
-      this.clients.set(name, createClient(TierExecutorService, transport));
+      const url = endpointUrl(tier.executor);
+      const transport = options.transport?.(name) ?? createMeshTransport(url);
+      const tracing = clientTracing(options.tracer, { peer: new URL(url), attributes: { [Tiermesh.tier]: name, [Tiermesh.probe]: true } });
+      this.clients.set(name, createClient(TierExecutorService, withInterceptors(transport, tracing)));
       this.deployments.set(name, tier.models.map((m) => ({ id: m.id ?? `${m.provider}/${m.model}`, provider: m.provider, model: m.model })));
     }
   }

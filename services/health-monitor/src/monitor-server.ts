@@ -4,8 +4,10 @@ import type { Subscription } from "@nats-io/transport-node";
 import type { Transport } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { HealthMonitorService, TierState, type TierStatusEvent } from "@tiermesh/proto";
-import { createMetricsRegistry, createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { createMetricsRegistry, createRpcServer, serverTracing, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { tracerFor, type SpanContext } from "@tiermesh/telemetry";
 import { decodeOutcomes, NatsLink, openStatusBucket, readStatuses, subjects } from "@tiermesh/tier-status";
+import { OutcomeTracing } from "./outcome-tracing.js";
 import { AlertWebhook } from "./alert-webhook.js";
 import { CanaryProber } from "./canary-prober.js";
 import { TierConsole } from "./console/tier-console.js";
@@ -49,6 +51,8 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
   let bucket: KV | undefined;
   let subscription: Subscription | undefined;
   const timers: NodeJS.Timeout[] = [];
+  const tracer = tracerFor("health-monitor");
+  const outcomeTracing = tracer && new OutcomeTracing(tracer);
   const hook = config.health_monitor.alert_webhook;
   const webhook = hook ? new AlertWebhook(hook.url, hook.timeout_ms, logger) : undefined;
   // Every replica serves the console: the status it shows is the published one, from NATS.
@@ -74,13 +78,16 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
           try {
             const now = Date.now();
             const batch = decodeOutcomes(msg.data);
-            for (const o of batch.outcomes) {
+            const traced = outcomeTracing?.receive(msg.subject, msg.headers, batch);
+            for (const [i, o] of batch.outcomes.entries()) {
+              const span = traced?.process(i);
               board.record(o, now);
               coverage.record(o, now);
               tierConsole.outcome(o, now);
+              span?.end();
             }
             if (batch.load && batch.tier) board.recordLoad(batch.tier, batch.executorId, batch.load, now);
-            evaluate();
+            evaluate(traced?.causes ?? [], batch.tier);
           } catch (cause) {
             logger.warn({ err: cause, subject: msg.subject }, "unreadable outcome batch");
           }
@@ -105,14 +112,15 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
       })();
     },
   });
-  const publisher = new StatusPublisher(link, config.nats.subject_prefix, () => bucket, logger);
-  const emit = (event: TierStatusEvent, change: boolean) => {
+  const publisher = new StatusPublisher(link, config.nats.subject_prefix, () => bucket, logger, tracer);
+  const emit = (event: TierStatusEvent, change: boolean, causes: readonly SpanContext[] = []) => {
     for (const listener of listeners) listener(event);
     if (!lease.isLeader) return;
-    publisher.publish(event, change);
+    publisher.publish(event, change, causes);
     if (change) webhook?.send(event);
   };
-  function evaluate() {
+  /** `causes`: traced outcomes just recorded, which a state change found now is linked to. */
+  function evaluate(causes: readonly SpanContext[] = [], causeTier = "") {
     for (const event of board.evaluate(Date.now())) {
       logger.warn(
         {
@@ -125,7 +133,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
         },
         "tier state changed",
       );
-      emit(event, true);
+      emit(event, true, event.tier === causeTier ? causes : []);
     }
   }
   const metrics = createMetricsRegistry("health-monitor");
@@ -139,6 +147,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     recovering: (tier) => board.recovering(tier),
     trafficAt: (tier, deployment) => coverage.lastSeen(tier, deployment),
     metrics: registerProbeMetrics(metrics),
+    tracer,
   });
   registerMonitorMetrics(metrics, { leading: () => lease.isLeader, board: () => board });
   const rpc = createRpcServer({
@@ -150,6 +159,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
       res.writeHead(404, { "content-type": "text/plain" });
       res.end("not found");
     },
+    interceptors: serverTracing(tracer),
     routes: (router, shutdownSignal) =>
       router.service(
         HealthMonitorService,
@@ -193,7 +203,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
           })
           .catch(() => undefined);
       }
-      timers.push(setInterval(evaluate, config.health_monitor.evaluate_interval_ms));
+      timers.push(setInterval(() => evaluate(), config.health_monitor.evaluate_interval_ms));
       timers.push(
         setInterval(() => {
           for (const event of board.snapshot(Date.now())) emit(event, false);

@@ -2,6 +2,7 @@ import type * as http from "node:http";
 import type * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { RETRY_AFTER_HEADER } from "@tiermesh/proto";
+import { nodeHeaders, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from "@tiermesh/telemetry";
 import { EdgeError } from "./edge-error.js";
 import { httpStatusOf, openAIErrorDetail, openAIErrorType } from "./http-status.js";
 import { parseChatBody, toInput } from "./openai-request.js";
@@ -14,6 +15,7 @@ type Res = http.ServerResponse;
 
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const MODELS_PATH = "/v1/models";
+const ROUTES = ["/v1/chat/completions", MODELS_PATH];
 
 /**
  * The OpenAI-compatible HTTP edge of the router, with the same authentication, classification
@@ -21,14 +23,15 @@ const MODELS_PATH = "/v1/models";
  * included) and `GET /v1/models` (`/v1/models/{id}`), the model names the caller's plan may use.
  * Urgency and tier hint come from `x-tiermesh-urgency` and `x-tiermesh-tier`.
  */
-export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => void) {
+export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => void, tracer?: Tracer) {
   /** `created` of every model: when this router started. */
   const started = Math.floor(Date.now() / 1_000);
 
   return (rawReq: http.IncomingMessage | http2.Http2ServerRequest, rawRes: object): void => {
     const req = rawReq as Req;
     const res = rawRes as Res;
-    handle(req, res).catch((cause: unknown) => {
+    const span = tracer && startEdgeSpan(tracer, req, res);
+    handle(req, res, span).catch((cause: unknown) => {
       const err = cause instanceof EdgeError ? cause : ConnectError.from(cause);
       if (!(err instanceof EdgeError) && err.code === Code.Internal) onError(cause);
       if (res.headersSent) {
@@ -40,11 +43,12 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       const retryAfter = err instanceof EdgeError ? null : err.metadata.get(RETRY_AFTER_HEADER);
       if (retryAfter) res.setHeader("retry-after", retryAfter);
       const detail = err instanceof EdgeError ? { type: openAIErrorType(status), param: err.param, code: err.code } : openAIErrorDetail(err, status);
+      if (status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR, message });
       sendJson(res, status, { error: { message, ...detail } });
     });
   };
 
-  async function handle(req: Req, res: Res): Promise<void> {
+  async function handle(req: Req, res: Res, span: Span | undefined): Promise<void> {
     const path = (req.url ?? "").split("?")[0] ?? "";
     const header = (name: string) => {
       const v = req.headers[name];
@@ -68,7 +72,13 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       if (!res.writableFinished) controller.abort();
     });
     const input = toInput(body, header("x-tiermesh-urgency"), header("x-tiermesh-tier"));
-    const call = { input, authorization: header("authorization") ?? null, timeoutMs: undefined, signal: controller.signal };
+    const call = {
+      input,
+      authorization: header("authorization") ?? null,
+      timeoutMs: undefined,
+      signal: controller.signal,
+      trace: span && trace.setSpan(ROOT_CONTEXT, span),
+    };
     if (!body.stream) {
       const r = await core.complete(call);
       res.setHeader("x-tiermesh-requested-tier", r.routing?.requestedTier ?? "");
@@ -131,4 +141,29 @@ function sendJson(res: Res, status: number, body: object): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
   res.end(text);
+}
+
+/**
+ * The SERVER span of one HTTP request, child of the caller's W3C trace context; ends when the
+ * response does (or the connection closes), with its status code.
+ */
+function startEdgeSpan(tracer: Tracer, req: Req, res: Res): Span {
+  const parent = propagation.extract(ROOT_CONTEXT, req.headers, nodeHeaders);
+  const path = (req.url ?? "").split("?")[0] ?? "";
+  const route = ROUTES.find((r) => path === r || path.startsWith(`${r}/`));
+  const span = tracer.startSpan(
+    `${req.method ?? "GET"} ${route ?? "(unknown route)"}`,
+    {
+      kind: SpanKind.SERVER,
+      attributes: { "http.request.method": req.method ?? "GET", "url.path": path, "url.scheme": "http", ...(route ? { "http.route": route } : {}) },
+    },
+    parent,
+  );
+  res.once("close", () => {
+    span.setAttribute("http.response.status_code", res.statusCode);
+    if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+    if (!res.writableFinished) span.setAttribute("error.type", "client_closed");
+    span.end();
+  });
+  return span;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, type ContextValues } from "@connectrpc/connect";
 import type { Classification } from "@tiermesh/policy";
 import {
   ATTEMPTS_HEADER,
@@ -17,6 +17,7 @@ import {
 } from "@tiermesh/proto";
 import { isContextMiss, type ContextDemandInput, type ContextFit, type ContextRange } from "./context-fit.js";
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
+import type { RouteTrace } from "./route-trace.js";
 import type { RoutePlan } from "./routing-policy.js";
 import type { SpendLedger } from "./spend-ledger.js";
 
@@ -37,6 +38,13 @@ export function callerError(err: ConnectError): ConnectError {
   return new ConnectError(err.rawMessage, err.code, metadata, undefined, err.cause ?? err);
 }
 
+/** How an executor is called for a request. */
+export interface ExecutorCallOptions {
+  signal: AbortSignal;
+  timeoutMs: number;
+  contextValues?: ContextValues;
+}
+
 /** Errors after which another tier may still serve the request. */
 export const FALLBACK_CODES = new Set([Code.Unavailable, Code.DeadlineExceeded, Code.ResourceExhausted, Code.Internal, Code.Unknown]);
 /** Share of a provider's Retry-After added at random, so waiting requests do not return at once. */
@@ -52,6 +60,8 @@ export interface RouteRequestDeps {
   /** Provider attempts one request may make in all, across tiers. */
   maxAttempts: number;
   onFinished?: ((requested: string, served: string, code: string, seconds: number) => void) | undefined;
+  /** Receives every answer as the caller gets it. */
+  onAnswered?: ((response: CompleteResponse) => void) | undefined;
 }
 
 export interface RouteRequestInit {
@@ -67,6 +77,8 @@ export interface RouteRequestInit {
   release?: () => void;
   /** How the request fits the tiers' context windows, for when a tier refuses it for length. */
   context?: { fit: ContextFit; range: ContextRange; demand: ContextDemandInput } | undefined;
+  /** The request's span, when traced. */
+  trace?: RouteTrace | undefined;
 }
 
 /**
@@ -120,9 +132,10 @@ export class RouteRequest {
     return { tier, requestId: this.id, tenant, input, maxAttempts, collect, promptTokens, requestedTier: classification.tier };
   }
 
-  /** Call options for an executor call: the request's deadline and the given signal. */
-  callOptions(signal: AbortSignal): { signal: AbortSignal; timeoutMs: number } {
-    return { signal, timeoutMs: Math.max(1, this.remainingMs()) };
+  /** Call options for an executor call: the request's deadline, the given signal, and (traced) the request's span as parent. */
+  callOptions(signal: AbortSignal): ExecutorCallOptions {
+    const options = { signal, timeoutMs: Math.max(1, this.remainingMs()) };
+    return this.init.trace ? { ...options, contextValues: this.init.trace.contextValues() } : options;
   }
 
   /**
@@ -211,6 +224,7 @@ export class RouteRequest {
 
   failedFinally(err: ConnectError): void {
     this.finished("", Code[err.code]);
+    this.init.trace?.end(this.reasons, err, Code[err.code]);
   }
 
   respond(r: ExecuteResponse, tierAttempts: number, content: string, ttftUs: bigint): CompleteResponse {
@@ -219,7 +233,7 @@ export class RouteRequest {
     if (r.continuations > 0) {
       this.reasons.push(`${r.tier} continued the answer on another of its deployments ${r.continuations} time(s) after a stream failed mid-way`);
     }
-    return create(CompleteResponseSchema, {
+    const response = create(CompleteResponseSchema, {
       id: this.id,
       content,
       toolCalls: r.toolCalls,
@@ -240,12 +254,16 @@ export class RouteRequest {
       costUsd: r.costUsd,
       timings: { ttftUs, totalUs: this.sinceStartUs(), providerUs: r.timings?.providerUs ?? 0n },
     });
+    this.init.trace?.served(response);
+    this.deps.onAnswered?.(response);
+    return response;
   }
 
-  /** Releases what the routing plan held (promotion capacity). */
+  /** Releases what the routing plan held (promotion capacity); ends the request's span if a failure has not. */
   done(): void {
     this.init.plan.done();
     this.init.release?.();
+    this.init.trace?.end(this.reasons);
   }
 
   private finished(served: string, code: string): void {

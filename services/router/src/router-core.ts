@@ -12,10 +12,12 @@ import {
 } from "@tiermesh/proto";
 import type { CompiledPolicy, ModelEntry } from "@tiermesh/policy";
 import { deadlineFrom, HedgeBudget } from "@tiermesh/runtime";
+import type { Context, Tracer } from "@tiermesh/telemetry";
 import type { ApiKeyAuth } from "./api-key-auth.js";
 import { promptTokensOf, type ContextFit } from "./context-fit.js";
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { RouteRequest } from "./route-request.js";
+import { RouteTrace } from "./route-trace.js";
 import type { RoutingPolicy } from "./routing-policy.js";
 import type { SpendLedger } from "./spend-ledger.js";
 import { raceTiers, type TierCalls } from "./tier-race.js";
@@ -38,8 +40,12 @@ export interface RouterCoreDeps {
   defaultTimeoutMs: number;
   /** Receives every finished request (requested tier, served tier, code, seconds). */
   onFinished?: (requested: string, served: string, code: string, seconds: number) => void;
+  /** Receives every answer as the caller gets it (timings, usage, model). */
+  onAnswered?: (response: CompleteResponse) => void;
   /** Provider attempts one request may make in all, across tiers. */
   maxAttempts: number;
+  /** The router's tracer; undefined while tracing is off. */
+  tracer?: Tracer | undefined;
 }
 
 /** One call as the edges (RPC, HTTP) hand it over. */
@@ -49,6 +55,8 @@ export interface RouteCall {
   /** The caller's timeout, if any. */
   timeoutMs: number | undefined;
   signal: AbortSignal;
+  /** The edge's span (HTTP or RPC server span) for this call, when traced. */
+  trace?: Context | undefined;
 }
 
 export type StreamEvent = { case: "delta"; value: string } | { case: "toolCall"; value: ToolCallDelta } | { case: "done"; value: CompleteResponse };
@@ -119,6 +127,18 @@ export class RouterCore {
 
   private prepare(call: RouteCall): RouteRequest {
     const { deps } = this;
+    const traced = RouteTrace.start(deps.tracer, call.trace, (tier) => deps.tiers[tier]?.rank ?? 0);
+    try {
+      return this.route(call, traced);
+    } catch (cause) {
+      const err = ConnectError.from(cause);
+      traced?.end([], err, Code[err.code]);
+      throw cause;
+    }
+  }
+
+  private route(call: RouteCall, traced: RouteTrace | undefined): RouteRequest {
+    const { deps } = this;
     const started = performance.now();
     const deadline = deadlineFrom(call.timeoutMs, deps.defaultTimeoutMs);
     if (call.signal.aborted) throw ConnectError.from(call.signal.reason, Code.Canceled);
@@ -152,8 +172,10 @@ export class RouterCore {
     const forward = () => controller.abort(call.signal.reason);
     call.signal.addEventListener("abort", forward, { once: true });
     const release = () => call.signal.removeEventListener("abort", forward);
-    const init = { tenant, input, classification, plan: routed, deadline, signal: controller.signal, started, release, context };
-    return new RouteRequest(deps, init);
+    const init = { tenant, input, classification, plan: routed, deadline, signal: controller.signal, started, release, context, trace: traced };
+    const request = new RouteRequest(deps, init);
+    traced?.decided(request.id, classification, routed.tiers);
+    return request;
   }
 }
 

@@ -1,4 +1,4 @@
-import { TierState } from "@tiermesh/proto";
+import { TierState, type CompleteResponse } from "@tiermesh/proto";
 import { Counter, createMetricsRegistry, Gauge, Histogram, type Registry } from "@tiermesh/runtime";
 import type { TierView } from "./tier-view.js";
 import type { TierStatusTable } from "./tier-status-table.js";
@@ -10,7 +10,14 @@ export interface RouterMetrics {
   readonly registry: Registry;
   /** Counts a finished request. `served` is empty when it failed. */
   request(requested: string, served: string, code: string, seconds: number): void;
+  /** Times an answer's first token and its pace (GenAI server metrics). */
+  answered(response: CompleteResponse): void;
 }
+
+// Bucket boundaries the OpenTelemetry GenAI metric conventions advise.
+const GENAI_DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+const GENAI_TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+const GENAI_PER_TOKEN_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5];
 
 export interface RouterMetricsSources {
   tiers: readonly string[];
@@ -36,6 +43,28 @@ export function createRouterMetrics(sources: RouterMetricsSources): RouterMetric
     help: "Time from receiving a request to its last byte, by served tier",
     labelNames: ["served_tier"],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  // The router serves a GenAI API: the OpenTelemetry GenAI server metrics, in Prometheus naming.
+  const genAiDuration = new Histogram({
+    name: "gen_ai_server_request_duration_seconds",
+    help: "GenAI server request duration (gen_ai.server.request.duration): receiving a request to its last byte",
+    labelNames: ["gen_ai_operation_name", "error_type"],
+    buckets: GENAI_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const genAiTtft = new Histogram({
+    name: "gen_ai_server_time_to_first_token_seconds",
+    help: "Time to the first token of an answer (gen_ai.server.time_to_first_token), by the model and provider that served it",
+    labelNames: ["gen_ai_operation_name", "gen_ai_response_model", "gen_ai_provider_name"],
+    buckets: GENAI_TTFT_BUCKETS,
+    registers: [registry],
+  });
+  const genAiPerToken = new Histogram({
+    name: "gen_ai_server_time_per_output_token_seconds",
+    help: "Time per output token after the first (gen_ai.server.time_per_output_token), by the model and provider that served it",
+    labelNames: ["gen_ai_operation_name", "gen_ai_response_model", "gen_ai_provider_name"],
+    buckets: GENAI_PER_TOKEN_BUCKETS,
     registers: [registry],
   });
   new Gauge({
@@ -124,6 +153,15 @@ export function createRouterMetrics(sources: RouterMetricsSources): RouterMetric
     request(requested, served, code, seconds) {
       requests.inc({ requested_tier: requested, served_tier: served, code });
       if (served) duration.observe({ served_tier: served }, seconds);
+      genAiDuration.observe({ gen_ai_operation_name: "chat", error_type: code === "ok" ? "" : code }, seconds);
+    },
+    answered(r) {
+      const labels = { gen_ai_operation_name: "chat", gen_ai_response_model: r.model, gen_ai_provider_name: r.provider };
+      const ttft = Number(r.timings?.ttftUs ?? 0n) / 1e6;
+      const total = Number(r.timings?.totalUs ?? 0n) / 1e6;
+      genAiTtft.observe(labels, ttft);
+      const tokens = r.usage?.completionTokens ?? 0;
+      if (tokens > 1 && total > ttft) genAiPerToken.observe(labels, (total - ttft) / (tokens - 1));
     },
   };
 }

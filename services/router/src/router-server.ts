@@ -1,7 +1,17 @@
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { endpointUrl, TierLadder, type Config } from "@tiermesh/config";
 import { ClassifierService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
-import { createMeshTransport, createRpcServer, ServingStatus, type Logger, type RpcServer } from "@tiermesh/runtime";
+import {
+  clientTracing,
+  createMeshTransport,
+  createRpcServer,
+  serverTracing,
+  ServingStatus,
+  withInterceptors,
+  type Logger,
+  type RpcServer,
+} from "@tiermesh/runtime";
+import { tracerFor, Tiermesh } from "@tiermesh/telemetry";
 import { NatsLink, TierStatusFeed } from "@tiermesh/tier-status";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { ContextFit } from "./context-fit.js";
@@ -43,9 +53,15 @@ export interface RouterServerOptions {
 export function createRouterServer(config: Config, logger: Logger, options: RouterServerOptions = {}): RouterServer {
   const ladder = new TierLadder(config.tiers);
   const status = new TierStatusTable(config.router.status_ttl_ms);
+  const tracer = tracerFor("router");
+  // Every call to another service is traced as a client span of the call's parent.
+  const traced = (transport: Transport, url: string, attributes: Record<string, string> = {}) =>
+    withInterceptors(transport, clientTracing(tracer, { peer: new URL(url), attributes }));
   const executors = new Map<string, Client<typeof TierExecutorService>>();
   for (const [name, tier] of Object.entries(config.tiers)) {
-    executors.set(name, createClient(TierExecutorService, options.executorTransport?.(name) ?? createMeshTransport(endpointUrl(tier.executor))));
+    const url = endpointUrl(tier.executor);
+    const transport = options.executorTransport?.(name) ?? createMeshTransport(url);
+    executors.set(name, createClient(TierExecutorService, traced(transport, url, { [Tiermesh.tier]: name })));
   }
   const feed = new TierStatusFeed({
     prefix: config.nats.subject_prefix,
@@ -58,6 +74,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       }
     },
     onError: (err) => logger.warn({ err }, "tier status feed error"),
+    tracer,
   });
   const link = new NatsLink({
     url: config.nats.url,
@@ -72,7 +89,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
   const view = (tier: string) => tierView(tier, status, passive, { connected: link.connected, since: link.connectedSince });
   const policy = new RoutingPolicy(config, ladder, view);
   const policySource = new PolicySubscription({
-    client: createClient(ClassifierService, options.classifierTransport ?? createMeshTransport(endpointUrl(config.classifier))),
+    client: createClient(ClassifierService, traced(options.classifierTransport ?? createMeshTransport(endpointUrl(config.classifier)), endpointUrl(config.classifier))),
     logger,
     watcher: `router-${process.pid}`,
     // Ready only once there is a policy to route with; a stale one still serves.
@@ -81,6 +98,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
   const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource, spend });
   const core = new RouterCore({
     onFinished: metrics.request,
+    onAnswered: metrics.answered,
     auth: () => auth,
     classify: () => policySource.classify,
     executors,
@@ -91,13 +109,15 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     passive,
     defaultTimeoutMs: config.router.default_timeout_ms,
     maxAttempts: config.router.max_attempts,
+    tracer,
   });
   const rpc = createRpcServer({
     logger,
     ready: () => policySource.classify !== undefined,
     serviceNames: [RouterService.typeName],
     routes: (router) => router.service(RouterService, createRouterService(core)),
-    fallback: createOpenAIEdge(core, (err) => logger.error({ err }, "edge request failed")),
+    interceptors: serverTracing(tracer),
+    fallback: createOpenAIEdge(core, (err) => logger.error({ err }, "edge request failed"), tracer),
     metrics: metrics.registry,
   });
   policySource.start();

@@ -1,5 +1,6 @@
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { RouterService } from "@tiermesh/proto";
+import { traceContextOf } from "@tiermesh/runtime";
 import type { RouteCall, RouterCore } from "./router-core.js";
 
 /** Urgency and tier hint may come as request fields or, when those are empty, as headers. */
@@ -15,6 +16,7 @@ const callOf = (input: RouteCall["input"], ctx: HandlerContext): RouteCall => ({
   authorization: ctx.requestHeader.get("authorization"),
   timeoutMs: ctx.timeoutMs(),
   signal: ctx.signal,
+  trace: traceContextOf(ctx),
 });
 
 /** The Router RPC (gRPC, gRPC-Web, Connect) over the routing core. */

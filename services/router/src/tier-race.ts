@@ -3,7 +3,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecuteResponse, ExecuteStreamResponse, ExecuteRequestSchema, ToolCallDelta } from "@tiermesh/proto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { continueOnTiers, deliveredBy } from "./answer-continuation.js";
-import { callerError, type RouteRequest } from "./route-request.js";
+import { callerError, type ExecutorCallOptions, type RouteRequest } from "./route-request.js";
 
 export type TierEvent =
   | { case: "delta"; value: string }
@@ -19,7 +19,7 @@ export interface TierCalls {
   open(
     tier: string,
     request: MessageInitShape<typeof ExecuteRequestSchema>,
-    options: { signal: AbortSignal; timeoutMs: number },
+    options: ExecutorCallOptions,
     streamed: boolean,
   ): AsyncIterable<ExecuteStreamResponse>;
   /** Whether `tier`'s executor hedges (and so may advise a hedge on another tier). */

@@ -1,4 +1,5 @@
 import { OutcomeStatus } from "@tiermesh/proto";
+import { AttemptSpan, type AttemptTracing } from "./attempt-span.js";
 import type { OutcomeInit } from "@tiermesh/tier-status";
 import { costUsd, estimatePromptTokens, estimateTokens } from "./cost.js";
 import type { Deployment, DeploymentState } from "./deployment-state.js";
@@ -46,6 +47,8 @@ export interface AttemptSetup {
   onSkipped?: (reason: string) => void;
   /** The stream went silent between tokens and was cut (its breaker has heard of it). */
   onPaceStall?: (reason: string) => void;
+  /** Traces the provider call (a span per attempt); absent while tracing is off. */
+  tracing?: AttemptTracing | undefined;
 }
 
 export const outcomeOfFailure: Record<ProviderFailure, OutcomeStatus> = {
@@ -107,10 +110,14 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
   let completion = "";
   let settled = false;
   let failure: ProviderFailure | undefined;
+  let failureMessage: string | undefined;
+  const span = s.tracing && new AttemptSpan(s.tracing, s.tierName, deployment, s.request, s.adapter.baseUrl, probe);
+  let reported = OutcomeStatus.CANCELLED;
   state.outstanding++;
   const report = (status: OutcomeStatus, promptTokens = 0, completionTokens = 0, cost = 0) => {
     if (settled) return;
     settled = true;
+    reported = status;
     // Probes are measured by the monitor that sent them; reporting them here too would count them twice.
     if (probe) return state.probes.called(cost);
     s.report({
@@ -127,6 +134,7 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
       probe,
       atMs: BigInt(Date.now()),
       requestedTier: s.requestedTier,
+      ...span?.fields,
     });
   };
   // Probes do not wait under the stall detector: a hung probe must not re-open a breaker.
@@ -143,6 +151,7 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
     clearTimeout(ttftTimer);
     ttftTimer = undefined;
     ttftMs = performance.now() - start;
+    span?.firstToken(ttftMs);
     state.ttft.update(ttftMs);
     s.onFirstToken(ttftMs);
     if (watch) watch.firstToken(ttftMs);
@@ -158,7 +167,8 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
     }
   };
   try {
-    for await (const event of s.adapter.stream({ ...s.request, model: deployment.model }, controller.signal)) {
+    const request = span ? { ...s.request, model: deployment.model, headers: span.headers } : { ...s.request, model: deployment.model };
+    for await (const event of s.adapter.stream(request, controller.signal)) {
       // Aborted (stall, timeout, cancel) while an event was already on its way: it is not ours to pass on.
       if (controller.signal.aborted) break;
       if (event.type === "delta") {
@@ -184,6 +194,7 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
       const promptTokens = event.usage?.promptTokens ?? estimatePromptTokens(s.request.messages);
       const completionTokens = event.usage?.completionTokens ?? estimateTokens(completion);
       const cost = costUsd(deployment.price, promptTokens, completionTokens);
+      span?.answered(event.model ?? deployment.model, event.finishReason, promptTokens, completionTokens, event.usage === undefined);
       // A directed probe's answer is fresh evidence: real traffic need not wait out open_ms.
       if (directed && state.breaker.state !== "closed") state.recover();
       else state.breaker.record(true);
@@ -195,6 +206,7 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
     const reason: unknown = controller.signal.reason;
     const err = reason instanceof ProviderError ? reason : cause instanceof ProviderError ? cause : new ProviderError("server", String(cause), { cause });
     failure = err.failure;
+    failureMessage = err.message;
     judge(state, directed, err.failure);
     state.coolDown(err.failure, err.options.retryAfterMs, s.now());
     report(outcomeOfFailure[err.failure]);
@@ -211,6 +223,7 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
     clearTimeout(attemptTimer);
     if (ttftTimer) clearTimeout(ttftTimer);
     s.callerSignal.removeEventListener("abort", onCallerAbort);
+    span?.end(OutcomeStatus[reported], failure, failureMessage);
     // After this attempt's own outcome: a timeout here may prove a stall and abort the others;
     // one cancelled before its first token (a lost hedge race) still counts as silence.
     if (failure === "cancelled" && ttftTimer) watch?.abandon();

@@ -1,10 +1,12 @@
 import { hostname } from "node:os";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { TierExecutorService } from "@tiermesh/proto";
-import { createRpcServer, StartupError, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { createRpcServer, serverTracing, StartupError, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { Tiermesh, tracerFor } from "@tiermesh/telemetry";
 import { NatsLink, OutcomeReporter, subjects, type OutcomeInit } from "@tiermesh/tier-status";
 import { createExecutorMetrics } from "./executor-metrics.js";
+import { genAiClientMetrics } from "./genai-metrics.js";
 import { createTierExecutorService } from "./executor-service.js";
 import { createProviders } from "./providers/registry.js";
 import { TierRunner } from "./tier-runner.js";
@@ -14,6 +16,8 @@ export interface TierExecutorServer {
   readonly tier: string;
   /** The service implementation, for in-process callers (one-process mode). */
   readonly service: ServiceImpl<typeof TierExecutorService>;
+  /** Its server interceptors (tracing), for in-process callers to run as its server does. */
+  readonly interceptors: Interceptor[];
   /** Stops serving, flushes outcome reports and closes provider connections. */
   close(): Promise<void>;
 }
@@ -36,10 +40,14 @@ export function createTierExecutorServer(
   }
   const providers = createProviders(config, [tierName]);
   const executorId = `${tierName}@${hostname()}:${process.pid}`;
+  const tracer = tracerFor("tier-executor", { [Tiermesh.tier]: tierName });
+  const interceptors = serverTracing(tracer);
   let link: NatsLink | undefined;
   let reporter: OutcomeReporter | undefined;
   let report = options.report;
   let runner: TierRunner | undefined;
+  const metrics = createExecutorMetrics(tierName, () => runner!);
+  const observe = genAiClientMetrics(metrics);
   if (report === undefined) {
     link = new NatsLink({ url: config.nats.url, name: `tiermesh-executor-${executorId}`, logger });
     const outcomes = new OutcomeReporter({
@@ -48,23 +56,27 @@ export function createTierExecutorServer(
       executorId,
       tier: tierName,
       load: () => ({ inFlight: runner?.load.inFlight ?? 0, queued: runner?.load.queued ?? 0, capacity: tier.bulkhead.max_concurrency }),
+      tracer,
     });
     reporter = outcomes;
     report = (o) => outcomes.report(o);
   }
-  runner = new TierRunner({ tierName, tier, providers, report, logger: logger.child({ tier: tierName }) });
+  const sink = report;
+  runner = new TierRunner({ tierName, tier, providers, report: (o) => (observe(o), sink(o)), logger: logger.child({ tier: tierName }), tracer });
   const defaultTimeoutMs = tier.timeouts.attempt_ms * tier.retries.max_attempts;
   const service = createTierExecutorService({ tierName, runner, defaultTimeoutMs, streamFlushMs: tier.stream.flush_ms });
   const rpc = createRpcServer({
     logger,
     serviceNames: [TierExecutorService.typeName],
     routes: (router) => router.service(TierExecutorService, service),
-    metrics: createExecutorMetrics(tierName, () => runner!),
+    interceptors,
+    metrics,
   });
   return {
     rpc,
     tier: tierName,
     service,
+    interceptors,
     async close() {
       await rpc.close();
       reporter?.close();

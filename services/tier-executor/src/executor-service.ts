@@ -6,7 +6,7 @@ import {
   type ExecuteRequest,
   type ExecuteResponse,
 } from "@tiermesh/proto";
-import { deadlineFrom } from "@tiermesh/runtime";
+import { deadlineFrom, traceContextOf } from "@tiermesh/runtime";
 import { checkInput } from "./input-check.js";
 import { withDelivered } from "./interrupted-answer.js";
 import type { ToolCall } from "./providers/provider-adapter.js";
@@ -56,7 +56,7 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
         assistantPrefix: req.assistantPrefix || undefined,
         requestedTier: req.requestedTier || undefined,
       },
-      { deadline, signal: ctx.signal },
+      { deadline, signal: ctx.signal, trace: traceContextOf(ctx) },
     );
   };
   return {

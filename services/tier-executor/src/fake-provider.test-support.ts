@@ -50,6 +50,7 @@ export const failing = (afterMs = 0): Behaviour =>
 /** A provider named `fake` whose models behave as told; behaviours can be swapped at run time. */
 export class FakeProvider implements ProviderAdapter {
   readonly name = "fake";
+  readonly baseUrl = new URL("http://fake.invalid:8080");
   /** Calls per model. */
   readonly calls = new Map<string, number>();
 

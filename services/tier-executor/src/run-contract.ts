@@ -1,4 +1,5 @@
 import type { CompletionInput } from "@tiermesh/proto";
+import type { Context } from "@tiermesh/telemetry";
 import type { Deployment } from "./deployment-state.js";
 import type { ToolCallPiece } from "./providers/provider-adapter.js";
 
@@ -23,6 +24,8 @@ export interface RunContext {
   /** Absolute deadline, epoch ms. */
   deadline: number;
   signal: AbortSignal;
+  /** The call's span (the executor's server span), parent of the provider calls' spans; absent when not traced. */
+  trace?: Context | undefined;
 }
 
 export interface RunResult {

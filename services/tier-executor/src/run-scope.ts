@@ -1,5 +1,6 @@
 import type { TierConfig } from "@tiermesh/config";
 import type { HedgeBudget, Logger, RetryBudget } from "@tiermesh/runtime";
+import { ROOT_CONTEXT, type Tracer } from "@tiermesh/telemetry";
 import type { OutcomeInit } from "@tiermesh/tier-status";
 import { excludeIncapable } from "./answer-continuation.js";
 import { requestContextTokens } from "./context-tokens.js";
@@ -27,6 +28,8 @@ export interface TierParts {
   ttft: TtftTracker;
   /** Deployments whose provider can continue an assistant prefix. */
   capable: (state: DeploymentState) => boolean;
+  /** The tier's tracer; undefined while tracing is off. */
+  tracer?: Tracer | undefined;
 }
 
 /** One request being served by a tier: what it asked, and what it has spent so far. */
@@ -87,5 +90,6 @@ export function startAttempt(scope: RunScope, state: DeploymentState, base: Prov
     onEnd: (failure) => log.ended(id, failure),
     onSkipped: (reason) => logger?.warn({ tier: tierName, deployment: id, reason }, "malformed stream chunk skipped"),
     onPaceStall: (reason) => logger?.warn({ tier: tierName, deployment: id, reason }, "stream stalled between tokens; cut"),
+    tracing: parts.tracer && { tracer: parts.tracer, parent: scope.ctx.trace ?? ROOT_CONTEXT },
   });
 }

@@ -1,5 +1,6 @@
 import type { TierConfig } from "@tiermesh/config";
 import { HedgeBudget, RetryBudget, type Logger } from "@tiermesh/runtime";
+import type { Tracer } from "@tiermesh/telemetry";
 import type { OutcomeInit } from "@tiermesh/tier-status";
 import { Bulkhead } from "./bulkhead.js";
 import { checkContinuable, continuationCapable } from "./continuation-handoff.js";
@@ -28,6 +29,8 @@ export interface TierRunnerOptions {
   /** Monotonic time and timers for stall detection. */
   clock?: Clock;
   logger?: Logger;
+  /** Traces every provider call; undefined while tracing is off. */
+  tracer?: Tracer | undefined;
 }
 
 /**
@@ -74,6 +77,7 @@ export class TierRunner {
       hedgeBudget: new HedgeBudget(tier.hedge.max_extra_ratio),
       ttft: new TtftTracker(),
       capable: continuationCapable(options.providers),
+      tracer: options.tracer,
     };
     this.bulkhead = new Bulkhead(tier.bulkhead, now);
     this.cache = new RunCache(tierName, tier, now);

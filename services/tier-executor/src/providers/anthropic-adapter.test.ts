@@ -130,7 +130,7 @@ describe("anthropic adapter", () => {
     const provider = await startProvider(answer(["Hel", "lo", ", world"]));
     const { deltas, done } = await collect(adapter(provider.url));
     expect(deltas).toEqual(["Hel", "lo", ", world"]);
-    expect(done).toEqual({ type: "done", finishReason: "stop", usage: { promptTokens: 21, completionTokens: 7 } });
+    expect(done).toEqual({ type: "done", finishReason: "stop", usage: { promptTokens: 21, completionTokens: 7 }, model: "claude-test" });
   });
 
   it("maps end_turn and stop_sequence to stop, max_tokens to length, tool_use to tool_calls, and passes other stop reasons through", async () => {
@@ -341,7 +341,7 @@ describe("anthropic adapter", () => {
     });
     const { deltas, done } = await collect(adapter(provider.url));
     expect(deltas).toEqual(["Hel"]);
-    expect(done).toEqual({ type: "done", finishReason: "stop", usage: { promptTokens: 21, completionTokens: 2 } });
+    expect(done).toEqual({ type: "done", finishReason: "stop", usage: { promptTokens: 21, completionTokens: 2 }, model: "claude-test" });
   });
 
   it("fails a stream that ends with neither a stop reason nor message_stop", async () => {

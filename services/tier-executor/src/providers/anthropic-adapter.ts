@@ -13,7 +13,7 @@ const ANTHROPIC_VERSION = "2023-06-01";
 interface MessagesStreamEvent {
   type?: string;
   index?: number;
-  message?: { usage?: { input_tokens?: number; output_tokens?: number } };
+  message?: { model?: string; usage?: { input_tokens?: number; output_tokens?: number } };
   content_block?: { type?: string; id?: string; name?: string };
   delta?: { type?: string; text?: string; partial_json?: string; stop_reason?: string | null };
   usage?: { output_tokens?: number };
@@ -69,7 +69,8 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
     let trimLeading = request.assistantPrefix !== undefined && /\s$/.test(request.assistantPrefix);
     let res;
     try {
-      res = await pool.request({ path, method: "POST", headers: request.probe ? { ...headers, [PROBE_HEADER]: "1" } : headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
+      const sent = request.probe || request.headers ? { ...request.headers, ...headers, ...(request.probe ? { [PROBE_HEADER]: "1" } : {}) } : headers;
+      res = await pool.request({ path, method: "POST", headers: sent, body, signal, headersTimeout: 0, bodyTimeout: 0 });
     } catch (cause) {
       throw networkError(name, cause, signal);
     }
@@ -78,6 +79,7 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
     let inputTokens: number | undefined;
     let outputTokens: number | undefined;
     let sawStop = false;
+    let model: string | undefined;
     try {
       for await (const event of sseEvents(res.body)) {
         const data = parseEvent(event.data);
@@ -87,6 +89,7 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
         }
         switch (data.type) {
           case "message_start":
+            if (typeof data.message?.model === "string") model = data.message.model;
             inputTokens = data.message?.usage?.input_tokens ?? inputTokens;
             outputTokens = data.message?.usage?.output_tokens ?? outputTokens;
             break;
@@ -147,10 +150,10 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
     const usage: ProviderUsage | undefined =
       inputTokens === undefined && outputTokens === undefined ? undefined : { promptTokens: inputTokens ?? 0, completionTokens: outputTokens ?? 0 };
     const finishReason = answerByTool && stopReason === "tool_use" ? "stop" : (finishReasons[stopReason] ?? (stopReason || "stop"));
-    yield { type: "done", finishReason, usage };
+    yield { type: "done", finishReason, usage, model };
   }
 
-  return { name, continuesPrefix: (config.continuation ?? "prefix") !== "none", stream, close: () => pool.close() };
+  return { name, continuesPrefix: (config.continuation ?? "prefix") !== "none", baseUrl: base, stream, close: () => pool.close() };
 };
 
 /** An event's data as JSON, or undefined when it is not a JSON object. */

@@ -13,6 +13,7 @@ interface ToolCallChunk {
 }
 
 interface ChatChunk {
+  model?: string;
   choices?: { delta?: { content?: string | null; tool_calls?: ToolCallChunk[] | null }; finish_reason?: string | null }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
   /** Some servers (vLLM, OpenRouter) report a failure mid-stream as a chunk. */
@@ -36,7 +37,7 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
     const body = openAIBody(name, continuation, request);
     let res;
     try {
-      res = await pool.request({ path, method: "POST", headers: request.probe ? { ...headers, [PROBE_HEADER]: "1" } : headers, body, signal, headersTimeout: 0, bodyTimeout: 0 });
+      res = await pool.request({ path, method: "POST", headers: headersFor(request), body, signal, headersTimeout: 0, bodyTimeout: 0 });
     } catch (cause) {
       throw networkError(name, cause, signal);
     }
@@ -44,6 +45,7 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
     let finishReason = "";
     let usage: ProviderUsage | undefined;
     let sawDone = false;
+    let model: string | undefined;
     try {
       for await (const event of sseEvents(res.body)) {
         if (event.data === "[DONE]") {
@@ -65,6 +67,7 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
                 : "server";
           throw new ProviderError(kind, `${name}: error in stream: ${parsed.error.message ?? "unknown error"}`);
         }
+        if (typeof parsed.model === "string" && parsed.model !== "") model = parsed.model;
         const choice = parsed.choices?.[0];
         if (choice?.finish_reason) finishReason = choice.finish_reason;
         const text = choice?.delta?.content;
@@ -85,10 +88,13 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
     }
     // A finish_reason says the answer is whole; some servers then close without [DONE].
     if (!sawDone && !finishReason) throw new ProviderError("server", `${name}: stream ended without a finish_reason or [DONE]`);
-    yield { type: "done", finishReason: finishReason || "stop", usage };
+    yield { type: "done", finishReason: finishReason || "stop", usage, model };
   }
 
-  return { name, continuesPrefix: continuation !== "none", stream, close: () => pool.close() };
+  const headersFor = (request: ProviderRequest): Record<string, string> =>
+    request.probe || request.headers ? { ...request.headers, ...headers, ...(request.probe ? { [PROBE_HEADER]: "1" } : {}) } : headers;
+
+  return { name, continuesPrefix: continuation !== "none", baseUrl: base, stream, close: () => pool.close() };
 };
 
 /** A chunk as JSON, or undefined when it is not a JSON object. */

@@ -77,6 +77,8 @@ export interface ProviderRequest {
   assistantPrefix?: string | undefined;
   /** A canary probe: adapters mark it (header `x-tiermesh-probe: 1`) so provider-side logs can tell it from traffic. */
   probe?: boolean | undefined;
+  /** Headers sent with the call (the attempt's W3C trace context, when traced). */
+  headers?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Request header marking a canary probe. */
@@ -96,13 +98,15 @@ export type ProviderEvent =
   | { type: "delta"; text: string }
   | { type: "tool_call"; call: ToolCallPiece }
   | { type: "skipped"; reason: string }
-  | { type: "done"; finishReason: string; usage: ProviderUsage | undefined };
+  | { type: "done"; finishReason: string; usage: ProviderUsage | undefined; /** The model that answered, as the provider names it. */ model?: string | undefined };
 
 /** One provider wire format. Adapters throw ProviderError for every failure. */
 export interface ProviderAdapter {
   readonly name: string;
   /** The provider continues an assistant prefix (`ProviderRequest.assistantPrefix`). */
   readonly continuesPrefix: boolean;
+  /** Where calls go (for the attempt span's `server.address` and `server.port`). */
+  readonly baseUrl: URL;
   stream(request: ProviderRequest, signal: AbortSignal): AsyncIterable<ProviderEvent>;
   close(): Promise<void>;
 }
