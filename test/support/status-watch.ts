@@ -6,7 +6,7 @@ import { TierState, type TierStatusEvent } from "@tiermesh/proto";
 export async function watchStatus(natsUrl: string, subject = "tiermesh.status.*") {
   const nc: NatsConnection = await connect({ servers: natsUrl });
   const events: { event: TierStatusEvent; receivedAt: number }[] = [];
-  nc.subscribe(subject, { callback: (_err, msg) => events.push({ event: decodeStatus(msg.data), receivedAt: Date.now() }) });
+  nc.subscribe(subject, { callback: (_err, msg) => void events.push({ event: decodeStatus(msg.data), receivedAt: Date.now() }) });
   return {
     events,
     /** Waits for the first event after `since` that puts `tier` in `state`. */

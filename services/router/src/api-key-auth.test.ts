@@ -1,5 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { hashApiKey } from "@tiermesh/config";
+import { configSchema, hashApiKey } from "@tiermesh/config";
 import { describe, expect, it } from "vitest";
 import { ApiKeyAuth } from "./api-key-auth.js";
 
@@ -13,7 +13,7 @@ const tenants = {
   demo: { plan: "free", api_key_sha256: [] },
 };
 
-const router = { listen: "127.0.0.1:7400", default_timeout_ms: 60_000, status_ttl_ms: 15_000 };
+const router = configSchema.shape.router.parse({ listen: "127.0.0.1:7400" });
 const withAnonymous = new ApiKeyAuth({ tenants, router: { ...router, anonymous_tenant: "demo" } });
 const keyRequired = new ApiKeyAuth({ tenants, router });
 

@@ -70,6 +70,7 @@ function setup(planned: string[], maxTier: string, answers: Record<string, "refu
         });
       })();
     },
+    continues: () => false,
     hedges: () => false,
     deposit: () => {},
     tryHedge: () => false,
@@ -82,7 +83,7 @@ function setup(planned: string[], maxTier: string, answers: Record<string, "refu
     {
       tenant: "acme",
       input: create(CompletionInputSchema, { messages: [{ role: "user", content: "long" }], maxTokens: 256 }),
-      classification: create(ClassifyResponseSchema, { tier: planned[0]!, promptTokens: 6_000 }),
+      classification: { ...create(ClassifyResponseSchema, { tier: planned[0]!, promptTokens: 6_000 }), urgency: "interactive" as const, promptTokensOver: (n: number) => 6_000 > n },
       plan: { tiers: planned, reasons: [], done: () => {} },
       deadline: Date.now() + 5_000,
       signal: new AbortController().signal,

@@ -4,7 +4,10 @@ import {
   ClassifyResponseSchema,
   ExecuteResponseSchema,
   ExecuteStreamResponseSchema,
+  HedgeAdviceSchema,
   InterruptedAnswerSchema,
+  StartedSchema,
+  ToolCallDeltaSchema,
   type ExecuteStreamResponse,
 } from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
@@ -17,9 +20,9 @@ type Script = (signal: AbortSignal, streamed: boolean) => AsyncGenerator<Execute
 
 const ev = (event: ExecuteStreamResponse["event"]) => create(ExecuteStreamResponseSchema, { event });
 const delta = (value: string) => ev({ case: "delta", value });
-const toolCall = (index: number, id: string, name: string, args: string) => ev({ case: "toolCall", value: { index, id, name, arguments: args } });
-const started = () => ev({ case: "started", value: { ttftUs: 1n } });
-const advice = (waitedMs = 50) => ev({ case: "hedgeAdvice", value: { reason: "no other deployment", waitedMs } });
+const toolCall = (index: number, id: string, name: string, args: string) => ev({ case: "toolCall", value: create(ToolCallDeltaSchema, { index, id, name, arguments: args }) });
+const started = () => ev({ case: "started", value: create(StartedSchema, { ttftUs: 1n }) });
+const advice = (waitedMs = 50) => ev({ case: "hedgeAdvice", value: create(HedgeAdviceSchema, { reason: "no other deployment", waitedMs }) });
 const done = (tier: string, content = "") =>
   ev({ case: "done", value: create(ExecuteResponseSchema, { tier, content, finishReason: "stop", attempts: 1 }) });
 
@@ -60,7 +63,7 @@ function setup(
     {
       tenant: "acme",
       input: { $typeName: "tiermesh.common.v1.CompletionInput" } as never,
-      classification: create(ClassifyResponseSchema, { tier: tiers[0]!, reasons: ["classified"] }),
+      classification: { ...create(ClassifyResponseSchema, { tier: tiers[0]!, reasons: ["classified"] }), urgency: "interactive" as const, promptTokensOver: () => false },
       plan: { tiers, reasons: [], done: () => {} },
       deadline: Date.now() + 5_000,
       signal: new AbortController().signal,

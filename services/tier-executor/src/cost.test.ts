@@ -23,9 +23,9 @@ describe("token estimates", () => {
     expect(estimatePromptTokens([])).toBe(0);
     expect(
       estimatePromptTokens([
-        { role: "system", content: " hello hello" },
-        { role: "user", content: "" },
-        { role: "user", content: " hello" },
+        { content: " hello hello" },
+        { content: "" },
+        { content: " hello" },
       ]),
     ).toBe(2 + 4 + 0 + 4 + 1 + 4);
   });

@@ -6,6 +6,8 @@ export class FakeClock implements Clock {
   t = 1_000;
   private timers = new Map<number, { at: number; fn: () => void }>();
   private nextId = 1;
+  /** When set, the stall detector defers its verdicts through it (as after pending I/O). */
+  afterPendingIo?: (fn: () => void) => void;
 
   now(): number {
     return this.t;

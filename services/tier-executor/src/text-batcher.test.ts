@@ -2,8 +2,8 @@ import { describe, expect, it } from "vitest";
 import { batchText } from "./text-batcher.js";
 
 type E = { type: "text"; text: string } | { type: "other"; n: number };
-const isText = (e: E): e is Extract<E, { type: "text" }> => e.type === "text";
-const withText = (e: Extract<E, { type: "text" }>, text: string): E => ({ ...e, text });
+const isText = (e: E): e is E & { text: string } => e.type === "text";
+const withText = (_e: E & { text: string }, text: string): E => ({ type: "text", text });
 
 /** Emits events after the given delays (ms), then returns "end". */
 async function* timed(plan: [number, E][]): AsyncGenerator<E, string> {

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createOpenAIAdapter } from "./openai-adapter.js";
 import type { ProviderAdapter, ProviderEvent, ProviderRequest } from "./provider-adapter.js";
 import { ProviderError } from "./provider-error.js";
-import { closeProviders, startProvider } from "./provider-server.test-support.js";
+import { closeProviders, startProvider, type Handler } from "./provider-server.test-support.js";
 
 // A real HTTP server on 127.0.0.1:0 speaking the OpenAI chat completions stream.
 
@@ -77,7 +77,7 @@ async function collect(target: ProviderAdapter, signal = new AbortController().s
     expect(done, "nothing may follow done").toBeUndefined();
     if (event.type === "delta") deltas.push(event.text);
     else if (event.type === "skipped") skipped.push(event.reason);
-    else done = event;
+    else if (event.type === "done") done = event;
   }
   return { deltas, done };
 }
