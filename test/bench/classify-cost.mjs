@@ -44,7 +44,7 @@ function decodeBaseline(makeInput, n) {
   return { p50: times[Math.floor(n * 0.5)], p99: times[Math.floor(n * 0.99)] };
 }
 
-const shortPrompt = () => input("Summarise our refund policy in two sentences for a customer: " + text(12));
+const shortPrompt = () => input(`Summarise our refund policy in two sentences for a customer: ${text(12)}`);
 const LONG_WORDS = 29_000; // about 32k tokens
 const historyBytes = toBinary(CompletionInputSchema, input(text(LONG_WORDS)));
 const longFresh = () => input(text(LONG_WORDS));

@@ -54,7 +54,7 @@ const ofKind = (kind: string) => objects.filter((o) => o.kind === kind);
 const named = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name);
 
 /** The port a Service port's targetPort names on the pods it selects. */
-function targetPort(service: K8sObject, port: { targetPort: number | string }, pods: PodTemplate): number | undefined {
+function targetPort(_service: K8sObject, port: { targetPort: number | string }, pods: PodTemplate): number | undefined {
   if (typeof port.targetPort === "number") return port.targetPort;
   return pods.spec.containers.flatMap((c) => c.ports ?? []).find((p) => p.name === port.targetPort)?.containerPort;
 }

@@ -3,7 +3,7 @@ import { z } from "zod";
 /** A `host:port` pair a service listens on. */
 export const hostPort = z
   .string()
-  .regex(/^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$/, 'expected "host:port"');
+  .regex(/^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/, 'expected "host:port"');
 
 /** Tier, plan, tenant and provider names: short lowercase identifiers. */
 export const identifier = z

@@ -35,7 +35,7 @@ export const policyDocumentSchema = z
     for (const [name, tenant] of Object.entries(doc.tenants)) {
       if (!(tenant.plan in doc.plans)) ctx.addIssue({ code: "custom", path: ["tenants", name, "plan"], message: `unknown plan "${tenant.plan}"` });
     }
-    doc.rules.forEach((rule, i) => tier(rule.tier, ["rules", i, "tier"]));
+    for (const [i, rule] of doc.rules.entries()) tier(rule.tier, ["rules", i, "tier"]);
   });
 
 export type PolicyDocument = z.output<typeof policyDocumentSchema>;

@@ -13,7 +13,7 @@ export class LinkedRatioSampler implements Sampler {
     this.ratio = new TraceIdRatioBasedSampler(ratio);
   }
 
-  shouldSample(context: Context, traceId: string, name: string, kind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
+  shouldSample(context: Context, traceId: string, _name: string, _kind: SpanKind, _attributes: Attributes, links: Link[]): SamplingResult {
     if (links.some((l) => (l.context.traceFlags & TraceFlags.SAMPLED) !== 0)) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
     return this.ratio.shouldSample(context, traceId);
   }

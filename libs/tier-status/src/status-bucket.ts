@@ -13,7 +13,7 @@ export async function readStatuses(kv: KV, tiers: readonly string[]): Promise<Ti
   const found: TierStatusEvent[] = [];
   for (const tier of tiers) {
     const entry = await kv.get(tier);
-    if (!entry || entry.operation !== "PUT" || entry.value.length === 0) continue;
+    if (entry?.operation !== "PUT" || entry.value.length === 0) continue;
     try {
       found.push(decodeStatus(entry.value));
     } catch {

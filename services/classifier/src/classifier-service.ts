@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { ClassifierService, ClassifyResponseSchema, WatchPolicyResponseSchema } from "@tiermesh/proto";
+import { type ClassifierService, ClassifyResponseSchema, WatchPolicyResponseSchema } from "@tiermesh/proto";
 import type { PublishedPolicy } from "./published-policy.js";
 
 export interface ClassifierServiceDeps {

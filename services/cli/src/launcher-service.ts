@@ -1,5 +1,5 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { LauncherService, ProcessState } from "@tiermesh/proto";
+import { type LauncherService, ProcessState } from "@tiermesh/proto";
 import type { SupervisedState } from "@tiermesh/process";
 import type { ProcessStatus } from "./supervised-process.js";
 

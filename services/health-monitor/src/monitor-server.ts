@@ -106,6 +106,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
       void (async () => {
         if (bucket) {
           const last = await readStatuses(bucket, tierNames).catch(() => []);
+          // biome-ignore lint/complexity/useMathMinMax: sequences are bigints
           board.continueFrom(last.reduce((max, e) => (e.sequence > max ? e.sequence : max), 0n));
         }
         for (const event of board.snapshot(Date.now())) emit(event, false);
@@ -187,6 +188,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
         try {
           bucket = await openStatusBucket(nc, config.nats.kv_bucket);
           const previous = await readStatuses(bucket, tierNames);
+          // biome-ignore lint/complexity/useMathMinMax: sequences are bigints
           const lastSequence = previous.reduce((max, e) => (e.sequence > max ? e.sequence : max), 0n);
           const seed = BigInt(Date.now()) * 1000n;
           board = new StatusBoard(config, { monitorId, firstSequence: lastSequence >= seed ? lastSequence + 1n : seed, previous });

@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { GetStatusResponseSchema, HealthMonitorService, type TierStatusEvent } from "@tiermesh/proto";
+import { GetStatusResponseSchema, type HealthMonitorService, type TierStatusEvent } from "@tiermesh/proto";
 
 export interface MonitorServiceDeps {
   snapshot: () => TierStatusEvent[];

@@ -166,7 +166,7 @@ describe("TierHealth", () => {
     // Before the fix: 30 changes and 6.5 s reported HEALTHY. Flap damping doubles what leaving
     // down takes each time, so the tier settles in DOWN and is never reported healthy.
     expect(changes.length, changes.join("\n")).toBeLessThanOrEqual(6);
-    expect(changes.filter((c) => Number.parseInt(c) >= 30_000), changes.join("\n")).toEqual([]);
+    expect(changes.filter((c) => Number.parseInt(c, 10) >= 30_000), changes.join("\n")).toEqual([]);
     expect(h.state).toBe(TierState.DOWN);
     expect(healthyAfterDownMs).toBe(0);
   });

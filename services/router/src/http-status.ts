@@ -1,4 +1,4 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, MODEL_NOT_FOUND, PROMPT_TOO_LARGE } from "@tiermesh/proto";
 
 const statusOfCode: Partial<Record<Code, number>> = {

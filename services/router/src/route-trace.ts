@@ -34,7 +34,8 @@ export class RouteTrace {
 
   /** Who asks, what the policy says, and the tiers the request will try in order. */
   decided(requestId: string, c: Classification, tiers: readonly string[]): void {
-    const routed = (this.routed = tiers[0] ?? "");
+    const routed = tiers[0] ?? "";
+    this.routed = routed;
     this.span.setAttributes({
       [Tiermesh.requestId]: requestId,
       [Tiermesh.tenant]: c.tenant,

@@ -1,4 +1,4 @@
-import { TierState, type TierStatusEvent } from "@tiermesh/proto";
+import type { TierState, TierStatusEvent } from "@tiermesh/proto";
 
 export interface TierStatusView {
   state: TierState;

@@ -86,7 +86,7 @@ export class Ewma {
 
   constructor(halfLifeSamples = 10) {
     if (!(halfLifeSamples > 0)) throw new RangeError(`halfLifeSamples must be positive, got ${halfLifeSamples}`);
-    this.alpha = 1 - Math.pow(0.5, 1 / halfLifeSamples);
+    this.alpha = 1 - 0.5 ** (1 / halfLifeSamples);
   }
 
   update(x: number): void {

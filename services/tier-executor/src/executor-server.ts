@@ -62,7 +62,10 @@ export function createTierExecutorServer(
     report = (o) => outcomes.report(o);
   }
   const sink = report;
-  runner = new TierRunner({ tierName, tier, providers, report: (o) => (observe(o), sink(o)), logger: logger.child({ tier: tierName }), tracer });
+  runner = new TierRunner({ tierName, tier, providers, report: (o) => {
+      observe(o);
+      sink(o);
+    }, logger: logger.child({ tier: tierName }), tracer });
   const defaultTimeoutMs = tier.timeouts.attempt_ms * tier.retries.max_attempts;
   const service = createTierExecutorService({ tierName, runner, defaultTimeoutMs, streamFlushMs: tier.stream.flush_ms });
   const rpc = createRpcServer({

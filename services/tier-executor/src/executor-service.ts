@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import {
   ExecuteResponseSchema,
-  TierExecutorService,
+  type TierExecutorService,
   type ExecuteRequest,
   type ExecuteResponse,
 } from "@tiermesh/proto";

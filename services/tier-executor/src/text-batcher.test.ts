@@ -37,7 +37,7 @@ describe("batchText", () => {
   it("never holds text longer than the window", async () => {
     const plan: [number, E][] = [[0, t("x")], ...Array.from({ length: 20 }, (): [number, E] => [5, t(".")])];
     const { out } = await drain(batchText(timed(plan), 20, isText, withText));
-    expect(out.map((o) => (o.e as { text: string }).text).join("")).toBe("x" + ".".repeat(20));
+    expect(out.map((o) => (o.e as { text: string }).text).join("")).toBe(`x${".".repeat(20)}`);
     expect(out.length).toBeGreaterThan(3);
     expect(out.length).toBeLessThan(12);
     for (let i = 1; i < out.length; i++) expect(out[i]!.at - out[i - 1]!.at).toBeLessThan(20 + 25);

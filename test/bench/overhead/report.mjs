@@ -126,5 +126,5 @@ export function renderMarkdown(results, targets) {
   }
   const errors = results.modes.flatMap((m) => m.rates.flatMap((r) => Object.entries(r.errorKinds).map(([k, v]) => `- ${m.mode} ${m.path} @ ${r.target}: ${v} × ${k}`)));
   if (errors.length) out.push("", "## Errors", "", ...errors);
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }

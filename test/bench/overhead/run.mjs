@@ -126,5 +126,5 @@ const markdown = renderMarkdown(results, targets);
 mkdirSync(values.out, { recursive: true });
 const base = join(values.out, `overhead-${date}`);
 writeFileSync(`${base}.md`, markdown);
-writeFileSync(`${base}.json`, JSON.stringify({ ...results, targets }, null, 2) + "\n");
+writeFileSync(`${base}.json`, `${JSON.stringify({ ...results, targets }, null, 2)}\n`);
 console.log(`\n${markdown}\nwritten: ${base}.md, ${base}.json`);

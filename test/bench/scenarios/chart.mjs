@@ -4,7 +4,6 @@
 
 const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 const policyColor = { dynamic: "#1b7f3b", static: "#d95f02", "all-premium": "#7570b3", "all-cheapest": "#737373" };
-const metricColor = ["#2c7fb8", "#41ab5d", "#e6550d"];
 
 export function renderChart({ results, meta }) {
   const names = Object.keys(results);

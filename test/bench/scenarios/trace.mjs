@@ -36,9 +36,9 @@ const prompts = {
     "Translate 'the meeting moved to Thursday' into German.",
   ],
   batch: [
-    "Summarise the following support conversation in five bullet points. " + "The customer reports intermittent login failures after the last update. ".repeat(12),
-    "Classify each of these product reviews as positive, neutral or negative. " + "Great value, arrived late, works as described, battery weak. ".repeat(15),
-    "Extract every date, amount and counterparty from this invoice text as JSON. " + "Invoice 2291 dated 2026-03-02, amount 1,240.00 EUR, payee Initech GmbH. ".repeat(10),
+    `Summarise the following support conversation in five bullet points. ${"The customer reports intermittent login failures after the last update. ".repeat(12)}`,
+    `Classify each of these product reviews as positive, neutral or negative. ${"Great value, arrived late, works as described, battery weak. ".repeat(15)}`,
+    `Extract every date, amount and counterparty from this invoice text as JSON. ${"Invoice 2291 dated 2026-03-02, amount 1,240.00 EUR, payee Initech GmbH. ".repeat(10)}`,
   ],
 };
 

@@ -59,7 +59,7 @@ describe("anthropic adapter: tool use", () => {
     const pieces = out.flatMap((e) => (e.type === "tool_call" ? [e.call] : []));
     expect(pieces.map((p) => p.arguments)).toEqual(["", '{"city"', ': "Par', 'is"}']);
     const calls = new ToolCallAssembly();
-    pieces.forEach((p) => calls.add(p));
+    for (const p of pieces) calls.add(p);
     expect(calls.calls).toEqual([{ id: "toolu_1", name: "get_weather", arguments: '{"city": "Paris"}' }]);
     expect(out.at(-1)).toEqual({ type: "done", finishReason: "tool_calls", usage: { promptTokens: 40, completionTokens: 25 } });
   });

@@ -55,7 +55,7 @@ describe("openai adapter: tools and options", () => {
     expect(pieces.filter((p) => p.index === 0).map((p) => p.arguments)).toEqual(["", '{"ci', 'ty":', ' "Paris"}']);
     expect(pieces[0]).toEqual<ToolCallPiece>({ index: 0, id: "call_a", name: "get_weather", arguments: "" });
     const calls = new ToolCallAssembly();
-    pieces.forEach((p) => calls.add(p));
+    for (const p of pieces) calls.add(p);
     expect(calls.calls).toEqual([
       { id: "call_a", name: "get_weather", arguments: '{"city": "Paris"}' },
       { id: "call_b", name: "get_weather", arguments: '{"city": "Oslo"}' },
