@@ -242,7 +242,14 @@ export const tierSchema = z.strictObject({
     .prefault({}),
   timeouts: z
     .strictObject({
+      /**
+       * Longest one provider attempt may take, until its answer streams: from the first token
+       * on, a stream is cut when it goes silent (`stall.inter_token`) or at the caller's
+       * deadline, not at this bound, so long answers are not cut while they keep coming
+       * (with `stall.inter_token.enabled: false` this bounds the whole answer).
+       */
       attempt_ms: positiveMs.default(30_000),
+      /** Longest wait for an attempt's first token (capped at `attempt_ms`). */
       ttft_ms: positiveMs.default(10_000),
     })
     .prefault({}),

@@ -32,7 +32,10 @@ export interface AttemptSetup {
   requestedTier: string;
   /** A canary probe sent to this deployment on purpose, whatever its breaker says. */
   directed: boolean;
+  /** Bounds the attempt (within `deadlineMs`); once its answer streams under the inter-token watch, only `deadlineMs` does. */
   attemptMs: number;
+  /** The caller's time left when the attempt started. */
+  deadlineMs: number;
   /** The tier's time-to-first-token timeout. */
   ttftMs: number;
   callerSignal: AbortSignal;
@@ -80,7 +83,9 @@ export function startDeploymentAttempt(setup: AttemptSetup): RacedAttempt<Answer
 /**
  * One attempt on one deployment: yields its answer pieces (text, tool call pieces), returns its result, throws a ProviderError.
  *
- * Guarantees: bounded by `attemptMs` and by the TTFT timeout; the caller's cancellation and
+ * Guarantees: bounded by the TTFT timeout, and by `attemptMs` until its answer streams under
+ * the inter-token watch, then by the caller's deadline (a long answer that keeps coming is
+ * never cut at `attemptMs`; a silence is, by the watch); the caller's cancellation and
  * a stall of the deployment abort it; exactly one outcome is reported (none for probes: the
  * monitor that sent them measures them), a stall's at once; the breaker hears of server,
  * network and timeout failures and of successes, not of client errors or cancellations; a
@@ -102,7 +107,7 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
     if (ttftTimer) cutWaiting = true;
     abort("timeout", message);
   };
-  const attemptTimer = setTimeout(timeout(`no answer within ${s.attemptMs} ms`), s.attemptMs);
+  let attemptTimer = setTimeout(timeout(`no answer within ${s.attemptMs} ms`), s.attemptMs);
   const ttftLimit = Math.min(s.ttftMs, s.attemptMs);
   ttftTimer = setTimeout(timeout(`no first token within ${ttftLimit} ms`), ttftLimit);
   const start = performance.now();
@@ -164,6 +169,13 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
         s.onPaceStall?.(reason);
         abort("stalled", `stalled: ${reason}`);
       });
+      // A started answer is watched for silences: it may go on as long as it keeps coming, up
+      // to the caller's deadline (like a proxy's stream idle timeout instead of a total one).
+      if (state.pace.enabled && s.deadlineMs > s.attemptMs) {
+        clearTimeout(attemptTimer);
+        const left = Math.max(1, s.deadlineMs - (performance.now() - start));
+        attemptTimer = setTimeout(timeout(`answer not finished within the request's deadline (${Math.round(s.deadlineMs)} ms)`), left);
+      }
     }
   };
   try {

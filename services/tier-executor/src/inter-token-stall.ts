@@ -44,6 +44,11 @@ export class InterTokenStall {
     this.history = new LatencyHistory(() => clock.now());
   }
 
+  /** Streams are watched (and their silences cut). */
+  get enabled(): boolean {
+    return this.settings.enabled;
+  }
+
   /** The current threshold, in ms. */
   get thresholdMs(): number {
     const { multiple, minMs, maxMs } = this.settings;

@@ -82,6 +82,7 @@ export function startAttempt(scope: RunScope, state: DeploymentState, base: Prov
     requestedTier: request.requestedTier ?? "",
     directed: request.probe && request.deployment !== undefined,
     attemptMs: Math.min(tier.timeouts.attempt_ms, remainingMs),
+    deadlineMs: remainingMs,
     ttftMs: tier.timeouts.ttft_ms,
     callerSignal: scope.ctx.signal,
     report: parts.report,

@@ -284,3 +284,41 @@ describe("TierRunner: canary probes as fresh evidence", () => {
     expect(h.outcomes).toEqual([]);
   });
 });
+
+describe("TierRunner: long answers against attempt_ms", () => {
+  /** First token at once, then a piece every `gapMs` for `pieces` pieces. */
+  const trickling =
+    (pieces: number, gapMs: number): Behaviour =>
+    async function* (_request, signal) {
+      for (let i = 0; i < pieces; i++) {
+        await new Promise((r) => setTimeout(r, i === 0 ? 0 : gapMs));
+        if (signal.aborted) throw signal.reason;
+        yield { type: "delta", text: "." };
+      }
+      yield { type: "done", finishReason: "stop", usage: { promptTokens: 11, completionTokens: pieces } };
+    };
+
+  it("a stream that keeps coming is not cut at attempt_ms, only at the caller's deadline", async () => {
+    // 30 pieces 20 ms apart: about 600 ms, three times attempt_ms; the inter-token watch sees no silence.
+    const h = harness({ a: trickling(30, 20) }, { timeouts: { attempt_ms: 200, ttft_ms: 100 }, retries: { max_attempts: 1 } });
+    const r = await settle(h, request(), context(5_000));
+    expect(r.error).toBeUndefined();
+    expect(r.text).toBe(".".repeat(30));
+    expect(r.ms).toBeGreaterThan(200);
+    expect(seen(h.outcomes)).toEqual(["a:OK"]);
+    // The caller's deadline still bounds it.
+    const cut = await settle(harness({ a: trickling(30, 20) }, { timeouts: { attempt_ms: 200, ttft_ms: 100 }, retries: { max_attempts: 1 } }), request(), context(300));
+    expect(cut.error?.message).toMatch(/deadline/);
+    expect(cut.text.length).toBeLessThan(30);
+  });
+
+  it("without the inter-token watch, attempt_ms bounds the whole answer", async () => {
+    const h = harness(
+      { a: trickling(30, 20) },
+      { timeouts: { attempt_ms: 200, ttft_ms: 100 }, retries: { max_attempts: 1 }, stall: { inter_token: { enabled: false } } },
+    );
+    const r = await settle(h, request(), context(5_000));
+    expect(r.error?.message).toMatch(/no answer within 200 ms/);
+    expect(r.text.length).toBeLessThan(30);
+  });
+});
