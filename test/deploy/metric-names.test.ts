@@ -89,6 +89,16 @@ describe("alert rules and dashboard, against the metrics the services export", (
     expect(wrong).toEqual([]);
   });
 
+  it("counts the answered request toward its tier's SLIs at the monitor, which the burn-rate rules read", async () => {
+    const counted = async () => {
+      const text = await (await fetch(`${m.monitorUrl}/metrics`)).text();
+      return [...text.matchAll(/^tiermesh_monitor_sli_events_total\{[^}]*sli="availability"[^}]*\} (\S+)$/gm)].reduce((sum, [, v]) => sum + Number(v), 0);
+    };
+    const until = Date.now() + 10_000;
+    while ((await counted()) < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+    expect(await counted()).toBeGreaterThanOrEqual(1);
+  });
+
   it("covers what operators page on: tier state, burn rate, errors, 429s, stale policy, budget", () => {
     const alerts = rules.flatMap((r) => (r.alert ? [r] : []));
     const names = new Set(alerts.map((a) => a.alert));

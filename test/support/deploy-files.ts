@@ -23,8 +23,8 @@ export function readYaml<T>(file: string): T {
   return doc as T;
 }
 
-/** The config both deploy/kubernetes and deploy/docker-compose.yaml run with, through the real schema. */
-export const deployConfigFile = deployPath("kubernetes", "tiermesh.yaml");
+/** The config the local overlay of deploy/kubernetes and deploy/docker-compose.yaml run with, through the real schema. */
+export const deployConfigFile = deployPath("kubernetes", "overlays", "local", "tiermesh.yaml");
 export const deployConfig = (): Config => loadConfig(deployConfigFile, {});
 
 /** Where a process of the mesh listens and how the others name it, as the config says. */
@@ -48,7 +48,7 @@ const reached = (url: string | undefined) => {
   return { host: u.hostname, port: Number(u.port) };
 };
 
-/** Every process the deploy config describes, the simulated provider included. */
+/** Every process the deploy config describes, the simulated provider included when it has a `simulator` section. */
 export function endpointsOf(config: Config): Endpoint[] {
   const list: Endpoint[] = [
     { name: "tiermesh-router", script: "services/router/dist/main.js", port: splitHostPort(config.router.listen).port, metrics: true },
@@ -77,7 +77,7 @@ export function endpointsOf(config: Config): Endpoint[] {
       metrics: true,
     });
   }
-  const simulator = config.simulator as { listen: string };
-  list.push({ name: "tiermesh-simulator", script: "services/simulator/dist/main.js", port: splitHostPort(simulator.listen).port, metrics: false });
+  const simulator = config.simulator as { listen: string } | undefined;
+  if (simulator) list.push({ name: "tiermesh-simulator", script: "services/simulator/dist/main.js", port: splitHostPort(simulator.listen).port, metrics: false });
   return list;
 }

@@ -10,8 +10,17 @@ import {
 export { ServingStatus };
 
 /**
+ * The health service name for liveness probes: SERVING whenever the process answers at all,
+ * whatever the other names say. A service that is up but cannot serve yet (a router without
+ * the classifier's policy, a server draining on SIGTERM) reports NOT_SERVING on "" and is
+ * taken out of its Service, but is not broken, and a liveness probe must not restart it. A
+ * process whose event loop is stuck does not answer, and fails this check by its deadline.
+ */
+export const LIVENESS_SERVICE = "tiermesh.liveness";
+
+/**
  * Serving status per service name for the standard grpc.health.v1 protocol.
- * The empty name stands for the whole server.
+ * The empty name stands for the whole server; LIVENESS_SERVICE is always SERVING.
  */
 export class HealthStatus {
   private readonly statuses = new Map<string, ServingStatus>();
@@ -22,10 +31,11 @@ export class HealthStatus {
   }
 
   get(service: string): ServingStatus | undefined {
+    if (service === LIVENESS_SERVICE) return ServingStatus.SERVING;
     return this.statuses.get(service);
   }
 
-  /** Sets every registered service at once. */
+  /** Sets every registered service at once (never LIVENESS_SERVICE). */
   setAll(status: ServingStatus): void {
     for (const name of this.statuses.keys()) this.statuses.set(name, status);
     for (const notify of this.watchers) notify();
@@ -57,6 +67,8 @@ export function createHealthService(status: HealthStatus): ServiceImpl<typeof He
           if (s !== last) {
             last = s;
             yield response(s);
+            // Look again before waiting: the status may have changed while the caller read.
+            continue;
           }
           await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
         }

@@ -1,5 +1,5 @@
 export { createLauncherLogger, createLogger, type Logger } from "./logger.js";
-export { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
+export { createHealthService, HealthStatus, LIVENESS_SERVICE, ServingStatus } from "./health-service.js";
 export { createRpcServer, type RpcServer, type RpcServerOptions } from "./rpc-server.js";
 export { createMeshTransport } from "./rpc-client.js";
 export { createInProcessTransport, type InProcessTransportOptions } from "./in-process-transport.js";

@@ -1,5 +1,6 @@
 import type { TierSloConfig } from "@tiermesh/config";
-import { OutcomeStatus, type Outcome } from "@tiermesh/proto";
+import type { Outcome } from "@tiermesh/proto";
+import { sloEventOf } from "./slo-event.js";
 
 /** Good and bad event counts in time slots, for ratios over any window up to its span. */
 class EventSlots {
@@ -76,9 +77,8 @@ export class BurnRateTracker {
 
   /** Errors, timeouts and stalls burn the availability budget; client errors, cancellations and 429s are skipped. */
   record(o: Outcome, now: number): void {
-    if (o.status === OutcomeStatus.CLIENT_ERROR || o.status === OutcomeStatus.CANCELLED || o.status === OutcomeStatus.RATE_LIMITED) return;
-    const ok = o.status === OutcomeStatus.OK;
-    this.slots.add(now, !ok, ok, ok && o.ttftMs > this.slo.ttft_p95_ms);
+    const event = sloEventOf(o, this.slo);
+    if (event) this.slots.add(now, !event.ok, event.ok, event.slow);
   }
 
   /** Forgets every event (a tier leaving down starts its budget afresh: the outage was acted on). */

@@ -13,6 +13,7 @@ import { CanaryProber } from "./canary-prober.js";
 import { TierConsole } from "./console/tier-console.js";
 import { LeaderLease } from "./leader-lease.js";
 import { registerMonitorMetrics } from "./monitor-metrics.js";
+import { registerSloMetrics } from "./slo-metrics.js";
 import { registerProbeMetrics } from "./probe-metrics.js";
 import { createHealthMonitorService } from "./monitor-service.js";
 import { StatusBoard } from "./status-board.js";
@@ -66,6 +67,8 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
   });
   listeners.add((event) => tierConsole.localStatus(event));
 
+  const metrics = createMetricsRegistry("health-monitor");
+  const sloMetrics = registerSloMetrics(metrics, config);
   const link = new NatsLink({
     url: config.nats.url,
     name: `tiermesh-health-monitor-${monitorId}`,
@@ -82,6 +85,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
             for (const [i, o] of batch.outcomes.entries()) {
               const span = traced?.process(i);
               board.record(o, now);
+              sloMetrics.record(o);
               coverage.record(o, now);
               tierConsole.outcome(o, now);
               span?.end();
@@ -137,7 +141,6 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
       emit(event, true, event.tier === causeTier ? causes : []);
     }
   }
-  const metrics = createMetricsRegistry("health-monitor");
   const prober = new CanaryProber({
     config,
     ...(options.executorTransport ? { transport: options.executorTransport } : {}),
