@@ -6,12 +6,13 @@ import { NatsServerMissingError } from "@tiermesh/process";
 import { drill, drillUsage } from "./commands/drill.js";
 import { explain, explainUsage } from "./commands/explain.js";
 import { keygen, keygenUsage } from "./commands/keygen.js";
+import { plans, plansUsage } from "./commands/plans.js";
 import { run, runUsage } from "./commands/run.js";
 import { status, statusUsage } from "./commands/status.js";
 import { up, upUsage } from "./commands/up.js";
 import { UsageError } from "./usage-error.js";
 
-const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${keygenUsage}`, `  ${explainUsage}`, `  ${drillUsage}`].join("\n");
+const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${keygenUsage}`, `  ${explainUsage}`, `  ${drillUsage}`, `  ${plansUsage}`].join("\n");
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -45,6 +46,10 @@ async function main(argv: string[]): Promise<void> {
     }
     case "drill":
       return drill(rest);
+    case "plans": {
+      const { values } = parseArgs({ args: rest, options: { config: { type: "string" }, format: { type: "string" }, tenant: { type: "string" } } });
+      return plans(values);
+    }
     case undefined:
     case "help":
     case "--help":
