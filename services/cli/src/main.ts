@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { ConnectError } from "@connectrpc/connect";
 import { ConfigError } from "@tiermesh/config";
 import { NatsServerMissingError } from "@tiermesh/process";
+import { configDiffCommand, configDiffUsage } from "./commands/config-diff.js";
 import { drill, drillUsage } from "./commands/drill.js";
 import { explain, explainUsage } from "./commands/explain.js";
 import { keygen, keygenUsage } from "./commands/keygen.js";
@@ -12,7 +13,7 @@ import { status, statusUsage } from "./commands/status.js";
 import { up, upUsage } from "./commands/up.js";
 import { UsageError } from "./usage-error.js";
 
-const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${keygenUsage}`, `  ${explainUsage}`, `  ${drillUsage}`, `  ${plansUsage}`].join("\n");
+const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${keygenUsage}`, `  ${explainUsage}`, `  ${drillUsage}`, `  ${plansUsage}`, `  ${configDiffUsage}`].join("\n");
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -46,6 +47,12 @@ async function main(argv: string[]): Promise<void> {
     }
     case "drill":
       return drill(rest);
+    case "config": {
+      const [sub, ...args] = rest;
+      if (sub !== "diff") throw new UsageError(`config: unknown subcommand "${sub ?? ""}"\nusage: ${configDiffUsage}`);
+      process.exitCode = configDiffCommand(args);
+      return;
+    }
     case "plans": {
       const { values } = parseArgs({ args: rest, options: { config: { type: "string" }, format: { type: "string" }, tenant: { type: "string" } } });
       return plans(values);
