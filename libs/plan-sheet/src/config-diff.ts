@@ -1,6 +1,6 @@
 import type { Config } from "@tiermesh/config";
 import { planPromise } from "./plan-promise.js";
-import { changeLines, factChanges, promiseFacts, type FactChange } from "./promise-facts.js";
+import { changeLines, factChanges, OWN_LIMIT, promiseFacts, type FactChange } from "./promise-facts.js";
 
 /** Changes one group of customers sees: a plan's tenants, one tenant, or the mesh as a whole. */
 export interface DiffSection {
@@ -26,7 +26,7 @@ export function configDiff(before: Config, after: Config): DiffSection[] {
   for (const t of added(after.tiers, before.tiers)) mesh.push(`tier ${t} removed`);
   for (const p of added(before.plans, after.plans)) mesh.push(`plan ${p} added (tenants: ${names(tenantsOn(after, p))})`);
   for (const p of added(after.plans, before.plans)) mesh.push(`plan ${p} removed (its tenants were: ${names(tenantsOn(before, p))})`);
-  for (const t of added(before.tenants, after.tenants)) mesh.push(`tenant ${t} added, on plan ${after.tenants[t]!.plan}`);
+  for (const t of added(before.tenants, after.tenants)) mesh.push(`tenant ${t} added, on plan ${after.tenants[t]!.plan}${ownLimitWords(after, t)}`);
   for (const t of added(after.tenants, before.tenants)) mesh.push(`tenant ${t} removed (was on plan ${before.tenants[t]!.plan})`);
   if (mesh.length > 0) sections.push({ subject: "tiers, plans and tenants", changes: mesh });
 
@@ -51,6 +51,13 @@ export function configDiff(before: Config, after: Config): DiffSection[] {
     sections.push({ subject: `tenant ${tenant}`, changes: lines });
   }
   return sections;
+}
+
+/** A new tenant's own limits, if it sets any. */
+function ownLimitWords(config: Config, tenant: string): string {
+  const facts = promiseFacts(planPromise(config, config.tenants[tenant]!.plan, tenant));
+  const own = [...facts.values()].filter((v) => v.endsWith(OWN_LIMIT)).map((v) => v.slice(0, -OWN_LIMIT.length));
+  return own.length > 0 ? ` with its own limits: ${own.join(", ")}` : "";
 }
 
 export function renderDiff(sections: readonly DiffSection[]): string {

@@ -137,3 +137,11 @@ describe("escaping", () => {
     expect(escapeMarkdown("max_tokens _x_")).toBe("max_tokens \\_x\\_");
   });
 });
+
+describe("README", () => {
+  it("shows the example config's sheet as the command prints it", () => {
+    const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
+    const pasted = /For `deploy\/tiermesh\.example\.yaml` \(`node services\/cli\/dist\/main\.js plans`, pasted as printed\):\n\n```markdown\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(pasted).toBe(markdown(example));
+  });
+});

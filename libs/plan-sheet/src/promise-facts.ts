@@ -14,6 +14,9 @@ import {
   ttftObjective,
 } from "./promise-wording.js";
 
+/** Marks a limit the tenant sets itself. */
+export const OWN_LIMIT = " (the tenant's own limit)";
+
 /**
  * A promise as labelled facts in words ("tier gold: time to first token" → "95% of answers
  * start within 800 ms"), so two promises compare fact by fact and every difference reads as
@@ -21,7 +24,7 @@ import {
  */
 export function promiseFacts(p: PlanPromise): Map<string, string> {
   const facts = new Map<string, string>();
-  const own = (key: PlanPromise["ownLimits"][number]) => (p.ownLimits.includes(key) ? " (the tenant's own limit)" : "");
+  const own = (key: PlanPromise["ownLimits"][number]) => (p.ownLimits.includes(key) ? OWN_LIMIT : "");
   facts.set("tiers", `${p.floor} to ${p.ceiling}`);
   facts.set("ceiling", p.ceiling);
   facts.set("floor", p.floor);
