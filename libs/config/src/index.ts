@@ -31,5 +31,5 @@ export type {
   TierConfig,
   TierSloConfig,
 } from "./tier-schema.js";
-export { hasRateLimit, rateLimitsOf, type RateLimits } from "./rate-limits.js";
+export { rateLimitsOf, type RateLimits } from "./rate-limits.js";
 export { generateApiKey, hashApiKey } from "./api-key-hash.js";

@@ -21,7 +21,3 @@ export function rateLimitsOf(config: Pick<Config, "plans" | "tenants">, tenant: 
   };
 }
 
-/** Whether any of the limits is set. */
-export function hasRateLimit(limits: RateLimits | undefined): limits is RateLimits {
-  return limits !== undefined && (limits.requestsPerMinute !== undefined || limits.tokensPerMinute !== undefined);
-}
