@@ -91,4 +91,3 @@ export function tierPromise(config: Config, ladder: TierLadder, tier: string, ra
     returnStepMs: routing.return_step_ms,
   };
 }
-
