@@ -69,6 +69,11 @@ export const configSchema = z
       default_timeout_ms: positiveMs.default(60_000),
       /** Tier status older than this is ignored. */
       status_ttl_ms: positiveMs.default(15_000),
+      /**
+       * How often a router tells the other replicas what each tenant consumed (and hears
+       * theirs), for rate limits shared by every replica; also its heartbeat to them.
+       */
+      rate_limit_sync_ms: z.number().int().min(20).max(1_000).default(100),
       /** Tenant used for calls without an API key; unset means a key is required. */
       anonymous_tenant: identifier.optional(),
       /**

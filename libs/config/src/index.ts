@@ -19,7 +19,7 @@ export {
   type LargestWindow,
   type TierDemand,
 } from "./context-window.js";
-export { planSchema, ruleSchema, urgencies, type PlanConfig, type RuleConfig, type TenantConfig, type Urgency } from "./tenancy-schema.js";
+export { planSchema, ruleSchema, tenantSchema, urgencies, type PlanConfig, type RuleConfig, type TenantConfig, type Urgency } from "./tenancy-schema.js";
 export type {
   BreakerConfig,
   BulkheadConfig,
@@ -32,4 +32,5 @@ export type {
   TierConfig,
   TierSloConfig,
 } from "./tier-schema.js";
+export { rateLimitsOf, type RateLimits } from "./rate-limits.js";
 export { generateApiKey, hashApiKey } from "./api-key-hash.js";

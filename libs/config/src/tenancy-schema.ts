@@ -5,6 +5,19 @@ export const urgencies = ["interactive", "standard", "batch"] as const;
 export const urgencySchema = z.enum(urgencies);
 export type Urgency = z.output<typeof urgencySchema>;
 
+/**
+ * Requests and tokens a tenant may use per minute, over a sliding minute, shared by every
+ * router replica. Tokens are the prompt (counted as the classifier counts it) plus the
+ * completion tokens the request may produce: its max_tokens (at most its tier's
+ * max_tokens_cap), else `output_tokens_estimate`, else its tier's default_max_tokens.
+ */
+const rateLimitFields = {
+  requests_per_minute: z.number().int().positive().optional(),
+  tokens_per_minute: z.number().int().positive().optional(),
+  /** Completion tokens charged for a request without max_tokens; default: its tier's prompt.default_max_tokens. */
+  output_tokens_estimate: z.number().int().positive().optional(),
+};
+
 /** A commercial plan: which tiers its tenants are entitled to. */
 export const planSchema = z.strictObject({
   default_tier: identifier,
@@ -19,8 +32,7 @@ export const planSchema = z.strictObject({
   limits: z
     .strictObject({
       max_prompt_tokens: z.number().int().positive().default(128_000),
-      requests_per_minute: z.number().int().positive().optional(),
-      tokens_per_minute: z.number().int().positive().optional(),
+      ...rateLimitFields,
       monthly_budget_usd: z.number().positive().optional(),
     })
     .prefault({}),
@@ -30,6 +42,8 @@ export const tenantSchema = z.strictObject({
   plan: identifier,
   /** SHA-256 hex digests of the tenant's API keys; keys are never stored in clear. */
   api_key_sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/, "expected a SHA-256 hex digest")).default([]),
+  /** This tenant's own rate limits; each one set replaces its plan's. */
+  limits: z.strictObject(rateLimitFields).optional(),
 });
 
 export const ruleSchema = z.strictObject({

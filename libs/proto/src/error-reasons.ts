@@ -21,6 +21,17 @@ export const CONTEXT_LENGTH_EXCEEDED = "context-length-exceeded";
  */
 export const PROVIDER_RATE_LIMITED = "provider-rate-limited";
 
+/**
+ * The tenant is over its plan's requests or tokens per minute (RESOURCE_EXHAUSTED; HTTP 429 with
+ * OpenAI's code `rate_limit_exceeded`). `retry-after` / `tiermesh-retry-after-ms` say when the
+ * request would fit, and `tiermesh-rate-limit` names the limit (`requests_per_minute` or
+ * `tokens_per_minute`). Without a retry-after, the request alone is larger than the limit.
+ */
+export const TENANT_RATE_LIMITED = "tenant-rate-limited";
+
+/** Error metadata key: which of the tenant's limits refused the request (`requests_per_minute`, `tokens_per_minute`). */
+export const RATE_LIMIT_HEADER = "tiermesh-rate-limit";
+
 /** Error metadata key: provider attempts an executor used before failing. */
 export const ATTEMPTS_HEADER = "tiermesh-attempts";
 

@@ -8,6 +8,7 @@ export * from "./gen/tiermesh/health/v1/outcome_pb.js";
 export * from "./gen/tiermesh/health/v1/tier_status_pb.js";
 export * from "./gen/tiermesh/health/v1/health_monitor_pb.js";
 export * from "./gen/tiermesh/launcher/v1/launcher_pb.js";
+export * from "./gen/tiermesh/limits/v1/usage_pb.js";
 export * from "./gen/grpc/health/v1/health_pb.js";
 // Both reflection versions name their messages alike, so each stays in its own namespace.
 export * as reflectionV1 from "./gen/grpc/reflection/v1/reflection_pb.js";
@@ -20,6 +21,8 @@ export {
   ERROR_REASON_HEADER,
   PROMPT_TOO_LARGE,
   PROVIDER_RATE_LIMITED,
+  RATE_LIMIT_HEADER,
+  TENANT_RATE_LIMITED,
   RETRY_AFTER_HEADER,
   RETRY_AFTER_MS_HEADER,
   retryAfterMsOf,

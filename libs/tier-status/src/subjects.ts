@@ -4,6 +4,7 @@
  * - `<prefix>.status.<tier>`   TierStatusEvent (protobuf), on every state change and as a heartbeat.
  * - `<prefix>.alert.<tier>`    TierStatusEvent (protobuf), only on state changes.
  * - `<prefix>.outcomes.<tier>` OutcomeBatch (protobuf), executors' per-attempt outcomes.
+ * - `<prefix>.limits.usage`    UsageReport (protobuf), each router's rate-limit consumption per tenant.
  */
 export interface Subjects {
   status(tier: string): string;
@@ -12,6 +13,7 @@ export interface Subjects {
   readonly allAlerts: string;
   outcomes(tier: string): string;
   readonly allOutcomes: string;
+  readonly limitsUsage: string;
 }
 
 export function subjects(prefix: string): Subjects {
@@ -22,5 +24,6 @@ export function subjects(prefix: string): Subjects {
     allAlerts: `${prefix}.alert.*`,
     outcomes: (tier) => `${prefix}.outcomes.${tier}`,
     allOutcomes: `${prefix}.outcomes.*`,
+    limitsUsage: `${prefix}.limits.usage`,
   };
 }

@@ -3,15 +3,17 @@ import { parseArgs } from "node:util";
 import { ConnectError } from "@connectrpc/connect";
 import { ConfigError } from "@tiermesh/config";
 import { NatsServerMissingError } from "@tiermesh/process";
+import { configDiffCommand, configDiffUsage } from "./commands/config-diff.js";
 import { drill, drillUsage } from "./commands/drill.js";
 import { explain, explainUsage } from "./commands/explain.js";
 import { keygen, keygenUsage } from "./commands/keygen.js";
+import { plans, plansUsage } from "./commands/plans.js";
 import { run, runUsage } from "./commands/run.js";
 import { status, statusUsage } from "./commands/status.js";
 import { up, upUsage } from "./commands/up.js";
 import { UsageError } from "./usage-error.js";
 
-const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${keygenUsage}`, `  ${explainUsage}`, `  ${drillUsage}`].join("\n");
+const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${keygenUsage}`, `  ${explainUsage}`, `  ${drillUsage}`, `  ${plansUsage}`, `  ${configDiffUsage}`].join("\n");
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -45,6 +47,16 @@ async function main(argv: string[]): Promise<void> {
     }
     case "drill":
       return drill(rest);
+    case "config": {
+      const [sub, ...args] = rest;
+      if (sub !== "diff") throw new UsageError(`config: unknown subcommand "${sub ?? ""}"\nusage: ${configDiffUsage}`);
+      process.exitCode = configDiffCommand(args);
+      return;
+    }
+    case "plans": {
+      const { values } = parseArgs({ args: rest, options: { config: { type: "string" }, format: { type: "string" }, tenant: { type: "string" } } });
+      return plans(values);
+    }
     case undefined:
     case "help":
     case "--help":

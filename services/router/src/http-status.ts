@@ -1,5 +1,5 @@
 import { Code, type ConnectError } from "@connectrpc/connect";
-import { CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, MODEL_NOT_FOUND, PROMPT_TOO_LARGE } from "@tiermesh/proto";
+import { CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, MODEL_NOT_FOUND, PROMPT_TOO_LARGE, RATE_LIMIT_HEADER, RETRY_AFTER_HEADER, TENANT_RATE_LIMITED } from "@tiermesh/proto";
 
 const statusOfCode: Partial<Record<Code, number>> = {
   [Code.InvalidArgument]: 400,
@@ -31,7 +31,8 @@ export function openAIErrorType(status: number): string {
 
 /**
  * OpenAI's `type`, `param` and `code` for an RPC error answered with `status`, where OpenAI has
- * them: a prompt too long for every allowed model, a model the caller may not use.
+ * them: a prompt too long for every allowed model, a model the caller may not use, a tenant over
+ * its rate limit.
  */
 export function openAIErrorDetail(err: ConnectError, status: number): { type: string; param: string | null; code: string | null } {
   const reason = err.metadata.get(ERROR_REASON_HEADER);
@@ -39,5 +40,12 @@ export function openAIErrorDetail(err: ConnectError, status: number): { type: st
     return { type: openAIErrorType(status), param: "messages", code: "context_length_exceeded" };
   }
   if (err.code === Code.NotFound && reason === MODEL_NOT_FOUND) return { type: "invalid_request_error", param: "model", code: "model_not_found" };
+  if (err.code === Code.ResourceExhausted && reason === TENANT_RATE_LIMITED) {
+    // As OpenAI: the type names the limit ("requests" or "tokens"). A request too large for the
+    // token limit on its own (no retry-after) names the parameter that can make it fit.
+    const tokens = err.metadata.get(RATE_LIMIT_HEADER) === "tokens_per_minute";
+    const param = tokens && err.metadata.get(RETRY_AFTER_HEADER) === null ? "max_tokens" : null;
+    return { type: tokens ? "tokens" : "requests", param, code: "rate_limit_exceeded" };
+  }
   return { type: openAIErrorType(status), param: null, code: null };
 }

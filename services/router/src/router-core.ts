@@ -10,17 +10,20 @@ import {
   type TierExecutorService,
   type ToolCallDelta,
 } from "@tiermesh/proto";
-import type { CompiledPolicy, ModelEntry } from "@tiermesh/policy";
+import type { Classification, CompiledPolicy, ModelEntry } from "@tiermesh/policy";
 import { deadlineFrom, HedgeBudget } from "@tiermesh/runtime";
 import type { Context, Tracer } from "@tiermesh/telemetry";
 import type { ApiKeyAuth } from "./api-key-auth.js";
 import { promptTokensOf, type ContextFit } from "./context-fit.js";
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
+import { rateLimitError } from "./rate-limit-error.js";
+import type { RateDecision, RateLimiter } from "./rate-limiter.js";
 import { RouteRequest } from "./route-request.js";
 import { RouteTrace } from "./route-trace.js";
 import type { RoutingPolicy } from "./routing-policy.js";
 import type { SpendLedger } from "./spend-ledger.js";
 import { raceTiers, type TierCalls } from "./tier-race.js";
+import { chargedTokens } from "./token-charge.js";
 
 export interface RouterCoreDeps {
   /** Current authenticator; swapped on config reload. */
@@ -46,6 +49,10 @@ export interface RouterCoreDeps {
   maxAttempts: number;
   /** The router's tracer; undefined while tracing is off. */
   tracer?: Tracer | undefined;
+  /** Tenants' requests and tokens per minute, shared by the router replicas; absent = none enforced. */
+  limiter?: RateLimiter;
+  /** Receives every rate-limit decision about a tenant that has limits. */
+  onRateDecision?: (tenant: string, decision: RateDecision) => void;
 }
 
 /** One call as the edges (RPC, HTTP) hand it over. */
@@ -119,6 +126,19 @@ export class RouterCore {
     return policy;
   }
 
+  /**
+   * Counts the request against its tenant's rate limits, or refuses it (RESOURCE_EXHAUSTED with a
+   * retry-after). Only requests that passed authentication and classification count.
+   */
+  private admit(tenant: string, input: CompletionInput, classification: Classification): void {
+    const limiter = this.deps.limiter;
+    if (!limiter) return;
+    const tier = this.deps.tiers[classification.tier];
+    const decision = limiter.admit(tenant, (limits) => chargedTokens(tier, classification.promptTokens, input.maxTokens, limits.outputTokensEstimate));
+    if (!decision.admitted || decision.cost) this.deps.onRateDecision?.(tenant, decision);
+    if (!decision.admitted) throw rateLimitError(decision);
+  }
+
   private executor(tier: string) {
     const client = this.deps.executors.get(tier);
     if (!client) throw new ConnectError(`no executor configured for tier "${tier}"`, Code.Internal);
@@ -146,6 +166,7 @@ export class RouterCore {
     const input = call.input;
     if (!input) throw new ConnectError("input: required", Code.InvalidArgument);
     const classification = this.policyNow()(tenant, input, Math.max(0, deadline - Date.now()));
+    this.admit(tenant, input, classification);
     const plan = deps.policy.plan({
       tier: classification.tier,
       minTier: classification.minTier,

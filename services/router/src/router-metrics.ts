@@ -5,6 +5,7 @@ import type { TierStatusTable } from "./tier-status-table.js";
 import type { PolicySubscription } from "./policy-subscription.js";
 import type { RoutingPolicy } from "./routing-policy.js";
 import type { SpendLedger } from "./spend-ledger.js";
+import type { RateDecision, SharingMode } from "./rate-limiter.js";
 
 export interface RouterMetrics {
   readonly registry: Registry;
@@ -12,6 +13,8 @@ export interface RouterMetrics {
   request(requested: string, served: string, code: string, seconds: number): void;
   /** Times an answer's first token and its pace (GenAI server metrics). */
   answered(response: CompleteResponse): void;
+  /** Counts a rate-limit decision about a tenant that has limits. */
+  rateDecision(tenant: string, decision: RateDecision): void;
 }
 
 // Bucket boundaries the OpenTelemetry GenAI metric conventions advise.
@@ -27,6 +30,8 @@ export interface RouterMetricsSources {
   natsConnected: () => boolean;
   classifierPolicy: PolicySubscription;
   spend: SpendLedger;
+  /** How rate limits are shared right now. */
+  rateMode?: () => SharingMode;
 }
 
 /** The router's Prometheus metrics: traffic by requested and served tier, and what it believes of each tier. */
@@ -148,8 +153,50 @@ export function createRouterMetrics(sources: RouterMetricsSources): RouterMetric
       for (const t of sources.spend.tenants()) if (t.budgetUsd !== undefined) this.set({ tenant: t.tenant }, t.budgetUsd);
     },
   });
+  const admitted = new Counter({
+    name: "tiermesh_router_rate_limit_admitted_total",
+    help: "Requests of tenants with rate limits that this router admitted",
+    labelNames: ["tenant"],
+    registers: [registry],
+  });
+  const admittedTokens = new Counter({
+    name: "tiermesh_router_rate_limit_admitted_tokens_total",
+    help: "Tokens charged against tokens_per_minute for the requests this router admitted (prompt plus max_tokens or the output estimate)",
+    labelNames: ["tenant"],
+    registers: [registry],
+  });
+  const limited = new Counter({
+    name: "tiermesh_router_rate_limited_total",
+    help: "Requests this router refused (RESOURCE_EXHAUSTED, HTTP 429) because the tenant was over a rate limit, by limit",
+    labelNames: ["tenant", "limit"],
+    registers: [registry],
+  });
+  new Gauge({
+    name: "tiermesh_router_rate_limit_replicas",
+    help: "Router replicas sharing each tenant's rate limits as this router sees them (itself included)",
+    registers: [registry],
+    collect() {
+      if (sources.rateMode) this.set(sources.rateMode().replicas);
+    },
+  });
+  new Gauge({
+    name: "tiermesh_router_rate_limit_shared",
+    help: "1 while rate limits are shared with the other replicas over NATS; 0 while each replica keeps to limit / replicas alone",
+    registers: [registry],
+    collect() {
+      if (sources.rateMode) this.set(sources.rateMode().shared ? 1 : 0);
+    },
+  });
   return {
     registry,
+    rateDecision(tenant, decision) {
+      if (decision.admitted) {
+        admitted.inc({ tenant });
+        if (decision.cost && decision.cost.tokens > 0) admittedTokens.inc({ tenant }, decision.cost.tokens);
+      } else {
+        limited.inc({ tenant, limit: decision.limit });
+      }
+    },
     request(requested, served, code, seconds) {
       requests.inc({ requested_tier: requested, served_tier: served, code });
       if (served) duration.observe({ served_tier: served }, seconds);

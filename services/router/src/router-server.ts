@@ -1,5 +1,5 @@
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import { endpointUrl, TierLadder, type Config } from "@tiermesh/config";
+import { endpointUrl, rateLimitsOf, TierLadder, type Config } from "@tiermesh/config";
 import { ClassifierService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import {
   clientTracing,
@@ -12,11 +12,12 @@ import {
   type RpcServer,
 } from "@tiermesh/runtime";
 import { tracerFor, Tiermesh } from "@tiermesh/telemetry";
-import { NatsLink, TierStatusFeed } from "@tiermesh/tier-status";
+import { NatsLink, subjects, TierStatusFeed } from "@tiermesh/tier-status";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { ContextFit } from "./context-fit.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { PolicySubscription } from "./policy-subscription.js";
+import { RateLimiter } from "./rate-limiter.js";
 import { RoutingPolicy } from "./routing-policy.js";
 import { SpendLedger } from "./spend-ledger.js";
 import { tierView } from "./tier-view.js";
@@ -25,6 +26,7 @@ import { RouterCore } from "./router-core.js";
 import { createRouterMetrics } from "./router-metrics.js";
 import { createRouterService } from "./router-service.js";
 import { TierStatusTable } from "./tier-status-table.js";
+import { UsageExchange } from "./usage-exchange.js";
 
 export interface RouterServer {
   readonly rpc: RpcServer;
@@ -34,6 +36,9 @@ export interface RouterServer {
   readonly classifierPolicy: PolicySubscription;
   /** True while the NATS connection is up. */
   readonly natsConnected: boolean;
+  /** Tenants' rate limits, shared with the other router replicas. */
+  readonly limiter: RateLimiter;
+  readonly usage: UsageExchange;
   /** Applies a new config's tenants and keys. Topology changes (tiers, addresses) need a restart. */
   reload(config: Config): void;
   close(): Promise<void>;
@@ -76,14 +81,31 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     onError: (err) => logger.warn({ err }, "tier status feed error"),
     tracer,
   });
+  const usage = new UsageExchange({
+    subject: subjects(config.nats.subject_prefix).limitsUsage,
+    connection: () => link.connection,
+    connected: () => link.connected,
+    syncMs: config.router.rate_limit_sync_ms,
+    onError: (err) => logger.warn({ err }, "rate-limit usage exchange error"),
+  });
   const link = new NatsLink({
     url: config.nats.url,
     name: `tiermesh-router-${process.pid}`,
     logger,
-    onConnected: (nc) => feed.attach(nc),
+    onConnected: (nc) => {
+      feed.attach(nc);
+      usage.attach(nc);
+    },
   });
   let auth = new ApiKeyAuth(config);
   let current = config;
+  const limiter = new RateLimiter({
+    limits: (tenant) => rateLimitsOf(current, tenant),
+    mode: usage.mode,
+    syncMs: config.router.rate_limit_sync_ms,
+    onClaim: usage.publishSoon,
+  });
+  usage.bind(limiter);
   const spend = new SpendLedger(() => current);
   const passive = new PassiveTierBreaker(config.router.passive_breaker.failures, config.router.passive_breaker.cool_ms);
   const view = (tier: string) => tierView(tier, status, passive, { connected: link.connected, since: link.connectedSince });
@@ -95,7 +117,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     // Ready only once there is a policy to route with; a stale one still serves.
     onChange: () => rpc.health.setAll(policySource.classify ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
   });
-  const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource, spend });
+  const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource, spend, rateMode: usage.mode });
   const core = new RouterCore({
     onFinished: metrics.request,
     onAnswered: metrics.answered,
@@ -110,6 +132,8 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     defaultTimeoutMs: config.router.default_timeout_ms,
     maxAttempts: config.router.max_attempts,
     tracer,
+    limiter,
+    onRateDecision: metrics.rateDecision,
   });
   const rpc = createRpcServer({
     logger,
@@ -129,6 +153,8 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     get natsConnected() {
       return link.connected;
     },
+    limiter,
+    usage,
     reload(next) {
       auth = new ApiKeyAuth(next);
       current = next;
@@ -137,6 +163,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       await policySource.close();
       await rpc.close();
       feed.close();
+      usage.close();
       await link.close();
     },
   };
