@@ -1,10 +1,11 @@
 import { Code } from "@connectrpc/connect";
 import { parseConfig } from "@tiermesh/config";
+import { o200kLoaded } from "@tiermesh/policy";
 import { ERROR_REASON_HEADER, RATE_LIMIT_HEADER, RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADER, TENANT_RATE_LIMITED } from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
 import { httpStatusOf, openAIErrorDetail } from "./http-status.js";
 import { isTenantRateLimited, rateLimitError } from "./rate-limit-error.js";
-import { chargedTokens } from "./token-charge.js";
+import { chargedTokens, estimatedPromptTokens } from "./token-charge.js";
 
 describe("rate limit refusals", () => {
   it("are RESOURCE_EXHAUSTED with the reason, the limit and retry-after in seconds and ms", () => {
@@ -23,6 +24,17 @@ describe("rate limit refusals", () => {
     const err = rateLimitError({ admitted: false, limit: "tokens_per_minute", retryAfterMs: undefined, message: "too large" });
     expect(err.metadata.get(RETRY_AFTER_HEADER)).toBeNull();
     expect(openAIErrorDetail(err, 429)).toEqual({ type: "tokens", param: "max_tokens", code: "rate_limit_exceeded" });
+  });
+});
+
+describe("estimatedPromptTokens", () => {
+  it("charges a token per four UTF-8 bytes and four a message, without the tokenizer", () => {
+    expect(estimatedPromptTokens([])).toBe(0);
+    expect(estimatedPromptTokens(["a".repeat(400)])).toBe(100 + 4);
+    expect(estimatedPromptTokens(["hi", ""])).toBe(1 + 8);
+    // Three bytes a character: CJK text counts about a token a character, as tokenizers do.
+    expect(estimatedPromptTokens(["漢字漢字"])).toBe(3 + 4);
+    expect(o200kLoaded()).toBe(false);
   });
 });
 

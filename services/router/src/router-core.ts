@@ -23,7 +23,7 @@ import { RouteTrace } from "./route-trace.js";
 import type { RoutingPolicy } from "./routing-policy.js";
 import type { SpendLedger } from "./spend-ledger.js";
 import { raceTiers, type TierCalls } from "./tier-race.js";
-import { chargedTokens } from "./token-charge.js";
+import { chargedTokens, estimatedPromptTokens } from "./token-charge.js";
 
 export interface RouterCoreDeps {
   /** Current authenticator; swapped on config reload. */
@@ -134,7 +134,9 @@ export class RouterCore {
     const limiter = this.deps.limiter;
     if (!limiter) return;
     const tier = this.deps.tiers[classification.tier];
-    const decision = limiter.admit(tenant, (limits) => chargedTokens(tier, classification.promptTokens, input.maxTokens, limits.outputTokensEstimate));
+    const decision = limiter.admit(tenant, (limits) =>
+      chargedTokens(tier, estimatedPromptTokens(input.messages.map((m) => m.content)), input.maxTokens, limits.outputTokensEstimate),
+    );
     if (!decision.admitted || decision.cost) this.deps.onRateDecision?.(tenant, decision);
     if (!decision.admitted) throw rateLimitError(decision);
   }
