@@ -89,8 +89,11 @@ describe("Retry-After cool-down", () => {
 
   it("caps an absurd Retry-After at cooldown.max_ms", async () => {
     const h = harness({ a: refusing(429, 86_400_000) }, { cooldown: { max_ms: 10_000 } });
-    await outcome(h.runner, request());
+    const r = await outcome(h.runner, request());
     expect(h.state("a").coolingForMs(h.clock.now)).toBe(10_000);
+    // The caller is told the capped wait too, not a day.
+    expect(r.error?.metadata.get(RETRY_AFTER_MS_HEADER)).toBe("10000");
+    expect(r.error?.metadata.get(RETRY_AFTER_HEADER)).toBe("10");
   });
 
   it("a 429 without Retry-After cools for cooldown.default_ms", async () => {

@@ -58,5 +58,5 @@ export async function* serveWithRetries(
     lastError = round.error;
     if (!lastError.retryable) break;
   }
-  throw lastFailure(tierName, lastError, scope.attempts, ctx);
+  throw lastFailure(tierName, lastError, scope.attempts, ctx, tier.cooldown.max_ms);
 }

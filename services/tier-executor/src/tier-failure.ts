@@ -34,14 +34,17 @@ export function tierFailure(tierName: string, message: string, code: Code, attem
 
 /**
  * The failure of a run that stopped trying: the caller's cancellation first, then a deadline
- * that passed (or left no time for any attempt), else the last attempt's own error.
+ * that passed (or left no time for any attempt), else the last attempt's own error, with the
+ * provider's Retry-After capped at `maxRetryAfterMs` (the tier's `cooldown.max_ms`), as the
+ * deployment's own cool-down is: an absurd value must not hold callers for hours.
  */
-export function lastFailure(tierName: string, lastError: ProviderError | undefined, attempts: number, ctx: RunContext): ConnectError {
+export function lastFailure(tierName: string, lastError: ProviderError | undefined, attempts: number, ctx: RunContext, maxRetryAfterMs: number): ConnectError {
   if (ctx.signal.aborted) return tierFailure(tierName, "request cancelled", Code.Canceled, attempts);
   if (!lastError || Date.now() >= ctx.deadline) {
     return tierFailure(tierName, `deadline exceeded${lastError ? ` (last error: ${lastError.message})` : ""}`, Code.DeadlineExceeded, attempts);
   }
-  const retryAfter = lastError.options.retryAfterMs;
+  const asked = lastError.options.retryAfterMs;
+  const retryAfter = asked === undefined ? undefined : Math.min(asked, maxRetryAfterMs);
   return tierFailure(tierName, lastError.message, codeOfFailure[lastError.failure], attempts, lastError, retryAfter);
 }
 
