@@ -50,10 +50,12 @@ interface ConfigMap extends K8sObject {
   data: Record<string, string>;
 }
 interface Kustomization {
+  bases?: string[];
   resources?: string[];
-  patches?: { path?: string }[];
+  patchesStrategicMerge?: string[];
+  patchesJson6902?: { target: { group?: string; version: string; kind: string; name: string }; path?: string; patch?: string }[];
   configMapGenerator?: { files?: string[] }[];
-  secretGenerator?: { files?: string[]; envs?: string[] }[];
+  secretGenerator?: { files?: string[]; env?: string }[];
 }
 
 const kubernetesDir = deployPath("kubernetes");
@@ -119,32 +121,41 @@ function targetPort(port: { targetPort: number | string }, pods: PodTemplate): n
   return pods.spec.containers.flatMap((c) => c.ports ?? []).find((p) => p.name === port.targetPort)?.containerPort;
 }
 
-/** Files a kustomization names (resources that are files, patches, generator inputs), relative to its folder. */
+/** Files a kustomization names (resources, patches, generator inputs), relative to its folder. */
 function filesNamedBy(k: Kustomization): string[] {
   return [
     ...(k.resources ?? []),
-    ...(k.patches ?? []).flatMap((p) => (p.path ? [p.path] : [])),
+    ...(k.patchesStrategicMerge ?? []),
+    ...(k.patchesJson6902 ?? []).flatMap((p) => (p.path ? [p.path] : [])),
     ...(k.configMapGenerator ?? []).flatMap((g) => g.files ?? []),
-    ...(k.secretGenerator ?? []).flatMap((g) => [...(g.files ?? []), ...(g.envs ?? [])]),
+    ...(k.secretGenerator ?? []).flatMap((g) => [...(g.files ?? []), ...(g.env ? [g.env] : [])]),
   ].map((f) => f.split("=").pop()!);
+}
+
+/** The files under a folder (its subfolders' too), relative to it. */
+function filesUnder(dir: string, prefix = ""): string[] {
+  return readdirSync(join(dir, prefix)).flatMap((f) => {
+    const path = prefix ? `${prefix}/${f}` : f;
+    return statSync(join(dir, path)).isDirectory() ? filesUnder(dir, path) : [path];
+  });
 }
 
 describe("deploy/kubernetes: the kustomizations", () => {
   const folders = ["base", ...OVERLAYS.map((o) => `overlays/${o}`)];
 
-  it.each(folders)("%s names every file of its folder, and only files that exist", (folder) => {
+  it.each(folders)("%s names every file of its folder (and of its subfolders), and only files that exist", (folder) => {
     const dir = join(kubernetesDir, folder);
     const k = readYaml<Kustomization>(join(dir, "kustomization.yaml"));
     const named = filesNamedBy(k);
-    for (const f of named) expect(existsSync(join(dir, f)), `${folder}: ${f}`).toBe(true);
-    const files = readdirSync(dir).filter((f) => f !== "kustomization.yaml" && statSync(join(dir, f)).isFile());
-    expect(named.filter((f) => !f.includes("/")).sort()).toEqual(files.sort());
+    for (const f of named) expect(existsSync(join(dir, f)) && statSync(join(dir, f)).isFile(), `${folder}: ${f} is a file`).toBe(true);
+    const files = filesUnder(dir).filter((f) => f !== "kustomization.yaml");
+    expect([...new Set(named.filter((f) => !f.startsWith("../")))].sort()).toEqual(files.sort());
   });
 
   it("has overlays that build on the base, and a base that no overlay leaves out", () => {
     for (const overlay of OVERLAYS) {
       const k = readYaml<Kustomization>(join(kubernetesDir, "overlays", overlay, "kustomization.yaml"));
-      expect(k.resources, overlay).toContain("../../base");
+      expect(k.bases, overlay).toContain("../../base");
     }
     expect(readdirSync(join(kubernetesDir, "overlays")).sort()).toEqual([...OVERLAYS].sort());
   });
