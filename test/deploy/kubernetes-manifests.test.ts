@@ -54,11 +54,25 @@ interface Kustomization {
   resources?: string[];
   patchesStrategicMerge?: string[];
   patchesJson6902?: { target: { group?: string; version: string; kind: string; name: string }; path?: string; patch?: string }[];
-  configMapGenerator?: { files?: string[] }[];
+  configMapGenerator?: { name: string; files?: string[] }[];
   secretGenerator?: { files?: string[]; env?: string }[];
 }
 
 const kubernetesDir = deployPath("kubernetes");
+const kustomizationOf = (folder: string) => readYaml<Kustomization>(join(kubernetesDir, folder, "kustomization.yaml"));
+/** The objects each overlay renders, committed: whichever kubectl renders them is held to it. */
+const OBJECTS_FILE = join(root, "test", "deploy", "kubernetes-objects.yaml");
+
+/**
+ * The fields of a kustomization that kustomize v2.0.3 reads, the one in kubectl 1.14 to 1.20
+ * (Debian 12's kubernetes-client is 1.20); it fails on any other (v5's `patches:`, `labels:`, …),
+ * and v5 still reads all of these, some of them with a deprecation warning.
+ */
+const KUSTOMIZE_V2_FIELDS = [
+  "apiVersion", "kind", "namePrefix", "nameSuffix", "namespace", "commonLabels", "commonAnnotations",
+  "patchesStrategicMerge", "patchesJson6902", "images", "vars", "resources", "crds", "bases",
+  "configMapGenerator", "secretGenerator", "generatorOptions", "configurations",
+];
 const OVERLAYS = ["local", "production"] as const;
 const CONFIG_FILE = "tiermesh.yaml";
 const CONFIG_MOUNT = "/etc/tiermesh";
@@ -145,17 +159,34 @@ describe("deploy/kubernetes: the kustomizations", () => {
 
   it.each(folders)("%s names every file of its folder (and of its subfolders), and only files that exist", (folder) => {
     const dir = join(kubernetesDir, folder);
-    const k = readYaml<Kustomization>(join(dir, "kustomization.yaml"));
+    const k = kustomizationOf(folder);
     const named = filesNamedBy(k);
     for (const f of named) expect(existsSync(join(dir, f)) && statSync(join(dir, f)).isFile(), `${folder}: ${f} is a file`).toBe(true);
     const files = filesUnder(dir).filter((f) => f !== "kustomization.yaml");
     expect([...new Set(named.filter((f) => !f.startsWith("../")))].sort()).toEqual(files.sort());
   });
 
+  it.each(folders)("%s keeps to the fields and forms that kubectl 1.20's kustomize (v2.0.3) reads, as v5 does", (folder) => {
+    // kubectl 1.20's kustomize reads only files under resources: (a directory goes under bases:),
+    // patches only from files (no inline patch:), and a JSON patch's target names one object.
+    const dir = join(kubernetesDir, folder);
+    const k = kustomizationOf(folder);
+    expect(Object.keys(k).filter((f) => !KUSTOMIZE_V2_FIELDS.includes(f)), `${folder}: fields kustomize v2.0.3 does not know`).toEqual([]);
+    for (const r of k.resources ?? []) expect(statSync(join(dir, r)).isFile(), `${folder}: resources: ${r} is a file (a directory goes under bases:)`).toBe(true);
+    for (const b of k.bases ?? []) expect(existsSync(join(dir, b, "kustomization.yaml")), `${folder}: bases: ${b} is a kustomization`).toBe(true);
+    for (const p of k.patchesStrategicMerge ?? []) expect(typeof p === "string" && !p.includes("\n"), `${folder}: a strategic merge patch from a file`).toBe(true);
+    for (const p of k.patchesJson6902 ?? []) {
+      const where = `${folder}: JSON patch of ${p.target.kind} ${p.target.name}`;
+      expect(p.patch, `${where} is read from a file`).toBeUndefined();
+      expect(p.path, `${where} names its file`).toBeTruthy();
+      expect(p.target.version && p.target.kind, `${where} names a version and kind`).toBeTruthy();
+      expect(p.target.name, `${where} names one object, not a pattern`).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+    }
+  });
+
   it("has overlays that build on the base, and a base that no overlay leaves out", () => {
     for (const overlay of OVERLAYS) {
-      const k = readYaml<Kustomization>(join(kubernetesDir, "overlays", overlay, "kustomization.yaml"));
-      expect(k.bases, overlay).toContain("../../base");
+      expect(kustomizationOf(`overlays/${overlay}`).bases ?? [], `${overlay}: bases`).toContain("../../base");
     }
     expect(readdirSync(join(kubernetesDir, "overlays")).sort()).toEqual([...OVERLAYS].sort());
   });
@@ -165,6 +196,16 @@ describe.each(OVERLAYS)("deploy/kubernetes/overlays/%s, as kubectl kustomize ren
   let r: Rendered;
   beforeAll(() => {
     r = new Rendered(kustomize(join(kubernetesDir, "overlays", overlay)));
+  });
+
+  it("renders the objects test/deploy/kubernetes-objects.yaml lists, in its order, whichever kubectl renders it", () => {
+    const generated = (kustomizationOf(`overlays/${overlay}`).configMapGenerator ?? []).map((g) => g.name);
+    const listed = r.objects.map((o) => {
+      const base = generated.find((g) => o.kind === "ConfigMap" && new RegExp(`^${g}-[a-z0-9]{10}$`).test(o.metadata.name));
+      const name = base ? `${base}-<hash>` : o.metadata.name;
+      return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${name}`;
+    });
+    expect(listed, `the objects of overlays/${overlay} (update test/deploy/kubernetes-objects.yaml along with a manifest)`).toEqual(readYaml<Record<string, string[]>>(OBJECTS_FILE)[overlay]);
   });
 
   it("renders objects that are valid against the Kubernetes schema, all in the tiermesh namespace", async () => {
