@@ -37,12 +37,14 @@ export function kustomize(dir: string): K8sObject[] {
 }
 
 /**
- * Why a render may have failed when kubectl is older than 1.21, whose kustomize (v2) knows
- * neither `patches:` nor directories under `resources:`; Debian 12's kubernetes-client is 1.20.
+ * Why a render may have failed with kubectl 1.20 or older: Debian 12's kubernetes-client is
+ * 1.20, whose kustomize (v2.0.3) fails on fields and forms that later ones added (`patches:`,
+ * a directory under `resources:`, an inline patch), which these kustomizations keep away from.
  */
 function tooOld(): string {
   const run = spawnSync(KUBECTL, ["version", "--client", "-o", "json"], { encoding: "utf8" });
   const minor = Number(/"minor":\s*"(\d+)/.exec(run.stdout ?? "")?.[1]);
   if (!(minor < 21)) return "";
-  return `\n(kubectl 1.${minor} embeds a kustomize too old for these overlays: install kubectl 1.21 or later, or set TIERMESH_KUBECTL to one)`;
+  if (minor < 14) return `\n(kubectl 1.${minor} has no kustomize: install kubectl 1.14 or later, or set TIERMESH_KUBECTL to one)`;
+  return `\n(kubectl 1.${minor} embeds kustomize v2.0.3: keep deploy/kubernetes to what it reads, a directory under \`bases:\` and patches from files under \`patchesJson6902:\` or \`patchesStrategicMerge:\`, as README's Deployment section says)`;
 }
