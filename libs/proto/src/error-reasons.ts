@@ -21,6 +21,12 @@ export const CONTEXT_LENGTH_EXCEEDED = "context-length-exceeded";
  */
 export const PROVIDER_RATE_LIMITED = "provider-rate-limited";
 
+/**
+ * The tenant has spent its budget for the period (RESOURCE_EXHAUSTED; HTTP 429 at the OpenAI edge,
+ * code `budget_exhausted`); the message names the budget. `retry-after` says when the period ends.
+ */
+export const BUDGET_EXHAUSTED = "budget-exhausted";
+
 /** Error metadata key: provider attempts an executor used before failing. */
 export const ATTEMPTS_HEADER = "tiermesh-attempts";
 
