@@ -32,3 +32,5 @@ export type {
   TierSloConfig,
 } from "./tier-schema.js";
 export { generateApiKey, hashApiKey } from "./api-key-hash.js";
+export { budgetOverrideSchema, budgetSchema, pacingStepSchema, type BudgetConfig, type BudgetOverride } from "./budget-schema.js";
+export { tenantBudget, type TenantBudget } from "./tenant-budget.js";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { budgetOverrideSchema, budgetSchema, type BudgetConfig } from "./budget-schema.js";
 import { identifier } from "./schema-parts.js";
 
 export const urgencies = ["interactive", "standard", "batch"] as const;
@@ -21,15 +22,34 @@ export const planSchema = z.strictObject({
       max_prompt_tokens: z.number().int().positive().default(128_000),
       requests_per_minute: z.number().int().positive().optional(),
       tokens_per_minute: z.number().int().positive().optional(),
+      /** Deprecated: read as `budget: { monthly_usd, on_exhausted: serve }` (no promotions once spent). */
       monthly_budget_usd: z.number().positive().optional(),
     })
     .prefault({}),
-});
+  /** Spend limits and pacing for each tenant of the plan. */
+  budget: budgetSchema.optional(),
+})
+  .superRefine((p, ctx) => {
+    if (p.budget && p.limits.monthly_budget_usd !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["limits", "monthly_budget_usd"], message: "set the budget in `budget.monthly_usd` only (limits.monthly_budget_usd is its older name)" });
+    }
+  })
+  .transform((p) => {
+    const legacy = p.limits.monthly_budget_usd;
+    if (p.budget || legacy === undefined) return { ...p, budget: p.budget as BudgetConfig | undefined };
+    // The older field only stopped promotions once spent; it keeps that meaning. It moves to
+    // `budget`, so the parsed plan validates again as it is (the classifier's policy document).
+    const { monthly_budget_usd: _moved, ...limits } = p.limits;
+    const budget: BudgetConfig = { monthly_usd: legacy, pacing: [], stop_promotions_at: 1, on_exhausted: "serve" };
+    return { ...p, limits, budget };
+  });
 
 export const tenantSchema = z.strictObject({
   plan: identifier,
   /** SHA-256 hex digests of the tenant's API keys; keys are never stored in clear. */
   api_key_sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/, "expected a SHA-256 hex digest")).default([]),
+  /** Overrides of the plan's budget for this tenant (any field). */
+  budget: budgetOverrideSchema.optional(),
 });
 
 export const ruleSchema = z.strictObject({

@@ -1,4 +1,4 @@
-import type { Config } from "@tiermesh/config";
+import { tenantBudget, type Config } from "@tiermesh/config";
 
 /**
  * Month-to-date spend per tenant as this router has seen it, to keep promotions (which
@@ -32,9 +32,7 @@ export class SpendLedger {
 
   /** The monthly budget of the tenant's plan; undefined for a plan without one or an unknown tenant. */
   budgetUsd(tenant: string): number | undefined {
-    const cfg = this.config();
-    const plan = Object.hasOwn(cfg.tenants, tenant) ? cfg.plans[cfg.tenants[tenant]!.plan] : undefined;
-    return plan?.limits.monthly_budget_usd;
+    return tenantBudget(this.config(), tenant)?.monthly_usd;
   }
 
   /** Every configured tenant's month-to-date spend here and its plan's budget, for metrics. */
