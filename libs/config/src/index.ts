@@ -34,3 +34,4 @@ export type {
 export { generateApiKey, hashApiKey } from "./api-key-hash.js";
 export { budgetOverrideSchema, budgetSchema, pacingStepSchema, type BudgetConfig, type BudgetOverride } from "./budget-schema.js";
 export { tenantBudget, type TenantBudget } from "./tenant-budget.js";
+export { ledgerSchema, type LedgerConfig } from "./ledger-schema.js";

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/ledger/v1/usage.proto.
  */
 export const file_tiermesh_ledger_v1_usage: GenFile = /*@__PURE__*/
-  fileDesc("Ch50aWVybWVzaC9sZWRnZXIvdjEvdXNhZ2UucHJvdG8SEnRpZXJtZXNoLmxlZGdlci52MSKCAwoLVXNhZ2VSZWNvcmQSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSDAoEdXNlchgDIAEoCRIMCgRwbGFuGAQgASgJEhYKDnJlcXVlc3RlZF90aWVyGAUgASgJEhMKC3NlcnZlZF90aWVyGAYgASgJEg0KBW1vZGVsGAcgASgJEhAKCHByb3ZpZGVyGAggASgJEhUKDXByb21wdF90b2tlbnMYCSABKA0SGQoRY29tcGxldGlvbl90b2tlbnMYCiABKA0SEAoIY29zdF91c2QYCyABKAESDwoHdHRmdF9tcxgMIAEoDRISCgpsYXRlbmN5X21zGA0gASgNEjEKB291dGNvbWUYDiABKA4yIC50aWVybWVzaC5sZWRnZXIudjEuVXNhZ2VPdXRjb21lEg8KB3JlYXNvbnMYDyADKAkSDQoFYXRfbXMYECABKAMSEgoKZXJyb3JfY29kZRgRIAEoCRIVCg1lbnRpdGxlZF90aWVyGBIgASgJIsgCCg5Vc2FnZUFnZ3JlZ2F0ZRIOCgZ0ZW5hbnQYASABKAkSDAoEdGllchgCIAEoCRIPCgdob3VyX21zGAMgASgDEhgKEGFwcGxpZWRfc2VxdWVuY2UYBCABKAQSEAoIcmVxdWVzdHMYBSABKAQSCgoCb2sYBiABKAQSDgoGZmFpbGVkGAcgASgEEhcKD3NlcnZlZF9lbnRpdGxlZBgIIAEoBBIUCgxtZXRfdHRmdF9zbG8YCSABKAQSFQoNcHJvbXB0X3Rva2VucxgKIAEoBBIZChFjb21wbGV0aW9uX3Rva2VucxgLIAEoBBIQCghjb3N0X3VzZBgMIAEoARIUCgx0dGZ0X2J1Y2tldHMYDSADKAQSFwoPbGF0ZW5jeV9idWNrZXRzGA4gAygEEg8KB3JlZnVzZWQYDyABKAQSDAoEcGxhbhgQIAEoCSqVAQoMVXNhZ2VPdXRjb21lEh0KGVVTQUdFX09VVENPTUVfVU5TUEVDSUZJRUQQABIUChBVU0FHRV9PVVRDT01FX09LEAESGAoUVVNBR0VfT1VUQ09NRV9GQUlMRUQQAhIZChVVU0FHRV9PVVRDT01FX1JFRlVTRUQQAxIbChdVU0FHRV9PVVRDT01FX0NBTkNFTExFRBAEYgZwcm90bzM");
+  fileDesc("Ch50aWVybWVzaC9sZWRnZXIvdjEvdXNhZ2UucHJvdG8SEnRpZXJtZXNoLmxlZGdlci52MSKCAwoLVXNhZ2VSZWNvcmQSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSDAoEdXNlchgDIAEoCRIMCgRwbGFuGAQgASgJEhYKDnJlcXVlc3RlZF90aWVyGAUgASgJEhMKC3NlcnZlZF90aWVyGAYgASgJEg0KBW1vZGVsGAcgASgJEhAKCHByb3ZpZGVyGAggASgJEhUKDXByb21wdF90b2tlbnMYCSABKA0SGQoRY29tcGxldGlvbl90b2tlbnMYCiABKA0SEAoIY29zdF91c2QYCyABKAESDwoHdHRmdF9tcxgMIAEoDRISCgpsYXRlbmN5X21zGA0gASgNEjEKB291dGNvbWUYDiABKA4yIC50aWVybWVzaC5sZWRnZXIudjEuVXNhZ2VPdXRjb21lEg8KB3JlYXNvbnMYDyADKAkSDQoFYXRfbXMYECABKAMSEgoKZXJyb3JfY29kZRgRIAEoCRIVCg1lbnRpdGxlZF90aWVyGBIgASgJIsgCCg5Vc2FnZUFnZ3JlZ2F0ZRIOCgZ0ZW5hbnQYASABKAkSDAoEdGllchgCIAEoCRIPCgdob3VyX21zGAMgASgDEhgKEGFwcGxpZWRfc2VxdWVuY2UYBCABKAQSEAoIcmVxdWVzdHMYBSABKAQSCgoCb2sYBiABKAQSDgoGZmFpbGVkGAcgASgEEhcKD3NlcnZlZF9lbnRpdGxlZBgIIAEoBBIUCgxtZXRfdHRmdF9zbG8YCSABKAQSFQoNcHJvbXB0X3Rva2VucxgKIAEoBBIZChFjb21wbGV0aW9uX3Rva2VucxgLIAEoBBIQCghjb3N0X3VzZBgMIAEoARIUCgx0dGZ0X2J1Y2tldHMYDSADKAQSFwoPbGF0ZW5jeV9idWNrZXRzGA4gAygEEg8KB3JlZnVzZWQYDyABKAQSDAoEcGxhbhgQIAEoCSJbCgpCdWRnZXRIb2xkEg0KBW1vbnRoGAEgASgJEgsKA2RheRgCIAEoCRIRCgltb250aF91c2QYAyABKAESDwoHZGF5X3VzZBgEIAEoARINCgVhdF9tcxgFIAEoAyKcAQoLQnVkZ2V0SG9sZHMSPQoHcm91dGVycxgBIAMoCzIsLnRpZXJtZXNoLmxlZGdlci52MS5CdWRnZXRIb2xkcy5Sb3V0ZXJzRW50cnkaTgoMUm91dGVyc0VudHJ5EgsKA2tleRgBIAEoCRItCgV2YWx1ZRgCIAEoCzIeLnRpZXJtZXNoLmxlZGdlci52MS5CdWRnZXRIb2xkOgI4ASqVAQoMVXNhZ2VPdXRjb21lEh0KGVVTQUdFX09VVENPTUVfVU5TUEVDSUZJRUQQABIUChBVU0FHRV9PVVRDT01FX09LEAESGAoUVVNBR0VfT1VUQ09NRV9GQUlMRUQQAhIZChVVU0FHRV9PVVRDT01FX1JFRlVTRUQQAxIbChdVU0FHRV9PVVRDT01FX0NBTkNFTExFRBAEYgZwcm90bzM");
 
 /**
  * One finished request, as the router appends it to the usage ledger: JetStream stream
@@ -155,6 +155,7 @@ export type UsageAggregate = Message<"tiermesh.ledger.v1.UsageAggregate"> & {
 
   /**
    * Highest ledger stream sequence applied; records at or below it are skipped.
+   * `requests` counts records that reached a tier (ok, failed or cancelled).
    *
    * @generated from field: uint64 applied_sequence = 4;
    */
@@ -217,7 +218,7 @@ export type UsageAggregate = Message<"tiermesh.ledger.v1.UsageAggregate"> & {
   latencyBuckets: bigint[];
 
   /**
-   * Requests refused before routing (budget); counted in `requests` and `failed`.
+   * Requests refused before any tier was called (budget); not in `requests`.
    *
    * @generated from field: uint64 refused = 15;
    */
@@ -235,6 +236,70 @@ export type UsageAggregate = Message<"tiermesh.ledger.v1.UsageAggregate"> & {
  */
 export const UsageAggregateSchema: GenMessage<UsageAggregate> = /*@__PURE__*/
   messageDesc(file_tiermesh_ledger_v1_usage, 1);
+
+/**
+ * What one router holds against a tenant's budget: its requests in flight (their estimated
+ * cost) and its finished requests not yet in the aggregates (their cost).
+ *
+ * @generated from message tiermesh.ledger.v1.BudgetHold
+ */
+export type BudgetHold = Message<"tiermesh.ledger.v1.BudgetHold"> & {
+  /**
+   * Month ("2026-11") and day ("2026-11-26", UTC) the amounts count against.
+   *
+   * @generated from field: string month = 1;
+   */
+  month: string;
+
+  /**
+   * @generated from field: string day = 2;
+   */
+  day: string;
+
+  /**
+   * @generated from field: double month_usd = 3;
+   */
+  monthUsd: number;
+
+  /**
+   * @generated from field: double day_usd = 4;
+   */
+  dayUsd: number;
+
+  /**
+   * Unix epoch milliseconds of the last write; holds not refreshed within the hold TTL are ignored.
+   *
+   * @generated from field: int64 at_ms = 5;
+   */
+  atMs: bigint;
+};
+
+/**
+ * Describes the message tiermesh.ledger.v1.BudgetHold.
+ * Use `create(BudgetHoldSchema)` to create a new message.
+ */
+export const BudgetHoldSchema: GenMessage<BudgetHold> = /*@__PURE__*/
+  messageDesc(file_tiermesh_ledger_v1_usage, 2);
+
+/**
+ * Key-value entry "<tenant>" of the budget holds bucket: every router's hold, by router id.
+ * Routers change it with compare-and-set on the entry's revision.
+ *
+ * @generated from message tiermesh.ledger.v1.BudgetHolds
+ */
+export type BudgetHolds = Message<"tiermesh.ledger.v1.BudgetHolds"> & {
+  /**
+   * @generated from field: map<string, tiermesh.ledger.v1.BudgetHold> routers = 1;
+   */
+  routers: { [key: string]: BudgetHold };
+};
+
+/**
+ * Describes the message tiermesh.ledger.v1.BudgetHolds.
+ * Use `create(BudgetHoldsSchema)` to create a new message.
+ */
+export const BudgetHoldsSchema: GenMessage<BudgetHolds> = /*@__PURE__*/
+  messageDesc(file_tiermesh_ledger_v1_usage, 3);
 
 /**
  * How a finished request ended, as the ledger counts it.
