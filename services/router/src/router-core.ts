@@ -1,7 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import type { Config } from "@tiermesh/config";
+import { TierLadder, type Config } from "@tiermesh/config";
 import {
+  BUDGET_EXHAUSTED,
+  ERROR_REASON_HEADER,
+  RETRY_AFTER_HEADER,
   ExecuteStreamResponseSchema,
   type CompleteResponse,
   type CompletionInput,
@@ -9,15 +13,20 @@ import {
   type ExecuteStreamResponse,
   type TierExecutorService,
   type ToolCallDelta,
+  type UsageRecord,
 } from "@tiermesh/proto";
+import { dayEnd, monthEnd } from "@tiermesh/ledger";
 import type { CompiledPolicy, ModelEntry } from "@tiermesh/policy";
 import { deadlineFrom, HedgeBudget } from "@tiermesh/runtime";
 import type { ApiKeyAuth } from "./api-key-auth.js";
 import { promptTokensOf, type ContextFit } from "./context-fit.js";
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
-import { RouteRequest } from "./route-request.js";
+import { RouteRequest, type RouteRequestDeps } from "./route-request.js";
 import type { RoutingPolicy } from "./routing-policy.js";
-import type { SpendLedger } from "./spend-ledger.js";
+import type { BudgetGuard } from "./budget-guard.js";
+import type { BudgetVerdict } from "./budget-verdict.js";
+import { estimateCostUsd } from "./cost-estimate.js";
+import { failedRecord } from "./usage-record.js";
 import { raceTiers, type TierCalls } from "./tier-race.js";
 
 export interface RouterCoreDeps {
@@ -31,8 +40,12 @@ export interface RouterCoreDeps {
   policy: RoutingPolicy;
   /** Fits the routing plan to the tiers' context windows. */
   context: ContextFit;
-  /** Month-to-date spend, so tenants over budget are not promoted. */
-  spend: SpendLedger;
+  /** Budgets: reserves each request's estimated cost and says what the tenant's spend allows. */
+  budget?: BudgetGuard | undefined;
+  /** Receives the usage record of every finished request (the ledger). */
+  usage?: ((record: UsageRecord) => void) | undefined;
+  /** Output tokens assumed for a request without max_tokens when reserving budget. */
+  estimateOutputTokens?: number | undefined;
   /** Learns from every executor call, for when tier status is stale. */
   passive: PassiveTierBreaker;
   defaultTimeoutMs: number;
@@ -60,8 +73,12 @@ export type StreamEvent = { case: "delta"; value: string } | { case: "toolCall";
  */
 export class RouterCore {
   private readonly calls: TierCalls;
+  private readonly ladder: TierLadder;
+  private readonly requestDeps: RouteRequestDeps;
 
   constructor(private readonly deps: RouterCoreDeps) {
+    this.ladder = new TierLadder(deps.tiers);
+    this.requestDeps = { ...deps, unrecorded: (id, tenant) => deps.budget?.release(id, tenant) };
     const budgets = new Map(Object.entries(deps.tiers).map(([name, t]) => [name, new HedgeBudget(t.hedge.max_extra_ratio)]));
     this.calls = {
       open: (tier, request, options, streamed) => {
@@ -76,7 +93,7 @@ export class RouterCore {
   }
 
   async complete(call: RouteCall): Promise<CompleteResponse> {
-    const r = this.prepare(call);
+    const r = await this.prepare(call);
     try {
       for await (const event of raceTiers(r, this.calls, true)) {
         if (event.case === "done") return r.respond(event.value, event.tierAttempts, event.value.content, event.ttftUs);
@@ -88,7 +105,7 @@ export class RouterCore {
   }
 
   async *completeStream(call: RouteCall): AsyncGenerator<StreamEvent> {
-    const r = this.prepare(call);
+    const r = await this.prepare(call);
     try {
       for await (const event of raceTiers(r, this.calls, false)) {
         if (event.case === "delta" || event.case === "toolCall") yield event;
@@ -117,7 +134,7 @@ export class RouterCore {
     return client;
   }
 
-  private prepare(call: RouteCall): RouteRequest {
+  private async prepare(call: RouteCall): Promise<RouteRequest> {
     const { deps } = this;
     const started = performance.now();
     const deadline = deadlineFrom(call.timeoutMs, deps.defaultTimeoutMs);
@@ -126,15 +143,40 @@ export class RouterCore {
     const input = call.input;
     if (!input) throw new ConnectError("input: required", Code.InvalidArgument);
     const classification = this.policyNow()(tenant, input, Math.max(0, deadline - Date.now()));
+    const id = randomUUID();
+    const usage = { tenant, user: input.user, plan: classification.plan, entitledTier: classification.tier, requestedTier: classification.tier };
+    let { tier, minTier, maxTier } = classification;
+    const paced: string[] = [];
+    let verdict: BudgetVerdict | undefined;
+    if (deps.budget) {
+      const outputTokens = input.maxTokens || (deps.estimateOutputTokens ?? 1_024);
+      verdict = await deps.budget.admit(id, tenant, () => estimateCostUsd(deps.tiers, this.ladder, maxTier, classification.promptTokens, outputTokens));
+      if (verdict?.refuse) {
+        const err = budgetRefusal(verdict.refuse);
+        deps.usage?.(failedRecord({ requestId: id, ...usage }, err, [...classification.reasons, verdict.refuse.message], performance.now() - started, true));
+        throw err;
+      }
+      const cap = verdict?.maxTier;
+      if (cap) {
+        if (this.ladder.above(tier, cap.tier)) {
+          tier = cap.tier;
+          paced.push(`${cap.why} (entitled to ${classification.tier})`);
+        }
+        if (this.ladder.above(maxTier, cap.tier)) maxTier = cap.tier;
+        if (this.ladder.above(minTier, cap.tier)) minTier = cap.tier;
+      }
+    }
+    usage.requestedTier = tier;
     const plan = deps.policy.plan({
-      tier: classification.tier,
-      minTier: classification.minTier,
-      maxTier: classification.maxTier,
+      tier,
+      minTier,
+      maxTier,
       userKey: `${tenant}:${input.user}`,
       anonymous: input.user === "",
-      overBudget: deps.spend.overBudget(tenant),
+      overBudget: verdict?.noPromotion,
     });
-    const range = { requested: classification.tier, minTier: classification.minTier, maxTier: classification.maxTier };
+    plan.reasons.unshift(...paced);
+    const range = { requested: tier, minTier, maxTier };
     const prompt = promptTokensOf(classification, input.messages.map((m) => m.content));
     const demand = { prompt, askedMaxTokens: input.maxTokens, tenant };
     let fitted;
@@ -142,6 +184,7 @@ export class RouterCore {
       fitted = deps.context.plan(plan.tiers, range, demand);
     } catch (cause) {
       plan.done();
+      deps.budget?.release(id, tenant);
       throw cause;
     }
     const context = { fit: deps.context, range, demand };
@@ -152,9 +195,17 @@ export class RouterCore {
     const forward = () => controller.abort(call.signal.reason);
     call.signal.addEventListener("abort", forward, { once: true });
     const release = () => call.signal.removeEventListener("abort", forward);
-    const init = { tenant, input, classification, plan: routed, deadline, signal: controller.signal, started, release, context };
-    return new RouteRequest(deps, init);
+    const init = { id, usage, tenant, input, classification, plan: routed, deadline, signal: controller.signal, started, release, context };
+    return new RouteRequest(this.requestDeps, init);
   }
+}
+
+/** RESOURCE_EXHAUSTED naming the budget, with Retry-After at the end of its period (HTTP 429 at the edge). */
+function budgetRefusal(refuse: NonNullable<BudgetVerdict["refuse"]>): ConnectError {
+  const now = Date.now();
+  const end = refuse.period === "day" ? dayEnd(now) : monthEnd(now);
+  const metadata = new Headers({ [ERROR_REASON_HEADER]: BUDGET_EXHAUSTED, [RETRY_AFTER_HEADER]: String(Math.ceil((end - now) / 1_000)) });
+  return new ConnectError(refuse.message, Code.ResourceExhausted, metadata);
 }
 
 async function* unaryAsStream(response: Promise<ExecuteResponse>): AsyncGenerator<ExecuteStreamResponse> {

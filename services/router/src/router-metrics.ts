@@ -4,12 +4,15 @@ import type { TierView } from "./tier-view.js";
 import type { TierStatusTable } from "./tier-status-table.js";
 import type { PolicySubscription } from "./policy-subscription.js";
 import type { RoutingPolicy } from "./routing-policy.js";
-import type { SpendLedger } from "./spend-ledger.js";
+import { tenantBudget, type Config } from "@tiermesh/config";
+import type { BudgetGuard } from "./budget-guard.js";
 
 export interface RouterMetrics {
   readonly registry: Registry;
   /** Counts a finished request. `served` is empty when it failed. */
   request(requested: string, served: string, code: string, seconds: number): void;
+  /** Counts a usage record the ledger buffer refused. */
+  ledgerDropped(): void;
 }
 
 export interface RouterMetricsSources {
@@ -19,7 +22,10 @@ export interface RouterMetricsSources {
   view: (tier: string) => TierView;
   natsConnected: () => boolean;
   classifierPolicy: PolicySubscription;
-  spend: SpendLedger;
+  budget: Pick<BudgetGuard, "spentUsd">;
+  /** The config in force (tenants and their budgets). */
+  config: () => Pick<Config, "plans" | "tenants">;
+  ledger: { readonly bufferedCount: number };
 }
 
 /** The router's Prometheus metrics: traffic by requested and served tier, and what it believes of each tier. */
@@ -101,23 +107,40 @@ export function createRouterMetrics(sources: RouterMetricsSources): RouterMetric
   });
   new Gauge({
     name: "tiermesh_router_tenant_spend_usd",
-    help: "Month-to-date spend per tenant on requests this router served, in US dollars (sum over routers for the tenant's total)",
+    help: "Month-to-date spend per tenant in US dollars as this router sees it: the shared usage aggregates plus its own requests not aggregated yet (every router shows the tenant's total: take the max, not the sum)",
     labelNames: ["tenant"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const t of sources.spend.tenants()) this.set({ tenant: t.tenant }, t.spentUsd);
+      for (const tenant of Object.keys(sources.config().tenants)) this.set({ tenant }, sources.budget.spentUsd(tenant));
     },
   });
   new Gauge({
     name: "tiermesh_router_tenant_monthly_budget_usd",
-    help: "Monthly budget of the tenant's plan (limits.monthly_budget_usd), for tenants whose plan has one; over it, promotions stop",
+    help: "Monthly budget of the tenant (its plan's budget.monthly_usd or its own override), for tenants that have one",
     labelNames: ["tenant"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const t of sources.spend.tenants()) if (t.budgetUsd !== undefined) this.set({ tenant: t.tenant }, t.budgetUsd);
+      const config = sources.config();
+      for (const tenant of Object.keys(config.tenants)) {
+        const usd = tenantBudget(config, tenant)?.monthly_usd;
+        if (usd !== undefined) this.set({ tenant }, usd);
+      }
     },
+  });
+  new Gauge({
+    name: "tiermesh_router_ledger_buffered",
+    help: "Usage records accepted and not yet stored by JetStream (retried until they are)",
+    registers: [registry],
+    collect() {
+      this.set(sources.ledger.bufferedCount);
+    },
+  });
+  const ledgerDropped = new Counter({
+    name: "tiermesh_router_ledger_dropped_total",
+    help: "Usage records refused because the ledger buffer (ledger.max_buffered) was full while JetStream could not store them",
+    registers: [registry],
   });
   return {
     registry,
@@ -125,5 +148,6 @@ export function createRouterMetrics(sources: RouterMetricsSources): RouterMetric
       requests.inc({ requested_tier: requested, served_tier: served, code });
       if (served) duration.observe({ served_tier: served }, seconds);
     },
+    ledgerDropped: () => ledgerDropped.inc(),
   };
 }

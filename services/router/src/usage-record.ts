@@ -1,0 +1,47 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, type ConnectError } from "@connectrpc/connect";
+import { UsageOutcome, UsageRecordSchema, type CompleteResponse, type UsageRecord } from "@tiermesh/proto";
+
+/** Who asked and what they were entitled to: the part of a usage record known before routing. */
+export interface UsageHeader {
+  requestId: string;
+  tenant: string;
+  user: string;
+  plan: string;
+  /** The tier the plan and rules gave the request, before budget pacing. */
+  entitledTier: string;
+  /** The tier it was routed at (after budget pacing). */
+  requestedTier: string;
+}
+
+const ms = (us: bigint | undefined) => Math.round(Number(us ?? 0n) / 1_000);
+
+/** The ledger record of a request that was answered. */
+export function answeredRecord(h: UsageHeader, res: CompleteResponse, atMs = Date.now()): UsageRecord {
+  return create(UsageRecordSchema, {
+    ...h,
+    servedTier: res.routing?.servedTier ?? "",
+    model: res.model,
+    provider: res.provider,
+    promptTokens: res.usage?.promptTokens ?? 0,
+    completionTokens: res.usage?.completionTokens ?? 0,
+    costUsd: res.costUsd,
+    ttftMs: ms(res.timings?.ttftUs),
+    latencyMs: ms(res.timings?.totalUs),
+    outcome: UsageOutcome.OK,
+    reasons: res.routing?.reasons ?? [],
+    atMs: BigInt(atMs),
+  });
+}
+
+/** The ledger record of a request that failed (or was refused before any tier was called). */
+export function failedRecord(h: UsageHeader, err: ConnectError, reasons: string[], latencyMs: number, refused = false, atMs = Date.now()): UsageRecord {
+  return create(UsageRecordSchema, {
+    ...h,
+    latencyMs: Math.round(latencyMs),
+    outcome: refused ? UsageOutcome.REFUSED : err.code === Code.Canceled ? UsageOutcome.CANCELLED : UsageOutcome.FAILED,
+    errorCode: Code[err.code] ?? "",
+    reasons,
+    atMs: BigInt(atMs),
+  });
+}
