@@ -3,7 +3,8 @@ import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
 import type { Transport } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
-import { HealthMonitorService, TierState, type TierStatusEvent } from "@tiermesh/proto";
+import { HealthMonitorService, ReportService, TierState, type TierStatusEvent } from "@tiermesh/proto";
+import { judgeByConfig, LedgerAggregator, openAggregates } from "@tiermesh/ledger";
 import { createMetricsRegistry, createRpcServer, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { decodeOutcomes, NatsLink, openStatusBucket, readStatuses, subjects } from "@tiermesh/tier-status";
 import { AlertWebhook } from "./alert-webhook.js";
@@ -12,6 +13,7 @@ import { LeaderLease } from "./leader-lease.js";
 import { registerMonitorMetrics } from "./monitor-metrics.js";
 import { registerProbeMetrics } from "./probe-metrics.js";
 import { createHealthMonitorService } from "./monitor-service.js";
+import { createReportService } from "./report-service.js";
 import { StatusBoard } from "./status-board.js";
 import { StatusPublisher } from "./status-publisher.js";
 import { TrafficCoverage } from "./traffic-coverage.js";
@@ -44,6 +46,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
   let board = new StatusBoard(config, { monitorId, firstSequence: BigInt(Date.now()) * 1000n });
   const coverage = new TrafficCoverage();
   let bucket: KV | undefined;
+  let aggregates: KV | undefined;
   let subscription: Subscription | undefined;
   const timers: NodeJS.Timeout[] = [];
   const hook = config.health_monitor.alert_webhook;
@@ -54,6 +57,12 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     name: `tiermesh-health-monitor-${monitorId}`,
     logger,
     onConnected(nc) {
+      if (!aggregates) {
+        openAggregates(nc, config.ledger.aggregates_bucket).then(
+          (kv) => (aggregates = kv),
+          (err: unknown) => logger.warn({ err }, "usage aggregates bucket unavailable"),
+        );
+      }
       subscription ??= nc.subscribe(subj.allOutcomes, {
         callback(err, msg) {
           if (err) return logger.warn({ err }, "outcome subscription error");
@@ -79,7 +88,12 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     leaseMs: config.health_monitor.lease_ms,
     logger,
     onChange(leader) {
-      if (!leader) return;
+      // The leader alone folds the usage ledger into the aggregates (see LedgerAggregator).
+      if (!leader) {
+        void aggregator.stop();
+        return;
+      }
+      if (link.connection) aggregator.start(link.connection);
       // Taking over: continue the sequence from what was last published, then say where every tier stands.
       void (async () => {
         if (bucket) {
@@ -89,6 +103,13 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
         for (const event of board.snapshot(Date.now())) emit(event, false);
       })();
     },
+  });
+  const aggregator = new LedgerAggregator({
+    subjectPrefix: config.nats.subject_prefix,
+    ledger: config.ledger,
+    judge: () => judgeByConfig(config),
+    logger,
+    mayWrite: () => lease.isLeader,
   });
   const publisher = new StatusPublisher(link, config.nats.subject_prefix, () => bucket, logger);
   const emit = (event: TierStatusEvent, change: boolean) => {
@@ -129,9 +150,9 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
   const rpc = createRpcServer({
     logger,
     metrics,
-    serviceNames: [HealthMonitorService.typeName],
+    serviceNames: [HealthMonitorService.typeName, ReportService.typeName],
     routes: (router, shutdownSignal) =>
-      router.service(
+      router.service(ReportService, createReportService({ aggregates: () => aggregates, config: () => config })).service(
         HealthMonitorService,
         createHealthMonitorService({
           snapshot: () => board.snapshot(Date.now()),
@@ -183,6 +204,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     async close() {
       for (const t of timers) clearInterval(t);
       prober.stop();
+      await aggregator.stop();
       await lease.stop();
       await rpc.close(2_000);
       subscription?.unsubscribe();
