@@ -107,7 +107,7 @@ export type UsageRecord = Message<"tiermesh.ledger.v1.UsageRecord"> & {
   atMs: bigint;
 
   /**
-   * Connect code name of a failed request ("unavailable", ...); empty when it succeeded.
+   * Code of a failed request ("Unavailable", "ResourceExhausted", ...); empty when it succeeded.
    *
    * @generated from field: string error_code = 17;
    */
