@@ -1,19 +1,13 @@
-import { dayOf, monthOf } from "./periods.js";
+import { periodsAt } from "./periods.js";
 import type { PeriodSpend } from "./spend-view.js";
 
-interface InFlight {
+interface Entry {
   tenant: string;
   atMs: number;
   usd: number;
-}
-
-interface Unaggregated {
-  tenant: string;
-  atMs: number;
-  usd: number;
-  /** Aggregate key the record counts under. */
-  key: string;
-  /** Stream sequence once stored. */
+  /** Finished: the aggregate key its record counts under. */
+  key?: string;
+  /** Stream sequence of its record once stored. */
   sequence?: bigint;
   /** When the aggregates were first seen to hold it. */
   seenAt?: number;
@@ -25,42 +19,53 @@ interface Unaggregated {
  * its record (plus a grace, so other routers' views of the aggregates catch up first).
  */
 export class OwnSpend {
-  private readonly inFlight = new Map<string, InFlight>();
-  private readonly unaggregated = new Map<string, Unaggregated>();
+  /** Per tenant, its entries by request id. */
+  private readonly byTenant = new Map<string, Map<string, Entry>>();
+  private readonly tenantOf = new Map<string, string>();
 
   constructor(private readonly graceMs = 2_000) {}
 
   begin(id: string, tenant: string, estimateUsd: number, atMs = Date.now()): void {
-    this.inFlight.set(id, { tenant, atMs, usd: estimateUsd });
+    const entries = this.byTenant.get(tenant) ?? new Map<string, Entry>();
+    entries.set(id, { tenant, atMs, usd: estimateUsd });
+    this.byTenant.set(tenant, entries);
+    this.tenantOf.set(id, tenant);
   }
 
   /** The request is over: its estimate gives way to its cost, counted until the aggregates hold it. */
   finish(id: string, key: string, costUsd: number, atMs = Date.now()): void {
-    const f = this.inFlight.get(id);
-    this.inFlight.delete(id);
-    if (f && costUsd > 0) this.unaggregated.set(id, { tenant: f.tenant, atMs, usd: costUsd, key });
+    const e = this.entry(id);
+    if (!e) return;
+    if (costUsd <= 0) return this.cancel(id);
+    Object.assign(e, { atMs, usd: costUsd, key });
   }
 
-  /** Drops an estimate without cost (the request never reached a tier). */
+  /** Drops a request's estimate without cost (it never reached a tier). */
   cancel(id: string): void {
-    this.inFlight.delete(id);
+    const tenant = this.tenantOf.get(id);
+    if (tenant === undefined) return;
+    this.tenantOf.delete(id);
+    const entries = this.byTenant.get(tenant)!;
+    entries.delete(id);
+    if (entries.size === 0) this.byTenant.delete(tenant);
   }
 
   /** The record of `id` was stored at `sequence`. */
   stored(id: string, sequence: number): void {
-    const u = this.unaggregated.get(id);
-    if (u) u.sequence = BigInt(sequence);
+    const e = this.entry(id);
+    if (e?.key !== undefined) e.sequence = BigInt(sequence);
   }
 
   /** Forgets costs the aggregates hold (by `appliedFor`) since at least the grace. Returns the tenants that changed. */
   settle(appliedFor: (key: string) => bigint, now = Date.now()): Set<string> {
     const changed = new Set<string>();
-    for (const [id, u] of this.unaggregated) {
-      if (u.sequence === undefined || appliedFor(u.key) < u.sequence) continue;
-      u.seenAt ??= now;
-      if (now - u.seenAt >= this.graceMs) {
-        this.unaggregated.delete(id);
-        changed.add(u.tenant);
+    for (const [tenant, entries] of this.byTenant) {
+      for (const [id, e] of entries) {
+        if (e.key === undefined || e.sequence === undefined || appliedFor(e.key) < e.sequence) continue;
+        e.seenAt ??= now;
+        if (now - e.seenAt < this.graceMs) continue;
+        this.cancel(id);
+        changed.add(tenant);
       }
     }
     return changed;
@@ -68,20 +73,24 @@ export class OwnSpend {
 
   /** This router's spend for the tenant not in the aggregates, in the month and day of `nowMs`. */
   spend(tenant: string, nowMs = Date.now()): PeriodSpend {
-    const month = monthOf(nowMs);
-    const day = dayOf(nowMs);
+    const { month, day } = periodsAt(nowMs);
     let monthUsd = 0;
     let dayUsd = 0;
-    for (const e of [...this.inFlight.values(), ...this.unaggregated.values()]) {
-      if (e.tenant !== tenant || monthOf(e.atMs) !== month) continue;
+    for (const e of this.byTenant.get(tenant)?.values() ?? []) {
+      if (e.atMs < month[0] || e.atMs >= month[1]) continue;
       monthUsd += e.usd;
-      if (dayOf(e.atMs) === day) dayUsd += e.usd;
+      if (e.atMs >= day[0] && e.atMs < day[1]) dayUsd += e.usd;
     }
     return { monthUsd, dayUsd };
   }
 
   /** Tenants this router holds anything for. */
   tenants(): Set<string> {
-    return new Set([...this.inFlight.values(), ...this.unaggregated.values()].map((e) => e.tenant));
+    return new Set(this.byTenant.keys());
+  }
+
+  private entry(id: string): Entry | undefined {
+    const tenant = this.tenantOf.get(id);
+    return tenant === undefined ? undefined : this.byTenant.get(tenant)?.get(id);
   }
 }

@@ -64,3 +64,20 @@ export function periodRange(period: string): { fromMs: number; toMs: number } {
   }
   throw new PeriodError(`period "${period}": expected a month (2026-11) or a day (2026-11-26)`);
 }
+
+/** Start of the month holding `ms`. */
+export function monthStart(ms: number): number {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+}
+
+/** Start of the day holding `ms`. */
+export function dayStart(ms: number): number {
+  const d = new Date(ms);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+}
+
+/** The month and day holding `ms`, as `[start, end)` ranges, for counting many timestamps against them. */
+export function periodsAt(ms: number): { month: [number, number]; day: [number, number] } {
+  return { month: [monthStart(ms), monthEnd(ms)], day: [dayStart(ms), dayEnd(ms)] };
+}

@@ -1,10 +1,9 @@
 import type { KV } from "@nats-io/kv";
 import { parseAggregateKey } from "./ledger-names.js";
-import { dayOf, monthOf } from "./periods.js";
+import { periodsAt } from "./periods.js";
 import { decodeAggregate } from "./usage-codec.js";
 
 interface KeySpend {
-  tenant: string;
   hourMs: number;
   costUsd: number;
   applied: bigint;
@@ -24,7 +23,8 @@ const DAY_MS = 86_400_000;
  * so a router can tell which of its own records the aggregates already count.
  */
 export class SpendView {
-  private readonly keys = new Map<string, KeySpend>();
+  /** Per tenant, its aggregates by key. */
+  private readonly tenants = new Map<string, Map<string, KeySpend>>();
   private stopWatch: (() => void) | undefined;
   private synced = false;
 
@@ -43,7 +43,7 @@ export class SpendView {
       try {
         for await (const e of iter) {
           if (e.operation === "PUT" && e.value.length > 0) this.apply(e.key, e.value);
-          else this.keys.delete(e.key);
+          else this.remove(e.key);
         }
       } catch (err) {
         onError?.(err);
@@ -59,33 +59,38 @@ export class SpendView {
   /** Applies one aggregate value (the watch does; tests may too). */
   apply(key: string, value: Uint8Array): void {
     const parts = parseAggregateKey(key);
-    if (!parts) return;
+    // Hours before last month no longer count against any budget.
+    if (!parts || parts.hourMs < Date.now() - 62 * DAY_MS) return;
     try {
       const a = decodeAggregate(value);
-      this.keys.set(key, { tenant: parts.tenant, hourMs: parts.hourMs, costUsd: a.costUsd, applied: a.appliedSequence });
+      const keys = this.tenants.get(parts.tenant) ?? new Map<string, KeySpend>();
+      keys.set(key, { hourMs: parts.hourMs, costUsd: a.costUsd, applied: a.appliedSequence });
+      this.tenants.set(parts.tenant, keys);
     } catch {
       // An unreadable value counts as none until the next write replaces it.
     }
-    // Hours before last month no longer count against any budget.
-    const old = Date.now() - 62 * DAY_MS;
-    if (parts.hourMs < old) this.keys.delete(key);
+  }
+
+  private remove(key: string): void {
+    const parts = parseAggregateKey(key);
+    if (parts) this.tenants.get(parts.tenant)?.delete(key);
   }
 
   /** The highest ledger sequence the aggregate under `key` has applied (0n: none). */
   appliedFor(key: string): bigint {
-    return this.keys.get(key)?.applied ?? 0n;
+    const parts = parseAggregateKey(key);
+    return (parts && this.tenants.get(parts.tenant)?.get(key)?.applied) ?? 0n;
   }
 
   /** The tenant's spend in the month and day holding `nowMs`, from the aggregates. */
   spend(tenant: string, nowMs = Date.now()): PeriodSpend {
-    const month = monthOf(nowMs);
-    const day = dayOf(nowMs);
+    const { month, day } = periodsAt(nowMs);
     let monthUsd = 0;
     let dayUsd = 0;
-    for (const k of this.keys.values()) {
-      if (k.tenant !== tenant || monthOf(k.hourMs) !== month) continue;
+    for (const k of this.tenants.get(tenant)?.values() ?? []) {
+      if (k.hourMs < month[0] || k.hourMs >= month[1]) continue;
       monthUsd += k.costUsd;
-      if (dayOf(k.hourMs) === day) dayUsd += k.costUsd;
+      if (k.hourMs >= day[0] && k.hourMs < day[1]) dayUsd += k.costUsd;
     }
     return { monthUsd, dayUsd };
   }

@@ -1,4 +1,5 @@
 import type { TenantBudget } from "@tiermesh/config";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { budgetVerdict } from "./budget-verdict.js";
 
@@ -50,5 +51,31 @@ describe("budgetVerdict", () => {
     const v = budgetVerdict(budget({ on_exhausted: "serve", pacing: [], stop_promotions_at: 1 }), spent(120), period);
     expect(v.refuse).toBeUndefined();
     expect(v.noPromotion).toBe("tenant acme has spent $120.00 (120%) of plan pro's monthly budget of $100.00 for 2026-11");
+  });
+});
+
+describe("budgetVerdict, for any budget and spend", () => {
+  const rank: Record<string, number> = { bronze: 1, silver: 2, gold: 3 };
+  const budgets = fc.record({
+    monthly: fc.double({ min: 1, max: 10_000, noNaN: true }),
+    stop: fc.double({ min: 0, max: 1, noNaN: true }),
+    steps: fc.array(fc.record({ at: fc.double({ min: 0.01, max: 0.99, noNaN: true }), max_tier: fc.constantFrom("bronze", "silver", "gold") }), { maxLength: 3 }),
+  });
+
+  it("never loosens as spend grows: refusal stays, promotions stay stopped, the tier cap only falls", () => {
+    fc.assert(
+      fc.property(budgets, fc.double({ min: 0, max: 2, noNaN: true }), fc.double({ min: 0, max: 2, noNaN: true }), (b, x, y) => {
+        // Pacing steps as a plan would write them: later steps cap lower.
+        const steps = [...b.steps].sort((p, q) => p.at - q.at).map((s, i, all) => ({ at: s.at, max_tier: all.slice(0, i + 1).reduce((lo, t) => (rank[t.max_tier]! < rank[lo]! ? t.max_tier : lo), "gold") }));
+        const tb = budget({ monthly_usd: b.monthly, stop_promotions_at: b.stop, pacing: steps });
+        const [lo, hi] = x <= y ? [x, y] : [y, x];
+        const a = budgetVerdict(tb, spent(lo * b.monthly), period);
+        const z = budgetVerdict(tb, spent(hi * b.monthly), period);
+        if (a.refuse) expect(z.refuse).toBeDefined();
+        if (a.noPromotion) expect(z.noPromotion).toBeDefined();
+        if (!z.refuse && a.maxTier) expect(rank[z.maxTier?.tier ?? "gold"]!).toBeLessThanOrEqual(rank[a.maxTier.tier]!);
+        if (hi >= 1) expect(z.refuse).toBeDefined();
+      }),
+    );
   });
 });

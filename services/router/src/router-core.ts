@@ -146,11 +146,13 @@ export class RouterCore {
     const id = randomUUID();
     const usage = { tenant, user: input.user, plan: classification.plan, entitledTier: classification.tier, requestedTier: classification.tier };
     let { tier, minTier, maxTier } = classification;
+    const prompt = promptTokensOf(classification, input.messages.map((m) => m.content));
     const paced: string[] = [];
     let verdict: BudgetVerdict | undefined;
     if (deps.budget) {
       const outputTokens = input.maxTokens || (deps.estimateOutputTokens ?? 1_024);
-      verdict = await deps.budget.admit(id, tenant, () => estimateCostUsd(deps.tiers, this.ladder, maxTier, classification.promptTokens, outputTokens));
+      // The prompt's upper bound (its UTF-8 length) rather than its count: no tokenizer on this path.
+      verdict = await deps.budget.admit(id, tenant, () => estimateCostUsd(deps.tiers, this.ladder, maxTier, prompt.bound, outputTokens));
       if (verdict?.refuse) {
         const err = budgetRefusal(verdict.refuse);
         deps.usage?.(failedRecord({ requestId: id, ...usage }, err, [...classification.reasons, verdict.refuse.message], performance.now() - started, true));
@@ -177,7 +179,6 @@ export class RouterCore {
     });
     plan.reasons.unshift(...paced);
     const range = { requested: tier, minTier, maxTier };
-    const prompt = promptTokensOf(classification, input.messages.map((m) => m.content));
     const demand = { prompt, askedMaxTokens: input.maxTokens, tenant };
     let fitted;
     try {
