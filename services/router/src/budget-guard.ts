@@ -1,4 +1,4 @@
-import { tenantBudget, type Config } from "@tiermesh/config";
+import { tenantBudget, type Config, type TenantBudget } from "@tiermesh/config";
 import { dayOf, monthOf, type BudgetHoldBoard, type OwnSpend, type PeriodSpend, type SpendView } from "@tiermesh/ledger";
 import { budgetVerdict, type BudgetVerdict } from "./budget-verdict.js";
 
@@ -21,6 +21,13 @@ export interface BudgetGuardDeps {
   holdTtlMs: number;
 }
 
+interface Waiting {
+  id: string;
+  estimateUsd: number;
+  budget: TenantBudget;
+  resolve: (verdict: BudgetVerdict) => void;
+}
+
 const add = (a: PeriodSpend, b: PeriodSpend): PeriodSpend => ({ monthUsd: a.monthUsd + b.monthUsd, dayUsd: a.dayUsd + b.dayUsd });
 const SYNC_MS = 250;
 
@@ -37,6 +44,7 @@ const SYNC_MS = 250;
  */
 export class BudgetGuard {
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly waiting = new Map<string, Waiting[]>();
   private readonly dirty = new Set<string>();
   private readonly written = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -60,40 +68,72 @@ export class BudgetGuard {
 
   /**
    * Reserves `estimate()` for request `id` and says what the tenant's budget allows;
-   * undefined when the tenant has no budget. A refused request holds nothing.
+   * undefined when the tenant has no budget. A refused request holds nothing. Requests of one
+   * tenant that arrive while a reservation for it is being written are decided together, in
+   * arrival order, in the next write: one compare-and-set per batch, not per request.
    */
-  async admit(id: string, tenant: string, estimate: () => number, now = Date.now()): Promise<BudgetVerdict | undefined> {
+  async admit(id: string, tenant: string, estimate: () => number): Promise<BudgetVerdict | undefined> {
     const budget = tenantBudget(this.deps.config(), tenant);
     if (!budget) return undefined;
     const estimateUsd = estimate();
+    return await new Promise<BudgetVerdict>((resolve) => {
+      const queue = this.waiting.get(tenant) ?? [];
+      queue.push({ id, estimateUsd, budget, resolve });
+      this.waiting.set(tenant, queue);
+      if (queue.length === 1) void this.serialize(tenant, () => this.decideWaiting(tenant));
+    });
+  }
+
+  /** Decides every request waiting for the tenant, in one reservation. */
+  private async decideWaiting(tenant: string): Promise<void> {
+    const batch = this.waiting.get(tenant) ?? [];
+    this.waiting.delete(tenant);
+    if (batch.length === 0) return;
     const { view, own } = this.deps;
+    const now = Date.now();
     const period = { month: monthOf(now), day: dayOf(now) };
-    return await this.serialize(tenant, async () => {
-      own.begin(id, tenant, estimateUsd, now);
-      // Spend before this request: what the aggregates show and what this router holds, less this request's estimate.
-      const before = (others: PeriodSpend) => add(add(view.spend(tenant, now), others), add(own.spend(tenant, now), { monthUsd: -estimateUsd, dayUsd: -estimateUsd }));
-      let verdict: BudgetVerdict | undefined;
-      const board = this.deps.holds();
-      if (board) {
-        try {
-          const reserved = board.reserve(
+    for (const w of batch) own.begin(w.id, tenant, w.estimateUsd, now);
+    const batchUsd = batch.reduce((sum, w) => sum + w.estimateUsd, 0);
+    // In arrival order, each on the spend before it: aggregates, other routers, this router
+    // (less the batch), and the estimates of the batch's requests admitted before it.
+    const decide = (others: PeriodSpend) => {
+      let spent = add(add(view.spend(tenant, now), others), add(own.spend(tenant, now), { monthUsd: -batchUsd, dayUsd: -batchUsd }));
+      let refusedUsd = 0;
+      const verdicts = batch.map((w) => {
+        const v = budgetVerdict(w.budget, spent, period);
+        if (v.refuse) refusedUsd += w.estimateUsd;
+        else spent = add(spent, { monthUsd: w.estimateUsd, dayUsd: w.estimateUsd });
+        return v;
+      });
+      const hold = add(own.spend(tenant, now), { monthUsd: -refusedUsd, dayUsd: -refusedUsd });
+      return { verdicts, hold, anyAdmitted: refusedUsd < batchUsd || batchUsd === 0 };
+    };
+    let decided: ReturnType<typeof decide> | undefined;
+    const board = this.deps.holds();
+    if (board) {
+      try {
+        await withTimeout(
+          board.reserve(
             tenant,
             (others) => {
-              verdict = budgetVerdict(budget, before(others), period);
-              return verdict.refuse ? undefined : { hold: own.spend(tenant, now) };
+              decided = decide(others);
+              return decided.anyAdmitted ? decided : undefined;
             },
             now,
-          );
-          await withTimeout(reserved, this.deps.reserveTimeoutMs ?? 1_000);
-          this.written.set(tenant, Date.now());
-        } catch (err) {
-          this.deps.logger.warn({ err, tenant }, "budget reservation failed; deciding on this router's view");
-          verdict = undefined;
-        }
+          ),
+          this.deps.reserveTimeoutMs ?? 1_000,
+        );
+        this.written.set(tenant, Date.now());
+      } catch (err) {
+        this.deps.logger.warn({ err, tenant }, "budget reservation failed; deciding on this router's view");
+        decided = undefined;
       }
-      verdict ??= budgetVerdict(budget, before({ monthUsd: 0, dayUsd: 0 }), period);
-      if (verdict.refuse) own.cancel(id);
-      return verdict;
+    }
+    decided ??= decide({ monthUsd: 0, dayUsd: 0 });
+    batch.forEach((w, i) => {
+      const verdict = decided!.verdicts[i]!;
+      if (verdict.refuse) own.cancel(w.id);
+      w.resolve(verdict);
     });
   }
 

@@ -25,7 +25,8 @@ export function budgetVerdict(budget: TenantBudget, spent: PeriodSpend, period: 
   const month = budget.monthly_usd !== undefined ? spent.monthUsd / budget.monthly_usd : 0;
   const day = budget.daily_usd !== undefined ? spent.dayUsd / budget.daily_usd : 0;
   const byDay = day > month;
-  const used = Math.max(month, day);
+  // Rounded: costs summed in floating point (ten times $0.10 is $0.9999999999999999) must reach the budget.
+  const used = Math.round(Math.max(month, day) * 1e9) / 1e9;
   const whose = budget.source === "tenant" ? `tenant ${budget.tenant}'s` : `plan ${budget.plan}'s`;
   const which = byDay
     ? `${whose} daily budget of ${usd(budget.daily_usd!)} for ${period.day}`
