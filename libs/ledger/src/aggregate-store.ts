@@ -31,11 +31,17 @@ export async function writeAggregate(kv: KV, key: string, aggregate: UsageAggreg
   }
 }
 
-/** Every aggregate in the bucket (optionally only keys matching `filter`, e.g. "acme.>"), by key. */
-export async function readAggregates(kv: KV, filter = ">"): Promise<Map<string, UsageAggregate>> {
+/**
+ * The aggregates in the bucket, by key: those matching `filter` (e.g. "acme.>"), and of hours
+ * in `[fromMs, toMs)` when given (only those are read).
+ */
+export async function readAggregates(kv: KV, filter = ">", hours?: { fromMs: number; toMs: number }): Promise<Map<string, UsageAggregate>> {
   const out = new Map<string, UsageAggregate>();
   const keys: string[] = [];
-  for await (const key of await kv.keys(filter)) if (parseAggregateKey(key)) keys.push(key);
+  for await (const key of await kv.keys(filter)) {
+    const k = parseAggregateKey(key);
+    if (k && (!hours || (k.hourMs >= hours.fromMs && k.hourMs < hours.toMs))) keys.push(key);
+  }
   for (const key of keys) {
     const { aggregate } = await readAggregate(kv, key);
     if (aggregate) out.set(key, aggregate);

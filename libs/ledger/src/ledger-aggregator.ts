@@ -45,7 +45,8 @@ const MAX_CAS_TRIES = 20;
  * key's records out of order would make the skip drop the older ones.)
  */
 export class LedgerAggregator {
-  private running = false;
+  /** The run that may go on; a stopped run sees another (or none) here and ends. */
+  private current: object | undefined;
   private loop: Promise<void> | undefined;
   private applied = 0;
 
@@ -57,29 +58,31 @@ export class LedgerAggregator {
   }
 
   start(nc: NatsConnection): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run(nc);
+    if (this.current) return;
+    const run = {};
+    this.current = run;
+    // A run still ending (stopped a moment ago) finishes before this one begins.
+    this.loop = (this.loop ?? Promise.resolve()).then(() => this.run(nc, run));
   }
 
   async stop(): Promise<void> {
-    this.running = false;
+    this.current = undefined;
     await this.loop;
-    this.loop = undefined;
   }
 
-  private async run(nc: NatsConnection): Promise<void> {
-    while (this.running && !nc.isClosed()) {
+  private async run(nc: NatsConnection, run: object): Promise<void> {
+    const running = () => this.current === run;
+    while (running() && !nc.isClosed()) {
       try {
-        await this.follow(nc);
+        await this.follow(nc, running);
       } catch (err) {
-        if (this.running) this.options.logger.warn({ err }, "ledger aggregation interrupted; starting again from the checkpoint");
+        if (running()) this.options.logger.warn({ err }, "ledger aggregation interrupted; starting again from the checkpoint");
       }
-      if (this.running) await new Promise((r) => setTimeout(r, RETRY_MS));
+      if (running()) await new Promise((r) => setTimeout(r, RETRY_MS));
     }
   }
 
-  private async follow(nc: NatsConnection): Promise<void> {
+  private async follow(nc: NatsConnection, running: () => boolean): Promise<void> {
     const { ledger, subjectPrefix } = this.options;
     await ensureLedgerStream(nc, subjectPrefix, ledger);
     const kv = await openAggregates(nc, ledger.aggregates_bucket);
@@ -100,11 +103,11 @@ export class LedgerAggregator {
     this.options.logger.info({ from: checkpoint.sequence + 1 }, "ledger aggregation following the stream");
     const consumer = await jetstream(nc).consumers.get(ledger.stream, AGGREGATOR_CONSUMER);
     let checkpointRevision = checkpoint.revision;
-    while (this.running) {
+    while (running()) {
       const messages: JsMsg[] = [];
       for await (const m of await consumer.fetch({ max_messages: batch, expires: 1_000 })) messages.push(m);
       if (messages.length === 0) continue;
-      if (!this.options.mayWrite()) throw new Error("no longer allowed to write aggregates");
+      if (!running() || !this.options.mayWrite()) throw new Error("no longer allowed to write aggregates");
       await this.apply(kv, messages);
       const last = messages.at(-1)!.seq;
       // Compare-and-set: a rebuild (which removes the checkpoint) in the meantime stops this loop.

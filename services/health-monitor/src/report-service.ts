@@ -36,11 +36,12 @@ export function reportRange(req: GetReportRequest, now = Date.now()): { fromMs: 
 export function createReportService(deps: ReportServiceDeps): ServiceImpl<typeof ReportService> {
   return {
     async getReport(req) {
+      if (req.tenant !== "" && !/^[a-z][a-z0-9_-]{0,62}$/.test(req.tenant)) throw new ConnectError("tenant: expected a tenant name", Code.InvalidArgument);
       const range = reportRange(req);
       const kv = deps.aggregates();
       if (!kv) throw new ConnectError("usage aggregates unavailable: NATS has not answered yet", Code.Unavailable);
       try {
-        const aggregates = await readAggregates(kv, req.tenant ? `${req.tenant}.>` : ">");
+        const aggregates = await readAggregates(kv, req.tenant ? `${req.tenant}.>` : ">", range);
         return buildReport(aggregates, deps.config(), { tenant: req.tenant, ...range });
       } catch (cause) {
         throw ConnectError.from(cause, Code.Unavailable);
