@@ -96,6 +96,19 @@ describe("usage ledger and SLA report, whole mesh", () => {
     expect(stdout).toMatch(/acme\s+enterprise\s+gold\s+20\s/);
     expect(stdout).toMatch(/acme: \$\d+\.\d{4} of \$1000\.0000 monthly budget/);
 
+    // Rebuilt from the stream, the aggregates say the same.
+    const rebuilt = await run(process.execPath, [cli, "ledger", "rebuild", "--config", m.file], {
+      cwd: root,
+      timeout: 20_000,
+      env: { ...process.env, TIERMESH_NATS_URL: m.mesh.natsUrl },
+    });
+    expect(rebuilt.stdout).toMatch(/^removed \d+ aggregate keys/);
+    const again = await until("the aggregates rebuilt", async () => {
+      const r = await reportJson(m.file);
+      return r.rows.find((row) => row.tier === "*")?.requests === 30 ? r : undefined;
+    });
+    expect(again.rows).toEqual(report.rows);
+
     // Kill the process holding the router (the launcher starts it again): the spend survives.
     // Each router counts its own records until the aggregates have held them a little while, then only the aggregates.
     await until("the router's spend settled on the aggregates", async () => {
