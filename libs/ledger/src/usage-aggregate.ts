@@ -56,6 +56,8 @@ export function applyRecord(agg: UsageAggregate, r: UsageRecord, sequence: bigin
     agg.refused += 1n;
     return true;
   }
+  // Invalid requests are the caller's doing: they count against no promise.
+  if (r.outcome === UsageOutcome.REJECTED) return true;
   agg.requests += 1n;
   if (r.outcome === UsageOutcome.OK) {
     agg.ok += 1n;

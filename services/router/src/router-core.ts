@@ -186,6 +186,8 @@ export class RouterCore {
     } catch (cause) {
       plan.done();
       deps.budget?.release(id, tenant);
+      const err = ConnectError.from(cause);
+      deps.usage?.(failedRecord({ requestId: id, ...usage }, err, [...classification.reasons, ...plan.reasons], performance.now() - started));
       throw cause;
     }
     const context = { fit: deps.context, range, demand };

@@ -14,6 +14,15 @@ export interface UsageHeader {
   requestedTier: string;
 }
 
+/** Codes that mean the request itself was wrong: not the tiers' failure. */
+const CALLER_CODES = new Set([Code.InvalidArgument, Code.NotFound, Code.PermissionDenied, Code.Unauthenticated, Code.FailedPrecondition, Code.OutOfRange]);
+
+function outcomeOf(err: ConnectError, refused: boolean): UsageOutcome {
+  if (refused) return UsageOutcome.REFUSED;
+  if (err.code === Code.Canceled) return UsageOutcome.CANCELLED;
+  return CALLER_CODES.has(err.code) ? UsageOutcome.REJECTED : UsageOutcome.FAILED;
+}
+
 const ms = (us: bigint | undefined) => Math.round(Number(us ?? 0n) / 1_000);
 
 /** The ledger record of a request that was answered. */
@@ -39,7 +48,7 @@ export function failedRecord(h: UsageHeader, err: ConnectError, reasons: string[
   return create(UsageRecordSchema, {
     ...h,
     latencyMs: Math.round(latencyMs),
-    outcome: refused ? UsageOutcome.REFUSED : err.code === Code.Canceled ? UsageOutcome.CANCELLED : UsageOutcome.FAILED,
+    outcome: outcomeOf(err, refused),
     errorCode: Code[err.code] ?? "",
     reasons,
     atMs: BigInt(atMs),
