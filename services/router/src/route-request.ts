@@ -259,7 +259,7 @@ export class RouteRequest {
     const u = this.init.usage;
     if (this.recorded || !u) return;
     this.recorded = true;
-    this.deps.usage?.(build({ requestId: this.id, ...u }));
+    this.deps.usage?.(build({ ...u, requestId: this.id }));
   }
 
   /** Releases what the routing plan held (promotion capacity). */

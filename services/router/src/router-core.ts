@@ -16,7 +16,7 @@ import {
   type UsageRecord,
 } from "@tiermesh/proto";
 import { dayEnd, monthEnd } from "@tiermesh/ledger";
-import type { CompiledPolicy, ModelEntry } from "@tiermesh/policy";
+import type { Classification, CompiledPolicy, ModelEntry } from "@tiermesh/policy";
 import { deadlineFrom, HedgeBudget } from "@tiermesh/runtime";
 import type { ApiKeyAuth } from "./api-key-auth.js";
 import { promptTokensOf, type ContextFit } from "./context-fit.js";
@@ -26,7 +26,7 @@ import type { RoutingPolicy } from "./routing-policy.js";
 import type { BudgetGuard } from "./budget-guard.js";
 import type { BudgetVerdict } from "./budget-verdict.js";
 import { estimateCostUsd } from "./cost-estimate.js";
-import { failedRecord } from "./usage-record.js";
+import { failedRecord, type UsageHeader } from "./usage-record.js";
 import { raceTiers, type TierCalls } from "./tier-race.js";
 
 export interface RouterCoreDeps {
@@ -62,6 +62,17 @@ export interface RouteCall {
   /** The caller's timeout, if any. */
   timeoutMs: number | undefined;
   signal: AbortSignal;
+}
+
+/** The tiers a request may use once its tenant's budget has had its say. */
+interface BudgetedRange {
+  tier: string;
+  minTier: string;
+  maxTier: string;
+  /** Reasons for a tier lowered by budget pacing. */
+  paced: string[];
+  /** Set when the budget stops promotions: why. */
+  noPromotion: string | undefined;
 }
 
 export type StreamEvent = { case: "delta"; value: string } | { case: "toolCall"; value: ToolCallDelta } | { case: "done"; value: CompleteResponse };
@@ -134,6 +145,35 @@ export class RouterCore {
     return client;
   }
 
+  /**
+   * What the tenant's budget makes of the classified range: refused (throws RESOURCE_EXHAUSTED,
+   * recorded), capped by a pacing step (the reason says so), or promotions stopped.
+   */
+  private async budgeted(id: string, classification: Classification, input: CompletionInput, promptBound: number, usage: UsageHeader, started: number): Promise<BudgetedRange> {
+    const { deps } = this;
+    const range: BudgetedRange = { tier: classification.tier, minTier: classification.minTier, maxTier: classification.maxTier, paced: [], noPromotion: undefined };
+    if (!deps.budget) return range;
+    const outputTokens = input.maxTokens || (deps.estimateOutputTokens ?? 1_024);
+    // The prompt's upper bound (its UTF-8 length) rather than its count: no tokenizer on this path.
+    const verdict = await deps.budget.admit(id, usage.tenant, () => estimateCostUsd(deps.tiers, this.ladder, range.maxTier, promptBound, outputTokens));
+    if (verdict?.refuse) {
+      const err = budgetRefusal(verdict.refuse);
+      deps.usage?.(failedRecord(usage, err, [...classification.reasons, verdict.refuse.message], performance.now() - started, true));
+      throw err;
+    }
+    const cap = verdict?.maxTier;
+    if (cap) {
+      if (this.ladder.above(range.tier, cap.tier)) {
+        range.tier = cap.tier;
+        range.paced.push(`${cap.why} (entitled to ${classification.tier})`);
+      }
+      if (this.ladder.above(range.maxTier, cap.tier)) range.maxTier = cap.tier;
+      if (this.ladder.above(range.minTier, cap.tier)) range.minTier = cap.tier;
+    }
+    range.noPromotion = verdict?.noPromotion;
+    return range;
+  }
+
   private async prepare(call: RouteCall): Promise<RouteRequest> {
     const { deps } = this;
     const started = performance.now();
@@ -144,30 +184,9 @@ export class RouterCore {
     if (!input) throw new ConnectError("input: required", Code.InvalidArgument);
     const classification = this.policyNow()(tenant, input, Math.max(0, deadline - Date.now()));
     const id = randomUUID();
-    const usage = { tenant, user: input.user, plan: classification.plan, entitledTier: classification.tier, requestedTier: classification.tier };
-    let { tier, minTier, maxTier } = classification;
+    const usage: UsageHeader = { requestId: id, tenant, user: input.user, plan: classification.plan, entitledTier: classification.tier, requestedTier: classification.tier };
     const prompt = promptTokensOf(classification, input.messages.map((m) => m.content));
-    const paced: string[] = [];
-    let verdict: BudgetVerdict | undefined;
-    if (deps.budget) {
-      const outputTokens = input.maxTokens || (deps.estimateOutputTokens ?? 1_024);
-      // The prompt's upper bound (its UTF-8 length) rather than its count: no tokenizer on this path.
-      verdict = await deps.budget.admit(id, tenant, () => estimateCostUsd(deps.tiers, this.ladder, maxTier, prompt.bound, outputTokens));
-      if (verdict?.refuse) {
-        const err = budgetRefusal(verdict.refuse);
-        deps.usage?.(failedRecord({ requestId: id, ...usage }, err, [...classification.reasons, verdict.refuse.message], performance.now() - started, true));
-        throw err;
-      }
-      const cap = verdict?.maxTier;
-      if (cap) {
-        if (this.ladder.above(tier, cap.tier)) {
-          tier = cap.tier;
-          paced.push(`${cap.why} (entitled to ${classification.tier})`);
-        }
-        if (this.ladder.above(maxTier, cap.tier)) maxTier = cap.tier;
-        if (this.ladder.above(minTier, cap.tier)) minTier = cap.tier;
-      }
-    }
+    const { tier, minTier, maxTier, paced, noPromotion } = await this.budgeted(id, classification, input, prompt.bound, usage, started);
     usage.requestedTier = tier;
     const plan = deps.policy.plan({
       tier,
@@ -175,7 +194,7 @@ export class RouterCore {
       maxTier,
       userKey: `${tenant}:${input.user}`,
       anonymous: input.user === "",
-      overBudget: verdict?.noPromotion,
+      overBudget: noPromotion,
     });
     plan.reasons.unshift(...paced);
     const range = { requested: tier, minTier, maxTier };
@@ -187,7 +206,7 @@ export class RouterCore {
       plan.done();
       deps.budget?.release(id, tenant);
       const err = ConnectError.from(cause);
-      deps.usage?.(failedRecord({ requestId: id, ...usage }, err, [...classification.reasons, ...plan.reasons], performance.now() - started));
+      deps.usage?.(failedRecord(usage, err, [...classification.reasons, ...plan.reasons], performance.now() - started));
       throw cause;
     }
     const context = { fit: deps.context, range, demand };
@@ -197,6 +216,8 @@ export class RouterCore {
     const controller = new AbortController();
     const forward = () => controller.abort(call.signal.reason);
     call.signal.addEventListener("abort", forward, { once: true });
+    // The caller may have gone while the budget was reserved.
+    if (call.signal.aborted) forward();
     const release = () => call.signal.removeEventListener("abort", forward);
     const init = { id, usage, tenant, input, classification, plan: routed, deadline, signal: controller.signal, started, release, context };
     return new RouteRequest(this.requestDeps, init);
