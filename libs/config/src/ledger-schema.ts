@@ -29,8 +29,6 @@ export const ledgerSchema = z.strictObject({
   max_buffered: z.number().int().positive().default(100_000),
   /** Longest time a record waits before it is sent. */
   flush_ms: positiveMs.default(100),
-  /** Output tokens assumed for a request without max_tokens when reserving budget for it. */
-  estimate_output_tokens: z.number().int().positive().default(1_024),
 });
 
 export type LedgerConfig = z.output<typeof ledgerSchema>;

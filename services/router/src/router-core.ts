@@ -44,8 +44,6 @@ export interface RouterCoreDeps {
   budget?: BudgetGuard | undefined;
   /** Receives the usage record of every finished request (the ledger). */
   usage?: ((record: UsageRecord) => void) | undefined;
-  /** Output tokens assumed for a request without max_tokens when reserving budget. */
-  estimateOutputTokens?: number | undefined;
   /** Learns from every executor call, for when tier status is stale. */
   passive: PassiveTierBreaker;
   defaultTimeoutMs: number;
@@ -153,9 +151,8 @@ export class RouterCore {
     const { deps } = this;
     const range: BudgetedRange = { tier: classification.tier, minTier: classification.minTier, maxTier: classification.maxTier, paced: [], noPromotion: undefined };
     if (!deps.budget) return range;
-    const outputTokens = input.maxTokens || (deps.estimateOutputTokens ?? 1_024);
     // The prompt's upper bound (its UTF-8 length) rather than its count: no tokenizer on this path.
-    const verdict = await deps.budget.admit(id, usage.tenant, () => estimateCostUsd(deps.tiers, this.ladder, range.maxTier, promptBound, outputTokens));
+    const verdict = await deps.budget.admit(id, usage.tenant, () => estimateCostUsd(deps.tiers, this.ladder, range.maxTier, usage.tenant, promptBound, input.maxTokens));
     if (verdict?.refuse) {
       const err = budgetRefusal(verdict.refuse);
       deps.usage?.(failedRecord(usage, err, [...classification.reasons, verdict.refuse.message], performance.now() - started, true));

@@ -125,7 +125,6 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       if (!ledger.append(record)) metrics.ledgerDropped();
       budget.finish(record.requestId, record.tenant, aggregateKeyOf(record), record.costUsd);
     },
-    estimateOutputTokens: config.ledger.estimate_output_tokens,
     passive,
     defaultTimeoutMs: config.router.default_timeout_ms,
     maxAttempts: config.router.max_attempts,
