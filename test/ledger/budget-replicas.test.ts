@@ -1,7 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "@tiermesh/config";
-import { judgeByConfig, LedgerAggregator } from "@tiermesh/ledger";
+import { buildReport, judgeByConfig, LedgerAggregator, openAggregates, readAggregates } from "@tiermesh/ledger";
 import { startNatsServer, type NatsServer } from "@tiermesh/process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, natsClient, quietLogger } from "../support/ledger-fixture.js";
@@ -10,6 +10,7 @@ import { apiKey, replicaConfig, startReplica, type Replica, type TierAnswers } f
 const plans = `
   tight: { default_tier: gold, max_tier: gold, budget: { monthly_usd: 1 } }
   paced: { default_tier: gold, max_tier: gold, budget: { monthly_usd: 1, stop_promotions_at: 0.3, pacing: [{ at: 0.5, max_tier: silver }] } }
+  roomy: { default_tier: gold, max_tier: gold, budget: { monthly_usd: 1000 } }
 `;
 // A request with max_tokens 100 is estimated at $0.10 (100 tokens at gold's $1000/Mtok); gold costs
 // exactly that, silver half.
@@ -29,7 +30,7 @@ describe("budgets across router replicas (real nats-server; routers in this proc
   beforeAll(async () => {
     nats = await startNatsServer();
     nc = await natsClient(nats.url);
-    config = replicaConfig(nats.url, { plans, tenants: ["racer:tight", "thrifty:paced"] });
+    config = replicaConfig(nats.url, { plans, tenants: ["racer:tight", "thrifty:paced", "steady:roomy"] });
     aggregator = new LedgerAggregator({ subjectPrefix: config.nats.subject_prefix, ledger: config.ledger, judge: () => judgeByConfig(config), logger: quietLogger, mayWrite: () => true });
     aggregator.start(nc);
     replicas.push(await startReplica(config, answers), await startReplica(config, answers));
@@ -112,4 +113,23 @@ describe("budgets across router replicas (real nats-server; routers in this proc
     await eventually(() => Math.abs(replicas[0]!.server.budget.spentUsd("thrifty") - before) < 1e-9, 10_000, "spend after restart");
     await expect(replicas[0]!.client.complete(...ask("thrifty"))).rejects.toMatchObject({ code: Code.ResourceExhausted });
   });
+
+  it("NATS restarted with usage records in flight: none lost, none counted twice", async () => {
+    let charged = 0;
+    const serve = async (n: number) => {
+      for (let i = 0; i < n; i++) charged += (await replicas[i % 2]!.client.complete(...ask("steady"))).costUsd;
+    };
+    await serve(10);
+    await nats.stop();
+    // Requests go on while NATS is away; their records wait in the routers' buffers.
+    await serve(10);
+    expect(replicas.reduce((n, r) => n + r.server.ledger.bufferedCount, 0)).toBeGreaterThan(0);
+    await nats.start();
+    await eventually(() => replicas.every((r) => r.server.ledger.bufferedCount === 0), 20_000, "buffers drained");
+    const kv = await openAggregates(nc, config.ledger.aggregates_bucket);
+    const total = async () => buildReport(await readAggregates(kv, "steady.>"), config, { tenant: "steady", fromMs: 0, toMs: Date.now() + 3_600_000 }).rows.find((r) => r.tier === "*");
+    await eventually(async () => (await total())?.requests === 20n, 20_000, "every record aggregated");
+    expect((await total())!.costUsd).toBeCloseTo(charged, 9);
+    await eventually(() => replicas.every((r) => Math.abs(r.server.budget.spentUsd("steady") - charged) < 1e-9), 10_000, "routers see the spend");
+  }, 60_000);
 });
