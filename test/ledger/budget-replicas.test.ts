@@ -103,6 +103,14 @@ describe("budgets across router replicas (real nats-server; routers in this proc
     expect(body.error.type).toBe("insufficient_quota");
     expect(body.error.code).toBe("insufficient_quota");
     expect(body.error.message).toMatch(/^budget exhausted: tenant thrifty has spent \$1\.00 \(100%\) of plan paced's monthly budget of \$1\.00 for \d{4}-\d{2}$/);
+    // A streamed request is refused the same way, before any event.
+    const streamed = await fetch(`${a!.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${apiKey("thrifty")}` },
+      body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "hi" }], max_tokens: 100, stream: true }),
+    });
+    expect(streamed.status).toBe(429);
+    expect(((await streamed.json()) as { error: { code: string } }).error.code).toBe("insufficient_quota");
   });
 
   it("a router restarted mid-month keeps the tenant's spend (from the shared aggregates)", async () => {
