@@ -61,13 +61,22 @@ export class LedgerAggregator {
     if (this.current) return;
     const run = {};
     this.current = run;
-    // A run still ending (stopped a moment ago) finishes before this one begins.
-    this.loop = (this.loop ?? Promise.resolve()).then(() => this.run(nc, run));
+    this.loop = this.run(nc, run);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the run, waiting up to `waitMs` for it to end. A run stuck in a fetch (NATS away)
+   * may end later, but never writes again: every write first checks that its run is current,
+   * and a new run starts over from the checkpoint in stream order, so the two cannot drop or
+   * double any record (see the class comment).
+   */
+  async stop(waitMs = 3_000): Promise<void> {
     this.current = undefined;
-    await this.loop;
+    const loop = this.loop;
+    this.loop = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([loop, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+    clearTimeout(timer);
   }
 
   private async run(nc: NatsConnection, run: object): Promise<void> {
@@ -108,16 +117,17 @@ export class LedgerAggregator {
       for await (const m of await consumer.fetch({ max_messages: batch, expires: 1_000 })) messages.push(m);
       if (messages.length === 0) continue;
       if (!running() || !this.options.mayWrite()) throw new Error("no longer allowed to write aggregates");
-      await this.apply(kv, messages);
+      await this.apply(kv, messages, running);
       const last = messages.at(-1)!.seq;
-      // Compare-and-set: a rebuild (which removes the checkpoint) in the meantime stops this loop.
+      // Compare-and-set: a rebuild (which removes the checkpoint) or another run in the meantime stops this one.
+      if (!running()) break;
       checkpointRevision =
         checkpointRevision === 0 ? await kv.create(CHECKPOINT_KEY, String(last)) : await kv.update(CHECKPOINT_KEY, String(last), checkpointRevision);
       for (const m of messages) m.ack();
     }
   }
 
-  private async apply(kv: KV, messages: JsMsg[]): Promise<void> {
+  private async apply(kv: KV, messages: JsMsg[], running: () => boolean): Promise<void> {
     const judge = this.options.judge();
     const byKey = new Map<string, { record: UsageRecord; sequence: bigint }[]>();
     for (const m of messages) {
@@ -136,7 +146,7 @@ export class LedgerAggregator {
     for (const [key, records] of byKey) {
       for (let tries = 0; ; tries++) {
         if (tries >= MAX_CAS_TRIES) throw new Error(`aggregate ${key}: too many concurrent writes`);
-        if (!this.options.mayWrite()) throw new Error("no longer allowed to write aggregates");
+        if (!running() || !this.options.mayWrite()) throw new Error("no longer allowed to write aggregates");
         const { aggregate, revision } = await readAggregate(kv, key);
         const next: UsageAggregate = aggregate ?? emptyAggregate(records[0]!.record);
         let changed = 0;

@@ -16,13 +16,15 @@ export interface LedgerWriterOptions {
   flushMs: number;
   /** Appends in flight at once. */
   maxInFlight?: number;
-  /** Called once a record is stored, with its stream sequence. */
-  onStored?: (record: UsageRecord, sequence: number) => void;
+  /** Called once a record is stored, with its request id and stream sequence. */
+  onStored?: (requestId: string, sequence: number) => void;
   onError?: (err: unknown) => void;
 }
 
+/** A record kept as its encoding only (what is sent), so the buffer costs about its wire size. */
 interface Pending {
-  record: UsageRecord;
+  requestId: string;
+  subject: string;
   bytes: Uint8Array;
   sending: boolean;
 }
@@ -77,7 +79,8 @@ export class LedgerWriter {
       this.dropped++;
       return false;
     }
-    this.pending.set(record.requestId, { record, bytes: encodeRecord(record), sending: false });
+    const subject = ledgerSubject(this.options.subjectPrefix, record.tenant);
+    this.pending.set(record.requestId, { requestId: record.requestId, subject, bytes: encodeRecord(record), sending: false });
     this.schedule(this.options.flushMs);
     return true;
   }
@@ -136,16 +139,12 @@ export class LedgerWriter {
   }
 
   private async send(js: JetStreamClient, p: Pending): Promise<void> {
-    const { record } = p;
     try {
-      const ack = await js.publish(ledgerSubject(this.options.subjectPrefix, record.tenant), p.bytes, {
-        msgID: record.requestId,
-        timeout: PUBLISH_TIMEOUT_MS,
-      });
-      this.pending.delete(record.requestId);
+      const ack = await js.publish(p.subject, p.bytes, { msgID: p.requestId, timeout: PUBLISH_TIMEOUT_MS });
+      this.pending.delete(p.requestId);
       this.stored++;
       this.retryMs = 0;
-      this.options.onStored?.(record, ack.seq);
+      this.options.onStored?.(p.requestId, ack.seq);
     } catch (err) {
       p.sending = false;
       this.options.onError?.(err);

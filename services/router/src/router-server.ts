@@ -91,7 +91,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     prepare: (nc) => ensureLedgerStream(nc, config.nats.subject_prefix, config.ledger),
     maxBuffered: config.ledger.max_buffered,
     flushMs: config.ledger.flush_ms,
-    onStored: (record, sequence) => own.stored(record.requestId, sequence),
+    onStored: (requestId, sequence) => own.stored(requestId, sequence),
     onError(err) {
       // Once per 10 s at most: while NATS is away every retry fails.
       if (Date.now() - lastLedgerError < 10_000) return;
