@@ -1,7 +1,7 @@
 /**
  * Fixed latency buckets (upper bounds, ms) for TTFT and latency in the hourly aggregates: about
  * 25% apart from 10 ms to 2 min, so a percentile read from them is within one bucket (≤25%) of
- * the true value, in 44 counters an aggregate can add up exactly (HDR histograms merge too, but
+ * the true value, in 42 counters an aggregate can add up exactly (HDR histograms merge too, but
  * their encoded form is several times larger for this range). The last counter is above 120 s.
  */
 export const LATENCY_BUCKETS_MS: readonly number[] = [
