@@ -132,6 +132,10 @@ describe("budgets across router replicas (real nats-server; routers in this proc
     // Requests go on while NATS is away; their records wait in the routers' buffers.
     await serve(10);
     expect(replicas.reduce((n, r) => n + r.server.ledger.bufferedCount, 0)).toBeGreaterThan(0);
+    // Budgets were decided on each router's own view meanwhile, and the metric says so.
+    expect(replicas.reduce((n, r) => n + r.server.budget.localDecisions, 0)).toBeGreaterThan(0);
+    const metrics = await (await fetch(`${replicas[0]!.url}/metrics`)).text();
+    expect(metrics).toMatch(/^tiermesh_router_budget_local_decisions_total\{[^}]*\} [1-9]/m);
     await nats.start();
     await eventually(() => replicas.every((r) => r.server.ledger.bufferedCount === 0), 20_000, "buffers drained");
     const kv = await openAggregates(nc, config.ledger.aggregates_bucket);

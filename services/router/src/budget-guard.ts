@@ -48,6 +48,7 @@ export class BudgetGuard {
   private readonly dirty = new Set<string>();
   private readonly written = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private local = 0;
 
   constructor(private readonly deps: BudgetGuardDeps) {}
 
@@ -59,6 +60,11 @@ export class BudgetGuard {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /** Batches decided on this router's view alone, because the shared holds did not answer. */
+  get localDecisions(): number {
+    return this.local;
   }
 
   /** Month-to-date spend of the tenant as this router knows it (aggregates + own). */
@@ -129,7 +135,10 @@ export class BudgetGuard {
         decided = undefined;
       }
     }
-    decided ??= decide({ monthUsd: 0, dayUsd: 0 });
+    if (!decided) {
+      this.local++;
+      decided = decide({ monthUsd: 0, dayUsd: 0 });
+    }
     batch.forEach((w, i) => {
       const verdict = decided!.verdicts[i]!;
       if (verdict.refuse) own.cancel(w.id);

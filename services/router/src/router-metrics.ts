@@ -22,7 +22,7 @@ export interface RouterMetricsSources {
   view: (tier: string) => TierView;
   natsConnected: () => boolean;
   classifierPolicy: PolicySubscription;
-  budget: Pick<BudgetGuard, "spentUsd">;
+  budget: Pick<BudgetGuard, "spentUsd" | "localDecisions">;
   /** The config in force (tenants and their budgets). */
   config: () => Pick<Config, "plans" | "tenants">;
   ledger: { readonly bufferedCount: number };
@@ -135,6 +135,15 @@ export function createRouterMetrics(sources: RouterMetricsSources): RouterMetric
     registers: [registry],
     collect() {
       this.set(sources.ledger.bufferedCount);
+    },
+  });
+  new Counter({
+    name: "tiermesh_router_budget_local_decisions_total",
+    help: "Budget decisions this router took on its own view because the shared budget holds did not answer (NATS away): across routers, spend may then pass a budget by more than one request per router",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.budget.localDecisions);
     },
   });
   const ledgerDropped = new Counter({
