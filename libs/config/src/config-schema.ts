@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { hostPort, httpUrl, identifier, positiveMs } from "./schema-parts.js";
+import { ledgerSchema } from "./ledger-schema.js";
 import { planSchema, ruleSchema, tenantSchema } from "./tenancy-schema.js";
 import { tierSchema } from "./tier-schema.js";
 import { checkReferences } from "./references.js";
@@ -131,6 +132,7 @@ export const configSchema = z
         })
         .prefault({}),
     }),
+    ledger: ledgerSchema.prefault({}),
     /** `tiermesh up` answers `tiermesh status` here with the processes it supervises. */
     launcher: serviceEndpoint.prefault({ listen: "127.0.0.1:7403" }),
     providers: z.record(identifier, providerSchema),

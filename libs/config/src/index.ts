@@ -34,3 +34,6 @@ export type {
 } from "./tier-schema.js";
 export { rateLimitsOf, type RateLimits } from "./rate-limits.js";
 export { generateApiKey, hashApiKey } from "./api-key-hash.js";
+export { budgetOverrideSchema, budgetSchema, pacingStepSchema, type BudgetConfig, type BudgetOverride } from "./budget-schema.js";
+export { tenantBudget, type TenantBudget } from "./tenant-budget.js";
+export { ledgerSchema, type LedgerConfig } from "./ledger-schema.js";

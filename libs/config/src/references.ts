@@ -52,10 +52,16 @@ export function checkReferences(cfg: Referenced, ctx: z.RefinementCtx): void {
     if (def !== undefined && max !== undefined && def > max) fail(["plans", name, "default_tier"], "default_tier ranks above max_tier");
     if (min !== undefined && max !== undefined && min > max) fail(["plans", name, "min_tier"], "min_tier ranks above max_tier");
     if (!plan.urgencies.includes(plan.default_urgency)) fail(["plans", name, "default_urgency"], "default_urgency is not in urgencies");
+    plan.budget?.pacing.forEach((step, i) => {
+      if (!has(cfg.tiers, step.max_tier)) fail(["plans", name, "budget", "pacing", i, "max_tier"], unknownTier(step.max_tier));
+    });
   }
   const keyOwners = new Map<string, string>();
   for (const [name, tenant] of Object.entries(cfg.tenants)) {
     if (!has(cfg.plans, tenant.plan)) fail(["tenants", name, "plan"], `unknown plan "${tenant.plan}"`);
+    tenant.budget?.pacing?.forEach((step, i) => {
+      if (!has(cfg.tiers, step.max_tier)) fail(["tenants", name, "budget", "pacing", i, "max_tier"], unknownTier(step.max_tier));
+    });
     tenant.api_key_sha256.forEach((h, i) => {
       const owner = keyOwners.get(h);
       if (owner !== undefined) fail(["tenants", name, "api_key_sha256", i], `key hash also belongs to tenant "${owner}"`);

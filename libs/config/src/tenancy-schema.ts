@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { budgetOverrideSchema, budgetSchema, type BudgetConfig } from "./budget-schema.js";
 import { identifier } from "./schema-parts.js";
 
 export const urgencies = ["interactive", "standard", "batch"] as const;
@@ -7,7 +8,7 @@ export type Urgency = z.output<typeof urgencySchema>;
 
 /**
  * Requests and tokens a tenant may use per minute, over a sliding minute, shared by every
- * router replica. Tokens are the prompt (counted as the classifier counts it) plus the
+ * router replica. Tokens are the prompt (estimated from its size: a token per 4 UTF-8 bytes) plus the
  * completion tokens the request may produce: its max_tokens (at most its tier's
  * max_tokens_cap), else `output_tokens_estimate`, else its tier's default_max_tokens.
  */
@@ -33,10 +34,27 @@ export const planSchema = z.strictObject({
     .strictObject({
       max_prompt_tokens: z.number().int().positive().default(128_000),
       ...rateLimitFields,
+      /** Deprecated: read as `budget: { monthly_usd, on_exhausted: serve }` (no promotions once spent). */
       monthly_budget_usd: z.number().positive().optional(),
     })
     .prefault({}),
-});
+  /** Spend limits and pacing for each tenant of the plan. */
+  budget: budgetSchema.optional(),
+})
+  .superRefine((p, ctx) => {
+    if (p.budget && p.limits.monthly_budget_usd !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["limits", "monthly_budget_usd"], message: "set the budget in `budget.monthly_usd` only (limits.monthly_budget_usd is its older name)" });
+    }
+  })
+  .transform((p) => {
+    const legacy = p.limits.monthly_budget_usd;
+    if (p.budget || legacy === undefined) return { ...p, budget: p.budget as BudgetConfig | undefined };
+    // The older field only stopped promotions once spent; it keeps that meaning. It moves to
+    // `budget`, so the parsed plan validates again as it is (the classifier's policy document).
+    const { monthly_budget_usd: _moved, ...limits } = p.limits;
+    const budget: BudgetConfig = { monthly_usd: legacy, pacing: [], stop_promotions_at: 1, on_exhausted: "serve" };
+    return { ...p, limits, budget };
+  });
 
 export const tenantSchema = z.strictObject({
   plan: identifier,
@@ -44,6 +62,8 @@ export const tenantSchema = z.strictObject({
   api_key_sha256: z.array(z.string().regex(/^[0-9a-f]{64}$/, "expected a SHA-256 hex digest")).default([]),
   /** This tenant's own rate limits; each one set replaces its plan's. */
   limits: z.strictObject(rateLimitFields).optional(),
+  /** Overrides of the plan's budget for this tenant (any field). */
+  budget: budgetOverrideSchema.optional(),
 });
 
 export const ruleSchema = z.strictObject({

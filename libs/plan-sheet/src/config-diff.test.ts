@@ -69,14 +69,14 @@ describe("config diff", () => {
     });
     const after = edited((raw) => {
       raw.plans.pro.limits.requests_per_minute = 900;
-      raw.plans.pro.limits.monthly_budget_usd = 500;
+      raw.plans.pro.budget.monthly_usd = 800;
       raw.tenants.acme = { plan: "pro", limits: { tokens_per_minute: 500_000 } };
       raw.tenants.beta = { plan: "pro" };
     });
     const s = subjects(before, after);
     expect(s["plan pro (tenants: acme, beta)"]).toEqual([
       "requests per minute: 600 requests per minute → 900 requests per minute",
-      expect.stringMatching(/^monthly budget: \$200\.00 a month: .* → \$500\.00 a month: /),
+      expect.stringMatching(/^budget: \$500\.00 a month and \$50\.00 a day .* → \$800\.00 a month and \$50\.00 a day /),
     ]);
     // The plan's own changes are said once, under the plan; the tenant's own limit under the tenant.
     expect(s["tenant acme"]).toEqual(["tokens per minute: 200,000 tokens per minute → 500,000 tokens per minute (the tenant's own limit)"]);

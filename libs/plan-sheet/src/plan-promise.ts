@@ -1,4 +1,4 @@
-import { rateLimitsOf, TierLadder, type Config, type PlanConfig, type RateLimits, type Urgency } from "@tiermesh/config";
+import { rateLimitsOf, tenantBudget, TierLadder, type BudgetConfig, type Config, type PlanConfig, type RateLimits, type Urgency } from "@tiermesh/config";
 import { rulePromises, type RulePromise } from "./rule-promise.js";
 import { tierPromise, type TierPromise } from "./tier-promise.js";
 
@@ -19,7 +19,8 @@ export interface PlanPromise {
   limits: RateLimits;
   /** Which limits the tenant sets itself (the rest are the plan's). */
   ownLimits: readonly ("requestsPerMinute" | "tokensPerMinute" | "outputTokensEstimate")[];
-  monthlyBudgetUsd: number | undefined;
+  /** Spend per tenant and what happens as it nears it (for a tenant: with its own overrides). */
+  budget: BudgetConfig | undefined;
   /** The tiers the plan may be served on, highest first. */
   tiers: TierPromise[];
 }
@@ -66,7 +67,7 @@ export function planPromise(config: Config, plan: string, tenant?: string): Plan
     rules: rulePromises(config, plan, tenant, ladder),
     limits,
     ownLimits,
-    monthlyBudgetUsd: p.limits.monthly_budget_usd,
+    budget: tenant === undefined ? p.budget : tenantBudget(config, tenant),
     tiers: inRange.map((t) => tierPromise(config, ladder, t, { plan: p, floor, defaultTier: p.default_tier })),
   };
 }

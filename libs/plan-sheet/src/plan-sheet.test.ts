@@ -62,10 +62,10 @@ describe("plan sheet of the example config", () => {
     const pro = section(md, "pro");
     expect(pro).toContain("600 requests per minute.");
     expect(pro).toContain("200,000 tokens per minute: a request counts its prompt and its max_tokens, or 256 tokens (the tiers' default max_tokens) when it sets none.");
-    expect(pro).toContain("$200.00 a month: once the month's spend reaches it, requests are no longer promoted");
+    expect(pro).toContain("$500.00 a month and $50.00 a day of spend per tenant (UTC calendar month and day; the nearer to its budget counts): from 80% of it, requests are no longer promoted");
     expect(section(md, "free")).toContain("or 500 tokens when it sets none.");
     expect(section(md, "enterprise")).toContain("No limit on requests per minute.");
-    expect(section(md, "enterprise")).toContain("No monthly budget.");
+    expect(section(md, "enterprise")).toContain("No budget.");
   });
 });
 
@@ -97,7 +97,7 @@ describe("plan sheet follows the config", () => {
     );
     const pro = section(md, "pro");
     expect(pro).toContain(
-      "| silver | promoted to gold (up to 30% of its capacity, while the monthly budget is not spent); otherwise stay on silver | promoted to gold (up to 30% of its capacity, while the monthly budget is not spent); otherwise served by bronze |",
+      "| silver | promoted to gold (up to 30% of its capacity, while the budget allows promotions); otherwise stay on silver | promoted to gold (up to 30% of its capacity, while the budget allows promotions); otherwise served by bronze |",
     );
     // The free plan's ceiling is silver: nothing to promote to.
     expect(section(md, "free")).toContain("| silver | stay on silver (no higher tier within the plan's ceiling to promote to) |");

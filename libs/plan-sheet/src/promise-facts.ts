@@ -36,7 +36,7 @@ export function promiseFacts(p: PlanPromise): Map<string, string> {
   facts.set("requests per minute", rpmWords(p.limits) + own("requestsPerMinute"));
   facts.set("tokens per minute", tpmWords(p.limits) + own("tokensPerMinute"));
   if (p.limits.tokensPerMinute !== undefined) facts.set("output tokens counted without max_tokens", outputEstimateWords(p.limits, p.tiers) + own("outputTokensEstimate"));
-  facts.set("monthly budget", budgetWords(p));
+  facts.set("budget", budgetWords(p));
   for (const t of p.tiers) {
     const at = (what: string) => `tier ${t.tier}: ${what}`;
     facts.set(at("time to first token"), ttftObjective(t));

@@ -36,7 +36,7 @@ export function moveWords(tier: string, move: TierMove, down: boolean): string {
   if (move.kind === "fallback") return move.chain.length > 0 ? `served by ${chainWords(move.chain)}` : `stay on ${tier} (no tier below it within the plan)`;
   const otherwise = down ? (move.otherwise.length > 0 ? `served by ${chainWords(move.otherwise)}` : `stay on ${tier}`) : `stay on ${tier}`;
   if (move.to === undefined) return `${otherwise} (no higher tier within the plan's ceiling to promote to)`;
-  const budget = move.budgetGated ? ", while the monthly budget is not spent" : "";
+  const budget = move.budgetGated ? ", while the budget allows promotions" : "";
   return `promoted to ${move.to} (up to ${percent(move.share)} of its capacity${budget}); otherwise ${otherwise}`;
 }
 
@@ -62,10 +62,21 @@ export function outputEstimateWords(l: RateLimits, tiers: readonly TierPromise[]
     : `the tier's default max_tokens (${tiers.map((t) => `${t.tier} ${count(t.defaultMaxTokens)}`).join(", ")})`;
 }
 
-export const budgetWords = (p: PlanPromise): string =>
-  p.monthlyBudgetUsd === undefined
-    ? "no monthly budget"
-    : `${usd(p.monthlyBudgetUsd)} a month: once the month's spend reaches it, requests are no longer promoted to a higher tier (they are still served on their own tier); no pacing`;
+/** The budget in words: how much per month and day, and what happens as spend nears it. */
+export function budgetWords(p: PlanPromise): string {
+  const b = p.budget;
+  if (!b || (b.monthly_usd === undefined && b.daily_usd === undefined)) return "no budget";
+  const amounts = [b.monthly_usd !== undefined ? `${usd(b.monthly_usd)} a month` : "", b.daily_usd !== undefined ? `${usd(b.daily_usd)} a day` : ""].filter(Boolean);
+  const steps: string[] = [];
+  if (b.stop_promotions_at < 1) steps.push(`from ${percent(b.stop_promotions_at)} of it, requests are no longer promoted to a higher tier`);
+  for (const s of [...b.pacing].sort((x, y) => x.at - y.at)) steps.push(`from ${percent(s.at)}, they are served on ${s.max_tier} at most`);
+  steps.push(
+    b.on_exhausted === "refuse"
+      ? "at 100%, requests are refused (HTTP 429, insufficient_quota) until the period ends"
+      : `at 100%, requests are no longer promoted${b.stop_promotions_at < 1 ? "" : " to a higher tier"} (they are still served on their own tier)`,
+  );
+  return `${amounts.join(" and ")} of spend per tenant (UTC calendar ${amounts.length > 1 ? "month and day; the nearer to its budget counts" : b.monthly_usd !== undefined ? "month" : "day"}): ${steps.join("; ")}`;
+}
 
 export const rangeWords = (p: PlanPromise): string => `${p.floor} to ${p.ceiling} (default ${p.defaultTier})`;
 

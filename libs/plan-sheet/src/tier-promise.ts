@@ -62,7 +62,7 @@ export function tierPromise(config: Config, ladder: TierLadder, tier: string, ra
     if (action === "fallback") return { kind: "fallback", chain };
     const up = routing.promote_to ?? ladder.names[ladder.names.indexOf(tier) - 1];
     const to = up !== undefined && rank(up) <= rank(range.plan.max_tier) ? up : undefined;
-    return { kind: "promote", to, share: routing.promote_share, budgetGated: range.plan.limits.monthly_budget_usd !== undefined, otherwise: chain };
+    return { kind: "promote", to, share: routing.promote_share, budgetGated: range.plan.budget !== undefined, otherwise: chain };
   };
   const roles: TierPromise["roles"] = [];
   if (tier === range.plan.max_tier) roles.push("ceiling");

@@ -46,7 +46,9 @@ export function policyDocument(config: Config): PolicyDocument {
     tiers: Object.fromEntries(
       Object.entries(config.tiers).map(([name, t]) => [name, { rank: t.rank, models: t.models.map((m) => ({ model: m.model, provider: m.provider })) }]),
     ),
-    plans: config.plans,
+    // Budgets are the routers' business (read from their own config) and stay out, so routers
+    // of a release before budgets existed still accept the document.
+    plans: Object.fromEntries(Object.entries(config.plans).map(([name, plan]) => [name, { ...plan, budget: undefined }])),
     tenants: Object.fromEntries(Object.entries(config.tenants).map(([name, t]) => [name, { plan: t.plan }])),
     rules: config.classifier.rules,
   };

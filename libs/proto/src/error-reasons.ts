@@ -32,6 +32,12 @@ export const TENANT_RATE_LIMITED = "tenant-rate-limited";
 /** Error metadata key: which of the tenant's limits refused the request (`requests_per_minute`, `tokens_per_minute`). */
 export const RATE_LIMIT_HEADER = "tiermesh-rate-limit";
 
+/**
+ * The tenant has spent its budget for the period (RESOURCE_EXHAUSTED; HTTP 429 at the OpenAI edge,
+ * code `budget_exhausted`); the message names the budget. `retry-after` says when the period ends.
+ */
+export const BUDGET_EXHAUSTED = "budget-exhausted";
+
 /** Error metadata key: provider attempts an executor used before failing. */
 export const ATTEMPTS_HEADER = "tiermesh-attempts";
 

@@ -9,12 +9,15 @@ export * from "./gen/tiermesh/health/v1/tier_status_pb.js";
 export * from "./gen/tiermesh/health/v1/health_monitor_pb.js";
 export * from "./gen/tiermesh/launcher/v1/launcher_pb.js";
 export * from "./gen/tiermesh/limits/v1/usage_pb.js";
+export * from "./gen/tiermesh/ledger/v1/usage_pb.js";
+export * from "./gen/tiermesh/ledger/v1/report_pb.js";
 export * from "./gen/grpc/health/v1/health_pb.js";
 // Both reflection versions name their messages alike, so each stays in its own namespace.
 export * as reflectionV1 from "./gen/grpc/reflection/v1/reflection_pb.js";
 export * as reflectionV1alpha from "./gen/grpc/reflection/v1alpha/reflection_pb.js";
 export {
   ATTEMPTS_HEADER,
+  BUDGET_EXHAUSTED,
   CONTEXT_LENGTH_EXCEEDED,
   DEPLOYMENT_COOLING,
   MODEL_NOT_FOUND,

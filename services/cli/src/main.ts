@@ -7,13 +7,15 @@ import { configDiffCommand, configDiffUsage } from "./commands/config-diff.js";
 import { drill, drillUsage } from "./commands/drill.js";
 import { explain, explainUsage } from "./commands/explain.js";
 import { keygen, keygenUsage } from "./commands/keygen.js";
+import { ledger, ledgerUsage } from "./commands/ledger.js";
+import { report, reportUsage } from "./commands/report.js";
 import { plans, plansUsage } from "./commands/plans.js";
 import { run, runUsage } from "./commands/run.js";
 import { status, statusUsage } from "./commands/status.js";
 import { up, upUsage } from "./commands/up.js";
 import { UsageError } from "./usage-error.js";
 
-const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${keygenUsage}`, `  ${explainUsage}`, `  ${drillUsage}`, `  ${plansUsage}`, `  ${configDiffUsage}`].join("\n");
+const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${reportUsage}`, `  ${ledgerUsage}`, `  ${keygenUsage}`, `  ${explainUsage}`, `  ${drillUsage}`, `  ${plansUsage}`, `  ${configDiffUsage}`].join("\n");
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -33,6 +35,15 @@ async function main(argv: string[]): Promise<void> {
     case "watch": {
       const { values } = parseArgs({ args: rest, options: { config: { type: "string" } } });
       return status(values.config ?? "deploy/tiermesh.example.yaml", command === "watch");
+    }
+    case "report": {
+      const s = { type: "string" } as const;
+      const { values } = parseArgs({ args: rest, options: { config: s, tenant: s, period: s, from: s, to: s, format: s } });
+      return report(values);
+    }
+    case "ledger": {
+      const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { config: { type: "string" } } });
+      return ledger(positionals[0], values.config);
     }
     case "keygen":
       return keygen(rest[0]);

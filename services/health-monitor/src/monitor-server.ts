@@ -3,7 +3,8 @@ import type { KV } from "@nats-io/kv";
 import type { Subscription } from "@nats-io/transport-node";
 import type { Transport } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
-import { HealthMonitorService, TierState, type TierStatusEvent } from "@tiermesh/proto";
+import { HealthMonitorService, ReportService, TierState, type TierStatusEvent } from "@tiermesh/proto";
+import { judgeByConfig, LedgerAggregator, openAggregates } from "@tiermesh/ledger";
 import { createMetricsRegistry, createRpcServer, serverTracing, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { tracerFor, type SpanContext } from "@tiermesh/telemetry";
 import { decodeOutcomes, NatsLink, openStatusBucket, readStatuses, subjects } from "@tiermesh/tier-status";
@@ -16,6 +17,7 @@ import { registerMonitorMetrics } from "./monitor-metrics.js";
 import { registerSloMetrics } from "./slo-metrics.js";
 import { registerProbeMetrics } from "./probe-metrics.js";
 import { createHealthMonitorService } from "./monitor-service.js";
+import { createReportService } from "./report-service.js";
 import { StatusBoard } from "./status-board.js";
 import { StatusPublisher } from "./status-publisher.js";
 import { TrafficCoverage } from "./traffic-coverage.js";
@@ -50,6 +52,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
   let board = new StatusBoard(config, { monitorId, firstSequence: BigInt(Date.now()) * 1000n });
   const coverage = new TrafficCoverage();
   let bucket: KV | undefined;
+  let aggregates: KV | undefined;
   let subscription: Subscription | undefined;
   const timers: NodeJS.Timeout[] = [];
   const tracer = tracerFor("health-monitor");
@@ -75,6 +78,12 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     logger,
     onConnected(nc) {
       tierConsole.attach(nc);
+      if (!aggregates) {
+        openAggregates(nc, config.ledger.aggregates_bucket).then(
+          (kv) => (aggregates = kv),
+          (err: unknown) => logger.warn({ err }, "usage aggregates bucket unavailable"),
+        );
+      }
       subscription ??= nc.subscribe(subj.allOutcomes, {
         callback(err, msg) {
           if (err) return logger.warn({ err }, "outcome subscription error");
@@ -105,7 +114,12 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     leaseMs: config.health_monitor.lease_ms,
     logger,
     onChange(leader) {
-      if (!leader) return;
+      // The leader alone folds the usage ledger into the aggregates (see LedgerAggregator).
+      if (!leader) {
+        void aggregator.stop();
+        return;
+      }
+      if (link.connection) aggregator.start(link.connection);
       // Taking over: continue the sequence from what was last published, then say where every tier stands.
       void (async () => {
         if (bucket) {
@@ -116,6 +130,13 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
         for (const event of board.snapshot(Date.now())) emit(event, false);
       })();
     },
+  });
+  const aggregator = new LedgerAggregator({
+    subjectPrefix: config.nats.subject_prefix,
+    ledger: config.ledger,
+    judge: () => judgeByConfig(config),
+    logger,
+    mayWrite: () => lease.isLeader,
   });
   const publisher = new StatusPublisher(link, config.nats.subject_prefix, () => bucket, logger, tracer);
   const emit = (event: TierStatusEvent, change: boolean, causes: readonly SpanContext[] = []) => {
@@ -157,7 +178,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
   const rpc = createRpcServer({
     logger,
     metrics,
-    serviceNames: [HealthMonitorService.typeName],
+    serviceNames: [HealthMonitorService.typeName, ReportService.typeName],
     fallback(req, res) {
       if (tierConsole.handle(req, res)) return;
       res.writeHead(404, { "content-type": "text/plain" });
@@ -165,7 +186,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     },
     interceptors: serverTracing(tracer),
     routes: (router, shutdownSignal) =>
-      router.service(
+      router.service(ReportService, createReportService({ aggregates: () => aggregates, config: () => config })).service(
         HealthMonitorService,
         createHealthMonitorService({
           snapshot: () => board.snapshot(Date.now()),
@@ -221,6 +242,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
       for (const t of timers) clearInterval(t);
       prober.stop();
       tierConsole.close();
+      await aggregator.stop();
       await lease.stop();
       await rpc.close(2_000);
       subscription?.unsubscribe();

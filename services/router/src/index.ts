@@ -8,4 +8,5 @@ export { PassiveTierBreaker } from "./passive-tier-breaker.js";
 export { tierView, type TierView } from "./tier-view.js";
 export { userFraction } from "./user-hash.js";
 export { TierStatusTable, type TierStatusView } from "./tier-status-table.js";
-export { SpendLedger } from "./spend-ledger.js";
+export { BudgetGuard, type BudgetGuardDeps } from "./budget-guard.js";
+export { budgetVerdict, type BudgetVerdict } from "./budget-verdict.js";

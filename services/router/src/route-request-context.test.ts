@@ -16,7 +16,6 @@ import { describe, expect, it } from "vitest";
 import { ContextFit } from "./context-fit.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { RouteRequest } from "./route-request.js";
-import { SpendLedger } from "./spend-ledger.js";
 import { raceTiers, type TierCalls } from "./tier-race.js";
 
 // A tier that refuses a request for its length (the provider's context window is smaller than
@@ -79,7 +78,7 @@ function setup(planned: string[], maxTier: string, answers: Record<string, "refu
   const range = { requested: planned[0]!, minTier: "bronze", maxTier };
   const demand = { prompt: { bound: 24_000, over: (n: number) => 6_000 > n, count: () => 6_000 }, askedMaxTokens: 256, tenant: "acme" };
   const r = new RouteRequest(
-    { spend: new SpendLedger(() => ({ tenants: {}, plans: {} })), passive, maxAttempts: 4 },
+    { passive, maxAttempts: 4 },
     {
       tenant: "acme",
       input: create(CompletionInputSchema, { messages: [{ role: "user", content: "long" }], maxTokens: 256 }),

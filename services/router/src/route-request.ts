@@ -19,7 +19,8 @@ import { isContextMiss, type ContextDemandInput, type ContextFit, type ContextRa
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import type { RouteTrace } from "./route-trace.js";
 import type { RoutePlan } from "./routing-policy.js";
-import type { SpendLedger } from "./spend-ledger.js";
+import { answeredRecord, failedRecord, type UsageHeader } from "./usage-record.js";
+import type { UsageRecord } from "@tiermesh/proto";
 
 /** Headers of an executor's error that mean something to the router's caller. */
 const CALLER_HEADERS = [RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADER, ERROR_REASON_HEADER];
@@ -55,7 +56,10 @@ const MIN_ANSWER_AFTER_WAIT_MS = 1_000;
 const MIN_FALLBACK_MS = 20;
 
 export interface RouteRequestDeps {
-  spend: SpendLedger;
+  /** Receives the usage record of every finished request (the ledger, budgets). */
+  usage?: ((record: UsageRecord) => void) | undefined;
+  /** Called when a request ends without a usage record (its budget estimate is released). */
+  unrecorded?: ((id: string, tenant: string) => void) | undefined;
   passive: PassiveTierBreaker;
   /** Provider attempts one request may make in all, across tiers. */
   maxAttempts: number;
@@ -65,6 +69,10 @@ export interface RouteRequestDeps {
 }
 
 export interface RouteRequestInit {
+  /** The request id (a fresh one when absent). */
+  id?: string | undefined;
+  /** Plan, user and entitled tier, for the usage record; absent in tests that do not look. */
+  usage?: Omit<UsageHeader, "requestId"> | undefined;
   tenant: string;
   input: CompletionInput;
   classification: Classification;
@@ -87,7 +95,7 @@ export interface RouteRequestInit {
  * executor retries, hedges and tier fallbacks never multiply.
  */
 export class RouteRequest {
-  readonly id = randomUUID();
+  readonly id: string;
   readonly reasons: string[];
   private attemptsLeft: number;
   /** The tiers in order; the ones not begun yet may change after a refusal for length. */
@@ -101,6 +109,7 @@ export class RouteRequest {
     private readonly deps: RouteRequestDeps,
     private readonly init: RouteRequestInit,
   ) {
+    this.id = init.id ?? randomUUID();
     this.reasons = [...init.classification.reasons, ...init.plan.reasons];
     this.attemptsLeft = deps.maxAttempts;
     this.order = [...init.plan.tiers];
@@ -225,11 +234,11 @@ export class RouteRequest {
   failedFinally(err: ConnectError): void {
     this.finished("", Code[err.code]);
     this.init.trace?.end(this.reasons, err, Code[err.code]);
+    this.record((h) => failedRecord(h, err, this.reasons, performance.now() - this.init.started));
   }
 
   respond(r: ExecuteResponse, tierAttempts: number, content: string, ttftUs: bigint): CompleteResponse {
-    const { classification: c, tenant } = this.init;
-    this.deps.spend.add(tenant, r.costUsd);
+    const { classification: c } = this.init;
     if (r.continuations > 0) {
       this.reasons.push(`${r.tier} continued the answer on another of its deployments ${r.continuations} time(s) after a stream failed mid-way`);
     }
@@ -256,11 +265,23 @@ export class RouteRequest {
     });
     this.init.trace?.served(response);
     this.deps.onAnswered?.(response);
+    this.record((h) => answeredRecord(h, response));
     return response;
+  }
+
+  private recorded = false;
+
+  private record(build: (header: UsageHeader) => UsageRecord): void {
+    const u = this.init.usage;
+    if (this.recorded || !u) return;
+    this.recorded = true;
+    this.deps.usage?.(build({ ...u, requestId: this.id }));
   }
 
   /** Releases what the routing plan held (promotion capacity); ends the request's span if a failure has not. */
   done(): void {
+    if (!this.recorded) this.deps.unrecorded?.(this.id, this.init.tenant);
+    this.recorded = true;
     this.init.plan.done();
     this.init.release?.();
     this.init.trace?.end(this.reasons);

@@ -11,7 +11,6 @@ import { callerError } from "./route-request.js";
 import { RouterCore } from "./router-core.js";
 import { createRouterService } from "./router-service.js";
 import { RoutingPolicy } from "./routing-policy.js";
-import { SpendLedger } from "./spend-ledger.js";
 import type { TierView } from "./tier-view.js";
 
 const config = parseConfig(
@@ -101,7 +100,6 @@ function routerWith(executors: Record<string, Executor>, options: { classify?: C
     tiers: config.tiers,
     policy: new RoutingPolicy(config, ladder, view),
     context: new ContextFit(config.tiers, ladder, (tier) => view(tier).state),
-    spend: new SpendLedger(() => config),
     passive: new PassiveTierBreaker(),
     defaultTimeoutMs: 5_000,
     maxAttempts: config.router.max_attempts,

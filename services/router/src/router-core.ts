@@ -1,7 +1,11 @@
+import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import type { Config } from "@tiermesh/config";
+import { TierLadder, type Config } from "@tiermesh/config";
 import {
+  BUDGET_EXHAUSTED,
+  ERROR_REASON_HEADER,
+  RETRY_AFTER_HEADER,
   ExecuteStreamResponseSchema,
   type CompleteResponse,
   type CompletionInput,
@@ -9,7 +13,9 @@ import {
   type ExecuteStreamResponse,
   type TierExecutorService,
   type ToolCallDelta,
+  type UsageRecord,
 } from "@tiermesh/proto";
+import { dayEnd, monthEnd } from "@tiermesh/ledger";
 import type { Classification, CompiledPolicy, ModelEntry } from "@tiermesh/policy";
 import { deadlineFrom, HedgeBudget } from "@tiermesh/runtime";
 import type { Context, Tracer } from "@tiermesh/telemetry";
@@ -18,10 +24,13 @@ import { promptTokensOf, type ContextFit } from "./context-fit.js";
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { rateLimitError } from "./rate-limit-error.js";
 import type { RateDecision, RateLimiter } from "./rate-limiter.js";
-import { RouteRequest } from "./route-request.js";
+import { RouteRequest, type RouteRequestDeps } from "./route-request.js";
 import { RouteTrace } from "./route-trace.js";
 import type { RoutingPolicy } from "./routing-policy.js";
-import type { SpendLedger } from "./spend-ledger.js";
+import type { BudgetGuard } from "./budget-guard.js";
+import type { BudgetVerdict } from "./budget-verdict.js";
+import { estimateCostUsd } from "./cost-estimate.js";
+import { failedRecord, type UsageHeader } from "./usage-record.js";
 import { raceTiers, type TierCalls } from "./tier-race.js";
 import { chargedTokens, estimatedPromptTokens } from "./token-charge.js";
 
@@ -36,8 +45,10 @@ export interface RouterCoreDeps {
   policy: RoutingPolicy;
   /** Fits the routing plan to the tiers' context windows. */
   context: ContextFit;
-  /** Month-to-date spend, so tenants over budget are not promoted. */
-  spend: SpendLedger;
+  /** Budgets: reserves each request's estimated cost and says what the tenant's spend allows. */
+  budget?: BudgetGuard | undefined;
+  /** Receives the usage record of every finished request (the ledger). */
+  usage?: ((record: UsageRecord) => void) | undefined;
   /** Learns from every executor call, for when tier status is stale. */
   passive: PassiveTierBreaker;
   defaultTimeoutMs: number;
@@ -66,6 +77,17 @@ export interface RouteCall {
   trace?: Context | undefined;
 }
 
+/** The tiers a request may use once its tenant's budget has had its say. */
+interface BudgetedRange {
+  tier: string;
+  minTier: string;
+  maxTier: string;
+  /** Reasons for a tier lowered by budget pacing. */
+  paced: string[];
+  /** Set when the budget stops promotions: why. */
+  noPromotion: string | undefined;
+}
+
 export type StreamEvent = { case: "delta"; value: string } | { case: "toolCall"; value: ToolCallDelta } | { case: "done"; value: CompleteResponse };
 
 /**
@@ -75,8 +97,12 @@ export type StreamEvent = { case: "delta"; value: string } | { case: "toolCall";
  */
 export class RouterCore {
   private readonly calls: TierCalls;
+  private readonly ladder: TierLadder;
+  private readonly requestDeps: RouteRequestDeps;
 
   constructor(private readonly deps: RouterCoreDeps) {
+    this.ladder = new TierLadder(deps.tiers);
+    this.requestDeps = { ...deps, unrecorded: (id, tenant) => deps.budget?.release(id, tenant) };
     const budgets = new Map(Object.entries(deps.tiers).map(([name, t]) => [name, new HedgeBudget(t.hedge.max_extra_ratio)]));
     this.calls = {
       open: (tier, request, options, streamed) => {
@@ -91,7 +117,7 @@ export class RouterCore {
   }
 
   async complete(call: RouteCall): Promise<CompleteResponse> {
-    const r = this.prepare(call);
+    const r = await this.prepare(call);
     try {
       for await (const event of raceTiers(r, this.calls, true)) {
         if (event.case === "done") return r.respond(event.value, event.tierAttempts, event.value.content, event.ttftUs);
@@ -103,7 +129,7 @@ export class RouterCore {
   }
 
   async *completeStream(call: RouteCall): AsyncGenerator<StreamEvent> {
-    const r = this.prepare(call);
+    const r = await this.prepare(call);
     try {
       for await (const event of raceTiers(r, this.calls, false)) {
         if (event.case === "delta" || event.case === "toolCall") yield event;
@@ -147,11 +173,39 @@ export class RouterCore {
     return client;
   }
 
-  private prepare(call: RouteCall): RouteRequest {
+  /**
+   * What the tenant's budget makes of the classified range: refused (throws RESOURCE_EXHAUSTED,
+   * recorded), capped by a pacing step (the reason says so), or promotions stopped.
+   */
+  private async budgeted(id: string, classification: Classification, input: CompletionInput, promptBound: number, usage: UsageHeader, started: number): Promise<BudgetedRange> {
+    const { deps } = this;
+    const range: BudgetedRange = { tier: classification.tier, minTier: classification.minTier, maxTier: classification.maxTier, paced: [], noPromotion: undefined };
+    if (!deps.budget) return range;
+    // The prompt's upper bound (its UTF-8 length) rather than its count: no tokenizer on this path.
+    const verdict = await deps.budget.admit(id, usage.tenant, () => estimateCostUsd(deps.tiers, this.ladder, range.maxTier, usage.tenant, promptBound, input.maxTokens));
+    if (verdict?.refuse) {
+      const err = budgetRefusal(verdict.refuse);
+      deps.usage?.(failedRecord(usage, err, [...classification.reasons, verdict.refuse.message], performance.now() - started, true));
+      throw err;
+    }
+    const cap = verdict?.maxTier;
+    if (cap) {
+      if (this.ladder.above(range.tier, cap.tier)) {
+        range.tier = cap.tier;
+        range.paced.push(`${cap.why} (entitled to ${classification.tier})`);
+      }
+      if (this.ladder.above(range.maxTier, cap.tier)) range.maxTier = cap.tier;
+      if (this.ladder.above(range.minTier, cap.tier)) range.minTier = cap.tier;
+    }
+    range.noPromotion = verdict?.noPromotion;
+    return range;
+  }
+
+  private async prepare(call: RouteCall): Promise<RouteRequest> {
     const { deps } = this;
     const traced = RouteTrace.start(deps.tracer, call.trace, (tier) => deps.tiers[tier]?.rank ?? 0);
     try {
-      return this.route(call, traced);
+      return await this.route(call, traced);
     } catch (cause) {
       const err = ConnectError.from(cause);
       traced?.end([], err, Code[err.code]);
@@ -159,7 +213,7 @@ export class RouterCore {
     }
   }
 
-  private route(call: RouteCall, traced: RouteTrace | undefined): RouteRequest {
+  private async route(call: RouteCall, traced: RouteTrace | undefined): Promise<RouteRequest> {
     const { deps } = this;
     const started = performance.now();
     const deadline = deadlineFrom(call.timeoutMs, deps.defaultTimeoutMs);
@@ -169,22 +223,30 @@ export class RouterCore {
     if (!input) throw new ConnectError("input: required", Code.InvalidArgument);
     const classification = this.policyNow()(tenant, input, Math.max(0, deadline - Date.now()));
     this.admit(tenant, input, classification);
+    const id = randomUUID();
+    const usage: UsageHeader = { requestId: id, tenant, user: input.user, plan: classification.plan, entitledTier: classification.tier, requestedTier: classification.tier };
+    const prompt = promptTokensOf(classification, input.messages.map((m) => m.content));
+    const { tier, minTier, maxTier, paced, noPromotion } = await this.budgeted(id, classification, input, prompt.bound, usage, started);
+    usage.requestedTier = tier;
     const plan = deps.policy.plan({
-      tier: classification.tier,
-      minTier: classification.minTier,
-      maxTier: classification.maxTier,
+      tier,
+      minTier,
+      maxTier,
       userKey: `${tenant}:${input.user}`,
       anonymous: input.user === "",
-      overBudget: deps.spend.overBudget(tenant),
+      overBudget: noPromotion,
     });
-    const range = { requested: classification.tier, minTier: classification.minTier, maxTier: classification.maxTier };
-    const prompt = promptTokensOf(classification, input.messages.map((m) => m.content));
+    plan.reasons.unshift(...paced);
+    const range = { requested: tier, minTier, maxTier };
     const demand = { prompt, askedMaxTokens: input.maxTokens, tenant };
     let fitted;
     try {
       fitted = deps.context.plan(plan.tiers, range, demand);
     } catch (cause) {
       plan.done();
+      deps.budget?.release(id, tenant);
+      const err = ConnectError.from(cause);
+      deps.usage?.(failedRecord(usage, err, [...classification.reasons, ...plan.reasons], performance.now() - started));
       throw cause;
     }
     const context = { fit: deps.context, range, demand };
@@ -194,12 +256,22 @@ export class RouterCore {
     const controller = new AbortController();
     const forward = () => controller.abort(call.signal.reason);
     call.signal.addEventListener("abort", forward, { once: true });
+    // The caller may have gone while the budget was reserved.
+    if (call.signal.aborted) forward();
     const release = () => call.signal.removeEventListener("abort", forward);
-    const init = { tenant, input, classification, plan: routed, deadline, signal: controller.signal, started, release, context, trace: traced };
-    const request = new RouteRequest(deps, init);
+    const init = { id, usage, tenant, input, classification, plan: routed, deadline, signal: controller.signal, started, release, context, trace: traced };
+    const request = new RouteRequest(this.requestDeps, init);
     traced?.decided(request.id, classification, routed.tiers);
     return request;
   }
+}
+
+/** RESOURCE_EXHAUSTED naming the budget, with Retry-After at the end of its period (HTTP 429 at the edge). */
+function budgetRefusal(refuse: NonNullable<BudgetVerdict["refuse"]>): ConnectError {
+  const now = Date.now();
+  const end = refuse.period === "day" ? dayEnd(now) : monthEnd(now);
+  const metadata = new Headers({ [ERROR_REASON_HEADER]: BUDGET_EXHAUSTED, [RETRY_AFTER_HEADER]: String(Math.ceil((end - now) / 1_000)) });
+  return new ConnectError(refuse.message, Code.ResourceExhausted, metadata);
 }
 
 async function* unaryAsStream(response: Promise<ExecuteResponse>): AsyncGenerator<ExecuteStreamResponse> {

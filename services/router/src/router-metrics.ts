@@ -1,10 +1,11 @@
+import { tenantBudget, type Config } from "@tiermesh/config";
 import { TierState, type CompleteResponse } from "@tiermesh/proto";
 import { Counter, createMetricsRegistry, Gauge, Histogram, type Registry } from "@tiermesh/runtime";
 import type { TierView } from "./tier-view.js";
 import type { TierStatusTable } from "./tier-status-table.js";
 import type { PolicySubscription } from "./policy-subscription.js";
 import type { RoutingPolicy } from "./routing-policy.js";
-import type { SpendLedger } from "./spend-ledger.js";
+import type { BudgetGuard } from "./budget-guard.js";
 import type { RateDecision, SharingMode } from "./rate-limiter.js";
 
 export interface RouterMetrics {
@@ -15,6 +16,8 @@ export interface RouterMetrics {
   answered(response: CompleteResponse): void;
   /** Counts a rate-limit decision about a tenant that has limits. */
   rateDecision(tenant: string, decision: RateDecision): void;
+  /** Counts a usage record the ledger buffer refused. */
+  ledgerDropped(): void;
 }
 
 // Bucket boundaries the OpenTelemetry GenAI metric conventions advise.
@@ -29,7 +32,10 @@ export interface RouterMetricsSources {
   view: (tier: string) => TierView;
   natsConnected: () => boolean;
   classifierPolicy: PolicySubscription;
-  spend: SpendLedger;
+  budget: Pick<BudgetGuard, "spentUsd" | "localDecisions">;
+  /** The config in force (tenants and their budgets). */
+  config: () => Pick<Config, "plans" | "tenants">;
+  ledger: { readonly bufferedCount: number };
   /** How rate limits are shared right now. */
   rateMode?: () => SharingMode;
 }
@@ -135,22 +141,26 @@ export function createRouterMetrics(sources: RouterMetricsSources): RouterMetric
   });
   new Gauge({
     name: "tiermesh_router_tenant_spend_usd",
-    help: "Month-to-date spend per tenant on requests this router served, in US dollars (sum over routers for the tenant's total)",
+    help: "Month-to-date spend per tenant in US dollars as this router sees it: the shared usage aggregates plus its own requests not aggregated yet (every router shows the tenant's total: take the max, not the sum)",
     labelNames: ["tenant"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const t of sources.spend.tenants()) this.set({ tenant: t.tenant }, t.spentUsd);
+      for (const tenant of Object.keys(sources.config().tenants)) this.set({ tenant }, sources.budget.spentUsd(tenant));
     },
   });
   new Gauge({
     name: "tiermesh_router_tenant_monthly_budget_usd",
-    help: "Monthly budget of the tenant's plan (limits.monthly_budget_usd), for tenants whose plan has one; over it, promotions stop",
+    help: "Monthly budget of the tenant (its plan's budget.monthly_usd or its own override), for tenants that have one",
     labelNames: ["tenant"],
     registers: [registry],
     collect() {
       this.reset();
-      for (const t of sources.spend.tenants()) if (t.budgetUsd !== undefined) this.set({ tenant: t.tenant }, t.budgetUsd);
+      const config = sources.config();
+      for (const tenant of Object.keys(config.tenants)) {
+        const usd = tenantBudget(config, tenant)?.monthly_usd;
+        if (usd !== undefined) this.set({ tenant }, usd);
+      }
     },
   });
   const admitted = new Counter({
@@ -187,6 +197,28 @@ export function createRouterMetrics(sources: RouterMetricsSources): RouterMetric
       if (sources.rateMode) this.set(sources.rateMode().shared ? 1 : 0);
     },
   });
+  new Gauge({
+    name: "tiermesh_router_ledger_buffered",
+    help: "Usage records accepted and not yet stored by JetStream (retried until they are)",
+    registers: [registry],
+    collect() {
+      this.set(sources.ledger.bufferedCount);
+    },
+  });
+  new Counter({
+    name: "tiermesh_router_budget_local_decisions_total",
+    help: "Budget decisions this router took on its own view because the shared budget holds did not answer (NATS away): across routers, spend may then pass a budget by more than one request per router",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.budget.localDecisions);
+    },
+  });
+  const ledgerDropped = new Counter({
+    name: "tiermesh_router_ledger_dropped_total",
+    help: "Usage records refused because the ledger buffer (ledger.max_buffered) was full while JetStream could not store them",
+    registers: [registry],
+  });
   return {
     registry,
     rateDecision(tenant, decision) {
@@ -210,5 +242,6 @@ export function createRouterMetrics(sources: RouterMetricsSources): RouterMetric
       const tokens = r.usage?.completionTokens ?? 0;
       if (tokens > 1 && total > ttft) genAiPerToken.observe(labels, (total - ttft) / (tokens - 1));
     },
+    ledgerDropped: () => ledgerDropped.inc(),
   };
 }

@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { endpointUrl, rateLimitsOf, TierLadder, type Config } from "@tiermesh/config";
 import { ClassifierService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
@@ -13,13 +15,14 @@ import {
 } from "@tiermesh/runtime";
 import { tracerFor, Tiermesh } from "@tiermesh/telemetry";
 import { NatsLink, subjects, TierStatusFeed } from "@tiermesh/tier-status";
+import { aggregateKeyOf, BudgetHoldBoard, ensureLedgerStream, LedgerWriter, openAggregates, openHolds, OwnSpend, SpendView } from "@tiermesh/ledger";
+import { BudgetGuard } from "./budget-guard.js";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { ContextFit } from "./context-fit.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { PolicySubscription } from "./policy-subscription.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { RoutingPolicy } from "./routing-policy.js";
-import { SpendLedger } from "./spend-ledger.js";
 import { tierView } from "./tier-view.js";
 import { createOpenAIEdge } from "./openai-edge.js";
 import { RouterCore } from "./router-core.js";
@@ -39,6 +42,10 @@ export interface RouterServer {
   /** Tenants' rate limits, shared with the other router replicas. */
   readonly limiter: RateLimiter;
   readonly usage: UsageExchange;
+  /** Appends usage records to the ledger. */
+  readonly ledger: LedgerWriter;
+  /** Budgets as this router enforces them. */
+  readonly budget: BudgetGuard;
   /** Applies a new config's tenants and keys. Topology changes (tiers, addresses) need a restart. */
   reload(config: Config): void;
   close(): Promise<void>;
@@ -88,13 +95,21 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     syncMs: config.router.rate_limit_sync_ms,
     onError: (err) => logger.warn({ err }, "rate-limit usage exchange error"),
   });
+  const routerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const spendView = new SpendView();
+  const own = new OwnSpend();
+  let holds: BudgetHoldBoard | undefined;
   const link = new NatsLink({
     url: config.nats.url,
     name: `tiermesh-router-${process.pid}`,
     logger,
-    onConnected: (nc) => {
+    onConnected(nc) {
       feed.attach(nc);
       usage.attach(nc);
+      void (async () => {
+        await spendView.watch(await openAggregates(nc, config.ledger.aggregates_bucket), (err) => logger.warn({ err }, "usage aggregates watch ended"));
+        holds = new BudgetHoldBoard(await openHolds(nc, config.ledger.holds_bucket), routerId, config.ledger.hold_ttl_ms);
+      })().catch((err: unknown) => logger.warn({ err }, "usage aggregates or budget holds unavailable; budgets use this router's view until NATS answers"));
     },
   });
   let auth = new ApiKeyAuth(config);
@@ -106,7 +121,23 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     onClaim: usage.publishSoon,
   });
   usage.bind(limiter);
-  const spend = new SpendLedger(() => current);
+  let lastLedgerError = 0;
+  const ledger = new LedgerWriter({
+    connection: () => (link.connected ? link.connection : undefined),
+    subjectPrefix: config.nats.subject_prefix,
+    prepare: (nc) => ensureLedgerStream(nc, config.nats.subject_prefix, config.ledger),
+    maxBuffered: config.ledger.max_buffered,
+    flushMs: config.ledger.flush_ms,
+    onStored: (requestId, sequence) => own.stored(requestId, sequence),
+    onError(err) {
+      // Once per 10 s at most: while NATS is away every retry fails.
+      if (Date.now() - lastLedgerError < 10_000) return;
+      lastLedgerError = Date.now();
+      logger.warn({ err, buffered: ledger.bufferedCount }, "usage ledger append failed; records stay buffered and are retried");
+    },
+  });
+  const budget = new BudgetGuard({ config: () => current, view: spendView, own, holds: () => (link.connected ? holds : undefined), logger, holdTtlMs: config.ledger.hold_ttl_ms });
+  budget.start();
   const passive = new PassiveTierBreaker(config.router.passive_breaker.failures, config.router.passive_breaker.cool_ms);
   const view = (tier: string) => tierView(tier, status, passive, { connected: link.connected, since: link.connectedSince });
   const policy = new RoutingPolicy(config, ladder, view);
@@ -117,7 +148,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     // Ready only once there is a policy to route with; a stale one still serves.
     onChange: () => rpc.health.setAll(policySource.classify ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
   });
-  const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource, spend, rateMode: usage.mode });
+  const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource, budget, ledger, config: () => current, rateMode: usage.mode });
   const core = new RouterCore({
     onFinished: metrics.request,
     onAnswered: metrics.answered,
@@ -127,7 +158,11 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     tiers: config.tiers,
     policy,
     context: new ContextFit(config.tiers, ladder, (tier) => view(tier).state),
-    spend,
+    budget,
+    usage(record) {
+      if (!ledger.append(record)) metrics.ledgerDropped();
+      budget.finish(record.requestId, record.tenant, aggregateKeyOf(record), record.costUsd);
+    },
     passive,
     defaultTimeoutMs: config.router.default_timeout_ms,
     maxAttempts: config.router.max_attempts,
@@ -155,6 +190,8 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     },
     limiter,
     usage,
+    ledger,
+    budget,
     reload(next) {
       auth = new ApiKeyAuth(next);
       current = next;
@@ -162,6 +199,11 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     async close() {
       await policySource.close();
       await rpc.close();
+      budget.stop();
+      // Records not yet stored get a last chance while the connection is still open.
+      if (!(await ledger.drain(3_000))) logger.warn({ buffered: ledger.bufferedCount }, "usage records not stored before shutdown");
+      ledger.close();
+      spendView.stop();
       feed.close();
       usage.close();
       await link.close();

@@ -14,7 +14,6 @@ import { createOpenAIEdge } from "./openai-edge.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { RouterCore } from "./router-core.js";
 import { RoutingPolicy } from "./routing-policy.js";
-import { SpendLedger } from "./spend-ledger.js";
 
 // The router's spans, from the HTTP edge to the executors (in process, with their server spans).
 
@@ -67,7 +66,6 @@ beforeAll(async () => {
     tiers: config.tiers,
     policy: new RoutingPolicy(config, ladder, view),
     context: new ContextFit(config.tiers, ladder, () => TierState.HEALTHY),
-    spend: new SpendLedger(() => config),
     passive: new PassiveTierBreaker(),
     defaultTimeoutMs: 5_000,
     maxAttempts: 4,

@@ -13,7 +13,6 @@ import {
 import { describe, expect, it } from "vitest";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { RouteRequest } from "./route-request.js";
-import { SpendLedger } from "./spend-ledger.js";
 import { raceTiers, type TierCalls, type TierEvent } from "./tier-race.js";
 
 type Script = (signal: AbortSignal, streamed: boolean) => AsyncGenerator<ExecuteStreamResponse>;
@@ -55,7 +54,6 @@ function setup(
   const finished: string[] = [];
   const r = new RouteRequest(
     {
-      spend: new SpendLedger(() => ({ tenants: {}, plans: {} })),
       passive: new PassiveTierBreaker(),
       maxAttempts: options.maxAttempts ?? 6,
       onFinished: (_requested, served, code) => finished.push(`${served}:${code}`),

@@ -1,0 +1,14 @@
+export { dayEnd, dayOf, hourStart, monthEnd, monthOf, periodRange, PeriodError } from "./periods.js";
+export { bucketOf, bucketQuantile, LATENCY_BUCKETS_MS } from "./latency-buckets.js";
+export { aggregateKey, allLedgerSubjects, ledgerSubject, parseAggregateKey } from "./ledger-names.js";
+export { decodeAggregate, decodeRecord, encodeAggregate, encodeRecord } from "./usage-codec.js";
+export { ensureLedgerStream } from "./ledger-stream.js";
+export { LedgerWriter, type LedgerWriterOptions } from "./ledger-writer.js";
+export { aggregateKeyOf, applyRecord, entitledTier, judgeByConfig, type RecordJudge } from "./usage-aggregate.js";
+export { openAggregates, readAggregates, readCheckpoint } from "./aggregate-store.js";
+export { LedgerAggregator, type LedgerAggregatorOptions } from "./ledger-aggregator.js";
+export { rebuildAggregates } from "./ledger-rebuild.js";
+export { SpendView, type PeriodSpend } from "./spend-view.js";
+export { OwnSpend } from "./own-spend.js";
+export { BudgetHoldBoard, openHolds } from "./budget-holds.js";
+export { buildReport, type ReportRange } from "./usage-report.js";
