@@ -9,11 +9,11 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { MODES, startMode } from "./modes.mjs";
 import { openLoop } from "./open-loop.mjs";
-import { cpuSnapshot, startMemorySampler } from "./proc-stats.mjs";
+import { cpuSnapshot, memoryMb, startMemorySampler } from "./proc-stats.mjs";
 import { evaluateTargets, renderMarkdown } from "./report.mjs";
 import { SUSTAINED, summarise } from "./summary.mjs";
 
-const usage = `usage: npm run bench -- [--rates 100,200,...] [--seconds N] [--runs N] [--warmup S] [--modes ${MODES.join(",")}] [--rpc] [--connections N] [--out DIR]`;
+const usage = `usage: npm run bench -- [--rates 100,200,...] [--seconds N] [--runs N] [--warmup S] [--soak-seconds S] [--soak-rate R] [--modes ${MODES.join(",")}] [--rpc] [--connections N] [--out DIR]`;
 let values;
 try {
   ({ values } = parseArgs({
@@ -25,6 +25,8 @@ try {
       modes: { type: "string", default: MODES.join(",") },
       rpc: { type: "boolean", default: false },
       connections: { type: "string", default: "128" },
+      "soak-seconds": { type: "string", default: "60" },
+      "soak-rate": { type: "string", default: "300" },
       out: { type: "string", default: join(dirname(fileURLToPath(import.meta.url)), "..", "results") },
     },
   }));
@@ -37,8 +39,11 @@ const seconds = Number(values.seconds);
 const runs = Number(values.runs);
 const warmupSeconds = Number(values.warmup);
 const connections = Number(values.connections);
+const soakSeconds = Number(values["soak-seconds"]);
+const soakRate = Number(values["soak-rate"]);
 const modes = values.modes.split(",");
-const bad = [...rates, seconds, runs, connections].some((n) => !(n > 0)) || !(warmupSeconds >= 0) || modes.some((m) => !MODES.includes(m));
+const bad =
+  [...rates, seconds, runs, connections, soakRate].some((n) => !(n > 0)) || !(warmupSeconds >= 0) || !(soakSeconds >= 0) || modes.some((m) => !MODES.includes(m));
 if (bad) {
   console.error(usage);
   process.exit(2);
@@ -59,6 +64,8 @@ const results = {
     seconds,
     runs,
     warmupSeconds,
+    soakSeconds,
+    soakRate,
     connections,
     sustained: SUSTAINED,
     primaryPath: "edge",
@@ -92,7 +99,15 @@ for (const mode of modes) {
   const procs = [...running.processes, { name: "load-generator", pid: process.pid }];
   const memory = startMemorySampler(procs);
   const measured = [];
+  /** RSS of each process after `soakSeconds` at `soakRate` (how the memory targets are stated), before the rate sweep. */
+  let soakRssMb = {};
   try {
+    if (mode !== "provider" && soakSeconds > 0) {
+      const soak = await openLoop({ rate: soakRate, seconds: soakSeconds, call: running.edge });
+      soakRssMb = Object.fromEntries(procs.map((p) => [p.name, memoryMb(p.pid)?.rss ?? NaN]));
+      console.log(`  soak ${soakRate} req/s for ${soakSeconds} s: ${soak.errors ?? 0} errors; RSS ${Object.entries(soakRssMb).map(([n, mb]) => `${n} ${mb.toFixed(0)} MB`).join(", ")}`);
+      await sleep(500);
+    }
     for (const path of mode === "provider" || !values.rpc ? ["edge"] : ["edge", "rpc"]) {
       const call = running[path];
       if (warmupSeconds > 0) await openLoop({ rate: Math.min(rates[0], 100), seconds: warmupSeconds, call });
@@ -115,7 +130,7 @@ for (const mode of modes) {
     }
   } finally {
     const peakRssMb = memory.stop();
-    for (const m of measured) results.modes.push({ ...m, peakRssMb });
+    for (const m of measured) results.modes.push({ ...m, peakRssMb, soakRssMb });
     await running.stop();
     running = undefined;
   }
