@@ -32,4 +32,5 @@ export type {
   TierConfig,
   TierSloConfig,
 } from "./tier-schema.js";
+export { asyncSchema, type AsyncConfig } from "./async-schema.js";
 export { generateApiKey, hashApiKey } from "./api-key-hash.js";

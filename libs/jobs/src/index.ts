@@ -1,0 +1,5 @@
+export { asyncTiers, jobRetentionMs, openJobBackend, type JobBackend } from "./job-backend.js";
+export { consumerName, isJobId, jobSubjects, newJobId, parseQueuePayload, type JobSubjects } from "./job-names.js";
+export { JobQueue, type JobQueueOptions, type TierBacklog, type TierConsumerOptions } from "./job-queue.js";
+export { isFinal, stateName } from "./job-states.js";
+export { JobContentionError, JobStore } from "./job-store.js";
