@@ -1,6 +1,7 @@
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { endpointUrl, TierLadder, type Config } from "@tiermesh/config";
-import { ClassifierService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
+import { asyncTiers, openJobBackend, type JobBackend } from "@tiermesh/jobs";
+import { ClassifierService, JobService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import {
   clientTracing,
   createMeshTransport,
@@ -11,10 +12,13 @@ import {
   type Logger,
   type RpcServer,
 } from "@tiermesh/runtime";
+import type { NatsConnection } from "@nats-io/transport-node";
 import { tracerFor, Tiermesh } from "@tiermesh/telemetry";
 import { NatsLink, TierStatusFeed } from "@tiermesh/tier-status";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { ContextFit } from "./context-fit.js";
+import { JobIntake } from "./job-intake.js";
+import { createJobService } from "./job-service.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { PolicySubscription } from "./policy-subscription.js";
 import { RoutingPolicy } from "./routing-policy.js";
@@ -76,11 +80,24 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     onError: (err) => logger.warn({ err }, "tier status feed error"),
     tracer,
   });
+  // Jobs need the stream and bucket only when some tier takes them.
+  let jobs: JobBackend | undefined;
+  let opening: Promise<void> | undefined;
+  const openJobs = (nc: NatsConnection) => {
+    if (jobs || opening || asyncTiers(config).length === 0) return;
+    opening = openJobBackend(nc, config)
+      .then((b) => void (jobs = b))
+      .catch((err: unknown) => logger.error({ err }, "could not open the job stream and bucket; jobs are refused until NATS reconnects"))
+      .finally(() => (opening = undefined));
+  };
   const link = new NatsLink({
     url: config.nats.url,
     name: `tiermesh-router-${process.pid}`,
     logger,
-    onConnected: (nc) => feed.attach(nc),
+    onConnected: (nc) => {
+      feed.attach(nc);
+      openJobs(nc);
+    },
   });
   let auth = new ApiKeyAuth(config);
   let current = config;
@@ -111,11 +128,15 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     maxAttempts: config.router.max_attempts,
     tracer,
   });
+  const intake = new JobIntake({ tiers: config.tiers, place: (authorization, input) => core.place(authorization, input) });
   const rpc = createRpcServer({
     logger,
     ready: () => policySource.classify !== undefined,
-    serviceNames: [RouterService.typeName],
-    routes: (router) => router.service(RouterService, createRouterService(core)),
+    serviceNames: [RouterService.typeName, JobService.typeName],
+    routes: (router) => {
+      router.service(RouterService, createRouterService(core));
+      router.service(JobService, createJobService({ intake, tenantOf: (a) => core.tenantOf(a), backend: () => jobs }));
+    },
     interceptors: serverTracing(tracer),
     fallback: createOpenAIEdge(core, (err) => logger.error({ err }, "edge request failed"), tracer),
     metrics: metrics.registry,
