@@ -4,12 +4,14 @@ import type { Config } from "@tiermesh/config";
 import { TierExecutorService } from "@tiermesh/proto";
 import { createRpcServer, serverTracing, StartupError, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { Tiermesh, tracerFor } from "@tiermesh/telemetry";
+import { openJobBackend } from "@tiermesh/jobs";
 import { NatsLink, OutcomeReporter, subjects, type OutcomeInit } from "@tiermesh/tier-status";
 import { createExecutorMetrics } from "./executor-metrics.js";
 import { genAiClientMetrics } from "./genai-metrics.js";
 import { createTierExecutorService } from "./executor-service.js";
 import { createProviders } from "./providers/registry.js";
 import { TierRunner } from "./tier-runner.js";
+import { JobWorker } from "./job-worker.js";
 
 export interface TierExecutorServer {
   readonly rpc: RpcServer;
@@ -65,6 +67,33 @@ export function createTierExecutorServer(
   runner = new TierRunner({ tierName, tier, providers, report: (o) => (observe(o), sink(o)), logger: logger.child({ tier: tierName }), tracer });
   const defaultTimeoutMs = tier.timeouts.attempt_ms * tier.retries.max_attempts;
   const service = createTierExecutorService({ tierName, runner, defaultTimeoutMs, streamFlushMs: tier.stream.flush_ms });
+  // Asynchronous jobs: a worker pulling the tier's queue once NATS answers.
+  let worker: JobWorker | undefined;
+  let closed = false;
+  if (tier.async.enabled) {
+    link ??= new NatsLink({ url: config.nats.url, name: `tiermesh-executor-${executorId}`, logger });
+    const jobsLogger = logger.child({ tier: tierName, component: "jobs" });
+    const jobRunner = runner;
+    void link.ready
+      .then(async (nc) => {
+        const backend = await openJobBackend(nc, config);
+        const consumer = await backend.queue.consumer({ tier: tierName, maxDeliver: tier.async.max_deliveries + 1, ackWaitMs: tier.async.ack_wait_ms });
+        if (closed) return;
+        worker = new JobWorker({
+          tier: tierName,
+          config: tier.async,
+          bulkheadCapacity: tier.bulkhead.max_concurrency,
+          runner: jobRunner,
+          backend,
+          consumer,
+          runTimeoutMs: defaultTimeoutMs,
+          logger: jobsLogger,
+        });
+        worker.start();
+        jobsLogger.info({ maxConcurrency: tier.async.max_concurrency }, "taking asynchronous jobs");
+      })
+      .catch((err: unknown) => jobsLogger.error({ err }, "could not attach to the job queue; this executor takes no jobs"));
+  }
   const rpc = createRpcServer({
     logger,
     serviceNames: [TierExecutorService.typeName],
@@ -78,6 +107,8 @@ export function createTierExecutorServer(
     service,
     interceptors,
     async close() {
+      closed = true;
+      await worker?.close();
       await rpc.close();
       reporter?.close();
       await link?.close();
