@@ -66,6 +66,8 @@ export const configSchema = z
         jobs_stream: z.string().regex(/^[A-Za-z0-9_-]+$/).default("TIERMESH_JOBS"),
         /** Key-value bucket holding job records and results (file storage). */
         jobs_bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default("tiermesh_jobs"),
+        /** Object store holding Batch API files (inputs, outputs, errors; file storage). */
+        files_bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default("tiermesh_files"),
       })
       .prefault({}),
     router: serviceEndpoint.extend({

@@ -1,5 +1,7 @@
-export { asyncTiers, jobRetentionMs, openJobBackend, type JobBackend } from "./job-backend.js";
+export { asyncTiers, jobRetentionMs, openFileStore, openJobBackend, type JobBackend } from "./job-backend.js";
+export { FileStore, isFileId, newFileId, type StoredFile } from "./file-store.js";
 export { consumerName, isJobId, jobSubjects, newJobId, parseQueuePayload, type JobSubjects } from "./job-names.js";
 export { JobQueue, type JobQueueOptions, type TierBacklog, type TierConsumerOptions } from "./job-queue.js";
 export { isFinal, stateName } from "./job-states.js";
 export { JobContentionError, JobStore } from "./job-store.js";
+export { JsonRecords } from "./json-records.js";

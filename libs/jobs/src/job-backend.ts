@@ -1,6 +1,7 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "@tiermesh/config";
 import { JobQueue } from "./job-queue.js";
+import { FileStore } from "./file-store.js";
 import { JobStore } from "./job-store.js";
 
 /** The job stream and bucket of a mesh, opened together. */
@@ -31,4 +32,9 @@ export async function openJobBackend(nc: NatsConnection, config: Pick<Config, "t
     JobQueue.open(nc, { stream: config.nats.jobs_stream, prefix: config.nats.subject_prefix, retentionMs }),
   ]);
   return { store, queue };
+}
+
+/** The Batch API's files, kept as long as jobs are. */
+export function openFileStore(nc: NatsConnection, config: Pick<Config, "tiers" | "nats">): Promise<FileStore> {
+  return FileStore.open(nc, config.nats.files_bucket, jobRetentionMs(config));
 }

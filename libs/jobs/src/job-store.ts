@@ -7,9 +7,9 @@ import { idempotencyKey, jobKey, tenantJobs } from "./job-names.js";
 import { isFinal } from "./job-states.js";
 
 /** Attempts of a compare-and-set update before giving up on a key others keep changing. */
-const MAX_CAS_ROUNDS = 20;
+export const MAX_CAS_ROUNDS = 20;
 
-const isWrongSequence = (err: unknown) =>
+export const isWrongSequence = (err: unknown) =>
   err instanceof JetStreamApiError &&
   (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 
