@@ -8,9 +8,10 @@ import type { Placement } from "./router-core.js";
 const MAX_JOBS_PER_CALL = 1_000;
 const MAX_IDEMPOTENCY_KEY = 256;
 const HOUR_MS = 3_600_000;
+const SUBMIT_PARALLEL = 32;
 
 /** A job checked and classified, not yet stored. */
-interface PlacedSpec {
+export interface PlacedSpec {
   spec: JobSpec;
   placement: Placement;
   windowMs: number;
@@ -34,31 +35,36 @@ export class JobIntake {
   check(authorization: string | null, specs: readonly JobSpec[]): PlacedSpec[] {
     if (specs.length === 0) throw new ConnectError("jobs: at least one job is required", Code.InvalidArgument);
     if (specs.length > MAX_JOBS_PER_CALL) throw new ConnectError(`jobs: at most ${MAX_JOBS_PER_CALL} per call`, Code.InvalidArgument);
-    return specs.map((spec, i) => {
-      const at = `jobs[${i}]`;
-      if (spec.idempotencyKey === "") throw new ConnectError(`${at}.idempotency_key: required`, Code.InvalidArgument);
-      if (spec.idempotencyKey.length > MAX_IDEMPOTENCY_KEY) throw new ConnectError(`${at}.idempotency_key: at most ${MAX_IDEMPOTENCY_KEY} characters`, Code.InvalidArgument);
-      if (!spec.input || spec.input.messages.length === 0) throw new ConnectError(`${at}.input.messages: at least one message is required`, Code.InvalidArgument);
-      // Work submitted as a job can wait: unless it says otherwise, its urgency is "batch".
-      const input = spec.input.urgency === "" ? { ...spec.input, urgency: "batch" } : spec.input;
-      const placement = this.deps.place(authorization, input);
-      const tier = this.deps.tiers[placement.tier];
-      if (!tier?.async.enabled) {
-        throw new ConnectError(`${at}: tier "${placement.tier}" does not take asynchronous jobs (tiers.${placement.tier}.async.enabled is false)`, Code.FailedPrecondition);
-      }
-      const retentionMs = tier.async.retention_hours * HOUR_MS;
-      const windowMs = spec.completionWindowSeconds === 0 ? retentionMs : spec.completionWindowSeconds * 1_000;
-      if (windowMs > retentionMs) {
-        throw new ConnectError(`${at}.completion_window_seconds: tier "${placement.tier}" keeps jobs ${tier.async.retention_hours} h at most`, Code.InvalidArgument);
-      }
-      return { spec: { ...spec, input }, placement, windowMs };
-    });
+    return specs.map((spec, i) => this.checkOne(authorization, spec, `jobs[${i}]`));
+  }
+
+  /** Checks and classifies one job; `at` names it in a refusal. */
+  checkOne(authorization: string | null, spec: JobSpec, at: string): PlacedSpec {
+    if (spec.idempotencyKey === "") throw new ConnectError(`${at}.idempotency_key: required`, Code.InvalidArgument);
+    if (spec.idempotencyKey.length > MAX_IDEMPOTENCY_KEY) throw new ConnectError(`${at}.idempotency_key: at most ${MAX_IDEMPOTENCY_KEY} characters`, Code.InvalidArgument);
+    if (!spec.input || spec.input.messages.length === 0) throw new ConnectError(`${at}.input.messages: at least one message is required`, Code.InvalidArgument);
+    // Work submitted as a job can wait: unless it says otherwise, its urgency is "batch".
+    const input = spec.input.urgency === "" ? { ...spec.input, urgency: "batch" } : spec.input;
+    const placement = this.deps.place(authorization, input);
+    const tier = this.deps.tiers[placement.tier];
+    if (!tier?.async.enabled) {
+      throw new ConnectError(`${at}: tier "${placement.tier}" does not take asynchronous jobs (tiers.${placement.tier}.async.enabled is false)`, Code.FailedPrecondition);
+    }
+    const retentionMs = tier.async.retention_hours * HOUR_MS;
+    const windowMs = spec.completionWindowSeconds === 0 ? retentionMs : spec.completionWindowSeconds * 1_000;
+    if (windowMs > retentionMs) {
+      throw new ConnectError(`${at}.completion_window_seconds: tier "${placement.tier}" keeps jobs ${tier.async.retention_hours} h at most`, Code.InvalidArgument);
+    }
+    return { spec: { ...spec, input }, placement, windowMs };
   }
 
   /** Stores and queues checked jobs, in order. */
   async submit(backend: JobBackend, placed: readonly PlacedSpec[]): Promise<SubmittedJob[]> {
     const out: SubmittedJob[] = [];
-    for (const p of placed) out.push(await this.submitOne(backend, p));
+    // A few at a time: each job is a handful of round trips to NATS.
+    for (let i = 0; i < placed.length; i += SUBMIT_PARALLEL) {
+      out.push(...(await Promise.all(placed.slice(i, i + SUBMIT_PARALLEL).map((p) => this.submitOne(backend, p)))));
+    }
     return out;
   }
 

@@ -1,6 +1,6 @@
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { endpointUrl, TierLadder, type Config } from "@tiermesh/config";
-import { asyncTiers, openJobBackend, type JobBackend } from "@tiermesh/jobs";
+import { asyncTiers, jobRetentionMs, JsonRecords, openFileStore, openJobBackend, type FileStore, type JobBackend } from "@tiermesh/jobs";
 import { ClassifierService, JobService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import {
   clientTracing,
@@ -17,6 +17,8 @@ import { tracerFor, Tiermesh } from "@tiermesh/telemetry";
 import { NatsLink, TierStatusFeed } from "@tiermesh/tier-status";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { ContextFit } from "./context-fit.js";
+import { BatchDesk } from "./batch-desk.js";
+import { batchRecordSchema, type BatchRecord } from "./batch-record.js";
 import { JobIntake } from "./job-intake.js";
 import { createJobService } from "./job-service.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
@@ -82,11 +84,20 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
   });
   // Jobs need the stream and bucket only when some tier takes them.
   let jobs: JobBackend | undefined;
+  let files: FileStore | undefined;
+  let batches: JsonRecords<BatchRecord> | undefined;
   let opening: Promise<void> | undefined;
   const openJobs = (nc: NatsConnection) => {
     if (jobs || opening || asyncTiers(config).length === 0) return;
-    opening = openJobBackend(nc, config)
-      .then((b) => void (jobs = b))
+    const retention = jobRetentionMs(config);
+    opening = Promise.all([
+      openJobBackend(nc, config),
+      openFileStore(nc, config),
+      JsonRecords.open(nc, config.nats.jobs_bucket, retention, "batches", (v) => batchRecordSchema.parse(v)),
+    ])
+      .then(([b, f, r]) => {
+        [jobs, files, batches] = [b, f, r];
+      })
       .catch((err: unknown) => logger.error({ err }, "could not open the job stream and bucket; jobs are refused until NATS reconnects"))
       .finally(() => (opening = undefined));
   };
@@ -129,6 +140,14 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     tracer,
   });
   const intake = new JobIntake({ tiers: config.tiers, place: (authorization, input) => core.place(authorization, input) });
+  const batchDesk = new BatchDesk({
+    intake,
+    tenantOf: (a) => core.tenantOf(a),
+    jobs: () => jobs,
+    files: () => files,
+    batches: () => batches,
+    onError: (err) => logger.error({ err }, "batch validation failed"),
+  });
   const rpc = createRpcServer({
     logger,
     ready: () => policySource.classify !== undefined,
@@ -138,7 +157,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       router.service(JobService, createJobService({ intake, tenantOf: (a) => core.tenantOf(a), backend: () => jobs }));
     },
     interceptors: serverTracing(tracer),
-    fallback: createOpenAIEdge(core, (err) => logger.error({ err }, "edge request failed"), tracer),
+    fallback: createOpenAIEdge(core, (err) => logger.error({ err }, "edge request failed"), tracer, batchDesk),
     metrics: metrics.registry,
   });
   policySource.start();
