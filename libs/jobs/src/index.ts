@@ -5,3 +5,5 @@ export { JobQueue, type JobQueueOptions, type TierBacklog, type TierConsumerOpti
 export { isFinal, stateName } from "./job-states.js";
 export { JobContentionError, JobStore } from "./job-store.js";
 export { JsonRecords } from "./json-records.js";
+export { BacklogSampler } from "./backlog-sampler.js";
+export { registerBacklogMetrics } from "./backlog-metrics.js";
