@@ -21,6 +21,8 @@ export interface JobIntakeDeps {
   tiers: Config["tiers"];
   /** Authenticates and classifies (see RouterCore.place). */
   place: (authorization: string | null, input: CompletionInput) => Placement;
+  /** Told of every job submitted (a duplicate: its idempotency key named an earlier job). */
+  onSubmitted?: (tier: string, duplicate: boolean) => void;
 }
 
 /**
@@ -65,6 +67,7 @@ export class JobIntake {
     for (let i = 0; i < placed.length; i += SUBMIT_PARALLEL) {
       out.push(...(await Promise.all(placed.slice(i, i + SUBMIT_PARALLEL).map((p) => this.submitOne(backend, p)))));
     }
+    for (const s of out) this.deps.onSubmitted?.(s.job?.tier ?? "", s.duplicate);
     return out;
   }
 

@@ -1,6 +1,6 @@
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { endpointUrl, TierLadder, type Config } from "@tiermesh/config";
-import { asyncTiers, jobRetentionMs, JsonRecords, openFileStore, openJobBackend, type FileStore, type JobBackend } from "@tiermesh/jobs";
+import { asyncTiers, BacklogSampler, jobRetentionMs, JsonRecords, openFileStore, openJobBackend, type FileStore, type JobBackend } from "@tiermesh/jobs";
 import { ClassifierService, JobService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import {
   clientTracing,
@@ -20,6 +20,7 @@ import { ContextFit } from "./context-fit.js";
 import { BatchDesk } from "./batch-desk.js";
 import { batchRecordSchema, type BatchRecord } from "./batch-record.js";
 import { JobIntake } from "./job-intake.js";
+import { createRouterJobMetrics } from "./job-metrics.js";
 import { createJobService } from "./job-service.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { PolicySubscription } from "./policy-subscription.js";
@@ -83,6 +84,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     tracer,
   });
   // Jobs need the stream and bucket only when some tier takes them.
+  const sampler = new BacklogSampler(asyncTiers(config));
   let jobs: JobBackend | undefined;
   let files: FileStore | undefined;
   let batches: JsonRecords<BatchRecord> | undefined;
@@ -97,6 +99,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     ])
       .then(([b, f, r]) => {
         [jobs, files, batches] = [b, f, r];
+        sampler.attach(b.queue);
       })
       .catch((err: unknown) => logger.error({ err }, "could not open the job stream and bucket; jobs are refused until NATS reconnects"))
       .finally(() => (opening = undefined));
@@ -124,6 +127,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     onChange: () => rpc.health.setAll(policySource.classify ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
   });
   const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource, spend });
+  const jobMetrics = createRouterJobMetrics(metrics.registry, sampler);
   const core = new RouterCore({
     onFinished: metrics.request,
     onAnswered: metrics.answered,
@@ -139,7 +143,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     maxAttempts: config.router.max_attempts,
     tracer,
   });
-  const intake = new JobIntake({ tiers: config.tiers, place: (authorization, input) => core.place(authorization, input) });
+  const intake = new JobIntake({ tiers: config.tiers, place: (authorization, input) => core.place(authorization, input), onSubmitted: jobMetrics.submitted });
   const batchDesk = new BatchDesk({
     intake,
     tenantOf: (a) => core.tenantOf(a),
@@ -174,6 +178,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       current = next;
     },
     async close() {
+      sampler.close();
       await policySource.close();
       await rpc.close();
       feed.close();

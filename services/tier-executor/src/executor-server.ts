@@ -4,13 +4,14 @@ import type { Config } from "@tiermesh/config";
 import { TierExecutorService } from "@tiermesh/proto";
 import { createRpcServer, serverTracing, StartupError, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { Tiermesh, tracerFor } from "@tiermesh/telemetry";
-import { openJobBackend } from "@tiermesh/jobs";
+import { BacklogSampler, openJobBackend } from "@tiermesh/jobs";
 import { NatsLink, OutcomeReporter, subjects, type OutcomeInit } from "@tiermesh/tier-status";
 import { createExecutorMetrics } from "./executor-metrics.js";
 import { genAiClientMetrics } from "./genai-metrics.js";
 import { createTierExecutorService } from "./executor-service.js";
 import { createProviders } from "./providers/registry.js";
 import { TierRunner } from "./tier-runner.js";
+import { registerExecutorJobMetrics } from "./job-metrics.js";
 import { JobWorker } from "./job-worker.js";
 
 export interface TierExecutorServer {
@@ -70,7 +71,9 @@ export function createTierExecutorServer(
   // Asynchronous jobs: a worker pulling the tier's queue once NATS answers.
   let worker: JobWorker | undefined;
   let closed = false;
+  const sampler = new BacklogSampler(tier.async.enabled ? [tierName] : []);
   if (tier.async.enabled) {
+    registerExecutorJobMetrics(metrics, () => worker, sampler);
     link ??= new NatsLink({ url: config.nats.url, name: `tiermesh-executor-${executorId}`, logger });
     const jobsLogger = logger.child({ tier: tierName, component: "jobs" });
     const jobRunner = runner;
@@ -79,6 +82,7 @@ export function createTierExecutorServer(
         const backend = await openJobBackend(nc, config);
         const consumer = await backend.queue.consumer({ tier: tierName, maxDeliver: tier.async.max_deliveries + 1, ackWaitMs: tier.async.ack_wait_ms });
         if (closed) return;
+        sampler.attach(backend.queue);
         worker = new JobWorker({
           tier: tierName,
           config: tier.async,
@@ -108,6 +112,7 @@ export function createTierExecutorServer(
     interceptors,
     async close() {
       closed = true;
+      sampler.close();
       await worker?.close();
       await rpc.close();
       reporter?.close();
