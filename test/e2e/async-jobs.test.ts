@@ -1,7 +1,9 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { JobState } from "@tiermesh/proto";
+import { create } from "@bufbuild/protobuf";
+import { JobStore, newJobId } from "@tiermesh/jobs";
+import { JobSchema, JobState } from "@tiermesh/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jobClient, jobIn, jobSpec, until } from "../support/job-clients.js";
 import { patchModel, startMesh, type RunningMesh } from "../support/running-mesh.js";
@@ -70,6 +72,27 @@ describe("asynchronous jobs over the Job RPC", () => {
     await jobIn(jobs, id!, JobState.SUCCEEDED);
     const listed = await jobs.listJobs({ pageSize: 1000 });
     expect(listed.jobs.filter((j) => j.idempotencyKey === spec.idempotencyKey)).toHaveLength(1);
+  });
+
+  it("queues again a job whose first submission stopped after storing it, when its key is submitted again", async () => {
+    // What a router killed between storing a job and queuing it leaves behind.
+    const spec = jobSpec(key("orphan"));
+    const nc = await connect({ servers: m.mesh.natsUrl });
+    const id = newJobId();
+    try {
+      // The bucket as the mesh opened it: bronze's retention_hours (1) is the longest.
+      const store = await JobStore.open(nc, "tiermesh_jobs", 3_600_000);
+      await store.claim("acme", spec.idempotencyKey, id);
+      const now = BigInt(Date.now());
+      await store.create(create(JobSchema, { id, tenant: "acme", tier: "bronze", state: JobState.QUEUED, input: spec.input, idempotencyKey: spec.idempotencyKey, createdAtMs: now, deadlineMs: now + 3_600_000n }));
+    } finally {
+      await nc.close();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await jobs.getJob({ id })).job!.state).toBe(JobState.QUEUED);
+    const [again] = (await jobs.submitJobs({ jobs: [spec] })).jobs;
+    expect(again).toMatchObject({ duplicate: true, job: { id } });
+    await jobIn(jobs, id, JobState.SUCCEEDED);
   });
 
   it("lists the caller's jobs newest first, in pages", async () => {

@@ -75,7 +75,12 @@ export class JobIntake {
     const { tenant } = placement;
     const id = await store.claim(tenant, spec.idempotencyKey, newJobId());
     const existing = await store.get(tenant, id);
-    if (existing) return create(SubmittedJobSchema, { job: existing, duplicate: true });
+    if (existing) {
+      // A first submission may have stopped between storing its job and queuing it: queue it
+      // again while it waits (a second copy is dropped by whichever executor sees the job taken).
+      if (existing.state === JobState.QUEUED && existing.attempts === 0) await queue.enqueue(existing);
+      return create(SubmittedJobSchema, { job: existing, duplicate: true });
+    }
     // Either a new key, or one whose first submission stopped before storing its job: store it now.
     const now = Date.now();
     const job: Job = create(JobSchema, {

@@ -144,14 +144,19 @@ export class JobWorker {
       await this.deadLetter(job, job.error ?? lost);
       return void msg.ack();
     }
-    const started = await store.update(ref.tenant, ref.id, (j) => ({ ...j, state: JobState.RUNNING, attempts: delivery, startedAtMs: BigInt(now) }));
+    if (job.state === JobState.RUNNING && now - Number(job.progressAtMs) < (config.ack_wait_ms * 2) / 3) {
+      // Another executor is on it and alive (it reports every third of ack_wait): this message is a second copy.
+      return void msg.ack();
+    }
+    const started = await store.update(ref.tenant, ref.id, (j) => ({ ...j, state: JobState.RUNNING, attempts: delivery, startedAtMs: BigInt(now), progressAtMs: BigInt(now) }));
     if (!started.changed || !started.job) return void msg.ack();
     const controller = new AbortController();
     this.running.add(controller);
     const heartbeat = setInterval(() => {
       msg.working();
-      void store.get(ref.tenant, ref.id).then(
-        (j) => {
+      // Progress on the record too, and a look at it: a job cancelled meanwhile is stopped.
+      void store.update(ref.tenant, ref.id, (j) => (j.state === JobState.RUNNING ? { ...j, progressAtMs: BigInt(Date.now()) } : undefined)).then(
+        ({ job: j }) => {
           if (j && isFinal(j.state)) controller.abort(new ConnectError(`job ${j.id} is ${JobState[j.state].toLowerCase()}`, Code.Canceled));
         },
         () => undefined,
