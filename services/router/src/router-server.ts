@@ -1,6 +1,5 @@
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { endpointUrl, TierLadder, type Config } from "@tiermesh/config";
-import { asyncTiers, BacklogSampler, jobRetentionMs, JsonRecords, openFileStore, openJobBackend, type FileStore, type JobBackend } from "@tiermesh/jobs";
 import { ClassifierService, JobService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import {
   clientTracing,
@@ -12,15 +11,14 @@ import {
   type Logger,
   type RpcServer,
 } from "@tiermesh/runtime";
-import type { NatsConnection } from "@nats-io/transport-node";
 import { tracerFor, Tiermesh } from "@tiermesh/telemetry";
 import { NatsLink, TierStatusFeed } from "@tiermesh/tier-status";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { ContextFit } from "./context-fit.js";
 import { BatchDesk } from "./batch-desk.js";
-import { batchRecordSchema, type BatchRecord } from "./batch-record.js";
 import { JobIntake } from "./job-intake.js";
 import { createRouterJobMetrics } from "./job-metrics.js";
+import { RouterJobs } from "./router-jobs.js";
 import { createJobService } from "./job-service.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { PolicySubscription } from "./policy-subscription.js";
@@ -83,34 +81,15 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     onError: (err) => logger.warn({ err }, "tier status feed error"),
     tracer,
   });
-  // Jobs need the stream and bucket only when some tier takes them.
-  const sampler = new BacklogSampler(asyncTiers(config));
-  let jobs: JobBackend | undefined;
-  let files: FileStore | undefined;
-  let batches: JsonRecords<BatchRecord> | undefined;
-  let opening: Promise<void> | undefined;
-  const openJobs = (nc: NatsConnection) => {
-    if (jobs || opening || asyncTiers(config).length === 0) return;
-    const retention = jobRetentionMs(config);
-    opening = Promise.all([
-      openJobBackend(nc, config),
-      openFileStore(nc, config),
-      JsonRecords.open(nc, config.nats.jobs_bucket, retention, "batches", (v) => batchRecordSchema.parse(v)),
-    ])
-      .then(([b, f, r]) => {
-        [jobs, files, batches] = [b, f, r];
-        sampler.attach(b.queue);
-      })
-      .catch((err: unknown) => logger.error({ err }, "could not open the job stream and bucket; jobs are refused until NATS reconnects"))
-      .finally(() => (opening = undefined));
-  };
+  // Jobs need the stream and buckets only when some tier takes them.
+  const asyncJobs = new RouterJobs(config, logger);
   const link = new NatsLink({
     url: config.nats.url,
     name: `tiermesh-router-${process.pid}`,
     logger,
     onConnected: (nc) => {
       feed.attach(nc);
-      openJobs(nc);
+      asyncJobs.attach(nc);
     },
   });
   let auth = new ApiKeyAuth(config);
@@ -127,7 +106,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     onChange: () => rpc.health.setAll(policySource.classify ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
   });
   const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource, spend });
-  const jobMetrics = createRouterJobMetrics(metrics.registry, sampler);
+  const jobMetrics = createRouterJobMetrics(metrics.registry, asyncJobs.sampler);
   const core = new RouterCore({
     onFinished: metrics.request,
     onAnswered: metrics.answered,
@@ -147,9 +126,9 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
   const batchDesk = new BatchDesk({
     intake,
     tenantOf: (a) => core.tenantOf(a),
-    jobs: () => jobs,
-    files: () => files,
-    batches: () => batches,
+    jobs: () => asyncJobs.jobs,
+    files: () => asyncJobs.files,
+    batches: () => asyncJobs.batches,
     onError: (err) => logger.error({ err }, "batch validation failed"),
   });
   const rpc = createRpcServer({
@@ -158,7 +137,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     serviceNames: [RouterService.typeName, JobService.typeName],
     routes: (router) => {
       router.service(RouterService, createRouterService(core));
-      router.service(JobService, createJobService({ intake, tenantOf: (a) => core.tenantOf(a), backend: () => jobs }));
+      router.service(JobService, createJobService({ intake, tenantOf: (a) => core.tenantOf(a), backend: () => asyncJobs.jobs }));
     },
     interceptors: serverTracing(tracer),
     fallback: createOpenAIEdge(core, (err) => logger.error({ err }, "edge request failed"), tracer, batchDesk),
@@ -178,7 +157,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       current = next;
     },
     async close() {
-      sampler.close();
+      asyncJobs.close();
       await policySource.close();
       await rpc.close();
       feed.close();

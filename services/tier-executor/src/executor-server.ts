@@ -4,15 +4,13 @@ import type { Config } from "@tiermesh/config";
 import { TierExecutorService } from "@tiermesh/proto";
 import { createRpcServer, serverTracing, StartupError, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { Tiermesh, tracerFor } from "@tiermesh/telemetry";
-import { BacklogSampler, openJobBackend } from "@tiermesh/jobs";
 import { NatsLink, OutcomeReporter, subjects, type OutcomeInit } from "@tiermesh/tier-status";
 import { createExecutorMetrics } from "./executor-metrics.js";
 import { genAiClientMetrics } from "./genai-metrics.js";
 import { createTierExecutorService } from "./executor-service.js";
 import { createProviders } from "./providers/registry.js";
 import { TierRunner } from "./tier-runner.js";
-import { registerExecutorJobMetrics } from "./job-metrics.js";
-import { JobWorker } from "./job-worker.js";
+import { TierJobs } from "./tier-jobs.js";
 
 export interface TierExecutorServer {
   readonly rpc: RpcServer;
@@ -69,34 +67,10 @@ export function createTierExecutorServer(
   const defaultTimeoutMs = tier.timeouts.attempt_ms * tier.retries.max_attempts;
   const service = createTierExecutorService({ tierName, runner, defaultTimeoutMs, streamFlushMs: tier.stream.flush_ms });
   // Asynchronous jobs: a worker pulling the tier's queue once NATS answers.
-  let worker: JobWorker | undefined;
-  let closed = false;
-  const sampler = new BacklogSampler(tier.async.enabled ? [tierName] : []);
+  let jobs: TierJobs | undefined;
   if (tier.async.enabled) {
-    registerExecutorJobMetrics(metrics, () => worker, sampler);
     link ??= new NatsLink({ url: config.nats.url, name: `tiermesh-executor-${executorId}`, logger });
-    const jobsLogger = logger.child({ tier: tierName, component: "jobs" });
-    const jobRunner = runner;
-    void link.ready
-      .then(async (nc) => {
-        const backend = await openJobBackend(nc, config);
-        const consumer = await backend.queue.consumer({ tier: tierName, maxDeliver: tier.async.max_deliveries + 1, ackWaitMs: tier.async.ack_wait_ms });
-        if (closed) return;
-        sampler.attach(backend.queue);
-        worker = new JobWorker({
-          tier: tierName,
-          config: tier.async,
-          bulkheadCapacity: tier.bulkhead.max_concurrency,
-          runner: jobRunner,
-          backend,
-          consumer,
-          runTimeoutMs: defaultTimeoutMs,
-          logger: jobsLogger,
-        });
-        worker.start();
-        jobsLogger.info({ maxConcurrency: tier.async.max_concurrency }, "taking asynchronous jobs");
-      })
-      .catch((err: unknown) => jobsLogger.error({ err }, "could not attach to the job queue; this executor takes no jobs"));
+    jobs = new TierJobs({ config, tierName, link, runner, metrics, runTimeoutMs: defaultTimeoutMs, logger: logger.child({ tier: tierName, component: "jobs" }) });
   }
   const rpc = createRpcServer({
     logger,
@@ -111,9 +85,7 @@ export function createTierExecutorServer(
     service,
     interceptors,
     async close() {
-      closed = true;
-      sampler.close();
-      await worker?.close();
+      await jobs?.close();
       await rpc.close();
       reporter?.close();
       await link?.close();
