@@ -93,6 +93,7 @@ export class BatchDesk {
       total: 0,
       jobs: [],
       line_errors: [],
+      errors: [],
       completed: 0,
       failed: 0,
     };
@@ -142,6 +143,14 @@ export class BatchDesk {
   private startValidating(authorization: string | null, batch: BatchRecord): void {
     this.validating.add(batch.id);
     this.validate(authorization, batch)
+      .catch(async (cause: unknown) => {
+        this.deps.onError(cause);
+        // The batch as a whole cannot go on (its input file is gone, say): it fails, saying why.
+        const err = ConnectError.from(cause);
+        await this.deps.batches()?.update(batch.tenant, batch.id, (b) =>
+          b.status === "validating" ? { ...b, status: "failed", failed_at: nowS(), errors: [{ code: Code[err.code] ?? "internal", message: err.rawMessage }] } : undefined,
+        );
+      })
       .catch((err: unknown) => this.deps.onError(err))
       .finally(() => this.validating.delete(batch.id));
   }
@@ -151,7 +160,8 @@ export class BatchDesk {
     const files = this.need("files", this.deps.files());
     const backend = this.need("jobs", this.deps.jobs());
     const data = await files.content(batch.tenant, batch.input_file_id);
-    const text = new TextDecoder().decode(data ?? new Uint8Array());
+    if (!data) throw new ConnectError(`input_file_id: file ${batch.input_file_id} is no longer kept`, Code.NotFound);
+    const text = new TextDecoder().decode(data);
     const read = readBatchLines(text, batch.id, WINDOW_SECONDS);
     const errors: LineError[] = [...read.errors];
     const placed: { customId: string; placed: PlacedSpec }[] = [];

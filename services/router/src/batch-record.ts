@@ -41,6 +41,8 @@ export const batchRecordSchema = z.object({
   jobs: z.array(z.object({ custom_id: z.string(), job_id: z.string() })),
   /** Lines refused before queuing (bad JSON, refused parameters), in input order. */
   line_errors: z.array(lineErrorSchema),
+  /** Why the batch failed as a whole (its input file could not be read). */
+  errors: z.array(z.object({ code: z.string(), message: z.string() })).default([]),
   /** Counts from the last look at the jobs. */
   completed: z.number().int(),
   failed: z.number().int(),
@@ -60,7 +62,7 @@ export function batchObject(b: BatchRecord): object {
     id: b.id,
     object: "batch",
     endpoint: b.endpoint,
-    errors: null,
+    errors: b.errors.length > 0 ? { object: "list", data: b.errors.map((e) => ({ ...e, param: null, line: null })) } : null,
     input_file_id: b.input_file_id,
     completion_window: b.completion_window,
     status: b.status,
