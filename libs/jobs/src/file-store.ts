@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { StorageType } from "@nats-io/jetstream";
 import { Objm, type ObjectInfo, type ObjectStore } from "@nats-io/obj";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
+import { keepMaxAge } from "./max-age.js";
 
 /** What is known of a stored file. */
 export interface StoredFile {
@@ -31,7 +32,9 @@ export class FileStore {
   private constructor(private readonly os: ObjectStore) {}
 
   static async open(nc: NatsConnection, bucket: string, retentionMs: number): Promise<FileStore> {
-    return new FileStore(await new Objm(nc).create(bucket, { storage: StorageType.File, ttl: nanos(retentionMs) }));
+    const os = await new Objm(nc).create(bucket, { storage: StorageType.File, ttl: nanos(retentionMs) });
+    await keepMaxAge(nc, `OBJ_${bucket}`, retentionMs);
+    return new FileStore(os);
   }
 
   async put(file: Omit<StoredFile, "bytes" | "createdAt">, data: Uint8Array): Promise<StoredFile> {

@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startNatsServer, type NatsServer } from "@tiermesh/process";
 import { JobSchema, JobState } from "@tiermesh/proto";
@@ -103,5 +104,14 @@ describe("JobQueue", () => {
     const second = await consumer.next({ expires: 3_000 });
     expect(second?.info.deliveryCount).toBe(2);
     expect(await consumer.next({ expires: 2_000 })).toBeNull();
+  });
+});
+
+describe("retention", () => {
+  it("brings an existing bucket's age limit to the configured retention", async () => {
+    await JobStore.open(nc, "jobs_retention", HOUR);
+    await JobStore.open(nc, "jobs_retention", 2 * HOUR);
+    const info = await (await jetstreamManager(nc)).streams.info("KV_jobs_retention");
+    expect(info.config.max_age).toBe(2 * HOUR * 1_000_000);
   });
 });

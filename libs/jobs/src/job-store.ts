@@ -5,6 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { JobSchema, type Job } from "@tiermesh/proto";
 import { idempotencyKey, jobKey, tenantJobs } from "./job-names.js";
 import { isFinal } from "./job-states.js";
+import { keepMaxAge } from "./max-age.js";
 
 /** Attempts of a compare-and-set update before giving up on a key others keep changing. */
 export const MAX_CAS_ROUNDS = 20;
@@ -28,7 +29,9 @@ export class JobStore {
   private constructor(private readonly kv: KV) {}
 
   static async open(nc: NatsConnection, bucket: string, retentionMs: number): Promise<JobStore> {
-    return new JobStore(await new Kvm(nc).create(bucket, { history: 1, ttl: retentionMs, storage: StorageType.File }));
+    const kv = await new Kvm(nc).create(bucket, { history: 1, ttl: retentionMs, storage: StorageType.File });
+    await keepMaxAge(nc, `KV_${bucket}`, retentionMs);
+    return new JobStore(kv);
   }
 
   async get(tenant: string, id: string): Promise<Job | undefined> {
