@@ -2,7 +2,8 @@
 // and reports the drain rate, jobs lost, duplicated or delivered twice, and the TTFT p95 of interactive requests
 // served by the same tier during the drain (against the same requests before it).
 // Usage: npx turbo run build --output-logs=errors-only && node test/bench/async-jobs.mjs
-//        [--jobs 10000] [--interactive-rps 20] [--max-concurrency 32] [--batch 500]
+//        [--jobs 10000] [--interactive-rps 20] [--max-concurrency 4] [--batch 500] [--baseline-seconds 10]
+// --max-concurrency is bronze's async.max_concurrency (the config default: 4).
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,7 +20,7 @@ const { values } = parseArgs({
   options: {
     jobs: { type: "string", default: "10000" },
     "interactive-rps": { type: "string", default: "20" },
-    "max-concurrency": { type: "string", default: "32" },
+    "max-concurrency": { type: "string", default: "4" },
     batch: { type: "string", default: "500" },
     "baseline-seconds": { type: "string", default: "10" },
   },
