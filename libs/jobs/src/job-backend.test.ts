@@ -74,6 +74,26 @@ describe("JobStore", () => {
   });
 });
 
+describe("JobStore.ids", () => {
+  it("answers at once while the tenant's jobs keep changing", async () => {
+    const store = await JobStore.open(nc, "jobs_busy", HOUR);
+    const jobs = Array.from({ length: 20 }, () => job());
+    for (const j of jobs) await store.create(j);
+    let stop = false;
+    const churn = (async () => {
+      while (!stop) await Promise.all(jobs.map((j) => store.update(j.tenant, j.id, (x) => ({ ...x, attempts: x.attempts + 1 }))));
+    })();
+    try {
+      const started = Date.now();
+      for (let i = 0; i < 5; i++) expect(await store.ids("acme")).toHaveLength(20);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      stop = true;
+      await churn;
+    }
+  });
+});
+
 describe("JobQueue", () => {
   it("delivers a tier's jobs once each, in submission order, to a shared durable consumer; publishing twice queues once", async () => {
     const queue = await JobQueue.open(nc, { stream: "JOBS_ORDER", prefix: "t1", retentionMs: HOUR });

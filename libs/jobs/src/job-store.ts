@@ -5,6 +5,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { JobSchema, type Job } from "@tiermesh/proto";
 import { idempotencyKey, jobKey, tenantJobs } from "./job-names.js";
 import { isFinal } from "./job-states.js";
+import { bucketKeys } from "./bucket-keys.js";
 import { keepMaxAge } from "./max-age.js";
 
 /** Attempts of a compare-and-set update before giving up on a key others keep changing. */
@@ -26,12 +27,16 @@ export class JobContentionError extends Error {
  * and a late duplicate (a redelivered job finishing twice) changes nothing.
  */
 export class JobStore {
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly kv: KV,
+    private readonly nc: NatsConnection,
+    private readonly bucket: string,
+  ) {}
 
   static async open(nc: NatsConnection, bucket: string, retentionMs: number): Promise<JobStore> {
     const kv = await new Kvm(nc).create(bucket, { history: 1, ttl: retentionMs, storage: StorageType.File });
     await keepMaxAge(nc, `KV_${bucket}`, retentionMs);
-    return new JobStore(kv);
+    return new JobStore(kv, nc, bucket);
   }
 
   async get(tenant: string, id: string): Promise<Job | undefined> {
@@ -98,10 +103,9 @@ export class JobStore {
 
   /** Ids of a tenant's jobs, newest first. */
   async ids(tenant: string): Promise<string[]> {
-    const ids: string[] = [];
     const prefix = `jobs.${tenant}.`;
-    for await (const key of await this.kv.keys(tenantJobs(tenant))) ids.push(key.slice(prefix.length));
-    return ids.sort().reverse();
+    const keys = await bucketKeys(this.nc, this.bucket, tenantJobs(tenant));
+    return keys.map((k) => k.slice(prefix.length)).sort().reverse();
   }
 
   /** The job now, then every change of it, until `signal` aborts or the job is final. */

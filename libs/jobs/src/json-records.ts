@@ -1,6 +1,7 @@
 import { StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { bucketKeys } from "./bucket-keys.js";
 import { isWrongSequence, MAX_CAS_ROUNDS, JobContentionError } from "./job-store.js";
 
 /**
@@ -10,13 +11,15 @@ import { isWrongSequence, MAX_CAS_ROUNDS, JobContentionError } from "./job-store
 export class JsonRecords<T> {
   private constructor(
     private readonly kv: KV,
+    private readonly nc: NatsConnection,
+    private readonly bucket: string,
     private readonly kind: string,
     private readonly parse: (value: unknown) => T,
   ) {}
 
   static async open<T>(nc: NatsConnection, bucket: string, retentionMs: number, kind: string, parse: (value: unknown) => T): Promise<JsonRecords<T>> {
     const kv = await new Kvm(nc).create(bucket, { history: 1, ttl: retentionMs, storage: StorageType.File });
-    return new JsonRecords(kv, kind, parse);
+    return new JsonRecords(kv, nc, bucket, kind, parse);
   }
 
   private key(tenant: string, id: string) {
@@ -54,8 +57,7 @@ export class JsonRecords<T> {
   /** Ids of a tenant's records, in descending order. */
   async ids(tenant: string): Promise<string[]> {
     const prefix = `${this.kind}.${tenant}.`;
-    const ids: string[] = [];
-    for await (const key of await this.kv.keys(`${prefix}*`)) ids.push(key.slice(prefix.length));
-    return ids.sort().reverse();
+    const keys = await bucketKeys(this.nc, this.bucket, `${prefix}*`);
+    return keys.map((k) => k.slice(prefix.length)).sort().reverse();
   }
 }
