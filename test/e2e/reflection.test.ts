@@ -16,14 +16,14 @@ describe("gRPC server reflection on every service, as grpcurl uses it", () => {
   });
 
   it("lists each service's own RPC service, health and reflection, over v1 and v1alpha", async () => {
-    const expected: [string, string][] = [
-      [m.routerUrl, "tiermesh.router.v1.RouterService"],
-      [m.classifierUrl, "tiermesh.classifier.v1.ClassifierService"],
-      [m.monitorUrl, "tiermesh.health.v1.HealthMonitorService"],
-      ...Object.values(m.executorUrls).map((url): [string, string] => [url, "tiermesh.executor.v1.TierExecutorService"]),
+    const expected: [string, string[]][] = [
+      [m.routerUrl, ["tiermesh.router.v1.RouterService", "tiermesh.router.v1.JobService"]],
+      [m.classifierUrl, ["tiermesh.classifier.v1.ClassifierService"]],
+      [m.monitorUrl, ["tiermesh.health.v1.HealthMonitorService", "tiermesh.ledger.v1.ReportService"]],
+      ...Object.values(m.executorUrls).map((url): [string, string[]] => [url, ["tiermesh.executor.v1.TierExecutorService"]]),
     ];
-    for (const [url, service] of expected) {
-      const want = [service, "grpc.health.v1.Health", ...reflection].sort();
+    for (const [url, services] of expected) {
+      const want = [...services, "grpc.health.v1.Health", ...reflection].sort();
       expect((await listServices(url, "v1")).sort()).toEqual(want);
       expect((await listServices(url, "v1alpha")).sort()).toEqual(want);
     }

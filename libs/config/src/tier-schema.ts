@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { asyncSchema } from "./async-schema.js";
 import { fraction, hostPort, httpUrl, identifier, positiveMs } from "./schema-parts.js";
 
 /** Price of a model in US dollars per million tokens. */
@@ -284,6 +285,8 @@ export const tierSchema = z.strictObject({
     .prefault({}),
   slo: tierSloSchema.prefault({}),
   routing: routingSchema.prefault({}),
+  /** Asynchronous jobs (off unless enabled); see async-schema.ts. */
+  async: asyncSchema.prefault({}),
 });
 
 export type TierConfig = z.output<typeof tierSchema>;

@@ -2,6 +2,7 @@
 export * from "./gen/tiermesh/common/v1/completion_pb.js";
 export * from "./gen/tiermesh/common/v1/tier_state_pb.js";
 export * from "./gen/tiermesh/router/v1/router_pb.js";
+export * from "./gen/tiermesh/router/v1/jobs_pb.js";
 export * from "./gen/tiermesh/classifier/v1/classifier_pb.js";
 export * from "./gen/tiermesh/executor/v1/executor_pb.js";
 export * from "./gen/tiermesh/health/v1/outcome_pb.js";

@@ -7,6 +7,7 @@ import { HealthMonitorService, ReportService, TierState, type TierStatusEvent } 
 import { judgeByConfig, LedgerAggregator, openAggregates } from "@tiermesh/ledger";
 import { createMetricsRegistry, createRpcServer, serverTracing, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { tracerFor, type SpanContext } from "@tiermesh/telemetry";
+import { asyncTiers, BacklogSampler, openJobBackend } from "@tiermesh/jobs";
 import { decodeOutcomes, NatsLink, openStatusBucket, readStatuses, subjects } from "@tiermesh/tier-status";
 import { OutcomeTracing } from "./outcome-tracing.js";
 import { AlertWebhook } from "./alert-webhook.js";
@@ -138,8 +139,20 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     logger,
     mayWrite: () => lease.isLeader,
   });
+  // Tiers that take jobs carry their backlog in their status, sampled from the jobs stream.
+  const backlog = new BacklogSampler(asyncTiers(config));
+  const withJobs = (event: TierStatusEvent): TierStatusEvent => {
+    const jobs = backlog.of(event.tier);
+    return jobs ? { ...event, jobs } : event;
+  };
+  if (backlog.tiers.length > 0) {
+    void link.ready
+      .then(async (nc) => backlog.attach((await openJobBackend(nc, config)).queue))
+      .catch((err: unknown) => logger.warn({ err }, "job backlog unavailable; tier status goes without it"));
+  }
   const publisher = new StatusPublisher(link, config.nats.subject_prefix, () => bucket, logger, tracer);
-  const emit = (event: TierStatusEvent, change: boolean, causes: readonly SpanContext[] = []) => {
+  const emit = (raw: TierStatusEvent, change: boolean, causes: readonly SpanContext[] = []) => {
+    const event = withJobs(raw);
     for (const listener of listeners) listener(event);
     if (!lease.isLeader) return;
     publisher.publish(event, change, causes);
@@ -189,7 +202,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
       router.service(ReportService, createReportService({ aggregates: () => aggregates, config: () => config })).service(
         HealthMonitorService,
         createHealthMonitorService({
-          snapshot: () => board.snapshot(Date.now()),
+          snapshot: () => board.snapshot(Date.now()).map(withJobs),
           subscribe(listener) {
             listeners.add(listener);
             return () => listeners.delete(listener);
@@ -240,6 +253,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     },
     async close() {
       for (const t of timers) clearInterval(t);
+      backlog.close();
       prober.stop();
       tierConsole.close();
       await aggregator.stop();

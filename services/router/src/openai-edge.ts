@@ -4,6 +4,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { RETRY_AFTER_HEADER } from "@tiermesh/proto";
 import { nodeHeaders, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from "@tiermesh/telemetry";
 import { EdgeError } from "./edge-error.js";
+import { readBody, sendJson } from "./edge-io.js";
+import type { BatchDesk } from "./batch-desk.js";
+import { BATCH_ROUTES, serveBatchApi } from "./openai-batches.js";
 import { httpStatusOf, openAIErrorDetail, openAIErrorType } from "./http-status.js";
 import { parseChatBody, toInput } from "./openai-request.js";
 import { completionBody, extensionOf, modelObject, toolCallDelta, usageOf } from "./openai-response.js";
@@ -13,9 +16,8 @@ import type { RouterCore } from "./router-core.js";
 type Req = http.IncomingMessage;
 type Res = http.ServerResponse;
 
-const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const MODELS_PATH = "/v1/models";
-const ROUTES = ["/v1/chat/completions", MODELS_PATH];
+const ROUTES = ["/v1/chat/completions", MODELS_PATH, ...BATCH_ROUTES];
 
 /**
  * The OpenAI-compatible HTTP edge of the router, with the same authentication, classification
@@ -23,7 +25,7 @@ const ROUTES = ["/v1/chat/completions", MODELS_PATH];
  * included) and `GET /v1/models` (`/v1/models/{id}`), the model names the caller's plan may use.
  * Urgency and tier hint come from `x-tiermesh-urgency` and `x-tiermesh-tier`.
  */
-export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => void, tracer?: Tracer) {
+export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => void, tracer?: Tracer, batches?: BatchDesk) {
   /** `created` of every model: when this router started. */
   const started = Math.floor(Date.now() / 1_000);
 
@@ -63,6 +65,7 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       if (!model) throw new EdgeError(404, `The model "${id}" does not exist or your plan may not use it`, "model", "model_not_found");
       return sendJson(res, 200, modelObject(model, started));
     }
+    if (batches && (await serveBatchApi(batches, req, res))) return;
     if (path !== "/v1/chat/completions") throw new EdgeError(404, `no route for ${req.method} ${path}`);
     if (req.method !== "POST") throw new EdgeError(405, `${path} takes POST`);
     const body = parseChatBody(await readBody(req));
@@ -124,23 +127,6 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       res.end(`event: error\ndata: ${JSON.stringify({ error: { message: err.rawMessage, type: openAIErrorType(status), code: status } })}\n\n`);
     }
   }
-}
-
-async function readBody(req: Req): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new EdgeError(413, `request body over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
-function sendJson(res: Res, status: number, body: object): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
-  res.end(text);
 }
 
 /**

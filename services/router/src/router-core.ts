@@ -88,6 +88,14 @@ interface BudgetedRange {
   noPromotion: string | undefined;
 }
 
+/** Where a request would be served: its tenant and the tier the classifier assigned. */
+export interface Placement {
+  tenant: string;
+  tier: string;
+  promptTokens: number;
+  reasons: string[];
+}
+
 export type StreamEvent = { case: "delta"; value: string } | { case: "toolCall"; value: ToolCallDelta } | { case: "done"; value: CompleteResponse };
 
 /**
@@ -138,6 +146,21 @@ export class RouterCore {
     } finally {
       r.done();
     }
+  }
+
+  /** The tenant of a call's API key, or throws UNAUTHENTICATED. */
+  tenantOf(authorization: string | null): string {
+    return this.deps.auth().tenantOf(authorization);
+  }
+
+  /**
+   * Authenticates and classifies a request without serving it (asynchronous jobs): the tier
+   * the classifier assigns, within the tenant's plan, as for any request.
+   */
+  place(authorization: string | null, input: CompletionInput): Placement {
+    const tenant = this.deps.auth().tenantOf(authorization);
+    const classification = this.policyNow()(tenant, input, this.deps.defaultTimeoutMs);
+    return { tenant, tier: classification.tier, promptTokens: classification.promptTokens, reasons: classification.reasons };
   }
 
   /** The model names the caller's plan may use (see ModelCatalog). */

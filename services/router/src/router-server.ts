@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { endpointUrl, rateLimitsOf, TierLadder, type Config } from "@tiermesh/config";
-import { ClassifierService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
+import { ClassifierService, JobService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import {
   clientTracing,
   createMeshTransport,
@@ -19,6 +19,11 @@ import { aggregateKeyOf, BudgetHoldBoard, ensureLedgerStream, LedgerWriter, open
 import { BudgetGuard } from "./budget-guard.js";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { ContextFit } from "./context-fit.js";
+import { BatchDesk } from "./batch-desk.js";
+import { JobIntake } from "./job-intake.js";
+import { createRouterJobMetrics } from "./job-metrics.js";
+import { RouterJobs } from "./router-jobs.js";
+import { createJobService } from "./job-service.js";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { PolicySubscription } from "./policy-subscription.js";
 import { RateLimiter } from "./rate-limiter.js";
@@ -99,6 +104,8 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
   const spendView = new SpendView();
   const own = new OwnSpend();
   let holds: BudgetHoldBoard | undefined;
+  // Jobs need the stream and buckets only when some tier takes them.
+  const asyncJobs = new RouterJobs(config, logger);
   const link = new NatsLink({
     url: config.nats.url,
     name: `tiermesh-router-${process.pid}`,
@@ -106,6 +113,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     onConnected(nc) {
       feed.attach(nc);
       usage.attach(nc);
+      asyncJobs.attach(nc);
       void (async () => {
         await spendView.watch(await openAggregates(nc, config.ledger.aggregates_bucket), (err) => logger.warn({ err }, "usage aggregates watch ended"));
         holds = new BudgetHoldBoard(await openHolds(nc, config.ledger.holds_bucket), routerId, config.ledger.hold_ttl_ms);
@@ -149,6 +157,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     onChange: () => rpc.health.setAll(policySource.classify ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
   });
   const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource, budget, ledger, config: () => current, rateMode: usage.mode });
+  const jobMetrics = createRouterJobMetrics(metrics.registry, asyncJobs.sampler);
   const core = new RouterCore({
     onFinished: metrics.request,
     onAnswered: metrics.answered,
@@ -170,13 +179,25 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     limiter,
     onRateDecision: metrics.rateDecision,
   });
+  const intake = new JobIntake({ tiers: config.tiers, place: (authorization, input) => core.place(authorization, input), onSubmitted: jobMetrics.submitted });
+  const batchDesk = new BatchDesk({
+    intake,
+    tenantOf: (a) => core.tenantOf(a),
+    jobs: () => asyncJobs.jobs,
+    files: () => asyncJobs.files,
+    batches: () => asyncJobs.batches,
+    onError: (err) => logger.error({ err }, "batch validation failed"),
+  });
   const rpc = createRpcServer({
     logger,
     ready: () => policySource.classify !== undefined,
-    serviceNames: [RouterService.typeName],
-    routes: (router) => router.service(RouterService, createRouterService(core)),
+    serviceNames: [RouterService.typeName, JobService.typeName],
+    routes: (router) => {
+      router.service(RouterService, createRouterService(core));
+      router.service(JobService, createJobService({ intake, tenantOf: (a) => core.tenantOf(a), backend: () => asyncJobs.jobs }));
+    },
     interceptors: serverTracing(tracer),
-    fallback: createOpenAIEdge(core, (err) => logger.error({ err }, "edge request failed"), tracer),
+    fallback: createOpenAIEdge(core, (err) => logger.error({ err }, "edge request failed"), tracer, batchDesk),
     metrics: metrics.registry,
   });
   policySource.start();
@@ -197,6 +218,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       current = next;
     },
     async close() {
+      asyncJobs.close();
       await policySource.close();
       await rpc.close();
       budget.stop();

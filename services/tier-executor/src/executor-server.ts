@@ -10,6 +10,7 @@ import { genAiClientMetrics } from "./genai-metrics.js";
 import { createTierExecutorService } from "./executor-service.js";
 import { createProviders } from "./providers/registry.js";
 import { TierRunner } from "./tier-runner.js";
+import { TierJobs } from "./tier-jobs.js";
 
 export interface TierExecutorServer {
   readonly rpc: RpcServer;
@@ -68,6 +69,12 @@ export function createTierExecutorServer(
     }, logger: logger.child({ tier: tierName }), tracer });
   const defaultTimeoutMs = tier.timeouts.attempt_ms * tier.retries.max_attempts;
   const service = createTierExecutorService({ tierName, runner, defaultTimeoutMs, streamFlushMs: tier.stream.flush_ms });
+  // Asynchronous jobs: a worker pulling the tier's queue once NATS answers.
+  let jobs: TierJobs | undefined;
+  if (tier.async.enabled) {
+    link ??= new NatsLink({ url: config.nats.url, name: `tiermesh-executor-${executorId}`, logger });
+    jobs = new TierJobs({ config, tierName, link, runner, metrics, runTimeoutMs: defaultTimeoutMs, logger: logger.child({ tier: tierName, component: "jobs" }) });
+  }
   const rpc = createRpcServer({
     logger,
     serviceNames: [TierExecutorService.typeName],
@@ -81,6 +88,7 @@ export function createTierExecutorServer(
     service,
     interceptors,
     async close() {
+      await jobs?.close();
       await rpc.close();
       reporter?.close();
       await link?.close();

@@ -12,7 +12,15 @@ function line(e: TierStatusEvent): string {
   const numbers = sli
     ? `n=${sli.sampleCount} err=${(sli.errorRate * 100).toFixed(1)}% ttft_p95=${sli.ttftP95Ms}ms`
     : "";
-  return `${e.tier.padEnd(10)} ${state} ${numbers.padEnd(40)} #${e.sequence} ${e.reason}`;
+  return `${e.tier.padEnd(10)} ${state} ${numbers.padEnd(40)} #${e.sequence} ${e.reason}${jobsOf(e)}`;
+}
+
+/** A tier's job backlog, for tiers that take jobs. */
+export function jobsOf(e: TierStatusEvent): string {
+  const j = e.jobs;
+  if (!j) return "";
+  const oldest = Number(j.oldestQueuedAgeMs) / 1_000;
+  return `\n${"".padEnd(21)}jobs: queued=${j.queued} running=${j.inProgress} oldest=${oldest.toFixed(oldest < 10 ? 1 : 0)}s dead=${j.deadLettered}`;
 }
 
 /** The processes `tiermesh up` supervises, or a note that no launcher answers. */

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/health/v1/tier_status.proto.
  */
 export const file_tiermesh_health_v1_tier_status: GenFile = /*@__PURE__*/
-  fileDesc("CiR0aWVybWVzaC9oZWFsdGgvdjEvdGllcl9zdGF0dXMucHJvdG8SEnRpZXJtZXNoLmhlYWx0aC52MSLRAgoHVGllclNsaRIUCgxzYW1wbGVfY291bnQYASABKA0SEgoKZXJyb3JfcmF0ZRgCIAEoARIUCgx0aW1lb3V0X3JhdGUYAyABKAESGQoRcmF0ZV9saW1pdGVkX3JhdGUYBCABKAESEwoLdHRmdF9wNTBfbXMYBSABKA0SEwoLdHRmdF9wOTVfbXMYBiABKA0SEwoLdHRmdF9wOTlfbXMYByABKA0SFgoObGF0ZW5jeV9wOTVfbXMYCCABKA0SGwoTY29zdF91c2RfcGVyX21pbnV0ZRgJIAEoARIRCgl3aW5kb3dfbXMYCiABKA0SHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYCyABKA0SEQoJaW5fZmxpZ2h0GAwgASgNEg4KBnF1ZXVlZBgNIAEoDRIQCghjYXBhY2l0eRgOIAEoDRIRCglleGVjdXRvcnMYDyABKA0ibgoNRGVwbG95bWVudFNsaRISCgpkZXBsb3ltZW50GAEgASgJEg0KBW1vZGVsGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEigKA3NsaRgEIAEoCzIbLnRpZXJtZXNoLmhlYWx0aC52MS5UaWVyU2xpIr0CCg9UaWVyU3RhdHVzRXZlbnQSDAoEdGllchgBIAEoCRIsCgVzdGF0ZRgCIAEoDjIdLnRpZXJtZXNoLmNvbW1vbi52MS5UaWVyU3RhdGUSNQoOcHJldmlvdXNfc3RhdGUYAyABKA4yHS50aWVybWVzaC5jb21tb24udjEuVGllclN0YXRlEigKA3NsaRgEIAEoCzIbLnRpZXJtZXNoLmhlYWx0aC52MS5UaWVyU2xpEg4KBnJlYXNvbhgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBBINCgVhdF9tcxgHIAEoAxIQCghzaW5jZV9tcxgIIAEoAxISCgptb25pdG9yX2lkGAkgASgJEjYKC2RlcGxveW1lbnRzGAogAygLMiEudGllcm1lc2guaGVhbHRoLnYxLkRlcGxveW1lbnRTbGliBnByb3RvMw", [file_tiermesh_common_v1_tier_state]);
+  fileDesc("CiR0aWVybWVzaC9oZWFsdGgvdjEvdGllcl9zdGF0dXMucHJvdG8SEnRpZXJtZXNoLmhlYWx0aC52MSLRAgoHVGllclNsaRIUCgxzYW1wbGVfY291bnQYASABKA0SEgoKZXJyb3JfcmF0ZRgCIAEoARIUCgx0aW1lb3V0X3JhdGUYAyABKAESGQoRcmF0ZV9saW1pdGVkX3JhdGUYBCABKAESEwoLdHRmdF9wNTBfbXMYBSABKA0SEwoLdHRmdF9wOTVfbXMYBiABKA0SEwoLdHRmdF9wOTlfbXMYByABKA0SFgoObGF0ZW5jeV9wOTVfbXMYCCABKA0SGwoTY29zdF91c2RfcGVyX21pbnV0ZRgJIAEoARIRCgl3aW5kb3dfbXMYCiABKA0SHAoUY29uc2VjdXRpdmVfZmFpbHVyZXMYCyABKA0SEQoJaW5fZmxpZ2h0GAwgASgNEg4KBnF1ZXVlZBgNIAEoDRIQCghjYXBhY2l0eRgOIAEoDRIRCglleGVjdXRvcnMYDyABKA0ibgoNRGVwbG95bWVudFNsaRISCgpkZXBsb3ltZW50GAEgASgJEg0KBW1vZGVsGAIgASgJEhAKCHByb3ZpZGVyGAMgASgJEigKA3NsaRgEIAEoCzIbLnRpZXJtZXNoLmhlYWx0aC52MS5UaWVyU2xpIusCCg9UaWVyU3RhdHVzRXZlbnQSDAoEdGllchgBIAEoCRIsCgVzdGF0ZRgCIAEoDjIdLnRpZXJtZXNoLmNvbW1vbi52MS5UaWVyU3RhdGUSNQoOcHJldmlvdXNfc3RhdGUYAyABKA4yHS50aWVybWVzaC5jb21tb24udjEuVGllclN0YXRlEigKA3NsaRgEIAEoCzIbLnRpZXJtZXNoLmhlYWx0aC52MS5UaWVyU2xpEg4KBnJlYXNvbhgFIAEoCRIQCghzZXF1ZW5jZRgGIAEoBBINCgVhdF9tcxgHIAEoAxIQCghzaW5jZV9tcxgIIAEoAxISCgptb25pdG9yX2lkGAkgASgJEjYKC2RlcGxveW1lbnRzGAogAygLMiEudGllcm1lc2guaGVhbHRoLnYxLkRlcGxveW1lbnRTbGkSLAoEam9icxgLIAEoCzIeLnRpZXJtZXNoLmhlYWx0aC52MS5Kb2JCYWNrbG9nIn0KCkpvYkJhY2tsb2cSDgoGcXVldWVkGAEgASgNEhMKC2luX3Byb2dyZXNzGAIgASgNEhwKFG9sZGVzdF9xdWV1ZWRfYWdlX21zGAMgASgEEhUKDWRlYWRfbGV0dGVyZWQYBCABKA0SFQoNc2FtcGxlZF9hdF9tcxgFIAEoA2IGcHJvdG8z", [file_tiermesh_common_v1_tier_state]);
 
 /**
  * The numbers a tier's state was decided from, over the monitor's window.
@@ -205,6 +205,13 @@ export type TierStatusEvent = Message<"tiermesh.health.v1.TierStatusEvent"> & {
    * @generated from field: repeated tiermesh.health.v1.DeploymentSli deployments = 10;
    */
   deployments: DeploymentSli[];
+
+  /**
+   * The tier's asynchronous jobs, sampled from the jobs stream; unset when the tier takes none.
+   *
+   * @generated from field: tiermesh.health.v1.JobBacklog jobs = 11;
+   */
+  jobs?: JobBacklog | undefined;
 };
 
 /**
@@ -213,4 +220,53 @@ export type TierStatusEvent = Message<"tiermesh.health.v1.TierStatusEvent"> & {
  */
 export const TierStatusEventSchema: GenMessage<TierStatusEvent> = /*@__PURE__*/
   messageDesc(file_tiermesh_health_v1_tier_status, 2);
+
+/**
+ * A tier's queue of asynchronous jobs.
+ *
+ * @generated from message tiermesh.health.v1.JobBacklog
+ */
+export type JobBacklog = Message<"tiermesh.health.v1.JobBacklog"> & {
+  /**
+   * Jobs waiting for an executor.
+   *
+   * @generated from field: uint32 queued = 1;
+   */
+  queued: number;
+
+  /**
+   * Jobs delivered to an executor and not yet finished.
+   *
+   * @generated from field: uint32 in_progress = 2;
+   */
+  inProgress: number;
+
+  /**
+   * Age of the oldest job still in the queue (waiting or in progress); 0 when none is.
+   *
+   * @generated from field: uint64 oldest_queued_age_ms = 3;
+   */
+  oldestQueuedAgeMs: bigint;
+
+  /**
+   * Jobs kept on the tier's dead-letter subject.
+   *
+   * @generated from field: uint32 dead_lettered = 4;
+   */
+  deadLettered: number;
+
+  /**
+   * Unix epoch milliseconds when these figures were read.
+   *
+   * @generated from field: int64 sampled_at_ms = 5;
+   */
+  sampledAtMs: bigint;
+};
+
+/**
+ * Describes the message tiermesh.health.v1.JobBacklog.
+ * Use `create(JobBacklogSchema)` to create a new message.
+ */
+export const JobBacklogSchema: GenMessage<JobBacklog> = /*@__PURE__*/
+  messageDesc(file_tiermesh_health_v1_tier_status, 3);
 

@@ -1,0 +1,29 @@
+import { z } from "zod";
+import { fraction, positiveMs } from "./schema-parts.js";
+
+/**
+ * Asynchronous jobs on this tier: work that can wait (the Job RPC, the OpenAI Batch API) is
+ * queued durably on NATS JetStream and served by the tier's executors with the capacity
+ * interactive traffic leaves over. Tiers without it refuse jobs.
+ */
+export const asyncSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** Jobs one executor process serves at once. */
+  max_concurrency: z.number().int().positive().default(4),
+  /**
+   * An executor takes a job only while the interactive requests it holds in its bulkhead are
+   * fewer than this share of the bulkhead's max_concurrency, so jobs never crowd them out.
+   */
+  interactive_below: fraction.default(0.5),
+  /** How long a finished job (and its result) stays readable; also the longest completion window. */
+  retention_hours: z.number().positive().default(72),
+  /** Deliveries of one job (first included) before it fails and goes to the dead-letter subject. */
+  max_deliveries: z.number().int().min(1).max(20).default(3),
+  /**
+   * A job whose executor neither finished nor reported progress for this long is delivered
+   * again (an executor reports progress every third of it while a job runs).
+   */
+  ack_wait_ms: positiveMs.min(1_000).default(30_000),
+});
+
+export type AsyncConfig = z.output<typeof asyncSchema>;

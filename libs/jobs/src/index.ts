@@ -1,0 +1,9 @@
+export { asyncTiers, jobRetentionMs, openFileStore, openJobBackend, type JobBackend } from "./job-backend.js";
+export { FileStore, isFileId, newFileId, type StoredFile } from "./file-store.js";
+export { consumerName, isJobId, jobSubjects, newJobId, parseQueuePayload, type JobSubjects } from "./job-names.js";
+export { JobQueue, type JobQueueOptions, type TierBacklog, type TierConsumerOptions } from "./job-queue.js";
+export { isFinal, stateName } from "./job-states.js";
+export { JobContentionError, JobStore } from "./job-store.js";
+export { JsonRecords } from "./json-records.js";
+export { BacklogSampler } from "./backlog-sampler.js";
+export { registerBacklogMetrics } from "./backlog-metrics.js";

@@ -1,0 +1,137 @@
+import { create } from "@bufbuild/protobuf";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { startNatsServer, type NatsServer } from "@tiermesh/process";
+import { JobSchema, JobState } from "@tiermesh/proto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { newJobId, parseQueuePayload } from "./job-names.js";
+import { JobQueue } from "./job-queue.js";
+import { JobStore } from "./job-store.js";
+
+// A real nats-server with JetStream on a free port and a temp store (never a mocked broker).
+let server: NatsServer;
+let nc: NatsConnection;
+const HOUR = 3_600_000;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await server?.dispose();
+});
+
+const job = (tenant = "acme") => create(JobSchema, { id: newJobId(), tenant, tier: "bronze", state: JobState.QUEUED, createdAtMs: BigInt(Date.now()) });
+
+describe("JobStore", () => {
+  it("claims an idempotency key once per tenant; a second claim gets the first job's id", async () => {
+    const store = await JobStore.open(nc, "jobs_claims", HOUR);
+    const [a, b] = [newJobId(), newJobId()];
+    expect(await Promise.all([store.claim("acme", "key-1", a), store.claim("acme", "key-1", b)])).toEqual([a, a]);
+    expect(await store.claim("other", "key-1", b)).toBe(b);
+  });
+
+  it("never changes a final job: the first final state written wins", async () => {
+    const store = await JobStore.open(nc, "jobs_final", HOUR);
+    const j = job();
+    expect(await store.create(j)).toBe(true);
+    expect(await store.create(j)).toBe(false);
+    const done = await store.update(j.tenant, j.id, (x) => ({ ...x, state: JobState.SUCCEEDED }));
+    expect(done.changed).toBe(true);
+    const late = await store.update(j.tenant, j.id, (x) => ({ ...x, state: JobState.FAILED }));
+    expect(late).toMatchObject({ changed: false, job: { state: JobState.SUCCEEDED } });
+    expect((await store.get(j.tenant, j.id))?.state).toBe(JobState.SUCCEEDED);
+    expect(await store.get("other", j.id)).toBeUndefined();
+  });
+
+  it("serialises concurrent changes (compare-and-set on the revision)", async () => {
+    const store = await JobStore.open(nc, "jobs_cas", HOUR);
+    const j = job();
+    await store.create(j);
+    await Promise.all(Array.from({ length: 10 }, () => store.update(j.tenant, j.id, (x) => ({ ...x, attempts: x.attempts + 1 }))));
+    expect((await store.get(j.tenant, j.id))?.attempts).toBe(10);
+  });
+
+  it("lists a tenant's ids newest first and watches a job until it is final", async () => {
+    const store = await JobStore.open(nc, "jobs_watch", HOUR);
+    const first = create(JobSchema, { ...job(), id: newJobId(Date.now() - 1_000) });
+    const second = job();
+    await store.create(first);
+    await store.create(second);
+    await store.create(job("other"));
+    expect(await store.ids("acme")).toEqual([second.id, first.id]);
+    const seen: JobState[] = [];
+    const watching = (async () => {
+      for await (const j of store.watch("acme", first.id, AbortSignal.timeout(5_000))) seen.push(j.state);
+    })();
+    await new Promise((r) => setTimeout(r, 100));
+    await store.update("acme", first.id, (x) => ({ ...x, state: JobState.RUNNING }));
+    await store.update("acme", first.id, (x) => ({ ...x, state: JobState.CANCELLED }));
+    await watching;
+    expect(seen).toEqual([JobState.QUEUED, JobState.RUNNING, JobState.CANCELLED]);
+  });
+});
+
+describe("JobStore.ids", () => {
+  it("answers at once while the tenant's jobs keep changing", async () => {
+    const store = await JobStore.open(nc, "jobs_busy", HOUR);
+    const jobs = Array.from({ length: 20 }, () => job());
+    for (const j of jobs) await store.create(j);
+    let stop = false;
+    const churn = (async () => {
+      while (!stop) await Promise.all(jobs.map((j) => store.update(j.tenant, j.id, (x) => ({ ...x, attempts: x.attempts + 1 }))));
+    })();
+    try {
+      const started = Date.now();
+      for (let i = 0; i < 5; i++) expect(await store.ids("acme")).toHaveLength(20);
+      expect(Date.now() - started).toBeLessThan(2_000);
+    } finally {
+      stop = true;
+      await churn;
+    }
+  });
+});
+
+describe("JobQueue", () => {
+  it("delivers a tier's jobs once each, in submission order, to a shared durable consumer; publishing twice queues once", async () => {
+    const queue = await JobQueue.open(nc, { stream: "JOBS_ORDER", prefix: "t1", retentionMs: HOUR });
+    const jobs = [job(), job(), job()];
+    for (const j of jobs) await queue.enqueue(j);
+    await queue.enqueue(jobs[0]!);
+    const consumer = await queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 1_000 });
+    const again = await queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 1_000 });
+    expect(await queue.backlog("bronze")).toEqual({ pending: 3, inProgress: 0 });
+    expect(await queue.oldestQueuedAt("bronze")).toBeGreaterThan(Date.now() - 10_000);
+    const got: string[] = [];
+    for (const c of [consumer, again, consumer]) {
+      const m = await c.next({ expires: 1_000 });
+      got.push(parseQueuePayload(m!.string())!.id);
+      m!.ack();
+    }
+    expect(got).toEqual(jobs.map((j) => j.id));
+    expect(await consumer.next({ expires: 1_000 })).toBeNull();
+    expect(await queue.oldestQueuedAt("bronze")).toBeUndefined();
+  });
+
+  it("redelivers an unacknowledged job after ack_wait, up to max_deliver", async () => {
+    const queue = await JobQueue.open(nc, { stream: "JOBS_REDELIVER", prefix: "t2", retentionMs: HOUR });
+    await queue.enqueue(job());
+    const consumer = await queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 1_000 });
+    const first = await consumer.next({ expires: 1_000 });
+    expect(first?.info.deliveryCount).toBe(1);
+    const second = await consumer.next({ expires: 3_000 });
+    expect(second?.info.deliveryCount).toBe(2);
+    expect(await consumer.next({ expires: 2_000 })).toBeNull();
+  });
+});
+
+describe("retention", () => {
+  it("brings an existing bucket's age limit to the configured retention", async () => {
+    await JobStore.open(nc, "jobs_retention", HOUR);
+    await JobStore.open(nc, "jobs_retention", 2 * HOUR);
+    const info = await (await jetstreamManager(nc)).streams.info("KV_jobs_retention");
+    expect(info.config.max_age).toBe(2 * HOUR * 1_000_000);
+  });
+});

@@ -1,0 +1,40 @@
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Config } from "@tiermesh/config";
+import { JobQueue } from "./job-queue.js";
+import { FileStore } from "./file-store.js";
+import { JobStore } from "./job-store.js";
+
+/** The job stream and bucket of a mesh, opened together. */
+export interface JobBackend {
+  readonly store: JobStore;
+  readonly queue: JobQueue;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * How long jobs are kept: the longest `async.retention_hours` of the tiers (one hour when no
+ * tier takes jobs). The stream and bucket are shared by all tiers, so every process opening
+ * them must agree on one figure, and it is derived from config alone.
+ */
+export function jobRetentionMs(config: Pick<Config, "tiers">): number {
+  const hours = Object.values(config.tiers).map((t) => (t.async.enabled ? t.async.retention_hours : 0));
+  return Math.max(1, ...hours) * HOUR_MS;
+}
+
+/** Tiers that take jobs, by name. */
+export const asyncTiers = (config: Pick<Config, "tiers">) => Object.entries(config.tiers).filter(([, t]) => t.async.enabled).map(([name]) => name);
+
+export async function openJobBackend(nc: NatsConnection, config: Pick<Config, "tiers" | "nats">): Promise<JobBackend> {
+  const retentionMs = jobRetentionMs(config);
+  const [store, queue] = await Promise.all([
+    JobStore.open(nc, config.nats.jobs_bucket, retentionMs),
+    JobQueue.open(nc, { stream: config.nats.jobs_stream, prefix: config.nats.subject_prefix, retentionMs }),
+  ]);
+  return { store, queue };
+}
+
+/** The Batch API's files, kept as long as jobs are. */
+export function openFileStore(nc: NatsConnection, config: Pick<Config, "tiers" | "nats">): Promise<FileStore> {
+  return FileStore.open(nc, config.nats.files_bucket, jobRetentionMs(config));
+}

@@ -1,0 +1,234 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { isFinal, isJobId, newFileId, type FileStore, type JobBackend, type JsonRecords, type StoredFile } from "@tiermesh/jobs";
+import { JobState, type Job } from "@tiermesh/proto";
+import { BATCH_ENDPOINT, readBatchLines } from "./batch-lines.js";
+import { newBatchId, type BatchRecord, type LineError } from "./batch-record.js";
+import { batchOutputs } from "./batch-output.js";
+import { EdgeError } from "./edge-error.js";
+import type { JobIntake, PlacedSpec } from "./job-intake.js";
+
+const WINDOW_SECONDS = 24 * 3_600;
+/** A batch is looked at again (its jobs read) at most this often per router. */
+const REFRESH_MS = 1_000;
+/** A batch still validating this long after creation, and not by this router, was left by a router that stopped: resume it. */
+const ORPHAN_MS = 30_000;
+const READ_PARALLEL = 64;
+
+export interface BatchDeskDeps {
+  intake: JobIntake;
+  tenantOf: (authorization: string | null) => string;
+  jobs: () => JobBackend | undefined;
+  files: () => FileStore | undefined;
+  batches: () => JsonRecords<BatchRecord> | undefined;
+  onError: (err: unknown) => void;
+}
+
+const nowS = () => Math.floor(Date.now() / 1_000);
+
+/**
+ * The OpenAI Batch API over jobs: a batch's lines become jobs (one per custom_id, queued
+ * like any job), its status and counts are read from its jobs when asked, and once every job
+ * is final its output and error files are written and the batch completes. Finalising on
+ * demand means any router replica can do it, at most once (the batch record changes by
+ * compare-and-set), and a batch needs no process of its own while it runs.
+ */
+export class BatchDesk {
+  private readonly validating = new Set<string>();
+  private readonly refreshedAt = new Map<string, number>();
+
+  constructor(private readonly deps: BatchDeskDeps) {}
+
+  private need<T>(what: string, value: T | undefined): T {
+    if (value === undefined) throw new ConnectError(`${what}: the job store (NATS JetStream) is not reachable yet, or no tier takes asynchronous jobs`, Code.Unavailable);
+    return value;
+  }
+
+  async upload(authorization: string | null, filename: string, purpose: string, data: Uint8Array): Promise<StoredFile> {
+    const tenant = this.deps.tenantOf(authorization);
+    if (purpose !== "batch") throw new EdgeError(400, `purpose: only "batch" is supported`, "purpose", "invalid_value");
+    return this.need("files", this.deps.files()).put({ id: newFileId(), tenant, filename, purpose }, data);
+  }
+
+  async file(authorization: string | null, id: string): Promise<StoredFile> {
+    const tenant = this.deps.tenantOf(authorization);
+    const file = await this.need("files", this.deps.files()).info(tenant, id);
+    if (!file) throw new EdgeError(404, `No such File object: ${id}`, "id", "not_found");
+    return file;
+  }
+
+  async content(authorization: string | null, id: string): Promise<Uint8Array> {
+    const tenant = this.deps.tenantOf(authorization);
+    const data = await this.need("files", this.deps.files()).content(tenant, id);
+    if (!data) throw new EdgeError(404, `No such File object: ${id}`, "id", "not_found");
+    return data;
+  }
+
+  async create(authorization: string | null, body: { input_file_id: string; endpoint: string; completion_window: string; metadata?: Record<string, string> | null | undefined }): Promise<BatchRecord> {
+    const tenant = this.deps.tenantOf(authorization);
+    if (body.endpoint !== BATCH_ENDPOINT) throw new EdgeError(400, `endpoint: only ${BATCH_ENDPOINT} is supported`, "endpoint", "invalid_value");
+    if (body.completion_window !== "24h") throw new EdgeError(400, `completion_window: only "24h" is supported`, "completion_window", "invalid_value");
+    const input = await this.need("files", this.deps.files()).info(tenant, body.input_file_id);
+    if (!input) throw new EdgeError(404, `No such File object: ${body.input_file_id}`, "input_file_id", "not_found");
+    const id = newBatchId();
+    const created = nowS();
+    const record: BatchRecord = {
+      id,
+      tenant,
+      endpoint: body.endpoint,
+      input_file_id: body.input_file_id,
+      completion_window: body.completion_window,
+      status: "validating",
+      created_at: created,
+      expires_at: created + WINDOW_SECONDS,
+      in_progress_at: null,
+      finalizing_at: null,
+      completed_at: null,
+      failed_at: null,
+      expired_at: null,
+      cancelling_at: null,
+      cancelled_at: null,
+      output_file_id: null,
+      error_file_id: null,
+      metadata: body.metadata ?? null,
+      total: 0,
+      jobs: [],
+      line_errors: [],
+      errors: [],
+      completed: 0,
+      failed: 0,
+    };
+    await this.need("batches", this.deps.batches()).create(tenant, id, record);
+    this.startValidating(authorization, record);
+    return record;
+  }
+
+  async get(authorization: string | null, id: string): Promise<BatchRecord> {
+    const tenant = this.deps.tenantOf(authorization);
+    const batch = await this.need("batches", this.deps.batches()).get(tenant, id);
+    if (!batch) throw new EdgeError(404, `No such Batch object: ${id}`, "batch_id", "not_found");
+    return this.refresh(authorization, batch);
+  }
+
+  async list(authorization: string | null, after: string | undefined, limit: number): Promise<{ data: BatchRecord[]; hasMore: boolean }> {
+    const tenant = this.deps.tenantOf(authorization);
+    const store = this.need("batches", this.deps.batches());
+    const ids = (await store.ids(tenant)).filter((id) => after === undefined || id < after);
+    const page = ids.slice(0, limit);
+    const data: BatchRecord[] = [];
+    for (const id of page) {
+      const b = await store.get(tenant, id);
+      if (b) data.push(await this.refresh(authorization, b));
+    }
+    return { data, hasMore: ids.length > limit };
+  }
+
+  async cancel(authorization: string | null, id: string): Promise<BatchRecord> {
+    const batch = await this.get(authorization, id);
+    if (batch.status !== "validating" && batch.status !== "in_progress") return batch;
+    const updated = await this.need("batches", this.deps.batches()).update(batch.tenant, id, (b) =>
+      b.status === "validating" || b.status === "in_progress" ? { ...b, status: "cancelling", cancelling_at: nowS() } : undefined,
+    );
+    await this.cancelJobs(updated ?? batch);
+    this.refreshedAt.delete(id);
+    return this.refresh(authorization, updated ?? batch);
+  }
+
+  private async cancelJobs(batch: BatchRecord): Promise<void> {
+    const { store } = this.need("jobs", this.deps.jobs());
+    await this.forJobs(batch, async (jobId) => {
+      await store.update(batch.tenant, jobId, (j) => ({ ...j, state: JobState.CANCELLED, finishedAtMs: BigInt(Date.now()) }));
+    });
+  }
+
+  private startValidating(authorization: string | null, batch: BatchRecord): void {
+    this.validating.add(batch.id);
+    this.validate(authorization, batch)
+      .catch(async (cause: unknown) => {
+        this.deps.onError(cause);
+        // The batch as a whole cannot go on (its input file is gone, say): it fails, saying why.
+        const err = ConnectError.from(cause);
+        await this.deps.batches()?.update(batch.tenant, batch.id, (b) =>
+          b.status === "validating" ? { ...b, status: "failed", failed_at: nowS(), errors: [{ code: Code[err.code] ?? "internal", message: err.rawMessage }] } : undefined,
+        );
+      })
+      .catch((err: unknown) => this.deps.onError(err))
+      .finally(() => this.validating.delete(batch.id));
+  }
+
+  /** Turns the input file's lines into jobs; idempotent (each line's key is its batch and custom_id), so a resumed validation queues nothing twice. */
+  private async validate(authorization: string | null, batch: BatchRecord): Promise<void> {
+    const files = this.need("files", this.deps.files());
+    const backend = this.need("jobs", this.deps.jobs());
+    const data = await files.content(batch.tenant, batch.input_file_id);
+    if (!data) throw new ConnectError(`input_file_id: file ${batch.input_file_id} is no longer kept`, Code.NotFound);
+    const text = new TextDecoder().decode(data);
+    const read = readBatchLines(text, batch.id, WINDOW_SECONDS);
+    const errors: LineError[] = [...read.errors];
+    const placed: { customId: string; placed: PlacedSpec }[] = [];
+    for (const l of read.lines) {
+      try {
+        placed.push({ customId: l.customId, placed: this.deps.intake.checkOne(authorization, l.spec, `line ${l.line}`) });
+      } catch (cause) {
+        const err = ConnectError.from(cause);
+        errors.push({ line: l.line, custom_id: l.customId, code: err.code === Code.FailedPrecondition ? "tier_refused" : "invalid_request", message: err.rawMessage });
+      }
+    }
+    const submitted = await this.deps.intake.submit(backend, placed.map((p) => p.placed));
+    const jobs = submitted.map((s, i) => ({ custom_id: placed[i]!.customId, job_id: s.job!.id }));
+    errors.sort((a, b) => a.line - b.line);
+    const after = await this.need("batches", this.deps.batches()).update(batch.tenant, batch.id, (b) =>
+      b.status === "validating" || b.status === "cancelling"
+        ? { ...b, status: b.status === "validating" ? "in_progress" : b.status, in_progress_at: nowS(), total: read.total, jobs, line_errors: errors, failed: errors.length }
+        : undefined,
+    );
+    // Cancelled while its lines were being queued: cancel the jobs just queued too.
+    if (after?.status === "cancelling") await this.cancelJobs(after);
+  }
+
+  /** Reads the batch's jobs (at most once per REFRESH_MS) and finalises it when all are final. */
+  private async refresh(authorization: string | null, batch: BatchRecord): Promise<BatchRecord> {
+    if (batch.status === "validating") {
+      if (!this.validating.has(batch.id) && Date.now() - batch.created_at * 1_000 > ORPHAN_MS) this.startValidating(authorization, batch);
+      return batch;
+    }
+    if (batch.status !== "in_progress" && batch.status !== "cancelling" && batch.status !== "finalizing") return batch;
+    const last = this.refreshedAt.get(batch.id) ?? 0;
+    if (Date.now() - last < REFRESH_MS) return batch;
+    this.refreshedAt.set(batch.id, Date.now());
+    const backend = this.need("jobs", this.deps.jobs());
+    const jobs: (Job | undefined)[] = new Array<Job | undefined>(batch.jobs.length);
+    await this.forJobs(batch, async (jobId, i) => {
+      jobs[i] = await backend.store.get(batch.tenant, jobId);
+    });
+    const succeeded = jobs.filter((j) => j?.state === JobState.SUCCEEDED).length;
+    const finished = jobs.filter((j) => j === undefined || isFinal(j.state)).length;
+    const failed = batch.line_errors.length + finished - succeeded;
+    const store = this.need("batches", this.deps.batches());
+    if (finished < jobs.length) {
+      if (succeeded === batch.completed && failed === batch.failed) return batch;
+      return (await store.update(batch.tenant, batch.id, (b) => (b.status === batch.status ? { ...b, completed: succeeded, failed } : undefined))) ?? batch;
+    }
+    // Every job is final: write the output and error files, then complete the batch.
+    const finalizingAt = nowS();
+    const files = this.need("files", this.deps.files());
+    const { output, errors } = batchOutputs(batch, jobs);
+    const stem = batch.id.slice("batch_".length);
+    const outputFile = output.length > 0 ? await files.put({ id: `file-${stem}-output`, tenant: batch.tenant, filename: `${batch.id}_output.jsonl`, purpose: "batch_output" }, output) : undefined;
+    const errorFile = errors.length > 0 ? await files.put({ id: `file-${stem}-errors`, tenant: batch.tenant, filename: `${batch.id}_error.jsonl`, purpose: "batch_output" }, errors) : undefined;
+    const expired = jobs.some((j) => j?.state === JobState.EXPIRED);
+    const done = nowS();
+    return (
+      (await store.update(batch.tenant, batch.id, (b) => {
+        if (b.status !== "in_progress" && b.status !== "cancelling" && b.status !== "finalizing") return undefined;
+        const end = b.status === "cancelling" ? { status: "cancelled" as const, cancelled_at: done } : expired ? { status: "expired" as const, expired_at: done } : { status: "completed" as const, completed_at: done };
+        return { ...b, ...end, finalizing_at: finalizingAt, completed: succeeded, failed, output_file_id: outputFile?.id ?? null, error_file_id: errorFile?.id ?? null };
+      })) ?? batch
+    );
+  }
+
+  private async forJobs(batch: BatchRecord, each: (jobId: string, index: number) => Promise<void>): Promise<void> {
+    for (let i = 0; i < batch.jobs.length; i += READ_PARALLEL) {
+      await Promise.all(batch.jobs.slice(i, i + READ_PARALLEL).map((j, k) => (isJobId(j.job_id) ? each(j.job_id, i + k) : Promise.resolve())));
+    }
+  }
+}
