@@ -1,7 +1,23 @@
 import { defineConfig } from "vitest/config";
 
 /** End-to-end suites that run unchanged against the one-process mode (the others stop single services). */
-const oneProcessSuites = ["batch-api", "canary-probes", "drill", "fault-drill", "http-edge", "http-edge-openai", "hung-provider", "context-routing", "mesh", "probe-discipline", "recovery-return", "stream-faults", "tier-console", "tracing", "usage-ledger"];
+const oneProcessSuites = [
+  "batch-api",
+  "canary-probes",
+  "drill",
+  "fault-drill",
+  "http-edge",
+  "http-edge-openai",
+  "hung-provider",
+  "context-routing",
+  "mesh",
+  "probe-discipline",
+  "recovery-return",
+  "stream-faults",
+  "tier-console",
+  "tracing",
+  "usage-ledger",
+];
 
 export default defineConfig({
   test: {

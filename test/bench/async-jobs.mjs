@@ -51,7 +51,9 @@ const raw = {
   providers: { sim: { kind: "openai", base_url: `http://${simulator}/v1` } },
   tiers: {
     gold: tier(2, gold, "sim-gold", { fallback: "bronze" }),
-    bronze: tier(1, bronze, "sim-bronze", { async: { enabled: true, max_concurrency: Number(values["max-concurrency"]), ack_wait_ms: 10_000 } }),
+    bronze: tier(1, bronze, "sim-bronze", {
+      async: { enabled: true, max_concurrency: Number(values["max-concurrency"]), ack_wait_ms: 10_000 },
+    }),
   },
   plans: { standard: { default_tier: "gold", max_tier: "gold" } },
   tenants: { bench: { plan: "standard" } },
@@ -77,7 +79,10 @@ function interactive() {
     sent++;
     try {
       let ttft;
-      for await (const r of rpc.completeStream({ input: { messages: [{ role: "user", content: "interactive question" }], urgency: "batch" } }, { timeoutMs: 30_000 })) {
+      for await (const r of rpc.completeStream(
+        { input: { messages: [{ role: "user", content: "interactive question" }], urgency: "batch" } },
+        { timeoutMs: 30_000 },
+      )) {
         if (r.event.case === "delta") ttft ??= performance.now() - started;
       }
       ttfts.push(ttft ?? performance.now() - started);
@@ -130,7 +135,10 @@ try {
   const t0 = performance.now();
   const ids = new Set();
   for (let i = 0; i < N; i += BATCH) {
-    const specs = Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => ({ idempotencyKey: `${run}-${i + k}`, input: { messages: [{ role: "user", content: `job ${i + k}` }] } }));
+    const specs = Array.from({ length: Math.min(BATCH, N - i) }, (_, k) => ({
+      idempotencyKey: `${run}-${i + k}`,
+      input: { messages: [{ role: "user", content: `job ${i + k}` }] },
+    }));
     const res = await jobs.submitJobs({ jobs: specs }, { timeoutMs: 120_000 });
     for (const s of res.jobs) ids.add(s.job.id);
   }
@@ -139,7 +147,11 @@ try {
   let peak = 0;
   let oldestPeak = 0;
   for (;;) {
-    const [queued, inProgress, oldest] = await Promise.all([gauge("tiermesh_jobs_queued"), gauge("tiermesh_jobs_in_progress"), gauge("tiermesh_jobs_oldest_queued_age_seconds")]);
+    const [queued, inProgress, oldest] = await Promise.all([
+      gauge("tiermesh_jobs_queued"),
+      gauge("tiermesh_jobs_in_progress"),
+      gauge("tiermesh_jobs_oldest_queued_age_seconds"),
+    ]);
     peak = Math.max(peak, queued ?? 0);
     oldestPeak = Math.max(oldestPeak, oldest ?? 0);
     if (queued === 0 && inProgress === 0 && performance.now() - t0 > 3_000) break;

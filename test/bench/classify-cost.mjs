@@ -16,8 +16,9 @@ const classify = compileTierPolicy(config);
 
 const words = "router tier latency budget gold silver bronze provider stream token request model deploy health".split(" ");
 let seed = 1;
-const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-const text = (nWords) => Array.from({ length: nWords }, () => words[Math.floor(rand() * words.length)] + (rand() < 0.1 ? "." : "")).join(" ");
+const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+const text = (nWords) =>
+  Array.from({ length: nWords }, () => words[Math.floor(rand() * words.length)] + (rand() < 0.1 ? "." : "")).join(" ");
 const input = (content) => create(CompletionInputSchema, { messages: [{ role: "user", content }], urgency: "interactive" });
 
 function measure(makeInput, n) {
@@ -33,7 +34,9 @@ function measure(makeInput, n) {
 }
 
 function decodeBaseline(makeInput, n) {
-  const bytes = Array.from({ length: n }, () => toBinary(ClassifyRequestSchema, create(ClassifyRequestSchema, { tenant: "demo", input: makeInput() })));
+  const bytes = Array.from({ length: n }, () =>
+    toBinary(ClassifyRequestSchema, create(ClassifyRequestSchema, { tenant: "demo", input: makeInput() })),
+  );
   const times = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const t0 = process.hrtime.bigint();

@@ -246,7 +246,10 @@ console.log(`\n(b) median of ${HEDGE_RUNS} runs:`);
 for (const [name, x] of Object.entries(h)) {
   const ratio = name === "off" ? "" : ` | p99 off/on ${(off.p99 / x.p99).toFixed(2)}x`;
   const within = x.maxExtraShare <= MAX_EXTRA_RATIO + 1e-9;
-  const cost = name === "off" ? "" : ` | extra attempts ${(100 * x.extraShare).toFixed(1)}% of requests (worst run ${(100 * x.maxExtraShare).toFixed(1)}%, limit ${100 * MAX_EXTRA_RATIO}%: ${within ? "OK" : "EXCEEDED"})`;
+  const cost =
+    name === "off"
+      ? ""
+      : ` | extra attempts ${(100 * x.extraShare).toFixed(1)}% of requests (worst run ${(100 * x.maxExtraShare).toFixed(1)}%, limit ${100 * MAX_EXTRA_RATIO}%: ${within ? "OK" : "EXCEEDED"})`;
   console.log(`    hedging ${name.padEnd(20)} p50 ${ms(x.p50)} p99 ${ms(x.p99)}${ratio}${cost}${x.errors ? ` | errors ${x.errors}` : ""}`);
 }
 console.log(

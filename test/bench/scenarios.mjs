@@ -44,15 +44,20 @@ const seconds = Number(values.seconds ?? (values.quick ? 60 : FULL_SECONDS));
 const seed = Number(values.seed);
 const low = Number(values.low);
 const peak = Number(values.peak);
-const selected = values.policies.split(",").map((s) => s.trim()).filter(Boolean);
+const selected = values.policies
+  .split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 for (const p of selected) if (!policyNames.includes(p)) throw new Error(`unknown policy ${p} (policies: ${policyNames.join(", ")})`);
 const outDir = values.out ?? (values.quick ? join(tmpdir(), "tiermesh-scenarios") : join(root, "test/bench/results"));
 const log = (s) => process.stderr.write(`[scenarios] ${s}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const descriptions = {
-  dynamic: "production settings: health monitor publishing tier status on NATS, gold hedging on, executor stall detection and routing at their defaults",
-  static: "no health monitor (no tier status); the router's passive breaker skips a tier for 5 s after 1 failure; ordered in-request fallback gold → silver → bronze; no hedging, no stall detection, no promotion",
+  dynamic:
+    "production settings: health monitor publishing tier status on NATS, gold hedging on, executor stall detection and routing at their defaults",
+  static:
+    "no health monitor (no tier status); the router's passive breaker skips a tier for 5 s after 1 failure; ordered in-request fallback gold → silver → bronze; no hedging, no stall detection, no promotion",
   "all-premium": "every request classified to gold (plans default to gold, no rules); otherwise the dynamic policy",
   "all-cheapest": "every request classified to bronze (plans default to bronze, no floor, no rules); otherwise the dynamic policy",
 };
@@ -100,7 +105,9 @@ async function prepare(policy, dir) {
     } catch (err) {
       if (stallKnob && err instanceof ConfigError && /stall/.test(err.message)) {
         stallKnob = false;
-        notes.push("This build does not know `tiers.<t>.stall` yet: the static policy ran without `stall.enabled: false` (and no policy had stall detection).");
+        notes.push(
+          "This build does not know `tiers.<t>.stall` yet: the static policy ran without `stall.enabled: false` (and no policy had stall detection).",
+        );
         continue;
       }
       throw err;
@@ -166,7 +173,8 @@ for (const policy of selected) {
     allRecords[policy] = records;
     const lags = records.map((r) => r.lagMs).sort((a, b) => a - b);
     const lag = { p99Ms: Math.round(lags[Math.floor(lags.length * 0.99)]), maxMs: Math.round(lags.at(-1)) };
-    if (lag.p99Ms > 50) notes.push(`${policy}: the load generator fell behind its schedule (start lag p99 ${lag.p99Ms} ms, max ${lag.maxMs} ms).`);
+    if (lag.p99Ms > 50)
+      notes.push(`${policy}: the load generator fell behind its schedule (start lag p99 ${lag.p99Ms} ms, max ${lag.maxMs} ms).`);
     const mismatched = records.filter((r) => r.code === "" && r.requested !== r.home).length;
     if (mismatched) notes.push(`${policy}: ${mismatched} requests were classified to another tier than the bench expected.`);
     const r = config.tiers.gold.routing;
@@ -177,7 +185,11 @@ for (const policy of selected) {
         `on_degraded ${r.on_degraded}, on_down ${r.on_down}, sticky ${r.sticky_ms} ms, return steps ${r.return_steps.join("/")} every ${r.return_step_ms} ms).`,
       healthMonitor,
       summary: summarize(records, facts),
-      incidents: incidentImpacts(records, facts, applied, endMs).map((x, i) => ({ ...x, appliedMs: applied[i].appliedMs, revertedMs: applied[i].revertedMs })),
+      incidents: incidentImpacts(records, facts, applied, endMs).map((x, i) => ({
+        ...x,
+        appliedMs: applied[i].appliedMs,
+        revertedMs: applied[i].revertedMs,
+      })),
       goldPerIncident: goldPerIncident(records, facts, applied),
       goldTimeline: timeline(records, facts, "gold", bucketSeconds * 1_000, endMs),
       bucketSeconds,
@@ -227,5 +239,11 @@ const meta = {
   tookMinutes: ((Date.now() - started) / 60_000).toFixed(1),
   notes,
 };
-if (values.records) writeFileSync(values.records, Object.entries(allRecords).flatMap(([p, rs]) => rs.map((r) => JSON.stringify({ policy: p, ...r }))).join("\n"));
+if (values.records)
+  writeFileSync(
+    values.records,
+    Object.entries(allRecords)
+      .flatMap(([p, rs]) => rs.map((r) => JSON.stringify({ policy: p, ...r })))
+      .join("\n"),
+  );
 writeReport(outDir, meta, facts, evaluateTargets(results), results);

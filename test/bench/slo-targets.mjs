@@ -23,7 +23,11 @@ const root = fileURLToPath(new URL("../../", import.meta.url));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const hp = async () => `127.0.0.1:${await freePort()}`;
 const sim = await hp();
-const model = (ttft) => ({ ttft_ms: { median: ttft, p99: ttft * 3 }, inter_token_ms: { median: 0, p99: 0 }, output_tokens: { min: 4, max: 8 } });
+const model = (ttft) => ({
+  ttft_ms: { median: ttft, p99: ttft * 3 },
+  inter_token_ms: { median: 0, p99: 0 },
+  output_tokens: { min: 4, max: 8 },
+});
 const tier = async (rank, m, extra = {}) => ({
   rank,
   executor: { listen: await hp() },
@@ -48,7 +52,11 @@ const file = join(dir, "slo.yaml");
 writeFileSync(file, stringify(raw));
 const mesh = await launchMesh({ configFile: file, config: loadConfig(file, {}) });
 const admin = (patch) =>
-  fetch(`http://${sim}/admin/models/sim-gold`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify(patch) });
+  fetch(`http://${sim}/admin/models/sim-gold`, {
+    method: "PATCH",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(patch),
+  });
 
 // A second router replica, to check that replicas converge.
 const secondRouter = await hp();
@@ -114,7 +122,9 @@ try {
     await admin({ outage: true });
     const down = await waitEvent("gold", TierState.DOWN, outageAt);
     await sleep(1_000);
-    const firstRouted = served.filter((r) => r.t0 >= outageAt && r.reasons?.some((x) => x.startsWith("gold is down"))).sort((a, b) => a.t0 - b.t0)[0];
+    const firstRouted = served
+      .filter((r) => r.t0 >= outageAt && r.reasons?.some((x) => x.startsWith("gold is down")))
+      .sort((a, b) => a.t0 - b.t0)[0];
     reactions.push({ event: down.at - outageAt, routed: firstRouted ? firstRouted.t0 - outageAt : NaN });
     await admin({ outage: false });
     await waitEvent("gold", TierState.HEALTHY, Date.now(), 30_000);
@@ -129,7 +139,9 @@ try {
   const breachAt = Date.now();
   await admin({ ttft_ms: { median: 600, p99: 900 } });
   const degraded = await waitEvent("gold", TierState.DEGRADED, breachAt).catch(() => undefined);
-  const states = events.filter((x) => x.at >= breachAt && x.e.tier === "gold" && x.e.state !== x.e.previousState).map((x) => `${TierState[x.e.state]} +${x.at - breachAt} ms`);
+  const states = events
+    .filter((x) => x.at >= breachAt && x.e.tier === "gold" && x.e.state !== x.e.previousState)
+    .map((x) => `${TierState[x.e.state]} +${x.at - breachAt} ms`);
   console.log(
     degraded
       ? `TTFT breach → DEGRADED: ${degraded.at - breachAt} ms (${degraded.e.reason}) [target: within one fast window, 5000 ms]; gold's states: ${states.join(", ")}`
@@ -147,7 +159,9 @@ try {
 
   // 4. Router replicas converge on the same view.
   const stateOf = async (url) =>
-    ((await (await fetch(`${url}/metrics`)).text()).match(/tiermesh_router_tier_state\{tier="gold",source="[a-z-]+",service="router"\} \d/) ?? [""])[0];
+    ((await (await fetch(`${url}/metrics`)).text()).match(
+      /tiermesh_router_tier_state\{tier="gold",source="[a-z-]+",service="router"\} \d/,
+    ) ?? [""])[0];
   const views = [await stateOf(`http://${raw.router.listen}`), await stateOf(`http://${secondRouter}`)];
   console.log(`router replicas' view of gold: ${views.join(" | ")} → ${views[0] === views[1] ? "converged" : "DIFFERENT"}`);
 
@@ -155,9 +169,13 @@ try {
   const noisyAt = Date.now();
   await admin({ ttft_ms: { median: 170, p99: 290 } });
   await sleep(noisySeconds * 1_000);
-  const changes = events.filter((x) => x.at >= noisyAt && x.e.tier === "gold" && x.e.state !== x.e.previousState && x.e.previousState !== 0);
+  const changes = events.filter(
+    (x) => x.at >= noisyAt && x.e.tier === "gold" && x.e.state !== x.e.previousState && x.e.previousState !== 0,
+  );
   const per5min = (changes.length * 300) / noisySeconds;
-  console.log(`noisy provider (TTFT median 170 ms, p99 290 ms vs SLO p95 300 ms) for ${noisySeconds} s: ${changes.length} state changes (${per5min.toFixed(1)} per 5 min) [target ≤ 1 per 5 min]`);
+  console.log(
+    `noisy provider (TTFT median 170 ms, p99 290 ms vs SLO p95 300 ms) for ${noisySeconds} s: ${changes.length} state changes (${per5min.toFixed(1)} per 5 min) [target ≤ 1 per 5 min]`,
+  );
   const failed = served.filter((r) => r.failed).length;
   console.log(`requests: ${served.length}, failed: ${failed}`);
 } finally {

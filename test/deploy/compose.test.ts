@@ -51,14 +51,20 @@ describe("deploy/docker-compose.yaml", () => {
       const s = compose.services[e.name]!;
       expect(s.ports, e.name).toEqual([`127.0.0.1:${e.port}:${e.port}`]);
       expect(s.healthcheck!.test.join(" "), e.name).toContain(`http://127.0.0.1:${e.port}/`);
-      for (const dependency of Object.keys(s.depends_on ?? {})) expect(compose.services[dependency], `${e.name} depends on ${dependency}`).toBeDefined();
+      for (const dependency of Object.keys(s.depends_on ?? {}))
+        expect(compose.services[dependency], `${e.name} depends on ${dependency}`).toBeDefined();
     }
   });
 
   it("has Prometheus scrape every service that serves /metrics, at the config's ports, with the alert rules", () => {
     const prometheus = readYaml<PrometheusConfig>(deployPath("prometheus", "prometheus.yml"));
     const targets = prometheus.scrape_configs.flatMap((c) => c.static_configs.flatMap((s) => s.targets)).sort();
-    expect(targets).toEqual(endpoints.filter((e) => e.metrics).map((e) => `${e.name}:${e.port}`).sort());
+    expect(targets).toEqual(
+      endpoints
+        .filter((e) => e.metrics)
+        .map((e) => `${e.name}:${e.port}`)
+        .sort(),
+    );
     const mounts = compose.services["prometheus"]!.volumes!.map((v) => v.split(":"));
     for (const rules of prometheus.rule_files) {
       const mounted = mounts.find(([, target]) => target === rules);
@@ -68,6 +74,7 @@ describe("deploy/docker-compose.yaml", () => {
   });
 
   it("mounts the Grafana provisioning and dashboard files that exist", () => {
-    for (const volume of compose.services["grafana"]!.volumes!) expect(existsSync(resolve(deployPath(), volume.split(":")[0]!)), volume).toBe(true);
+    for (const volume of compose.services["grafana"]!.volumes!)
+      expect(existsSync(resolve(deployPath(), volume.split(":")[0]!)), volume).toBe(true);
   });
 });

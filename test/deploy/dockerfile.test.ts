@@ -19,7 +19,8 @@ describe("Dockerfile", () => {
         expect(i.args[0], `line ${i.line}`).toMatch(/^node:\d+/);
         stages.push(i.args[2] ?? String(stages.length));
       }
-      if (i.keyword === "COPY" && i.flags["from"] !== undefined) expect(stages.slice(0, -1), `line ${i.line}: --from`).toContain(i.flags["from"]);
+      if (i.keyword === "COPY" && i.flags["from"] !== undefined)
+        expect(stages.slice(0, -1), `line ${i.line}: --from`).toContain(i.flags["from"]);
     }
     expect(instructions[0]!.keyword).toBe("FROM");
     expect(stages.length).toBeGreaterThanOrEqual(2);
@@ -44,7 +45,10 @@ describe("Dockerfile", () => {
   it("runs node from /app, with the memory settings the services are tuned for, and a command whose source exists", () => {
     const last = instructions.slice(instructions.map((i) => i.keyword).lastIndexOf("FROM"));
     expect(last.find((i) => i.keyword === "WORKDIR")?.args).toEqual(["/app"]);
-    const env = last.filter((i) => i.keyword === "ENV").flatMap((i) => i.args).join(" ");
+    const env = last
+      .filter((i) => i.keyword === "ENV")
+      .flatMap((i) => i.args)
+      .join(" ");
     expect(env).toMatch(/NODE_OPTIONS="[^"]*--max-old-space-size=\d+/);
     expect(env).toContain("MALLOC_ARENA_MAX=2");
     expect(last.find((i) => i.keyword === "ENTRYPOINT")?.args).toEqual(["node"]);

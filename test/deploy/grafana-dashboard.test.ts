@@ -68,7 +68,8 @@ describe("deploy/grafana/tiermesh-dashboard.json", () => {
       expect(new Set(refIds).size, `${where}: unique refIds`).toBe(refIds.length);
       for (const t of p.targets!) {
         expect(t.datasource ?? p.datasource, `${where} ${t.refId}`).toEqual(PROMETHEUS);
-        for (const [, name] of t.expr.matchAll(/\$\{?([A-Za-z_]\w*)\}?/g)) expect(variables.has(name!) || BUILT_IN.has(name!), `${where}: $${name}`).toBe(true);
+        for (const [, name] of t.expr.matchAll(/\$\{?([A-Za-z_]\w*)\}?/g))
+          expect(variables.has(name!) || BUILT_IN.has(name!), `${where}: $${name}`).toBe(true);
         expect(() => selectorsOf(withoutGrafanaVariables(t.expr)), `${where} ${t.refId}`).not.toThrow();
       }
     }

@@ -69,9 +69,24 @@ const OBJECTS_FILE = join(root, "test", "deploy", "kubernetes-objects.yaml");
  * and v5 still reads all of these, some of them with a deprecation warning.
  */
 const KUSTOMIZE_V2_FIELDS = [
-  "apiVersion", "kind", "namePrefix", "nameSuffix", "namespace", "commonLabels", "commonAnnotations",
-  "patchesStrategicMerge", "patchesJson6902", "images", "vars", "resources", "crds", "bases",
-  "configMapGenerator", "secretGenerator", "generatorOptions", "configurations",
+  "apiVersion",
+  "kind",
+  "namePrefix",
+  "nameSuffix",
+  "namespace",
+  "commonLabels",
+  "commonAnnotations",
+  "patchesStrategicMerge",
+  "patchesJson6902",
+  "images",
+  "vars",
+  "resources",
+  "crds",
+  "bases",
+  "configMapGenerator",
+  "secretGenerator",
+  "generatorOptions",
+  "configurations",
 ];
 const OVERLAYS = ["local", "production"] as const;
 const CONFIG_FILE = "tiermesh.yaml";
@@ -171,10 +186,16 @@ describe("deploy/kubernetes: the kustomizations", () => {
     // patches only from files (no inline patch:), and a JSON patch's target names one object.
     const dir = join(kubernetesDir, folder);
     const k = kustomizationOf(folder);
-    expect(Object.keys(k).filter((f) => !KUSTOMIZE_V2_FIELDS.includes(f)), `${folder}: fields kustomize v2.0.3 does not know`).toEqual([]);
-    for (const r of k.resources ?? []) expect(statSync(join(dir, r)).isFile(), `${folder}: resources: ${r} is a file (a directory goes under bases:)`).toBe(true);
-    for (const b of k.bases ?? []) expect(existsSync(join(dir, b, "kustomization.yaml")), `${folder}: bases: ${b} is a kustomization`).toBe(true);
-    for (const p of k.patchesStrategicMerge ?? []) expect(typeof p === "string" && !p.includes("\n"), `${folder}: a strategic merge patch from a file`).toBe(true);
+    expect(
+      Object.keys(k).filter((f) => !KUSTOMIZE_V2_FIELDS.includes(f)),
+      `${folder}: fields kustomize v2.0.3 does not know`,
+    ).toEqual([]);
+    for (const r of k.resources ?? [])
+      expect(statSync(join(dir, r)).isFile(), `${folder}: resources: ${r} is a file (a directory goes under bases:)`).toBe(true);
+    for (const b of k.bases ?? [])
+      expect(existsSync(join(dir, b, "kustomization.yaml")), `${folder}: bases: ${b} is a kustomization`).toBe(true);
+    for (const p of k.patchesStrategicMerge ?? [])
+      expect(typeof p === "string" && !p.includes("\n"), `${folder}: a strategic merge patch from a file`).toBe(true);
     for (const p of k.patchesJson6902 ?? []) {
       const where = `${folder}: JSON patch of ${p.target.kind} ${p.target.name}`;
       expect(p.patch, `${where} is read from a file`).toBeUndefined();
@@ -205,7 +226,9 @@ describe.each(OVERLAYS)("deploy/kubernetes/overlays/%s, as kubectl kustomize ren
       const name = base ? `${base}-<hash>` : o.metadata.name;
       return `${o.kind} ${o.metadata.namespace ? `${o.metadata.namespace}/` : ""}${name}`;
     });
-    expect(listed, `the objects of overlays/${overlay} (update test/deploy/kubernetes-objects.yaml along with a manifest)`).toEqual(readYaml<Record<string, string[]>>(OBJECTS_FILE)[overlay]);
+    expect(listed, `the objects of overlays/${overlay} (update test/deploy/kubernetes-objects.yaml along with a manifest)`).toEqual(
+      readYaml<Record<string, string[]>>(OBJECTS_FILE)[overlay],
+    );
   });
 
   it("renders objects that are valid against the Kubernetes schema, all in the tiermesh namespace", async () => {
@@ -217,7 +240,10 @@ describe.each(OVERLAYS)("deploy/kubernetes/overlays/%s, as kubectl kustomize ren
       else expect(o.metadata.namespace, `${o.kind}/${o.metadata.name}`).toBe("tiermesh");
     }
     const names = r.objects.map((o) => `${o.kind}/${o.metadata.name}`);
-    expect(names.filter((n, i) => names.indexOf(n) !== i), "duplicate objects").toEqual([]);
+    expect(
+      names.filter((n, i) => names.indexOf(n) !== i),
+      "duplicate objects",
+    ).toEqual([]);
   });
 
   it("runs every process of its config, each as its own Deployment behind its own Service", () => {
@@ -232,20 +258,32 @@ describe.each(OVERLAYS)("deploy/kubernetes/overlays/%s, as kubectl kustomize ren
       const { deployment, container } = r.deploymentOf(e);
       const where = deployment.metadata.name;
       const pods = deployment.spec.template;
-      expect(container.ports?.map((p) => p.containerPort), where).toEqual([e.port]);
+      expect(
+        container.ports?.map((p) => p.containerPort),
+        where,
+      ).toEqual([e.port]);
       for (const probe of [container.readinessProbe, container.livenessProbe]) {
         expect(probe, `${where} probes`).toBeDefined();
         const port = probe!.grpc?.port ?? probe!.httpGet?.port;
-        expect(typeof port === "number" ? port : container.ports!.find((p) => p.name === port)?.containerPort, `${where} probe port`).toBe(e.port);
+        expect(typeof port === "number" ? port : container.ports!.find((p) => p.name === port)?.containerPort, `${where} probe port`).toBe(
+          e.port,
+        );
       }
       const annotations = pods.metadata.annotations ?? {};
       if (e.metrics) expect(annotations["prometheus.io/port"], `${where} scrape port`).toBe(String(e.port));
       else expect(annotations["prometheus.io/scrape"], `${where} has no /metrics`).toBeUndefined();
       const services = r.selecting<Service>("Service", deployment, (s) => s.spec.selector);
-      expect(services.map((s) => s.metadata.name), `Services selecting ${where}`).toEqual([e.name]);
+      expect(
+        services.map((s) => s.metadata.name),
+        `Services selecting ${where}`,
+      ).toEqual([e.name]);
       const service = services[0]!;
-      expect(service.spec.ports.map((p) => [p.port, targetPort(p, pods)]), where).toEqual([[e.port, e.port]]);
-      if (e.reachedAt) expect(e.reachedAt, `${where}: the config's url`).toEqual({ host: service.metadata.name, port: service.spec.ports[0]!.port });
+      expect(
+        service.spec.ports.map((p) => [p.port, targetPort(p, pods)]),
+        where,
+      ).toEqual([[e.port, e.port]]);
+      if (e.reachedAt)
+        expect(e.reachedAt, `${where}: the config's url`).toEqual({ host: service.metadata.name, port: service.spec.ports[0]!.port });
     }
   });
 
@@ -329,7 +367,8 @@ describe("deploy/kubernetes/overlays/local", () => {
   });
 
   it("runs one replica of everything, the simulated provider included, which the tiers call", () => {
-    for (const hpa of r.ofKind<Hpa>("HorizontalPodAutoscaler")) expect([hpa.spec.minReplicas, hpa.spec.maxReplicas], hpa.metadata.name).toEqual([1, 1]);
+    for (const hpa of r.ofKind<Hpa>("HorizontalPodAutoscaler"))
+      expect([hpa.spec.minReplicas, hpa.spec.maxReplicas], hpa.metadata.name).toEqual([1, 1]);
     expect(r.named<Workload>("Deployment", "tiermesh-simulator")!.spec.replicas).toBe(1);
     const sim = r.endpoints.find((e) => e.name === "tiermesh-simulator")!;
     for (const [name, provider] of Object.entries(r.config.providers)) {
@@ -352,7 +391,9 @@ describe("the schema check", () => {
     expect(problems).toContain("spec/replicas must be integer");
     expect(problems).toContain("livenessProbe/grpc/port must be integer");
     expect(problems).toContain("resources/limits/memory");
-    expect(await schemaProblems({ ...deployment!, apiVersion: "apps/v1beta9" })).toEqual([expect.stringContaining("no schema for apiVersion apps/v1beta9")]);
+    expect(await schemaProblems({ ...deployment!, apiVersion: "apps/v1beta9" })).toEqual([
+      expect.stringContaining("no schema for apiVersion apps/v1beta9"),
+    ]);
   });
 });
 
@@ -378,12 +419,19 @@ describe("deploy/kubernetes/overlays/production", () => {
       const hpa = r.ofKind<Hpa>("HorizontalPodAutoscaler").find((h) => h.spec.scaleTargetRef.name === where)!;
       expect(hpa.spec.minReplicas, where).toBeGreaterThanOrEqual(2);
       const pdbs = r.selecting<Pdb>("PodDisruptionBudget", deployment, (p) => p.spec.selector.matchLabels);
-      expect(pdbs.map((p) => p.metadata.name), `PDBs of ${where}`).toEqual([where]);
+      expect(
+        pdbs.map((p) => p.metadata.name),
+        `PDBs of ${where}`,
+      ).toEqual([where]);
       const { maxUnavailable, minAvailable } = pdbs[0]!.spec;
       if (maxUnavailable !== undefined) expect(maxUnavailable, where).toBeLessThan(hpa.spec.minReplicas);
       else expect(minAvailable, where).toBeGreaterThanOrEqual(1);
       // A budget that selects pods of other Deployments too would hold them to it as well.
-      expect(r.ofKind<Workload>("Deployment").filter((d) => Object.entries(pdbs[0]!.spec.selector.matchLabels).every(([k, v]) => d.spec.template.metadata.labels[k] === v))).toHaveLength(1);
+      expect(
+        r
+          .ofKind<Workload>("Deployment")
+          .filter((d) => Object.entries(pdbs[0]!.spec.selector.matchLabels).every(([k, v]) => d.spec.template.metadata.labels[k] === v)),
+      ).toHaveLength(1);
     }
   });
 

@@ -22,7 +22,9 @@ interface Dashboard {
   templating: { list: { name: string; definition?: string }[] };
 }
 
-const rules = readYaml<{ groups: { name: string; rules: Rule[] }[] }>(deployPath("prometheus", "tiermesh-alerts.yaml")).groups.flatMap((g) => g.rules);
+const rules = readYaml<{ groups: { name: string; rules: Rule[] }[] }>(deployPath("prometheus", "tiermesh-alerts.yaml")).groups.flatMap(
+  (g) => g.rules,
+);
 const dashboard = JSON.parse(readFileSync(deployPath("grafana", "tiermesh-dashboard.json"), "utf8")) as Dashboard;
 const recorded = new Set(rules.flatMap((r) => (r.record ? [r.record] : [])));
 const panels = (list: Panel[]): Panel[] => list.flatMap((p) => [p, ...panels(p.panels ?? [])]);
@@ -30,7 +32,9 @@ const panels = (list: Panel[]): Panel[] => list.flatMap((p) => [p, ...panels(p.p
 /** Every PromQL expression of the rules and the dashboard, named for messages. */
 const queries: { where: string; expr: string }[] = [
   ...rules.map((r) => ({ where: `rule ${r.record ?? r.alert}`, expr: r.expr })),
-  ...panels(dashboard.panels).flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, expr: withoutGrafanaVariables(t.expr) }))),
+  ...panels(dashboard.panels).flatMap((p) =>
+    (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, expr: withoutGrafanaVariables(t.expr) })),
+  ),
   ...dashboard.templating.list.flatMap((v) => {
     const series = /label_values\((\w+),/.exec(v.definition ?? "")?.[1];
     return series ? [{ where: `variable ${v.name}`, expr: series }] : [];
@@ -92,7 +96,10 @@ describe("alert rules and dashboard, against the metrics the services export", (
   it("counts the answered request toward its tier's SLIs at the monitor, which the burn-rate rules read", async () => {
     const counted = async () => {
       const text = await (await fetch(`${m.monitorUrl}/metrics`)).text();
-      return [...text.matchAll(/^tiermesh_monitor_sli_events_total\{[^}]*sli="availability"[^}]*\} (\S+)$/gm)].reduce((sum, [, v]) => sum + Number(v), 0);
+      return [...text.matchAll(/^tiermesh_monitor_sli_events_total\{[^}]*sli="availability"[^}]*\} (\S+)$/gm)].reduce(
+        (sum, [, v]) => sum + Number(v),
+        0,
+      );
     };
     const until = Date.now() + 10_000;
     while ((await counted()) < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));

@@ -32,7 +32,10 @@ describe("deploy/prometheus/tiermesh-alerts.yaml", () => {
     const names = file.groups.map((g) => g.name);
     expect(new Set(names).size, "group names are unique").toBe(names.length);
     for (const g of file.groups) {
-      expect(Object.keys(g).filter((k) => !GROUP_FIELDS.has(k)), g.name).toEqual([]);
+      expect(
+        Object.keys(g).filter((k) => !GROUP_FIELDS.has(k)),
+        g.name,
+      ).toEqual([]);
       expect(g.rules.length, g.name).toBeGreaterThan(0);
       for (const r of g.rules) {
         const where = `${g.name}: ${r.record ?? r.alert}`;
@@ -40,7 +43,10 @@ describe("deploy/prometheus/tiermesh-alerts.yaml", () => {
         expect(typeof r.expr, where).toBe("string");
         expect(() => selectorsOf(r.expr), where).not.toThrow();
         const allowed = r.record ? RECORD_FIELDS : ALERT_FIELDS;
-        expect(Object.keys(r).filter((k) => !allowed.has(k)), where).toEqual([]);
+        expect(
+          Object.keys(r).filter((k) => !allowed.has(k)),
+          where,
+        ).toEqual([]);
         if (r.record) expect(r.record, "level:metric:operations").toMatch(/^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$/);
         if (r.alert) {
           expect(r.alert).toMatch(/^Tiermesh[A-Z][A-Za-z]+$/);
@@ -61,7 +67,9 @@ describe("deploy/prometheus/tiermesh-alerts.yaml", () => {
     const windows: string[] = [];
     for (const alert of burns) {
       // Two windows of one burn rate: `long > F and short > F`, the short a twelfth of the long.
-      const m = /^tiermesh:monitor_sli_burn_rate:rate(\w+) > ([\d.]+) and tiermesh:monitor_sli_burn_rate:rate(\w+) > ([\d.]+)$/.exec(alert.expr.trim());
+      const m = /^tiermesh:monitor_sli_burn_rate:rate(\w+) > ([\d.]+) and tiermesh:monitor_sli_burn_rate:rate(\w+) > ([\d.]+)$/.exec(
+        alert.expr.trim(),
+      );
       expect(m, alert.expr).not.toBeNull();
       const [, long, factor, short, again] = m!;
       expect(factor).toBe(again);

@@ -84,7 +84,18 @@ describe("asynchronous jobs over the Job RPC", () => {
       const store = await JobStore.open(nc, "tiermesh_jobs", 3_600_000);
       await store.claim("acme", spec.idempotencyKey, id);
       const now = BigInt(Date.now());
-      await store.create(create(JobSchema, { id, tenant: "acme", tier: "bronze", state: JobState.QUEUED, input: spec.input, idempotencyKey: spec.idempotencyKey, createdAtMs: now, deadlineMs: now + 3_600_000n }));
+      await store.create(
+        create(JobSchema, {
+          id,
+          tenant: "acme",
+          tier: "bronze",
+          state: JobState.QUEUED,
+          input: spec.input,
+          idempotencyKey: spec.idempotencyKey,
+          createdAtMs: now,
+          deadlineMs: now + 3_600_000n,
+        }),
+      );
     } finally {
       await nc.close();
     }

@@ -13,7 +13,11 @@ interface OutputLine {
   error: { code: string; message: string } | null;
 }
 
-const lines = (text: string) => text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as OutputLine);
+const lines = (text: string) =>
+  text
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as OutputLine);
 
 describe("the OpenAI Batch API on the HTTP edge, with the official openai client", () => {
   let m: RunningMesh;
@@ -33,7 +37,12 @@ describe("the OpenAI Batch API on the HTTP edge, with the official openai client
   });
 
   it("uploads a JSONL file, runs it as a batch and gives output and error files matching the inputs by custom_id", async () => {
-    const request = (id: string, content: string) => ({ custom_id: id, method: "POST", url: "/v1/chat/completions", body: { model: "auto", messages: [{ role: "user", content }] } });
+    const request = (id: string, content: string) => ({
+      custom_id: id,
+      method: "POST",
+      url: "/v1/chat/completions",
+      body: { model: "auto", messages: [{ role: "user", content }] },
+    });
     const good = Array.from({ length: 6 }, (_, i) => request(`req-${i}`, `question number ${i}`));
     const input = [
       ...good.slice(0, 3).map((l) => JSON.stringify(l)),
@@ -46,12 +55,21 @@ describe("the OpenAI Batch API on the HTTP edge, with the official openai client
     expect((await client.files.retrieve(file.id)).id).toBe(file.id);
     expect(await (await client.files.content(file.id)).text()).toBe(input);
 
-    const created = await client.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h", metadata: { run: "e2e" } });
+    const created = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: "/v1/chat/completions",
+      completion_window: "24h",
+      metadata: { run: "e2e" },
+    });
     expect(created).toMatchObject({ object: "batch", status: "validating", input_file_id: file.id, metadata: { run: "e2e" } });
-    const done = await until("batch completed", async () => {
-      const b = await client.batches.retrieve(created.id);
-      return b.status === "completed" ? b : undefined;
-    }, 60_000);
+    const done = await until(
+      "batch completed",
+      async () => {
+        const b = await client.batches.retrieve(created.id);
+        return b.status === "completed" ? b : undefined;
+      },
+      60_000,
+    );
     expect(done.request_counts).toEqual({ total: 8, completed: 6, failed: 2 });
     expect(done.in_progress_at).toBeGreaterThan(0);
     expect(done.completed_at).toBeGreaterThan(0);
@@ -76,25 +94,38 @@ describe("the OpenAI Batch API on the HTTP edge, with the official openai client
 
   it("cancels a batch: it ends cancelled", async () => {
     const input = Array.from({ length: 40 }, (_, i) =>
-      JSON.stringify({ custom_id: `c-${i}`, method: "POST", url: "/v1/chat/completions", body: { model: "auto", messages: [{ role: "user", content: `item ${i}` }] } }),
+      JSON.stringify({
+        custom_id: `c-${i}`,
+        method: "POST",
+        url: "/v1/chat/completions",
+        body: { model: "auto", messages: [{ role: "user", content: `item ${i}` }] },
+      }),
     ).join("\n");
     const file = await client.files.create({ file: await toFile(Buffer.from(input), "cancel.jsonl"), purpose: "batch" });
     const batch = await client.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
     await until("batch in progress", async () => ((await client.batches.retrieve(batch.id)).status === "in_progress" ? true : undefined));
     const cancelling = await client.batches.cancel(batch.id);
     expect(["cancelling", "cancelled"]).toContain(cancelling.status);
-    const ended = await until("batch cancelled", async () => {
-      const b = await client.batches.retrieve(batch.id);
-      return b.status === "cancelled" ? b : undefined;
-    }, 30_000);
+    const ended = await until(
+      "batch cancelled",
+      async () => {
+        const b = await client.batches.retrieve(batch.id);
+        return b.status === "cancelled" ? b : undefined;
+      },
+      30_000,
+    );
     expect(ended.request_counts!.total).toBe(40);
     expect(ended.request_counts!.completed + ended.request_counts!.failed).toBe(40);
   });
 
   it("refuses another endpoint or completion window, and a purpose other than batch", async () => {
     const file = await client.files.create({ file: await toFile(Buffer.from("{}\n"), "x.jsonl"), purpose: "batch" });
-    await expect(client.batches.create({ input_file_id: file.id, endpoint: "/v1/embeddings", completion_window: "24h" })).rejects.toMatchObject({ status: 400 });
-    await expect(client.files.create({ file: await toFile(Buffer.from("{}\n"), "x.jsonl"), purpose: "fine-tune" })).rejects.toMatchObject({ status: 400 });
+    await expect(
+      client.batches.create({ input_file_id: file.id, endpoint: "/v1/embeddings", completion_window: "24h" }),
+    ).rejects.toMatchObject({ status: 400 });
+    await expect(client.files.create({ file: await toFile(Buffer.from("{}\n"), "x.jsonl"), purpose: "fine-tune" })).rejects.toMatchObject({
+      status: 400,
+    });
     await expect(client.batches.retrieve("batch_nope")).rejects.toMatchObject({ status: 404 });
   });
 });

@@ -11,7 +11,12 @@ describe("canary probes per deployment", () => {
     m = await startMesh({
       patch(raw) {
         raw.tiers.gold.models.push({ provider: "sim", model: "sim-gold-b", price: { input_per_mtok: 3, output_per_mtok: 9 } });
-        raw.simulator.models["sim-gold-b"] = { ttft_ms: { median: 5, p99: 20 }, inter_token_ms: { median: 0, p99: 0 }, output_tokens: { min: 4, max: 8 }, outage: true };
+        raw.simulator.models["sim-gold-b"] = {
+          ttft_ms: { median: 5, p99: 20 },
+          inter_token_ms: { median: 0, p99: 0 },
+          output_tokens: { min: 4, max: 8 },
+          outage: true,
+        };
       },
     });
   });
@@ -34,7 +39,9 @@ describe("canary probes per deployment", () => {
     const executor = createClient(TierExecutorService, createMeshTransport(m.executorUrls["gold"]!));
     const input = { messages: [{ role: "user", content: "hi" }] };
     await expect(executor.execute({ tier: "gold", deployment: "sim/sim-gold", input })).rejects.toThrow(/deployment: only canary probes/);
-    await expect(executor.execute({ tier: "gold", deployment: "sim/nope", probe: true, input })).rejects.toThrow(/has no deployment "sim\/nope"/);
+    await expect(executor.execute({ tier: "gold", deployment: "sim/nope", probe: true, input })).rejects.toThrow(
+      /has no deployment "sim\/nope"/,
+    );
     const res = await executor.execute({ tier: "gold", deployment: "sim/sim-gold", probe: true, input });
     expect(res.deployment).toBe("sim/sim-gold");
   });

@@ -57,7 +57,9 @@ describe("tiermesh config diff", () => {
     });
     const r = tiermesh("config", "diff", example, changed);
     expect(r.status).toBe(1);
-    expect(r.stdout).toContain("plan enterprise (tenants: demo):\n  tier gold: time to first token: 95% of answers start within 800 ms → 95% of answers start within 600 ms\n");
+    expect(r.stdout).toContain(
+      "plan enterprise (tenants: demo):\n  tier gold: time to first token: 95% of answers start within 800 ms → 95% of answers start within 600 ms\n",
+    );
     expect(r.stdout).toContain("plan pro (tenants: none):\n  requests per minute: 600 requests per minute → 300 requests per minute\n");
   });
 

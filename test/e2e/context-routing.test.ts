@@ -27,7 +27,8 @@ describe("routing on context length", () => {
   let m: RunningMesh;
   let grpcRouter: ReturnType<typeof routerClient>;
 
-  const requests = async (): Promise<Record<string, Counts>> => (await fetch(`${m.simulatorUrl}/admin/requests`)).json() as Promise<Record<string, Counts>>;
+  const requests = async (): Promise<Record<string, Counts>> =>
+    (await fetch(`${m.simulatorUrl}/admin/requests`)).json() as Promise<Record<string, Counts>>;
   const calls = (counts: Record<string, Counts>, model: string) => counts[model]?.requests ?? 0;
   const refusals = (counts: Record<string, Counts>, model: string) =>
     counts[model]?.recent.filter((r) => r.answer === "context_length_exceeded").length ?? 0;
@@ -51,7 +52,13 @@ describe("routing on context length", () => {
         ];
         raw.tiers.bronze.models = [{ provider: "sim", model: "sim-bronze", price: price(1), context_window: 2_000 }];
         // A tier that counted refusals for length as failures would be down after three.
-        raw.tiers.silver.slo = { window_ms: 5_000, min_samples: 3, consecutive_failures_down: 3, recovery_successes: 3, min_dwell_ms: 1_000 };
+        raw.tiers.silver.slo = {
+          window_ms: 5_000,
+          min_samples: 3,
+          consecutive_failures_down: 3,
+          recovery_successes: 3,
+          min_dwell_ms: 1_000,
+        };
         raw.tiers.silver.breaker = { min_requests: 3, failure_ratio: 0.5 };
         raw.simulator.models = {
           "sim-gold": { ...fast, context_window: 32_000 },
@@ -75,7 +82,9 @@ describe("routing on context length", () => {
     const body = (await res.json()) as any;
     expect(body.tiermesh.served_tier).toBe("silver");
     expect(body.model).toBe("sim-silver-xl");
-    expect(body.tiermesh.reasons.join("\n")).toMatch(/silver serves it from its larger deployments: 4,5\d\d tokens do not fit silver-small \(4,000 tokens\)/);
+    expect(body.tiermesh.reasons.join("\n")).toMatch(
+      /silver serves it from its larger deployments: 4,5\d\d tokens do not fit silver-small \(4,000 tokens\)/,
+    );
     const after = await requests();
     expect(calls(after, "sim-silver") - calls(before, "sim-silver")).toBe(0);
     expect(calls(after, "sim-silver-xl") - calls(before, "sim-silver-xl")).toBe(1);
@@ -113,7 +122,9 @@ describe("routing on context length", () => {
         const body = (await res.json()) as any;
         expect(body.tiermesh.served_tier).toBe("gold");
         expect(body.model).toBe("sim-gold");
-        expect(body.tiermesh.reasons.join("\n")).toMatch(/silver refused the prompt's length \(.*maximum context length is 6000 tokens.*\); tried gold, which has a larger context window/);
+        expect(body.tiermesh.reasons.join("\n")).toMatch(
+          /silver refused the prompt's length \(.*maximum context length is 6000 tokens.*\); tried gold, which has a larger context window/,
+        );
       }
       // Streaming too: the caller sees one clean answer from gold.
       const streamed = await post(longPrompt(5_000), { max_tokens: 1_000, stream: true });
@@ -166,6 +177,7 @@ describe("routing on context length", () => {
       /^prompt of 40,0\d\d tokens plus max_tokens 256 exceeds the largest context window allowed for this plan \(32,000 tokens, model sim-gold\)$/,
     );
     const after = await requests();
-    for (const model of ["sim-gold", "sim-silver", "sim-silver-xl", "sim-bronze"]) expect(calls(after, model) - calls(before, model), model).toBe(0);
+    for (const model of ["sim-gold", "sim-silver", "sim-silver-xl", "sim-bronze"])
+      expect(calls(after, model) - calls(before, model), model).toBe(0);
   });
 });

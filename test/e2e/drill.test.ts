@@ -39,13 +39,33 @@ describe("tiermesh drill", () => {
   it("rehearses gold going down under traffic: nothing fails, silver takes over, gold comes back, the model is restored", async () => {
     const before = await profiles(m.simulatorUrl);
     const { code, stdout, stderr } = await drill([
-      "--config", m.file, "--tier", "gold", "--fault", "down", "--duration", "2s", "--rate", "20", "--before", "2s", "--after", "6s", "--json",
+      "--config",
+      m.file,
+      "--tier",
+      "gold",
+      "--fault",
+      "down",
+      "--duration",
+      "2s",
+      "--rate",
+      "20",
+      "--before",
+      "2s",
+      "--after",
+      "6s",
+      "--json",
     ]);
     expect({ code, stderr: code === 0 ? "" : stderr }).toEqual({ code: 0, stderr: "" });
     const r = JSON.parse(stdout);
     const { before: b, during: d, after: a } = r.phases;
 
-    expect(r.drill).toMatchObject({ tier: "gold", deployment: "sim/sim-gold", model: "sim-gold", fault: { kind: "down", patch: { outage: true } }, tenant: "acme" });
+    expect(r.drill).toMatchObject({
+      tier: "gold",
+      deployment: "sim/sim-gold",
+      model: "sim-gold",
+      fault: { kind: "down", patch: { outage: true } },
+      tenant: "acme",
+    });
     expect(r.interrupted).toBe(false);
     expect(r.restored).toBe(true);
     expect(await profiles(m.simulatorUrl)).toEqual(before);

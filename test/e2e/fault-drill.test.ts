@@ -51,7 +51,9 @@ describe("fault drill: gold's provider goes down under steady traffic", () => {
 
       // Between the outage and the status event, failing gold requests were rescued in-request.
       // (They may have started just before the outage was switched on.)
-      const rescued = s.filter((r) => r.endedAt >= outageAt && r.served === "silver" && r.reasons.some((x) => x.includes("gold failed in-request")));
+      const rescued = s.filter(
+        (r) => r.endedAt >= outageAt && r.served === "silver" && r.reasons.some((x) => x.includes("gold failed in-request")),
+      );
       expect(rescued.length).toBeGreaterThan(0);
 
       // Once the event is out, the router sends gold traffic straight to silver and says why.

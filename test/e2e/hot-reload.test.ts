@@ -47,7 +47,10 @@ describe("classifier hot reload", () => {
     let calls = 0;
     const load = (async () => {
       while (running) {
-        await ask().then(() => calls++, (err: unknown) => failures.push(err));
+        await ask().then(
+          () => calls++,
+          (err: unknown) => failures.push(err),
+        );
       }
     })();
 

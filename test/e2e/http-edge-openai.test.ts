@@ -97,7 +97,10 @@ describe("the HTTP edge through the official OpenAI client", () => {
   });
 
   it("streams parallel tool calls apart by index when the choice is required", async () => {
-    const time: ChatCompletionTool = { type: "function", function: { name: "get_time", parameters: { type: "object", properties: { zone: { type: "string" } } } } };
+    const time: ChatCompletionTool = {
+      type: "function",
+      function: { name: "get_time", parameters: { type: "object", properties: { zone: { type: "string" } } } },
+    };
     const stream = client.chat.completions.stream({ model: "auto", messages: ask, tools: [weather, time], tool_choice: "required" });
     const final = await stream.finalChatCompletion();
     const calls = final.choices[0]!.message.tool_calls ?? [];
@@ -108,7 +111,12 @@ describe("the HTTP edge through the official OpenAI client", () => {
   });
 
   it("with include_usage, ends with a chunk of usage and no choices, as OpenAI does", async () => {
-    const stream = await client.chat.completions.create({ model: "auto", messages: ask, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: "auto",
+      messages: ask,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
     const last = chunks.at(-1)!;
@@ -151,22 +159,40 @@ describe("the HTTP edge through the official OpenAI client", () => {
       tools: [{ name: "get_weather", parameters_json: JSON.stringify(weather.function.parameters) }],
     };
     try {
-      const res = await unary<{ tool_calls: { name: string; arguments_json: string }[]; finish_reason: string; model: string }>(rpc, "Complete", { input }, metadata);
-      expect(res).toMatchObject({ finish_reason: "tool_calls", model: "sim-silver", tool_calls: [{ name: "get_weather", arguments_json: '{"city":"sim"}' }] });
-
-      const events = await new Promise<{ event: string; tool_call?: { index: number; name: string; arguments: string } }[]>((resolve, reject) => {
-        const out: { event: string; tool_call?: { index: number; name: string; arguments: string } }[] = [];
-        const call = rpc["CompleteStream"]({ input }, metadata);
-        call.on("data", (e: (typeof out)[number]) => out.push(e));
-        call.on("end", () => resolve(out));
-        call.on("error", reject);
+      const res = await unary<{ tool_calls: { name: string; arguments_json: string }[]; finish_reason: string; model: string }>(
+        rpc,
+        "Complete",
+        { input },
+        metadata,
+      );
+      expect(res).toMatchObject({
+        finish_reason: "tool_calls",
+        model: "sim-silver",
+        tool_calls: [{ name: "get_weather", arguments_json: '{"city":"sim"}' }],
       });
+
+      const events = await new Promise<{ event: string; tool_call?: { index: number; name: string; arguments: string } }[]>(
+        (resolve, reject) => {
+          const out: { event: string; tool_call?: { index: number; name: string; arguments: string } }[] = [];
+          const call = rpc["CompleteStream"]({ input }, metadata);
+          call.on("data", (e: (typeof out)[number]) => out.push(e));
+          call.on("end", () => resolve(out));
+          call.on("error", reject);
+        },
+      );
       const pieces = events.filter((e) => e.event === "tool_call").map((e) => e.tool_call!);
       expect(pieces[0]).toMatchObject({ index: 0, name: "get_weather", arguments: "" });
-      expect(pieces.slice(1).map((p) => p.arguments).join("")).toBe('{"city":"sim"}');
+      expect(
+        pieces
+          .slice(1)
+          .map((p) => p.arguments)
+          .join(""),
+      ).toBe('{"city":"sim"}');
       expect(events.at(-1)!.event).toBe("done");
 
-      await expect(unary(rpc, "Complete", { input: { ...input, model: "gpt-nope" } }, metadata)).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+      await expect(unary(rpc, "Complete", { input: { ...input, model: "gpt-nope" } }, metadata)).rejects.toMatchObject({
+        code: grpc.status.NOT_FOUND,
+      });
     } finally {
       rpc.close();
     }

@@ -58,7 +58,10 @@ describe("the OpenAI-compatible HTTP edge", () => {
     expect(gold.status).toBe(404);
     expect(((await gold.json()) as any).error.code).toBe("model_not_found");
 
-    const res = await post({ messages: [{ role: "user", content: "hi" }] }, { ...auth, "x-tiermesh-tier": "gold", "x-tiermesh-urgency": "interactive" });
+    const res = await post(
+      { messages: [{ role: "user", content: "hi" }] },
+      { ...auth, "x-tiermesh-tier": "gold", "x-tiermesh-urgency": "interactive" },
+    );
     expect(res.status).toBe(200);
     const body = (await res.json()) as any;
     expect(body.tiermesh.served_tier).toBe("silver");

@@ -34,7 +34,9 @@ describe("a tier's job backlog: metrics, tier status and tiermesh status", () =>
 
   it("shows queued jobs and the oldest one's age while bronze drains them, then their throughput", async () => {
     const jobs = jobClient(m.routerUrl);
-    const ids = (await jobs.submitJobs({ jobs: Array.from({ length: 8 }, (_, i) => jobSpec(`backlog-${Date.now()}-${i}`)) })).jobs.map((s) => s.job!.id);
+    const ids = (await jobs.submitJobs({ jobs: Array.from({ length: 8 }, (_, i) => jobSpec(`backlog-${Date.now()}-${i}`)) })).jobs.map(
+      (s) => s.job!.id,
+    );
     const queued = await until("router shows bronze's backlog", async () => {
       const v = await sample(m.routerUrl, 'tiermesh_jobs_queued{tier="bronze",service="router"}');
       return v !== undefined && v > 0 ? v : undefined;
@@ -46,7 +48,9 @@ describe("a tier's job backlog: metrics, tier status and tiermesh status", () =>
       return v !== undefined && v > 0 ? v : undefined;
     });
     expect(age).toBeGreaterThan(0);
-    expect(await sample(m.executorUrls["bronze"]!, 'tiermesh_executor_jobs_running{service="tier-executor",tier="bronze"}')).toBeLessThanOrEqual(1);
+    expect(
+      await sample(m.executorUrls["bronze"]!, 'tiermesh_executor_jobs_running{service="tier-executor",tier="bronze"}'),
+    ).toBeLessThanOrEqual(1);
 
     const monitor = createClient(HealthMonitorService, createConnectTransport({ baseUrl: m.monitorUrl, httpVersion: "1.1" }));
     const status = await until("bronze's tier status carries its backlog", async () => {
@@ -60,7 +64,11 @@ describe("a tier's job backlog: metrics, tier status and tiermesh status", () =>
     expect(stdout).toMatch(/bronze[\s\S]*jobs: queued=\d+ running=\d+ oldest=[\d.]+s dead=0/);
 
     for (const id of ids) await jobIn(jobs, id, JobState.SUCCEEDED, 30_000);
-    expect(await sample(m.executorUrls["bronze"]!, 'tiermesh_executor_jobs_total{outcome="succeeded",service="tier-executor",tier="bronze"}')).toBe(8);
-    await until("the backlog drained", async () => ((await sample(m.routerUrl, 'tiermesh_jobs_queued{tier="bronze",service="router"}')) === 0 ? true : undefined));
+    expect(
+      await sample(m.executorUrls["bronze"]!, 'tiermesh_executor_jobs_total{outcome="succeeded",service="tier-executor",tier="bronze"}'),
+    ).toBe(8);
+    await until("the backlog drained", async () =>
+      (await sample(m.routerUrl, 'tiermesh_jobs_queued{tier="bronze",service="router"}')) === 0 ? true : undefined,
+    );
   });
 });

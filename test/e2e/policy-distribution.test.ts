@@ -46,7 +46,12 @@ describe("policy distribution from the classifier to routers", () => {
   let replicaUrl: string;
   const spawned: ServiceProcess[] = [];
   const spawn = (service: string, file: string) => {
-    const p = spawnServiceProcess({ name: service, command: process.execPath, args: [mainOf(service), "--config", file], env: { ...process.env, TIERMESH_NATS_URL: m.mesh.natsUrl } });
+    const p = spawnServiceProcess({
+      name: service,
+      command: process.execPath,
+      args: [mainOf(service), "--config", file],
+      env: { ...process.env, TIERMESH_NATS_URL: m.mesh.natsUrl },
+    });
     spawned.push(p);
     return p;
   };
@@ -73,7 +78,11 @@ describe("policy distribution from the classifier to routers", () => {
       const [before] = await metric(m.routerUrl, "tiermesh_router_policy_info");
       expect(before).toMatch(/stale="0"/);
       await m.mesh.processes.get("classifier")!.stop("SIGKILL");
-      await until(async () => (await metric(m.routerUrl, "tiermesh_router_policy_info"))[0]?.includes('stale="1"') ?? false, 2_000, "router sees the classifier gone");
+      await until(
+        async () => (await metric(m.routerUrl, "tiermesh_router_policy_info"))[0]?.includes('stale="1"') ?? false,
+        2_000,
+        "router sees the classifier gone",
+      );
       expect(await health(m.routerUrl)).toBe("SERVING");
       const servedWhileAway = traffic.served.length;
       await new Promise((r) => setTimeout(r, 1_500));
@@ -100,7 +109,9 @@ describe("policy distribution from the classifier to routers", () => {
     const requested = async (url: string) => {
       const client = routerClient(url);
       try {
-        const res = await unary<{ routing: { requested_tier: string } }>(client, "Complete", { input: { messages: [{ role: "user", content: "which tier" }], max_tokens: 4 } });
+        const res = await unary<{ routing: { requested_tier: string } }>(client, "Complete", {
+          input: { messages: [{ role: "user", content: "which tier" }], max_tokens: 4 },
+        });
         return res.routing.requested_tier;
       } finally {
         client.close();
@@ -129,18 +140,34 @@ describe("a router without a classifier", () => {
     try {
       await m.mesh.processes.get("classifier")!.stop("SIGKILL");
       await m.mesh.processes.get("router")!.stop("SIGTERM");
-      spawned.push(spawnServiceProcess({ name: "router", command: process.execPath, args: [mainOf("router"), "--config", m.file], env: { ...process.env, TIERMESH_NATS_URL: m.mesh.natsUrl } }));
+      spawned.push(
+        spawnServiceProcess({
+          name: "router",
+          command: process.execPath,
+          args: [mainOf("router"), "--config", m.file],
+          env: { ...process.env, TIERMESH_NATS_URL: m.mesh.natsUrl },
+        }),
+      );
       await until(async () => (await health(m.routerUrl)) !== "UNREACHABLE", 10_000, "router listening");
       await new Promise((r) => setTimeout(r, 500));
       expect(await health(m.routerUrl)).toBe("NOT_SERVING");
       const client = routerClient(m.routerUrl);
       try {
-        await expect(unary(client, "Complete", { input: { messages: [{ role: "user", content: "hi" }] } })).rejects.toThrow(/UNAVAILABLE: no routing policy yet/);
+        await expect(unary(client, "Complete", { input: { messages: [{ role: "user", content: "hi" }] } })).rejects.toThrow(
+          /UNAVAILABLE: no routing policy yet/,
+        );
       } finally {
         client.close();
       }
       if ((await health(m.classifierUrl)) !== "SERVING") {
-        spawned.push(spawnServiceProcess({ name: "classifier", command: process.execPath, args: [mainOf("classifier"), "--config", m.file], env: { ...process.env, TIERMESH_NATS_URL: m.mesh.natsUrl } }));
+        spawned.push(
+          spawnServiceProcess({
+            name: "classifier",
+            command: process.execPath,
+            args: [mainOf("classifier"), "--config", m.file],
+            env: { ...process.env, TIERMESH_NATS_URL: m.mesh.natsUrl },
+          }),
+        );
       }
       await until(async () => (await health(m.routerUrl)) === "SERVING", 10_000, "router serving once the policy arrives");
     } finally {

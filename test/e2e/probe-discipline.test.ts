@@ -70,8 +70,12 @@ describe("probe discipline: probes only where traffic does not show a deployment
 
   it("/metrics counts probes and their cost per deployment", async () => {
     const text = await (await fetch(`${m.monitorUrl}/metrics`)).text();
-    const sent = Number(/tiermesh_monitor_probes_total\{tier="bronze",deployment="sim\/sim-bronze",outcome="ok"[^}]*\} (\d+)/.exec(text)?.[1]);
-    const cost = Number(/tiermesh_monitor_probe_cost_usd_total\{tier="bronze",deployment="sim\/sim-bronze"[^}]*\} ([\d.e-]+)/.exec(text)?.[1]);
+    const sent = Number(
+      /tiermesh_monitor_probes_total\{tier="bronze",deployment="sim\/sim-bronze",outcome="ok"[^}]*\} (\d+)/.exec(text)?.[1],
+    );
+    const cost = Number(
+      /tiermesh_monitor_probe_cost_usd_total\{tier="bronze",deployment="sim\/sim-bronze"[^}]*\} ([\d.e-]+)/.exec(text)?.[1],
+    );
     const bronze = (await simulatorRequests(m.simulatorUrl))["sim-bronze"]!;
     expect(sent).toBeGreaterThanOrEqual(5);
     // Every probe that reached the provider was counted (one may be on its way back).

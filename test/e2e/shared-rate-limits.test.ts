@@ -92,16 +92,27 @@ async function post(replica: Replica, key: string, maxTokens?: number): Promise<
   return fetch(`${replica.url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-    body: JSON.stringify({ model: "auto", messages: [{ role: "user", content: "Hello" }], ...(maxTokens ? { max_tokens: maxTokens } : {}) }),
+    body: JSON.stringify({
+      model: "auto",
+      messages: [{ role: "user", content: "Hello" }],
+      ...(maxTokens ? { max_tokens: maxTokens } : {}),
+    }),
   });
 }
 
 /** Sends `total` requests, alternating between the replicas, `concurrency` at a time; statuses in order. */
-async function hit(replicas: Replica[], key: string, total: number, options: { maxTokens?: number; concurrency?: number } = {}): Promise<number[]> {
+async function hit(
+  replicas: Replica[],
+  key: string,
+  total: number,
+  options: { maxTokens?: number; concurrency?: number } = {},
+): Promise<number[]> {
   const statuses: number[] = [];
   const concurrency = options.concurrency ?? 16;
   for (let i = 0; i < total; i += concurrency) {
-    const batch = Array.from({ length: Math.min(concurrency, total - i) }, (_, j) => post(replicas[(i + j) % replicas.length]!, key, options.maxTokens));
+    const batch = Array.from({ length: Math.min(concurrency, total - i) }, (_, j) =>
+      post(replicas[(i + j) % replicas.length]!, key, options.maxTokens),
+    );
     for (const res of await Promise.all(batch)) {
       statuses.push(res.status);
       await res.arrayBuffer();
@@ -148,10 +159,14 @@ describe("rate limits shared by two router replicas over a real NATS", () => {
     expect(Math.abs(admitted - RPM)).toBeLessThanOrEqual(0.05 * RPM);
     // Each replica served part of it: the limit is shared, not per replica.
     const metrics = await Promise.all(replicas.map((r) => fetch(`${r.url}/metrics`).then((res) => res.text())));
-    const admittedOn = metrics.map((m) => Number(/tiermesh_router_rate_limit_admitted_total\{[^}]*tenant="rpm"[^}]*\} (\d+)/.exec(m)?.[1] ?? 0));
+    const admittedOn = metrics.map((m) =>
+      Number(/tiermesh_router_rate_limit_admitted_total\{[^}]*tenant="rpm"[^}]*\} (\d+)/.exec(m)?.[1] ?? 0),
+    );
     expect(admittedOn.reduce((a, b) => a + b, 0)).toBe(admitted);
     expect(Math.min(...admittedOn)).toBeGreaterThan(RPM / 4);
-    expect(metrics[0]).toMatch(/tiermesh_router_rate_limited_total\{[^}]*limit="requests_per_minute"[^}]*tenant="rpm"|tiermesh_router_rate_limited_total\{[^}]*tenant="rpm"[^}]*limit="requests_per_minute"/);
+    expect(metrics[0]).toMatch(
+      /tiermesh_router_rate_limited_total\{[^}]*limit="requests_per_minute"[^}]*tenant="rpm"|tiermesh_router_rate_limited_total\{[^}]*tenant="rpm"[^}]*limit="requests_per_minute"/,
+    );
   });
 
   it("answers the OpenAI edge 429 with Retry-After and OpenAI's rate_limit_exceeded error", async () => {

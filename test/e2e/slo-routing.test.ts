@@ -80,7 +80,9 @@ describe("SLO-driven routing with real processes and NATS", () => {
       expect(r.reasons).toContain("promoted to gold");
     }
     // Gold's share: 30% of its 10 slots = 3 promoted requests in flight at most; 8 workers want more.
-    const refused = pro.served.filter((r) => r.served === "silver" && r.reasons.some((x) => x.includes("promotion share (3 in flight) is used")));
+    const refused = pro.served.filter(
+      (r) => r.served === "silver" && r.reasons.some((x) => x.includes("promotion share (3 in flight) is used")),
+    );
     expect(refused.length).toBeGreaterThan(0);
     expect(Math.max(...inFlight)).toBe(3);
     // The free plan is not entitled to gold: never promoted.
@@ -91,7 +93,13 @@ describe("SLO-driven routing with real processes and NATS", () => {
   it("keeps moved users on their new tier while gold recovers, and releases them once it is confirmed healthy", async () => {
     mesh = await startMesh({
       tiers: [
-        { name: "gold", rank: 3, fallback: "silver", model: "sim-gold", routing: { sticky_ms: 9_000, return_steps: [1], return_step_ms: 100 } },
+        {
+          name: "gold",
+          rank: 3,
+          fallback: "silver",
+          model: "sim-gold",
+          routing: { sticky_ms: 9_000, return_steps: [1], return_step_ms: 100 },
+        },
         { name: "silver", rank: 2, fallback: "bronze", model: "sim-silver" },
         { name: "bronze", rank: 1, model: "sim-bronze" },
       ],
@@ -197,7 +205,10 @@ describe("SLO-driven routing with real processes and NATS", () => {
       expect(during.length).toBeGreaterThan(10);
       for (const r of during) {
         expect(r.served).toBe("silver");
-        expect(r.reasons.some((x) => x.includes("(NATS unreachable)")), JSON.stringify(r)).toBe(true);
+        expect(
+          r.reasons.some((x) => x.includes("(NATS unreachable)")),
+          JSON.stringify(r),
+        ).toBe(true);
       }
       // Between the reconnect and the first new status the router keeps the last known state.
       const reconnected = traffic.served.filter((r) => r.startedAt > restartedAt && r.endedAt < fresh.receivedAt);
@@ -206,7 +217,10 @@ describe("SLO-driven routing with real processes and NATS", () => {
       expect(after.length).toBeGreaterThan(10);
       for (const r of after) {
         expect(r.served).toBe("silver");
-        expect(r.reasons.some((x) => /^gold is down \(tier status #\d+/.test(x)), JSON.stringify(r)).toBe(true);
+        expect(
+          r.reasons.some((x) => /^gold is down \(tier status #\d+/.test(x)),
+          JSON.stringify(r),
+        ).toBe(true);
       }
       const metricsAfter = await (await fetch(`${mesh.routerUrl}/metrics`)).text();
       expect(metricsAfter).toMatch(/tiermesh_router_nats_connected\{service="router"\} 1/);

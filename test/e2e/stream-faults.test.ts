@@ -221,7 +221,9 @@ describe("interrupted answers continued across tiers", () => {
     expect(out.text).toBe(answerOf(40));
     expect(out.done?.routing.served_tier).toBe("silver");
     expect(out.done?.routing.continuations).toBe(1);
-    expect(out.done?.routing.reasons.join("\n")).toMatch(/gold's stream failed after \d+ characters reached the caller .*; continued on silver/);
+    expect(out.done?.routing.reasons.join("\n")).toMatch(
+      /gold's stream failed after \d+ characters reached the caller .*; continued on silver/,
+    );
   });
 
   it("HTTP edge: a cut stream is continued seamlessly and ends with [DONE]", async () => {
@@ -236,7 +238,9 @@ describe("interrupted answers continued across tiers", () => {
     });
     const events = body.trimEnd().split("\n\n");
     expect(events.at(-1)).toBe("data: [DONE]");
-    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, "")) as { choices: { delta: { content?: string } }[]; tiermesh?: Routing });
+    const chunks = events
+      .slice(0, -1)
+      .map((e) => JSON.parse(e.replace(/^data: /, "")) as { choices: { delta: { content?: string } }[]; tiermesh?: Routing });
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe(answerOf(40));
     expect(chunks.at(-1)?.tiermesh).toMatchObject({ served_tier: "silver", continuations: 1 });
   });

@@ -51,11 +51,19 @@ describe("tiermesh up supervises its processes", () => {
 
   beforeAll(async () => {
     cfg = await writeMeshConfig({ patch: (raw) => (raw.log.level = "info") });
-    up = spawnServiceProcess({ name: "up", command: process.execPath, args: [cli, "up", "--config", cfg.file, "--quiet"], env: { ...process.env } });
+    up = spawnServiceProcess({
+      name: "up",
+      command: process.execPath,
+      args: [cli, "up", "--config", cfg.file, "--quiet"],
+      env: { ...process.env },
+    });
     const exited = up.exited.then((code) => {
       throw new Error(`tiermesh up exited (${code}): ${up.lines.slice(-5).join(" | ")}`);
     });
-    await Promise.race([until("tiermesh up", async () => (up.lines.some((l) => l.startsWith("tiermesh is up")) ? true : undefined), 60_000), exited]);
+    await Promise.race([
+      until("tiermesh up", async () => (up.lines.some((l) => l.startsWith("tiermesh is up")) ? true : undefined), 60_000),
+      exited,
+    ]);
     launcher = launcherClient(cfg.launcherUrl);
   });
   afterAll(async () => {
@@ -120,7 +128,10 @@ describe("tiermesh up supervises its processes", () => {
       expect(after.length).toBeGreaterThan(5);
       for (const r of after) {
         expect(r.served).toBe("silver");
-        expect(r.reasons.some((x) => /^gold is down \(tier status #\d+/.test(x)), JSON.stringify(r)).toBe(true);
+        expect(
+          r.reasons.some((x) => /^gold is down \(tier status #\d+/.test(x)),
+          JSON.stringify(r),
+        ).toBe(true);
       }
       // Traffic goes on through the NATS outage on the last known status.
       expect(traffic.failed).toEqual([]);
@@ -132,7 +143,11 @@ describe("tiermesh up supervises its processes", () => {
 
   it("tiermesh status shows the restarts of each process", async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [cli, "status", "--config", cfg.file]);
-    const row = (name: string) => stdout.split("\n").find((l) => l.startsWith(`${name} `))?.split(/\s+/);
+    const row = (name: string) =>
+      stdout
+        .split("\n")
+        .find((l) => l.startsWith(`${name} `))
+        ?.split(/\s+/);
     expect(row("classifier")?.slice(1, 2)).toEqual(["running"]);
     expect(row("classifier")?.[3]).toBe("1");
     expect(row("nats-server")?.[3]).toBe("1");

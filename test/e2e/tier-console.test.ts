@@ -41,7 +41,10 @@ describe("tier console in a headless browser", () => {
       await page.waitForSelector(gold("DOWN"), { timeout: 15_000 });
       const shownAfterMs = Date.now() - outageAt;
       const published = await status.waitFor("gold", TierState.DOWN, outageAt - 1);
-      expect(shownAfterMs, `the page showed DOWN ${shownAfterMs} ms after the outage (published after ${published.receivedAt - outageAt} ms)`).toBeLessThan(SHOWN_WITHIN_MS);
+      expect(
+        shownAfterMs,
+        `the page showed DOWN ${shownAfterMs} ms after the outage (published after ${published.receivedAt - outageAt} ms)`,
+      ).toBeLessThan(SHOWN_WITHIN_MS);
 
       const card = page.locator(gold("DOWN"));
       expect(await card.locator(".state").textContent()).toBe("DOWN");
@@ -49,7 +52,9 @@ describe("tier console in a headless browser", () => {
       expect(await page.locator('#timeline li[data-tier="gold"][data-state="DOWN"]').count()).toBe(1);
       // Gold's traffic is served by silver: the split names it as a fallback.
       await page.waitForSelector('#flows tr[data-kind="fallback"]', { timeout: 5_000 });
-      expect(await page.locator('#flows tr[data-kind="fallback"] td').allTextContents()).toEqual(expect.arrayContaining(["gold", "silver", "fell back ↓"]));
+      expect(await page.locator('#flows tr[data-kind="fallback"] td').allTextContents()).toEqual(
+        expect.arrayContaining(["gold", "silver", "fell back ↓"]),
+      );
       await sleep(1_000);
       await keepScreenshot(page, `tier-console-${mode}-down`);
 

@@ -32,7 +32,14 @@ describe("tracing across the mesh", () => {
   async function until(ready: (spans: ReceivedSpan[]) => boolean, timeoutMs = 15_000): Promise<ReceivedSpan[]> {
     const deadline = Date.now() + timeoutMs;
     while (!ready(receiver.spans)) {
-      if (Date.now() > deadline) throw new Error(`spans received: ${JSON.stringify(receiver.spans.map((s) => [s.service, s.name, s.traceId]), null, 1)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `spans received: ${JSON.stringify(
+            receiver.spans.map((s) => [s.service, s.name, s.traceId]),
+            null,
+            1,
+          )}`,
+        );
       await new Promise((r) => setTimeout(r, 100));
     }
     return receiver.spans;
@@ -48,7 +55,11 @@ describe("tracing across the mesh", () => {
     await res.json();
 
     const inTrace = (spans: ReceivedSpan[]) => spans.filter((s) => s.traceId === TRACE);
-    const spans = inTrace(await until((all) => new Set(inTrace(all).map((s) => s.service)).size >= 3 && inTrace(all).some((s) => s.service === "tiermesh-health-monitor")));
+    const spans = inTrace(
+      await until(
+        (all) => new Set(inTrace(all).map((s) => s.service)).size >= 3 && inTrace(all).some((s) => s.service === "tiermesh-health-monitor"),
+      ),
+    );
     const one = (test: (s: ReceivedSpan) => boolean) => {
       const found = spans.filter(test);
       expect(found, JSON.stringify(spans.map((s) => [s.service, s.name]))).toHaveLength(1);
@@ -60,7 +71,12 @@ describe("tracing across the mesh", () => {
     expect(edge.parentSpanId).toBe(CALLER);
     const route = one((s) => s.name === "route");
     expect(route.parentSpanId).toBe(edge.spanId);
-    expect(route.attributes).toMatchObject({ "tiermesh.tenant": "acme", "tiermesh.plan": "enterprise", "tiermesh.tier.requested": "gold", "tiermesh.tier.served": "gold" });
+    expect(route.attributes).toMatchObject({
+      "tiermesh.tenant": "acme",
+      "tiermesh.plan": "enterprise",
+      "tiermesh.tier.requested": "gold",
+      "tiermesh.tier.served": "gold",
+    });
     const call = one((s) => s.service === "tiermesh-router" && s.kind === KIND.client);
     expect(call.parentSpanId).toBe(route.spanId);
     expect(call.attributes["tiermesh.tier"]).toBe("gold");
@@ -70,7 +86,12 @@ describe("tracing across the mesh", () => {
     const chat = one((s) => s.name === "chat sim-gold");
     expect(chat.kind).toBe(KIND.client);
     expect(chat.parentSpanId).toBe(served.spanId);
-    expect(chat.attributes).toMatchObject({ "gen_ai.operation.name": "chat", "gen_ai.request.model": "sim-gold", "gen_ai.request.max_tokens": 12, "gen_ai.provider.name": "sim" });
+    expect(chat.attributes).toMatchObject({
+      "gen_ai.operation.name": "chat",
+      "gen_ai.request.model": "sim-gold",
+      "gen_ai.request.max_tokens": 12,
+      "gen_ai.provider.name": "sim",
+    });
     expect(chat.attributes["gen_ai.usage.output_tokens"]).toBeGreaterThan(0);
     const processed = one((s) => s.service === "tiermesh-health-monitor");
     expect(processed.kind).toBe(KIND.consumer);

@@ -30,8 +30,13 @@ interface JsonRow {
   cost_usd: number;
 }
 
-async function reportJson(configFile: string): Promise<{ rows: JsonRow[]; budgets: { tenant: string; monthly_budget_usd: number; cost_usd: number }[] }> {
-  const { stdout } = await run(process.execPath, [cli, "report", "--config", configFile, "--tenant", "acme", "--format", "json"], { cwd: root, timeout: 20_000 });
+async function reportJson(
+  configFile: string,
+): Promise<{ rows: JsonRow[]; budgets: { tenant: string; monthly_budget_usd: number; cost_usd: number }[] }> {
+  const { stdout } = await run(process.execPath, [cli, "report", "--config", configFile, "--tenant", "acme", "--format", "json"], {
+    cwd: root,
+    timeout: 20_000,
+  });
   return JSON.parse(stdout);
 }
 
@@ -82,7 +87,14 @@ describe("usage ledger and SLA report, whole mesh", () => {
     });
     for (const [tier, t] of truth) {
       const row = report.rows.find((r) => r.tier === tier)!;
-      expect(row).toMatchObject({ tenant: "acme", requests: t.requests, ok: t.requests, failed: 0, prompt_tokens: t.prompt, completion_tokens: t.completion });
+      expect(row).toMatchObject({
+        tenant: "acme",
+        requests: t.requests,
+        ok: t.requests,
+        failed: 0,
+        prompt_tokens: t.prompt,
+        completion_tokens: t.completion,
+      });
       expect(row.cost_usd).toBeCloseTo(t.cost, 9);
       // The simulated models answer within milliseconds, far inside every tier's TTFT objective.
       expect(row.ttft_slo_met_share).toBe(1);

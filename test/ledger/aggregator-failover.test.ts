@@ -54,7 +54,10 @@ tenants: { acme: { plan: pro } }
       flushMs: 10,
     });
     const kv = await openAggregates(nc, config.ledger.aggregates_bucket);
-    const requests = async () => buildReport(await readAggregates(kv, "acme.>"), config, { tenant: "acme", fromMs: 0, toMs: Date.now() + 3_600_000 }).rows.find((r) => r.tier === "*")?.requests;
+    const requests = async () =>
+      buildReport(await readAggregates(kv, "acme.>"), config, { tenant: "acme", fromMs: 0, toMs: Date.now() + 3_600_000 }).rows.find(
+        (r) => r.tier === "*",
+      )?.requests;
 
     for (let i = 0; i < 50; i++) writer.append(usageRecord({ costUsd: 0.01 }));
     expect(await writer.drain(10_000)).toBe(true);

@@ -34,7 +34,13 @@ describe("budgets across router replicas (real nats-server; routers in this proc
     nats = await startNatsServer();
     nc = await natsClient(nats.url);
     config = replicaConfig(nats.url, { plans, tenants: ["racer:tight", "thrifty:paced", "steady:roomy"] });
-    aggregator = new LedgerAggregator({ subjectPrefix: config.nats.subject_prefix, ledger: config.ledger, judge: () => judgeByConfig(config), logger: quietLogger, mayWrite: () => true });
+    aggregator = new LedgerAggregator({
+      subjectPrefix: config.nats.subject_prefix,
+      ledger: config.ledger,
+      judge: () => judgeByConfig(config),
+      logger: quietLogger,
+      mayWrite: () => true,
+    });
     aggregator.start(nc);
     replicas.push(await startReplica(config, answers), await startReplica(config, answers));
   });
@@ -105,7 +111,9 @@ describe("budgets across router replicas (real nats-server; routers in this proc
     const body = (await res.json()) as { error: { type: string; code: string; message: string } };
     expect(body.error.type).toBe("insufficient_quota");
     expect(body.error.code).toBe("insufficient_quota");
-    expect(body.error.message).toMatch(/^budget exhausted: tenant thrifty has spent \$1\.00 \(100%\) of plan paced's monthly budget of \$1\.00 for \d{4}-\d{2}$/);
+    expect(body.error.message).toMatch(
+      /^budget exhausted: tenant thrifty has spent \$1\.00 \(100%\) of plan paced's monthly budget of \$1\.00 for \d{4}-\d{2}$/,
+    );
     // A streamed request is refused the same way, before any event.
     const streamed = await fetch(`${a!.url}/v1/chat/completions`, {
       method: "POST",
@@ -142,9 +150,16 @@ describe("budgets across router replicas (real nats-server; routers in this proc
     await nats.start();
     await eventually(() => replicas.every((r) => r.server.ledger.bufferedCount === 0), 20_000, "buffers drained");
     const kv = await openAggregates(nc, config.ledger.aggregates_bucket);
-    const total = async () => buildReport(await readAggregates(kv, "steady.>"), config, { tenant: "steady", fromMs: 0, toMs: Date.now() + 3_600_000 }).rows.find((r) => r.tier === "*");
+    const total = async () =>
+      buildReport(await readAggregates(kv, "steady.>"), config, { tenant: "steady", fromMs: 0, toMs: Date.now() + 3_600_000 }).rows.find(
+        (r) => r.tier === "*",
+      );
     await eventually(async () => (await total())?.requests === 20n, 20_000, "every record aggregated");
     expect((await total())!.costUsd).toBeCloseTo(charged, 9);
-    await eventually(() => replicas.every((r) => Math.abs(r.server.budget.spentUsd("steady") - charged) < 1e-9), 10_000, "routers see the spend");
+    await eventually(
+      () => replicas.every((r) => Math.abs(r.server.budget.spentUsd("steady") - charged) < 1e-9),
+      10_000,
+      "routers see the spend",
+    );
   }, 60_000);
 });

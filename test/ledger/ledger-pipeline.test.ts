@@ -43,7 +43,14 @@ describe("usage ledger pipeline (real nats-server, JetStream file storage)", () 
     });
   };
   const aggregatorFor = (ledger = testLedger()) =>
-    new LedgerAggregator({ subjectPrefix: prefixOf(ledger), ledger, judge: () => judgeByConfig(config), logger: quietLogger, mayWrite: () => true, batch: 50 });
+    new LedgerAggregator({
+      subjectPrefix: prefixOf(ledger),
+      ledger,
+      judge: () => judgeByConfig(config),
+      logger: quietLogger,
+      mayWrite: () => true,
+      batch: 50,
+    });
   const totals = async (ledger = testLedger(), tenant = "acme") => {
     const kv = await openAggregates(nc, ledger.aggregates_bucket);
     const report = buildReport(await readAggregates(kv), config, { tenant, fromMs: 0, toMs: Date.now() + 3_600_000 });
@@ -110,25 +117,66 @@ describe("usage ledger pipeline (real nats-server, JetStream file storage)", () 
     // the 500 ms objective), 6 ok on silver after falling back (TTFT 200 ms: within, but not at the
     // entitled tier), 4 failed; 3 refused by the budget. Costs 0.01 each ok, tokens 100/50 each ok.
     const records = [];
-    for (let i = 1; i <= 90; i++) records.push(usageRecord({ tenant: "globex", ttftMs: i * 10, latencyMs: 1_000, costUsd: 0.01, atMs: at }));
-    for (let i = 0; i < 6; i++) records.push(usageRecord({ tenant: "globex", servedTier: "silver", ttftMs: 200, latencyMs: 2_000, costUsd: 0.01, atMs: at }));
+    for (let i = 1; i <= 90; i++)
+      records.push(usageRecord({ tenant: "globex", ttftMs: i * 10, latencyMs: 1_000, costUsd: 0.01, atMs: at }));
+    for (let i = 0; i < 6; i++)
+      records.push(usageRecord({ tenant: "globex", servedTier: "silver", ttftMs: 200, latencyMs: 2_000, costUsd: 0.01, atMs: at }));
     for (let i = 0; i < 4; i++)
-      records.push(usageRecord({ tenant: "globex", servedTier: "", outcome: UsageOutcome.FAILED, promptTokens: 0, completionTokens: 0, costUsd: 0, ttftMs: 0, atMs: at }));
+      records.push(
+        usageRecord({
+          tenant: "globex",
+          servedTier: "",
+          outcome: UsageOutcome.FAILED,
+          promptTokens: 0,
+          completionTokens: 0,
+          costUsd: 0,
+          ttftMs: 0,
+          atMs: at,
+        }),
+      );
     for (let i = 0; i < 3; i++)
-      records.push(usageRecord({ tenant: "globex", servedTier: "", outcome: UsageOutcome.REFUSED, promptTokens: 0, completionTokens: 0, costUsd: 0, ttftMs: 0, atMs: at }));
+      records.push(
+        usageRecord({
+          tenant: "globex",
+          servedTier: "",
+          outcome: UsageOutcome.REFUSED,
+          promptTokens: 0,
+          completionTokens: 0,
+          costUsd: 0,
+          ttftMs: 0,
+          atMs: at,
+        }),
+      );
     // Another month's request does not count in November.
     records.push(usageRecord({ tenant: "globex", costUsd: 5, atMs: BigInt(Date.UTC(2026, 9, 31, 23, 59)) }));
     for (const r of records) writer.append(r);
     expect(await writer.drain(10_000)).toBe(true);
     const kv = await openAggregates(nc, ledger.aggregates_bucket);
-    await eventually(async () => (await kv.get(aggregateKey("globex", "gold", hourStart(Number(at)))))?.revision !== undefined, 10_000, "aggregate");
+    await eventually(
+      async () => (await kv.get(aggregateKey("globex", "gold", hourStart(Number(at)))))?.revision !== undefined,
+      10_000,
+      "aggregate",
+    );
     await eventually(async () => {
       const all = await readAggregates(kv);
       return [...all.values()].reduce((n, a) => n + a.requests + a.refused, 0n) === 104n;
     });
-    const report = buildReport(await readAggregates(kv), config, { tenant: "globex", fromMs: Date.UTC(2026, 10, 1), toMs: Date.UTC(2026, 11, 1) });
+    const report = buildReport(await readAggregates(kv), config, {
+      tenant: "globex",
+      fromMs: Date.UTC(2026, 10, 1),
+      toMs: Date.UTC(2026, 11, 1),
+    });
     const gold = report.rows.find((r) => r.tier === "gold")!;
-    expect(gold).toMatchObject({ tenant: "globex", plan: "pro", requests: 100n, ok: 96n, failed: 4n, refused: 3n, promptTokens: 9_600n, completionTokens: 4_800n });
+    expect(gold).toMatchObject({
+      tenant: "globex",
+      plan: "pro",
+      requests: 100n,
+      ok: 96n,
+      failed: 4n,
+      refused: 3n,
+      promptTokens: 9_600n,
+      completionTokens: 4_800n,
+    });
     expect(gold.sloMetShare).toBeCloseTo((50 + 6) / 100, 9);
     expect(gold.servedEntitledShare).toBeCloseTo(90 / 100, 9);
     expect(gold.availability).toBeCloseTo(96 / 100, 9);

@@ -78,6 +78,12 @@ export function endpointsOf(config: Config): Endpoint[] {
     });
   }
   const simulator = config.simulator as { listen: string } | undefined;
-  if (simulator) list.push({ name: "tiermesh-simulator", script: "services/simulator/dist/main.js", port: splitHostPort(simulator.listen).port, metrics: false });
+  if (simulator)
+    list.push({
+      name: "tiermesh-simulator",
+      script: "services/simulator/dist/main.js",
+      port: splitHostPort(simulator.listen).port,
+      metrics: false,
+    });
   return list;
 }

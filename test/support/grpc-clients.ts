@@ -42,9 +42,17 @@ export function healthClient(url: string) {
 }
 
 /** Promise form of a grpc-js unary call. */
-export function unary<T>(client: grpc.Client & Record<string, any>, method: string, request: object, metadata = new grpc.Metadata(), deadlineMs = 10_000): Promise<T> {
+export function unary<T>(
+  client: grpc.Client & Record<string, any>,
+  method: string,
+  request: object,
+  metadata = new grpc.Metadata(),
+  deadlineMs = 10_000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    client[method](request, metadata, { deadline: Date.now() + deadlineMs }, (err: grpc.ServiceError | null, res: T) => (err ? reject(err) : resolve(res)));
+    client[method](request, metadata, { deadline: Date.now() + deadlineMs }, (err: grpc.ServiceError | null, res: T) =>
+      err ? reject(err) : resolve(res),
+    );
   });
 }
 

@@ -21,7 +21,9 @@ export interface WatchedPage {
 /** Fails with how to install Chromium when it is missing (check before starting anything costly). */
 export function requireChromium(): void {
   if (!existsSync(CHROMIUM)) {
-    throw new ChromiumMissingError(`headless browser tests need Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set TIERMESH_CHROMIUM)`);
+    throw new ChromiumMissingError(
+      `headless browser tests need Chromium at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set TIERMESH_CHROMIUM)`,
+    );
   }
 }
 

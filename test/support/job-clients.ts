@@ -26,8 +26,12 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
 
 /** Waits until a job is in `state`. */
 export function jobIn(client: Client<typeof JobService>, id: string, state: JobState, timeoutMs = 20_000): Promise<Job> {
-  return until(`job ${id} ${JobState[state]}`, async () => {
-    const { job } = await client.getJob({ id });
-    return job?.state === state ? job : undefined;
-  }, timeoutMs);
+  return until(
+    `job ${id} ${JobState[state]}`,
+    async () => {
+      const { job } = await client.getJob({ id });
+      return job?.state === state ? job : undefined;
+    },
+    timeoutMs,
+  );
 }

@@ -76,7 +76,10 @@ export async function writeMeshConfig(
     simulator: {
       listen: simulator,
       models: Object.fromEntries(
-        tiers.map((t) => [t.model, { ttft_ms: { median: 5, p99: 20 }, inter_token_ms: { median: 0, p99: 0 }, output_tokens: { min: 8, max: 16 } }]),
+        tiers.map((t) => [
+          t.model,
+          { ttft_ms: { median: 5, p99: 20 }, inter_token_ms: { median: 0, p99: 0 }, output_tokens: { min: 8, max: 16 } },
+        ]),
       ),
     },
   };

@@ -34,15 +34,27 @@ interface ReflectionStub {
 }
 
 function reflectionStub(address: string, version: ReflectionVersion): ReflectionStub {
-  const definition = protoLoader.loadSync(`grpc/reflection/${version}/reflection.proto`, { includeDirs: [protoRoot], keepCase: true, defaults: true, oneofs: true });
-  const Client = grpc.makeGenericClientConstructor(definition[`grpc.reflection.${version}.ServerReflection`] as grpc.ServiceDefinition, "ServerReflection");
+  const definition = protoLoader.loadSync(`grpc/reflection/${version}/reflection.proto`, {
+    includeDirs: [protoRoot],
+    keepCase: true,
+    defaults: true,
+    oneofs: true,
+  });
+  const Client = grpc.makeGenericClientConstructor(
+    definition[`grpc.reflection.${version}.ServerReflection`] as grpc.ServiceDefinition,
+    "ServerReflection",
+  );
   const client = new Client(address, grpc.credentials.createInsecure());
   const method = client["ServerReflectionInfo"] as (this: grpc.Client) => grpc.ClientDuplexStream<ReflectionRequest, ReflectionResponse>;
   return { client, open: () => method.call(client) };
 }
 
 /** Sends the requests on one ServerReflectionInfo stream and collects one answer for each. */
-export async function reflect(url: string, requests: ReflectionRequest[], version: ReflectionVersion = "v1"): Promise<ReflectionResponse[]> {
+export async function reflect(
+  url: string,
+  requests: ReflectionRequest[],
+  version: ReflectionVersion = "v1",
+): Promise<ReflectionResponse[]> {
   const stub = reflectionStub(url.replace(/^https?:\/\//, ""), version);
   try {
     const call = stub.open();
@@ -89,6 +101,12 @@ export function descriptorSet(files: Buffer[]): Buffer {
 /** A grpc-js package built from descriptors fetched by reflection, as grpcurl builds its calls. */
 export function packageFromDescriptors(files: Buffer[]): grpc.GrpcObject {
   return grpc.loadPackageDefinition(
-    protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet(files), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true }),
+    protoLoader.loadFileDescriptorSetFromBuffer(descriptorSet(files), {
+      keepCase: true,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    }),
   );
 }

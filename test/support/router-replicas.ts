@@ -2,7 +2,14 @@ import { create } from "@bufbuild/protobuf";
 import { createClient, createRouterTransport, type Client } from "@connectrpc/connect";
 import { createClassifierServer } from "@tiermesh/classifier";
 import { hashApiKey, parseConfig, type Config } from "@tiermesh/config";
-import { ClassifierService, ExecuteResponseSchema, RouterService, TierExecutorService, type ExecuteRequest, type ExecuteResponse } from "@tiermesh/proto";
+import {
+  ClassifierService,
+  ExecuteResponseSchema,
+  RouterService,
+  TierExecutorService,
+  type ExecuteRequest,
+  type ExecuteResponse,
+} from "@tiermesh/proto";
 import { createRouterServer, type RouterServer } from "@tiermesh/router";
 import { createLogger, createMeshTransport } from "@tiermesh/runtime";
 import { eventually } from "./ledger-fixture.js";

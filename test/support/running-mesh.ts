@@ -58,7 +58,9 @@ export interface SimRequest {
 }
 
 /** Requests each simulated model received, counted apart for probes, with the latest ones. */
-export async function simulatorRequests(simulatorUrl: string): Promise<Record<string, { requests: number; probes: number; recent: SimRequest[] }>> {
+export async function simulatorRequests(
+  simulatorUrl: string,
+): Promise<Record<string, { requests: number; probes: number; recent: SimRequest[] }>> {
   const res = await fetch(`${simulatorUrl}/admin/requests`);
   if (!res.ok) throw new Error(`simulator admin: HTTP ${res.status}: ${await res.text()}`);
   return (await res.json()) as Record<string, { requests: number; probes: number; recent: SimRequest[] }>;

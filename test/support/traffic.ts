@@ -53,7 +53,14 @@ export function steadyTraffic(routerUrl: string, options: TrafficOptions = {}) {
           { input: { messages: [{ role: "user", content: "steady traffic" }], max_tokens: 8, user, urgency: options.urgency ?? "" } },
           metadata,
         );
-        served.push({ startedAt, endedAt: Date.now(), user, requested: res.routing.requested_tier, served: res.routing.served_tier, reasons: res.routing.reasons });
+        served.push({
+          startedAt,
+          endedAt: Date.now(),
+          user,
+          requested: res.routing.requested_tier,
+          served: res.routing.served_tier,
+          reasons: res.routing.reasons,
+        });
       } catch (err) {
         failed.push({ startedAt, endedAt: Date.now(), user, error: String((err as Error).message) });
       }

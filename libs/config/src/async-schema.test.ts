@@ -17,7 +17,14 @@ describe("tiers.<name>.async", () => {
   it("is off unless enabled, with defaults for everything else; the jobs stream and buckets have names", () => {
     const config = parseConfig(yaml(""), "t.yaml", {});
     expect(config.tiers["bronze"]!.async).toEqual(asyncSchema.parse({}));
-    expect(config.tiers["bronze"]!.async).toMatchObject({ enabled: false, max_concurrency: 4, interactive_below: 0.5, retention_hours: 72, max_deliveries: 3, ack_wait_ms: 30_000 });
+    expect(config.tiers["bronze"]!.async).toMatchObject({
+      enabled: false,
+      max_concurrency: 4,
+      interactive_below: 0.5,
+      retention_hours: 72,
+      max_deliveries: 3,
+      ack_wait_ms: 30_000,
+    });
     expect(config.nats).toMatchObject({ jobs_stream: "TIERMESH_JOBS", jobs_bucket: "tiermesh_jobs", files_bucket: "tiermesh_files" });
   });
 

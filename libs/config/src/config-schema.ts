@@ -62,13 +62,25 @@ export const configSchema = z
           .string()
           .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, "expected NATS subject tokens")
           .default("tiermesh"),
-        kv_bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default("tiermesh_tier_status"),
+        kv_bucket: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+$/)
+          .default("tiermesh_tier_status"),
         /** JetStream stream holding queued jobs (file storage, work-queue retention). */
-        jobs_stream: z.string().regex(/^[A-Za-z0-9_-]+$/).default("TIERMESH_JOBS"),
+        jobs_stream: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+$/)
+          .default("TIERMESH_JOBS"),
         /** Key-value bucket holding job records and results (file storage). */
-        jobs_bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default("tiermesh_jobs"),
+        jobs_bucket: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+$/)
+          .default("tiermesh_jobs"),
         /** Object store holding Batch API files (inputs, outputs, errors; file storage). */
-        files_bucket: z.string().regex(/^[A-Za-z0-9_-]+$/).default("tiermesh_files"),
+        files_bucket: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]+$/)
+          .default("tiermesh_files"),
       })
       .prefault({}),
     router: serviceEndpoint.extend({

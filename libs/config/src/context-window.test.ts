@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { completionTokens, contextNeed, contextOverhead, formatTokens, largestWindow, smallestWindow, windowFits } from "./context-window.js";
+import {
+  completionTokens,
+  contextNeed,
+  contextOverhead,
+  formatTokens,
+  largestWindow,
+  smallestWindow,
+  windowFits,
+} from "./context-window.js";
 import { tierSchema, type TierConfig } from "./tier-schema.js";
 
 const tier = (models: { model: string; context_window?: number; id?: string }[], prompt: Record<string, unknown> = {}): TierConfig =>
@@ -26,19 +34,39 @@ describe("context windows", () => {
       maxTokens: 100,
       total: 1_109,
     });
-    expect(contextOverhead(t, { askedMaxTokens: 0, tierName: "gold", tenant: "acme" })).toEqual({ systemTokens: 9, maxTokens: 100, total: 109 });
+    expect(contextOverhead(t, { askedMaxTokens: 0, tierName: "gold", tenant: "acme" })).toEqual({
+      systemTokens: 9,
+      maxTokens: 100,
+      total: 109,
+    });
     const plain = tier([{ model: "m" }]);
     expect(contextNeed(plain, { messageTokens: 10, askedMaxTokens: 20, tierName: "gold", tenant: "acme" }).total).toBe(30);
   });
 
   it("finds the largest window; a deployment without one is unknown and rules nothing out", () => {
-    expect(largestWindow(tier([{ model: "a", context_window: 8_192 }, { model: "b", context_window: 32_000 }]))).toEqual({
+    expect(
+      largestWindow(
+        tier([
+          { model: "a", context_window: 8_192 },
+          { model: "b", context_window: 32_000 },
+        ]),
+      ),
+    ).toEqual({
       tokens: 32_000,
       deployment: "p/b",
       model: "b",
     });
-    expect(largestWindow(tier([{ model: "a", context_window: 8_192 }, { id: "open", model: "b" }]))).toMatchObject({ tokens: undefined, deployment: "open" });
-    expect(smallestWindow(tier([{ model: "a", context_window: 8_192 }, { model: "b" }, { model: "c", context_window: 4_096 }]))).toBe(4_096);
+    expect(
+      largestWindow(
+        tier([
+          { model: "a", context_window: 8_192 },
+          { id: "open", model: "b" },
+        ]),
+      ),
+    ).toMatchObject({ tokens: undefined, deployment: "open" });
+    expect(smallestWindow(tier([{ model: "a", context_window: 8_192 }, { model: "b" }, { model: "c", context_window: 4_096 }]))).toBe(
+      4_096,
+    );
     expect(smallestWindow(tier([{ model: "a" }]))).toBeUndefined();
     expect(windowFits(undefined, 1e9)).toBe(true);
     expect(windowFits(8_192, 8_192)).toBe(true);

@@ -19,7 +19,16 @@ export {
   type LargestWindow,
   type TierDemand,
 } from "./context-window.js";
-export { planSchema, ruleSchema, tenantSchema, urgencies, type PlanConfig, type RuleConfig, type TenantConfig, type Urgency } from "./tenancy-schema.js";
+export {
+  planSchema,
+  ruleSchema,
+  tenantSchema,
+  urgencies,
+  type PlanConfig,
+  type RuleConfig,
+  type TenantConfig,
+  type Urgency,
+} from "./tenancy-schema.js";
 export type {
   BreakerConfig,
   BulkheadConfig,

@@ -88,7 +88,15 @@ describe("parseConfig defaults", () => {
   it("fills the stall section: on, 3 × p99, at least 250 ms, max_ms left to timeouts.ttft_ms, a quorum of 3 at 1 × p99", () => {
     const c = parse(baseConfig());
     const interToken = { enabled: true, multiple: 10, min_ms: 1_000, max_ms: 10_000 };
-    expect(c.tiers["gold"]!.stall).toEqual({ enabled: true, ttft_multiple: 3, min_ms: 250, quorum: 3, quorum_ttft_multiple: 1, hold_ms: 30_000, inter_token: interToken });
+    expect(c.tiers["gold"]!.stall).toEqual({
+      enabled: true,
+      ttft_multiple: 3,
+      min_ms: 250,
+      quorum: 3,
+      quorum_ttft_multiple: 1,
+      hold_ms: 30_000,
+      inter_token: interToken,
+    });
     const cfg = baseConfig();
     cfg.tiers.gold.stall = { ttft_multiple: 4, max_ms: 600, inter_token: { min_ms: 300 } };
     expect(parse(cfg).tiers["gold"]!.stall).toEqual({
@@ -134,9 +142,21 @@ describe("parseConfig defaults", () => {
 
 describe("parseConfig errors name the bad field", () => {
   const cases: [string, (c: Record<string, any>) => void, string][] = [
-    ["unknown fallback tier", (c) => (c.tiers.silver.fallback = "tin"), 'tiers.silver.fallback: unknown tier "tin" (tiers: gold, silver, bronze)'],
-    ["fallback ranking higher", (c) => (c.tiers.bronze.fallback = "gold"), 'tiers.bronze.fallback: fallback "gold" must rank lower than "bronze"'],
-    ["fallback of equal rank (itself)", (c) => (c.tiers.bronze.fallback = "bronze"), 'tiers.bronze.fallback: fallback "bronze" must rank lower'],
+    [
+      "unknown fallback tier",
+      (c) => (c.tiers.silver.fallback = "tin"),
+      'tiers.silver.fallback: unknown tier "tin" (tiers: gold, silver, bronze)',
+    ],
+    [
+      "fallback ranking higher",
+      (c) => (c.tiers.bronze.fallback = "gold"),
+      'tiers.bronze.fallback: fallback "gold" must rank lower than "bronze"',
+    ],
+    [
+      "fallback of equal rank (itself)",
+      (c) => (c.tiers.bronze.fallback = "bronze"),
+      'tiers.bronze.fallback: fallback "bronze" must rank lower',
+    ],
     ["duplicate ranks", (c) => (c.tiers.bronze.rank = 2), 'tiers.bronze.rank: rank 2 is also used by tier "silver"'],
     ["unknown provider", (c) => (c.tiers.gold.models[0].provider = "acme"), 'tiers.gold.models.0.provider: unknown provider "acme"'],
     ["plan with unknown tier", (c) => (c.plans.free.max_tier = "platinum"), 'plans.free.max_tier: unknown tier "platinum"'],
@@ -165,14 +185,22 @@ describe("parseConfig errors name the bad field", () => {
       (c) => (c.tenants.demo.api_key_sha256 = ["b".repeat(64), "a".repeat(64)]),
       'tenants.acme.api_key_sha256.0: key hash also belongs to tenant "demo"',
     ],
-    ["key hash not hex", (c) => (c.tenants.acme.api_key_sha256 = ["secret"]), "tenants.acme.api_key_sha256.0: expected a SHA-256 hex digest"],
+    [
+      "key hash not hex",
+      (c) => (c.tenants.acme.api_key_sha256 = ["secret"]),
+      "tenants.acme.api_key_sha256.0: expected a SHA-256 hex digest",
+    ],
     ["unknown key in a tier", (c) => (c.tiers.gold.retries = { max_atempts: 3 }), 'tiers.gold.retries: Unrecognized key: "max_atempts"'],
     ["unknown top-level key", (c) => (c.tierz = {}), 'unrecognized key: "tierz"'],
     // zod reports record keys as "Invalid key in record"; the path still names the key.
     ["bad identifier", (c) => (c.tiers.Gold = { ...c.tiers.gold, rank: 9 }), "tiers.Gold: invalid key in record"],
     ["no tiers", (c) => (c.tiers = {}), "tiers: at least one tier is required"],
     ["retries out of range", (c) => (c.tiers.gold.retries = { max_attempts: 11 }), "tiers.gold.retries.max_attempts:"],
-    ["stall min_ms above max_ms", (c) => (c.tiers.gold.stall = { min_ms: 500, max_ms: 400 }), "tiers.gold.stall.min_ms: min_ms must not exceed max_ms"],
+    [
+      "stall min_ms above max_ms",
+      (c) => (c.tiers.gold.stall = { min_ms: 500, max_ms: 400 }),
+      "tiers.gold.stall.min_ms: min_ms must not exceed max_ms",
+    ],
     ["stall ttft_multiple not positive", (c) => (c.tiers.gold.stall = { ttft_multiple: 0 }), "tiers.gold.stall.ttft_multiple:"],
     [
       "inter-token stall min_ms above max_ms",
@@ -185,7 +213,11 @@ describe("parseConfig errors name the bad field", () => {
       (c) => (c.providers.claude = { kind: "anthropic", base_url: "https://api.anthropic.com", continuation: "prefix_flag" }),
       'providers.claude.continuation: kind "anthropic" continues with "prefix" or not at all',
     ],
-    ["unknown key in continuation", (c) => (c.tiers.gold.continuation = { enable: false }), 'tiers.gold.continuation: Unrecognized key: "enable"'],
+    [
+      "unknown key in continuation",
+      (c) => (c.tiers.gold.continuation = { enable: false }),
+      'tiers.gold.continuation: Unrecognized key: "enable"',
+    ],
   ];
 
   it.each(cases)("%s", (_name, mutate, expected) => {
@@ -237,7 +269,11 @@ describe("parseConfig rejects names that only exist on Object.prototype", () => 
     ["rule tier", (c) => (c.classifier.rules[0].tier = "constructor"), 'classifier.rules.0.tier: unknown tier "constructor"'],
     ["tenant plan", (c) => (c.tenants.acme.plan = "constructor"), 'tenants.acme.plan: unknown plan "constructor"'],
     ["anonymous tenant", (c) => (c.router.anonymous_tenant = "constructor"), 'router.anonymous_tenant: unknown tenant "constructor"'],
-    ["rule tenant", (c) => (c.classifier.rules[0].when.tenants = ["constructor"]), 'classifier.rules.0.when.tenants.0: unknown tenant "constructor"'],
+    [
+      "rule tenant",
+      (c) => (c.classifier.rules[0].when.tenants = ["constructor"]),
+      'classifier.rules.0.when.tenants.0: unknown tenant "constructor"',
+    ],
   ];
   it.each(cases)("%s", (_name, mutate, expected) => {
     const cfg = baseConfig();

@@ -8,7 +8,13 @@ const minimal = {
   classifier: { listen: "127.0.0.1:7401" },
   health_monitor: { listen: "127.0.0.1:7402" },
   providers: { sim: { kind: "openai", base_url: "http://127.0.0.1:7490/v1" } },
-  tiers: { gold: { rank: 1, executor: { listen: "127.0.0.1:7410" }, models: [{ provider: "sim", model: "g", price: { input_per_mtok: 1, output_per_mtok: 2 } }] } },
+  tiers: {
+    gold: {
+      rank: 1,
+      executor: { listen: "127.0.0.1:7410" },
+      models: [{ provider: "sim", model: "g", price: { input_per_mtok: 1, output_per_mtok: 2 } }],
+    },
+  },
   plans: { basic: { default_tier: "gold", max_tier: "gold" } },
 };
 
@@ -28,8 +34,15 @@ describe("observability.tracing", () => {
   });
 
   it("keeps what is given", () => {
-    const t = parse({ tracing: { enabled: true, endpoint: "https://otel.example/v1/traces", headers: { "x-api-key": "k" }, sample_ratio: 0.1 } }).observability.tracing;
-    expect(t).toMatchObject({ enabled: true, endpoint: "https://otel.example/v1/traces", headers: { "x-api-key": "k" }, sample_ratio: 0.1 });
+    const t = parse({
+      tracing: { enabled: true, endpoint: "https://otel.example/v1/traces", headers: { "x-api-key": "k" }, sample_ratio: 0.1 },
+    }).observability.tracing;
+    expect(t).toMatchObject({
+      enabled: true,
+      endpoint: "https://otel.example/v1/traces",
+      headers: { "x-api-key": "k" },
+      sample_ratio: 0.1,
+    });
   });
 
   it.each([

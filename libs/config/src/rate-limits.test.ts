@@ -30,7 +30,11 @@ describe("rateLimitsOf", () => {
   });
 
   it("refuses an unknown or invalid limit with its path", () => {
-    expect(() => config("{ acme: { plan: pro, limits: { requests_per_minute: 0 } } }")).toThrow(/tenants\.acme\.limits\.requests_per_minute: /);
-    expect(() => config("{ acme: { plan: pro, limits: { max_prompt_tokens: 10 } } }")).toThrow(/tenants\.acme\.limits: Unrecognized key: "max_prompt_tokens"/);
+    expect(() => config("{ acme: { plan: pro, limits: { requests_per_minute: 0 } } }")).toThrow(
+      /tenants\.acme\.limits\.requests_per_minute: /,
+    );
+    expect(() => config("{ acme: { plan: pro, limits: { max_prompt_tokens: 10 } } }")).toThrow(
+      /tenants\.acme\.limits: Unrecognized key: "max_prompt_tokens"/,
+    );
   });
 });

@@ -20,4 +20,3 @@ export function rateLimitsOf(config: Pick<Config, "plans" | "tenants">, tenant: 
     outputTokensEstimate: own?.output_tokens_estimate ?? plan?.output_tokens_estimate,
   };
 }
-

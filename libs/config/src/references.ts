@@ -31,7 +31,8 @@ export function checkReferences(cfg: Referenced, ctx: z.RefinementCtx): void {
     const promote = tier.routing.promote_to;
     if (promote !== undefined) {
       if (!has(cfg.tiers, promote)) fail(["tiers", name, "routing", "promote_to"], unknownTier(promote));
-      else if (cfg.tiers[promote]!.rank <= tier.rank) fail(["tiers", name, "routing", "promote_to"], `"${promote}" must rank higher than "${name}"`);
+      else if (cfg.tiers[promote]!.rank <= tier.rank)
+        fail(["tiers", name, "routing", "promote_to"], `"${promote}" must rank higher than "${name}"`);
     }
     const floor = tier.routing.floor;
     if (floor !== undefined) {

@@ -20,30 +20,38 @@ const rateLimitFields = {
 };
 
 /** A commercial plan: which tiers its tenants are entitled to. */
-export const planSchema = z.strictObject({
-  default_tier: identifier,
-  /** The SLA ceiling: nothing a caller sends raises a request above it. */
-  max_tier: identifier,
-  /** The quality floor: routing never serves below it. Defaults to the lowest tier. */
-  min_tier: identifier.optional(),
-  default_urgency: urgencySchema.default("standard"),
-  urgencies: z.array(urgencySchema).min(1).default([...urgencies]),
-  /** What to do with a tier hint above max_tier. */
-  hint_above_max: z.enum(["clamp", "reject"]).default("clamp"),
-  limits: z
-    .strictObject({
-      max_prompt_tokens: z.number().int().positive().default(128_000),
-      ...rateLimitFields,
-      /** Deprecated: read as `budget: { monthly_usd, on_exhausted: serve }` (no promotions once spent). */
-      monthly_budget_usd: z.number().positive().optional(),
-    })
-    .prefault({}),
-  /** Spend limits and pacing for each tenant of the plan. */
-  budget: budgetSchema.optional(),
-})
+export const planSchema = z
+  .strictObject({
+    default_tier: identifier,
+    /** The SLA ceiling: nothing a caller sends raises a request above it. */
+    max_tier: identifier,
+    /** The quality floor: routing never serves below it. Defaults to the lowest tier. */
+    min_tier: identifier.optional(),
+    default_urgency: urgencySchema.default("standard"),
+    urgencies: z
+      .array(urgencySchema)
+      .min(1)
+      .default([...urgencies]),
+    /** What to do with a tier hint above max_tier. */
+    hint_above_max: z.enum(["clamp", "reject"]).default("clamp"),
+    limits: z
+      .strictObject({
+        max_prompt_tokens: z.number().int().positive().default(128_000),
+        ...rateLimitFields,
+        /** Deprecated: read as `budget: { monthly_usd, on_exhausted: serve }` (no promotions once spent). */
+        monthly_budget_usd: z.number().positive().optional(),
+      })
+      .prefault({}),
+    /** Spend limits and pacing for each tenant of the plan. */
+    budget: budgetSchema.optional(),
+  })
   .superRefine((p, ctx) => {
     if (p.budget && p.limits.monthly_budget_usd !== undefined) {
-      ctx.addIssue({ code: "custom", path: ["limits", "monthly_budget_usd"], message: "set the budget in `budget.monthly_usd` only (limits.monthly_budget_usd is its older name)" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["limits", "monthly_budget_usd"],
+        message: "set the budget in `budget.monthly_usd` only (limits.monthly_budget_usd is its older name)",
+      });
     }
   })
   .transform((p) => {

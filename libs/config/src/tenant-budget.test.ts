@@ -50,7 +50,15 @@ plans:
   open: { default_tier: gold, max_tier: gold }
 tenants: { a: { plan: capped }, b: { plan: open } }
 `);
-    expect(tenantBudget(config, "a")).toEqual({ tenant: "a", plan: "capped", source: "plan", monthly_usd: 1, pacing: [], stop_promotions_at: 1, on_exhausted: "serve" });
+    expect(tenantBudget(config, "a")).toEqual({
+      tenant: "a",
+      plan: "capped",
+      source: "plan",
+      monthly_usd: 1,
+      pacing: [],
+      stop_promotions_at: 1,
+      on_exhausted: "serve",
+    });
     expect(tenantBudget(config, "b")).toBeUndefined();
     // The plan as parsed parses again unchanged (the classifier republishes plans).
     expect("monthly_budget_usd" in config.plans["capped"]!.limits).toBe(false);

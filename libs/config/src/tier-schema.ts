@@ -85,12 +85,14 @@ export const breakerSchema = z.strictObject({
  * A provider's request to wait (429, or a Retry-After on any error answer) cools the
  * deployment down: no attempt and no canary probe goes to it until the wait is over.
  */
-export const cooldownSchema = z.strictObject({
-  /** Cool-down after a 429 that carried no Retry-After (nor rate-limit reset hint). */
-  default_ms: positiveMs.default(1_000),
-  /** Longest cool-down, whatever the provider asks: an absurd Retry-After must not take a deployment out for hours. */
-  max_ms: positiveMs.default(60_000),
-}).refine((c) => c.default_ms <= c.max_ms, { path: ["default_ms"], message: "default_ms must not exceed max_ms" });
+export const cooldownSchema = z
+  .strictObject({
+    /** Cool-down after a 429 that carried no Retry-After (nor rate-limit reset hint). */
+    default_ms: positiveMs.default(1_000),
+    /** Longest cool-down, whatever the provider asks: an absurd Retry-After must not take a deployment out for hours. */
+    max_ms: positiveMs.default(60_000),
+  })
+  .refine((c) => c.default_ms <= c.max_ms, { path: ["default_ms"], message: "default_ms must not exceed max_ms" });
 
 export const hedgeSchema = z.strictObject({
   enabled: z.boolean().default(false),
@@ -180,7 +182,11 @@ export const cacheSchema = z.strictObject({
   enabled: z.boolean().default(false),
   ttl_ms: positiveMs.default(60_000),
   max_entries: z.number().int().positive().default(1_000),
-  max_bytes: z.number().int().positive().default(16 * 1024 * 1024),
+  max_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(16 * 1024 * 1024),
 });
 
 export const routingSchema = z.strictObject({

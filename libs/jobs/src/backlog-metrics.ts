@@ -18,10 +18,18 @@ export function registerBacklogMetrics(registry: Registry, sampler: BacklogSampl
       },
     });
   gauge("tiermesh_jobs_queued", "Asynchronous jobs waiting for an executor, per tier", (t) => sampler.of(t)?.queued);
-  gauge("tiermesh_jobs_in_progress", "Asynchronous jobs delivered to an executor and not yet finished, per tier", (t) => sampler.of(t)?.inProgress);
-  gauge("tiermesh_jobs_oldest_queued_age_seconds", "Age of the oldest asynchronous job still queued (waiting or in progress), per tier; 0 when none is", (t) => {
-    const b = sampler.of(t);
-    return b && Number(b.oldestQueuedAgeMs) / 1_000;
-  });
+  gauge(
+    "tiermesh_jobs_in_progress",
+    "Asynchronous jobs delivered to an executor and not yet finished, per tier",
+    (t) => sampler.of(t)?.inProgress,
+  );
+  gauge(
+    "tiermesh_jobs_oldest_queued_age_seconds",
+    "Age of the oldest asynchronous job still queued (waiting or in progress), per tier; 0 when none is",
+    (t) => {
+      const b = sampler.of(t);
+      return b && Number(b.oldestQueuedAgeMs) / 1_000;
+    },
+  );
   gauge("tiermesh_jobs_dead_lettered", "Asynchronous jobs kept on the tier's dead-letter subject", (t) => sampler.of(t)?.deadLettered);
 }

@@ -23,7 +23,8 @@ afterAll(async () => {
   await server?.dispose();
 });
 
-const job = (tenant = "acme") => create(JobSchema, { id: newJobId(), tenant, tier: "bronze", state: JobState.QUEUED, createdAtMs: BigInt(Date.now()) });
+const job = (tenant = "acme") =>
+  create(JobSchema, { id: newJobId(), tenant, tier: "bronze", state: JobState.QUEUED, createdAtMs: BigInt(Date.now()) });
 
 describe("JobStore", () => {
   it("claims an idempotency key once per tenant; a second claim gets the first job's id", async () => {

@@ -23,7 +23,10 @@ export function jobRetentionMs(config: Pick<Config, "tiers">): number {
 }
 
 /** Tiers that take jobs, by name. */
-export const asyncTiers = (config: Pick<Config, "tiers">) => Object.entries(config.tiers).filter(([, t]) => t.async.enabled).map(([name]) => name);
+export const asyncTiers = (config: Pick<Config, "tiers">) =>
+  Object.entries(config.tiers)
+    .filter(([, t]) => t.async.enabled)
+    .map(([name]) => name);
 
 export async function openJobBackend(nc: NatsConnection, config: Pick<Config, "tiers" | "nats">): Promise<JobBackend> {
   const retentionMs = jobRetentionMs(config);

@@ -44,7 +44,8 @@ export const jobKey = (tenant: string, id: string) => `jobs.${tenant}.${id}`;
 export const tenantJobs = (tenant: string) => `jobs.${tenant}.*`;
 
 /** KV key holding the job id an idempotency key was first used for (keys are hashed: any text is allowed). */
-export const idempotencyKey = (tenant: string, key: string) => `idem.${tenant}.${createHash("sha256").update(key).digest("hex").slice(0, 40)}`;
+export const idempotencyKey = (tenant: string, key: string) =>
+  `idem.${tenant}.${createHash("sha256").update(key).digest("hex").slice(0, 40)}`;
 
 /** The payload of a queue message: which job to run. */
 export const queuePayload = (tenant: string, id: string) => `${tenant}/${id}`;

@@ -105,7 +105,10 @@ export class JobStore {
   async ids(tenant: string): Promise<string[]> {
     const prefix = `jobs.${tenant}.`;
     const keys = await bucketKeys(this.nc, this.bucket, tenantJobs(tenant));
-    return keys.map((k) => k.slice(prefix.length)).sort().reverse();
+    return keys
+      .map((k) => k.slice(prefix.length))
+      .sort()
+      .reverse();
   }
 
   /** The job now, then every change of it, until `signal` aborts or the job is final. */

@@ -17,7 +17,13 @@ export class JsonRecords<T> {
     private readonly parse: (value: unknown) => T,
   ) {}
 
-  static async open<T>(nc: NatsConnection, bucket: string, retentionMs: number, kind: string, parse: (value: unknown) => T): Promise<JsonRecords<T>> {
+  static async open<T>(
+    nc: NatsConnection,
+    bucket: string,
+    retentionMs: number,
+    kind: string,
+    parse: (value: unknown) => T,
+  ): Promise<JsonRecords<T>> {
     const kv = await new Kvm(nc).create(bucket, { history: 1, ttl: retentionMs, storage: StorageType.File });
     return new JsonRecords(kv, nc, bucket, kind, parse);
   }
@@ -58,6 +64,9 @@ export class JsonRecords<T> {
   async ids(tenant: string): Promise<string[]> {
     const prefix = `${this.kind}.${tenant}.`;
     const keys = await bucketKeys(this.nc, this.bucket, `${prefix}*`);
-    return keys.map((k) => k.slice(prefix.length)).sort().reverse();
+    return keys
+      .map((k) => k.slice(prefix.length))
+      .sort()
+      .reverse();
   }
 }

@@ -32,7 +32,11 @@ export class BudgetHoldBoard {
    * month and day) for this router's new hold, and writes it; `decide` returning undefined
    * writes nothing. Taken again on a conflicting write. Returns what `decide` last returned.
    */
-  async reserve<T extends { hold: PeriodSpend } | undefined>(tenant: string, decide: (others: PeriodSpend) => T, nowMs = Date.now()): Promise<T> {
+  async reserve<T extends { hold: PeriodSpend } | undefined>(
+    tenant: string,
+    decide: (others: PeriodSpend) => T,
+    nowMs = Date.now(),
+  ): Promise<T> {
     for (let i = 0; i < MAX_TRIES; i++) {
       const entry = await this.kv.get(tenant);
       const holds = entry && entry.operation === "PUT" && entry.value.length > 0 ? decodeHolds(entry.value) : create(BudgetHoldsSchema);

@@ -13,15 +13,19 @@ describe("latency buckets", () => {
 
   it("reads a quantile within one bucket above the true one, for any samples", () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: 110_000 }), { minLength: 1, maxLength: 300 }), fc.double({ min: 0.01, max: 1, noNaN: true }), (samples, q) => {
-        const buckets: bigint[] = [];
-        for (const s of samples) addToBuckets(buckets, s);
-        const sorted = [...samples].sort((a, b) => a - b);
-        const truth = sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
-        const read = bucketQuantile(buckets, q);
-        expect(read).toBeGreaterThanOrEqual(truth);
-        expect(read).toBeLessThanOrEqual(Math.max(10, truth * 1.5));
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: 110_000 }), { minLength: 1, maxLength: 300 }),
+        fc.double({ min: 0.01, max: 1, noNaN: true }),
+        (samples, q) => {
+          const buckets: bigint[] = [];
+          for (const s of samples) addToBuckets(buckets, s);
+          const sorted = [...samples].sort((a, b) => a - b);
+          const truth = sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
+          const read = bucketQuantile(buckets, q);
+          expect(read).toBeGreaterThanOrEqual(truth);
+          expect(read).toBeLessThanOrEqual(Math.max(10, truth * 1.5));
+        },
+      ),
     );
   });
 

@@ -122,7 +122,9 @@ export class LedgerAggregator {
       // Compare-and-set: a rebuild (which removes the checkpoint) or another run in the meantime stops this one.
       if (!running()) break;
       checkpointRevision =
-        checkpointRevision === 0 ? await kv.create(CHECKPOINT_KEY, String(last)) : await kv.update(CHECKPOINT_KEY, String(last), checkpointRevision);
+        checkpointRevision === 0
+          ? await kv.create(CHECKPOINT_KEY, String(last))
+          : await kv.update(CHECKPOINT_KEY, String(last), checkpointRevision);
       for (const m of messages) m.ack();
     }
   }

@@ -20,7 +20,12 @@ export async function ensureLedgerStream(nc: NatsConnection, prefix: string, con
   try {
     const info = await jsm.streams.info(config.stream);
     const c = info.config;
-    if (c.max_age === settings.max_age && c.duplicate_window === settings.duplicate_window && c.subjects.join() === settings.subjects.join()) return info;
+    if (
+      c.max_age === settings.max_age &&
+      c.duplicate_window === settings.duplicate_window &&
+      c.subjects.join() === settings.subjects.join()
+    )
+      return info;
     return await jsm.streams.update(config.stream, settings);
   } catch (cause) {
     if (!isNotFound(cause)) throw cause;

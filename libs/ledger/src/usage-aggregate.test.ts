@@ -3,7 +3,10 @@ import { UsageOutcome, UsageRecordSchema } from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
 import { aggregateKeyOf, applyRecord, emptyAggregate, type RecordJudge } from "./usage-aggregate.js";
 
-const judge: RecordJudge = { metTtft: (r) => r.outcome === UsageOutcome.OK && r.ttftMs <= 500, servedEntitled: (r) => r.outcome === UsageOutcome.OK && r.servedTier === r.entitledTier };
+const judge: RecordJudge = {
+  metTtft: (r) => r.outcome === UsageOutcome.OK && r.ttftMs <= 500,
+  servedEntitled: (r) => r.outcome === UsageOutcome.OK && r.servedTier === r.entitledTier,
+};
 const record = (over: object = {}) =>
   create(UsageRecordSchema, {
     requestId: "r",
@@ -35,6 +38,16 @@ describe("applyRecord", () => {
     expect(applyRecord(agg, record({ servedTier: "silver", ttftMs: 900 }), 7n, judge)).toBe(true);
     expect(applyRecord(agg, record({ outcome: UsageOutcome.FAILED, costUsd: 0 }), 8n, judge)).toBe(true);
     expect(applyRecord(agg, record({ outcome: UsageOutcome.REFUSED, costUsd: 0 }), 9n, judge)).toBe(true);
-    expect(agg).toMatchObject({ appliedSequence: 9n, requests: 3n, ok: 2n, failed: 1n, refused: 1n, servedEntitled: 1n, metTtftSlo: 1n, costUsd: 1, promptTokens: 40n });
+    expect(agg).toMatchObject({
+      appliedSequence: 9n,
+      requests: 3n,
+      ok: 2n,
+      failed: 1n,
+      refused: 1n,
+      servedEntitled: 1n,
+      metTtftSlo: 1n,
+      costUsd: 1,
+      promptTokens: 40n,
+    });
   });
 });

@@ -28,7 +28,11 @@ const share = (part: bigint, whole: bigint) => (whole === 0n ? 0 : Number(part) 
  * to), then a "*" row with the tenant's totals. SLO shares are against each tier's objectives
  * in `config` (TTFT: `slo.ttft_p95_ms`; availability: `slo.availability_target`).
  */
-export function buildReport(aggregates: Iterable<[string, UsageAggregate]>, config: Pick<Config, "tiers" | "plans" | "tenants">, range: ReportRange): GetReportResponse {
+export function buildReport(
+  aggregates: Iterable<[string, UsageAggregate]>,
+  config: Pick<Config, "tiers" | "plans" | "tenants">,
+  range: ReportRange,
+): GetReportResponse {
   const byTier = new Map<string, UsageAggregate>();
   const byTenant = new Map<string, UsageAggregate>();
   for (const [key, agg] of aggregates) {
@@ -97,4 +101,3 @@ function row(a: UsageAggregate, config: Pick<Config, "tiers" | "tenants">): Repo
     costUsd: a.costUsd,
   });
 }
-

@@ -42,7 +42,9 @@ describe("config diff", () => {
         "floor: silver → bronze",
         "default tier: gold → silver",
         "tier gold: no longer used for this plan",
-        expect.stringMatching(/^tier bronze: now used for this plan \(95% of answers start within 5 s; 99% of attempts succeed; models sim-bronze-small \(sim\)/),
+        expect.stringMatching(
+          /^tier bronze: now used for this plan \(95% of answers start within 5 s; 99% of attempts succeed; models sim-bronze-small \(sim\)/,
+        ),
       ]),
     );
   });
@@ -80,7 +82,13 @@ describe("config diff", () => {
     ]);
     // The plan's own changes are said once, under the plan; the tenant's own limit under the tenant.
     expect(s["tenant acme"]).toEqual(["tokens per minute: 200,000 tokens per minute → 500,000 tokens per minute (the tenant's own limit)"]);
-    expect(s["tenant beta"]).toEqual(expect.arrayContaining(["plan: free → pro", "ceiling: silver → gold", "requests per minute: 20 requests per minute → 900 requests per minute"]));
+    expect(s["tenant beta"]).toEqual(
+      expect.arrayContaining([
+        "plan: free → pro",
+        "ceiling: silver → gold",
+        "requests per minute: 20 requests per minute → 900 requests per minute",
+      ]),
+    );
   });
 
   it("lists tiers, plans and tenants added and removed", () => {

@@ -26,7 +26,8 @@ export function configDiff(before: Config, after: Config): DiffSection[] {
   for (const t of added(after.tiers, before.tiers)) mesh.push(`tier ${t} removed`);
   for (const p of added(before.plans, after.plans)) mesh.push(`plan ${p} added (tenants: ${names(tenantsOn(after, p))})`);
   for (const p of added(after.plans, before.plans)) mesh.push(`plan ${p} removed (its tenants were: ${names(tenantsOn(before, p))})`);
-  for (const t of added(before.tenants, after.tenants)) mesh.push(`tenant ${t} added, on plan ${after.tenants[t]!.plan}${ownLimitWords(after, t)}`);
+  for (const t of added(before.tenants, after.tenants))
+    mesh.push(`tenant ${t} added, on plan ${after.tenants[t]!.plan}${ownLimitWords(after, t)}`);
   for (const t of added(after.tenants, before.tenants)) mesh.push(`tenant ${t} removed (was on plan ${before.tenants[t]!.plan})`);
   if (mesh.length > 0) sections.push({ subject: "tiers, plans and tenants", changes: mesh });
 

@@ -1,4 +1,13 @@
-import { rateLimitsOf, tenantBudget, TierLadder, type BudgetConfig, type Config, type PlanConfig, type RateLimits, type Urgency } from "@tiermesh/config";
+import {
+  rateLimitsOf,
+  tenantBudget,
+  TierLadder,
+  type BudgetConfig,
+  type Config,
+  type PlanConfig,
+  type RateLimits,
+  type Urgency,
+} from "@tiermesh/config";
 import { rulePromises, type RulePromise } from "./rule-promise.js";
 import { tierPromise, type TierPromise } from "./tier-promise.js";
 
@@ -28,7 +37,8 @@ export interface PlanPromise {
 /** Every plan's promise, in config order; with `tenant`, only that tenant's plan, with its own limits. */
 export function planPromises(config: Config, tenant?: string): PlanPromise[] {
   if (tenant !== undefined) {
-    if (!Object.hasOwn(config.tenants, tenant)) throw new RangeError(`unknown tenant "${tenant}" (tenants: ${Object.keys(config.tenants).join(", ") || "none"})`);
+    if (!Object.hasOwn(config.tenants, tenant))
+      throw new RangeError(`unknown tenant "${tenant}" (tenants: ${Object.keys(config.tenants).join(", ") || "none"})`);
     return [planPromise(config, config.tenants[tenant]!.plan, tenant)];
   }
   return Object.keys(config.plans).map((plan) => planPromise(config, plan));
@@ -43,7 +53,11 @@ export function planPromise(config: Config, plan: string, tenant?: string): Plan
   const own = tenant === undefined ? undefined : config.tenants[tenant]!.limits;
   const limits: RateLimits =
     tenant === undefined
-      ? { requestsPerMinute: p.limits.requests_per_minute, tokensPerMinute: p.limits.tokens_per_minute, outputTokensEstimate: p.limits.output_tokens_estimate }
+      ? {
+          requestsPerMinute: p.limits.requests_per_minute,
+          tokensPerMinute: p.limits.tokens_per_minute,
+          outputTokensEstimate: p.limits.output_tokens_estimate,
+        }
       : rateLimitsOf(config, tenant)!;
   const ownLimits = (
     [

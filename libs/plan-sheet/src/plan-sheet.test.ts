@@ -41,18 +41,24 @@ describe("plan sheet of the example config", () => {
     expect(enterprise).toContain("| silver | floor | 95% of answers start within 1.5 s |");
     // Bronze is below enterprise's floor: not promised to it.
     expect(enterprise).not.toContain("sim-bronze-small");
-    expect(section(md, "pro")).toContain("| bronze | floor | 95% of answers start within 5 s | 99% of attempts succeed | sim-bronze-small (sim): $0.10 in / $0.40 out");
+    expect(section(md, "pro")).toContain(
+      "| bronze | floor | 95% of answers start within 5 s | 99% of attempts succeed | sim-bronze-small (sim): $0.10 in / $0.40 out",
+    );
   });
 
   it("says where a tier's requests go when it is degraded or down, never below the plan's floor", () => {
     const enterprise = section(md, "enterprise");
-    expect(enterprise).toContain("| gold | stay on gold | served by silver | retried on silver in the same request | 25%, 50%, 100% of its traffic returns, one step every 2 s |");
+    expect(enterprise).toContain(
+      "| gold | stay on gold | served by silver | retried on silver in the same request | 25%, 50%, 100% of its traffic returns, one step every 2 s |",
+    );
     expect(enterprise).toContain("| silver | stay on silver | stay on silver (no tier below it within the plan) |");
     expect(section(md, "pro")).toContain("| gold | stay on gold | served by silver, then bronze |");
   });
 
   it("applies the rules within the plan's range", () => {
-    expect(section(md, "enterprise")).toContain("urgency batch: silver (the rule says bronze; the plan's range makes it silver), because batch work tolerates latency.");
+    expect(section(md, "enterprise")).toContain(
+      "urgency batch: silver (the rule says bronze; the plan's range makes it silver), because batch work tolerates latency.",
+    );
     expect(section(md, "free")).toContain("urgency interactive: silver, because free plan interactive traffic is served by silver.");
     // The free plan's rule is not the pro plan's.
     expect(section(md, "pro")).not.toContain("urgency interactive");
@@ -61,8 +67,12 @@ describe("plan sheet of the example config", () => {
   it("states rate limits and budget", () => {
     const pro = section(md, "pro");
     expect(pro).toContain("600 requests per minute.");
-    expect(pro).toContain("200,000 tokens per minute: a request counts its prompt and its max_tokens, or 256 tokens (the tiers' default max_tokens) when it sets none.");
-    expect(pro).toContain("$500.00 a month and $50.00 a day of spend per tenant (UTC calendar month and day; the nearer to its budget counts): from 80% of it, requests are no longer promoted");
+    expect(pro).toContain(
+      "200,000 tokens per minute: a request counts its prompt and its max_tokens, or 256 tokens (the tiers' default max_tokens) when it sets none.",
+    );
+    expect(pro).toContain(
+      "$500.00 a month and $50.00 a day of spend per tenant (UTC calendar month and day; the nearer to its budget counts): from 80% of it, requests are no longer promoted",
+    );
     expect(section(md, "free")).toContain("or 500 tokens when it sets none.");
     expect(section(md, "enterprise")).toContain("No limit on requests per minute.");
     expect(section(md, "enterprise")).toContain("No budget.");
@@ -82,7 +92,9 @@ describe("plan sheet follows the config", () => {
       }),
     );
     expect(after).not.toBe(before);
-    expect(section(after, "enterprise")).toContain("| gold | ceiling, default | 95% of answers start within 600 ms | 99.5% of attempts succeed |");
+    expect(section(after, "enterprise")).toContain(
+      "| gold | ceiling, default | 95% of answers start within 600 ms | 99.5% of attempts succeed |",
+    );
     expect(section(after, "enterprise")).toContain("sim-gold-xl (sim): $10.00 in / $30.00 out per 1M tokens");
     expect(section(after, "enterprise")).toContain("3,000 requests per minute.");
     expect(section(after, "pro")).toContain("Tiers: bronze to silver.");
@@ -133,7 +145,7 @@ describe("escaping", () => {
 
   it("escapes Markdown markup and table pipes", () => {
     const md = markdown(hostile);
-    expect(md).toContain("\\<script\\>alert(\"x\")\\</script\\>\\|\\*bold\\*");
+    expect(md).toContain('\\<script\\>alert("x")\\</script\\>\\|\\*bold\\*');
     expect(escapeMarkdown("max_tokens _x_")).toBe("max_tokens \\_x\\_");
   });
 });
@@ -141,7 +153,10 @@ describe("escaping", () => {
 describe("README", () => {
   it("shows the example config's sheet as the command prints it", () => {
     const readme = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
-    const pasted = /For `deploy\/tiermesh\.example\.yaml` \(`node services\/cli\/dist\/main\.js plans`, pasted as printed\):\n\n```markdown\n([\s\S]*?)```/.exec(readme)?.[1];
+    const pasted =
+      /For `deploy\/tiermesh\.example\.yaml` \(`node services\/cli\/dist\/main\.js plans`, pasted as printed\):\n\n```markdown\n([\s\S]*?)```/.exec(
+        readme,
+      )?.[1];
     expect(pasted).toBe(markdown(example));
   });
 });

@@ -73,7 +73,11 @@ function planBlocks(p: PlanPromise): SheetBlock[] {
             ? "."
             : `: a request counts its prompt and its max_tokens, or ${outputEstimateWords(p.limits, p.tiers)} when it sets none${own("outputTokensEstimate")}.`
         }`,
-        ...(limited ? ["Counted over a sliding minute across every router. Over a limit, a request is refused with HTTP 429 (RESOURCE_EXHAUSTED) and a Retry-After."] : []),
+        ...(limited
+          ? [
+              "Counted over a sliding minute across every router. Over a limit, a request is refused with HTTP 429 (RESOURCE_EXHAUSTED) and a Retry-After.",
+            ]
+          : []),
       ],
     },
     { kind: "heading", level: 3, text: "Budget" },
@@ -82,18 +86,32 @@ function planBlocks(p: PlanPromise): SheetBlock[] {
     {
       kind: "table",
       header: ["tier", "role", "time to first token", "availability", "models"],
-      rows: p.tiers.map((t) => [t.tier, t.roles.join(", "), ttftObjective(t), availabilityObjective(t), t.models.map(modelWords).join("; ")]),
+      rows: p.tiers.map((t) => [
+        t.tier,
+        t.roles.join(", "),
+        ttftObjective(t),
+        availabilityObjective(t),
+        t.models.map(modelWords).join("; "),
+      ]),
     },
     { kind: "heading", level: 3, text: "When a tier is in trouble" },
     {
       kind: "table",
       header: ["tier", "while degraded", "while down", "a request that fails before its answer starts", "after an outage"],
-      rows: p.tiers.map((t) => [t.tier, moveWords(t.tier, t.onDegraded, false), moveWords(t.tier, t.onDown, true), fallbackWords(t), returnWords(t)]),
+      rows: p.tiers.map((t) => [
+        t.tier,
+        moveWords(t.tier, t.onDegraded, false),
+        moveWords(t.tier, t.onDown, true),
+        fallbackWords(t),
+        returnWords(t),
+      ]),
     },
     {
       kind: "paragraph",
       text: `An answer that breaks off mid-stream ${
-        p.tiers.every((t) => t.continuation) ? "is continued from its text on another model or tier, so it arrives whole" : "is continued from its text where its tier allows it; otherwise it ends with an error"
+        p.tiers.every((t) => t.continuation)
+          ? "is continued from its text on another model or tier, so it arrives whole"
+          : "is continued from its text where its tier allows it; otherwise it ends with an error"
       }. Objectives are what each tier is watched against: a tier that misses them is marked degraded or down, and requests move as above.`,
     },
   ];

@@ -35,7 +35,8 @@ export function promiseFacts(p: PlanPromise): Map<string, string> {
   for (const r of p.rules) facts.set(`rule ${r.id}`, `${r.when.length > 0 ? r.when.join(" and ") : "every request"}: ${r.tier}`);
   facts.set("requests per minute", rpmWords(p.limits) + own("requestsPerMinute"));
   facts.set("tokens per minute", tpmWords(p.limits) + own("tokensPerMinute"));
-  if (p.limits.tokensPerMinute !== undefined) facts.set("output tokens counted without max_tokens", outputEstimateWords(p.limits, p.tiers) + own("outputTokensEstimate"));
+  if (p.limits.tokensPerMinute !== undefined)
+    facts.set("output tokens counted without max_tokens", outputEstimateWords(p.limits, p.tiers) + own("outputTokensEstimate"));
   facts.set("budget", budgetWords(p));
   for (const t of p.tiers) {
     const at = (what: string) => `tier ${t.tier}: ${what}`;

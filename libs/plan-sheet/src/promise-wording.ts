@@ -33,7 +33,8 @@ const chainWords = (chain: readonly string[]) => chain.join(", then ");
 /** What happens to a tier's requests on a move (degraded or down). */
 export function moveWords(tier: string, move: TierMove, down: boolean): string {
   if (move.kind === "stay") return `stay on ${tier}`;
-  if (move.kind === "fallback") return move.chain.length > 0 ? `served by ${chainWords(move.chain)}` : `stay on ${tier} (no tier below it within the plan)`;
+  if (move.kind === "fallback")
+    return move.chain.length > 0 ? `served by ${chainWords(move.chain)}` : `stay on ${tier} (no tier below it within the plan)`;
   const otherwise = down ? (move.otherwise.length > 0 ? `served by ${chainWords(move.otherwise)}` : `stay on ${tier}`) : `stay on ${tier}`;
   if (move.to === undefined) return `${otherwise} (no higher tier within the plan's ceiling to promote to)`;
   const budget = move.budgetGated ? ", while the budget allows promotions" : "";
@@ -41,7 +42,9 @@ export function moveWords(tier: string, move: TierMove, down: boolean): string {
 }
 
 export const fallbackWords = (t: TierPromise): string =>
-  t.fallbackChain.length > 0 ? `retried on ${chainWords(t.fallbackChain)} in the same request` : "no lower tier to retry on within the plan";
+  t.fallbackChain.length > 0
+    ? `retried on ${chainWords(t.fallbackChain)} in the same request`
+    : "no lower tier to retry on within the plan";
 
 export function returnWords(t: TierPromise): string {
   return `${t.returnSteps.map(percent).join(", ")} of its traffic returns, one step every ${duration(t.returnStepMs)}`;
@@ -66,7 +69,10 @@ export function outputEstimateWords(l: RateLimits, tiers: readonly TierPromise[]
 export function budgetWords(p: PlanPromise): string {
   const b = p.budget;
   if (!b || (b.monthly_usd === undefined && b.daily_usd === undefined)) return "no budget";
-  const amounts = [b.monthly_usd !== undefined ? `${usd(b.monthly_usd)} a month` : "", b.daily_usd !== undefined ? `${usd(b.daily_usd)} a day` : ""].filter(Boolean);
+  const amounts = [
+    b.monthly_usd !== undefined ? `${usd(b.monthly_usd)} a month` : "",
+    b.daily_usd !== undefined ? `${usd(b.daily_usd)} a day` : "",
+  ].filter(Boolean);
   const steps: string[] = [];
   if (b.stop_promotions_at < 1) steps.push(`from ${percent(b.stop_promotions_at)} of it, requests are no longer promoted to a higher tier`);
   for (const s of [...b.pacing].sort((x, y) => x.at - y.at)) steps.push(`from ${percent(s.at)}, they are served on ${s.max_tier} at most`);

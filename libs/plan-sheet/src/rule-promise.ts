@@ -16,15 +16,17 @@ export interface RulePromise {
 export function rulePromises(config: Config, plan: string, tenant: string | undefined, ladder: TierLadder): RulePromise[] {
   const p = config.plans[plan]!;
   const floor = p.min_tier ?? ladder.lowest;
-  return config.classifier.rules
-    .filter((r) => r.when.plans === undefined || r.when.plans.includes(plan))
-    // A plan's sheet names no tenant: rules for particular tenants show only on their own sheet.
-    .filter((r) => r.when.tenants === undefined || (tenant !== undefined && r.when.tenants.includes(tenant)))
-    .filter((r) => r.when.urgencies === undefined || r.when.urgencies.some((u) => p.urgencies.includes(u)))
-    .map((r) => {
-      const tier = ladder.clamp(r.tier, floor, p.max_tier);
-      return { id: r.id, when: conditions(r), tier, clampedFrom: tier === r.tier ? undefined : r.tier, reason: r.reason };
-    });
+  return (
+    config.classifier.rules
+      .filter((r) => r.when.plans === undefined || r.when.plans.includes(plan))
+      // A plan's sheet names no tenant: rules for particular tenants show only on their own sheet.
+      .filter((r) => r.when.tenants === undefined || (tenant !== undefined && r.when.tenants.includes(tenant)))
+      .filter((r) => r.when.urgencies === undefined || r.when.urgencies.some((u) => p.urgencies.includes(u)))
+      .map((r) => {
+        const tier = ladder.clamp(r.tier, floor, p.max_tier);
+        return { id: r.id, when: conditions(r), tier, clampedFrom: tier === r.tier ? undefined : r.tier, reason: r.reason };
+      })
+  );
 }
 
 const list = (xs: readonly string[]) => xs.join(" or ");

@@ -67,7 +67,11 @@ export class ModelCatalog {
   resolve(model: string, plan: string, minTier: string, maxTier: string): string | undefined {
     if (model === "" || model === AUTO_MODEL || this.aliases.includes(model)) return undefined;
     const allowed = this.allowed(minTier, maxTier);
-    const tier = this.ladder.has(model) ? (allowed.includes(model) ? model : undefined) : this.pools.get(model)?.tiers.find((t) => allowed.includes(t));
+    const tier = this.ladder.has(model)
+      ? allowed.includes(model)
+        ? model
+        : undefined
+      : this.pools.get(model)?.tiers.find((t) => allowed.includes(t));
     if (tier !== undefined) return tier;
     throw new ConnectError(`input.model: the model "${model}" does not exist or plan "${plan}" may not use it`, Code.NotFound, {
       [ERROR_REASON_HEADER]: MODEL_NOT_FOUND,

@@ -72,7 +72,10 @@ describe("model names", () => {
   });
 
   it("a tier's name or a pool model asks for that tier; auto and aliases leave it to the plan and rules", () => {
-    expect(ask("free", "silver")).toMatchObject({ tier: "silver", reasons: ["plan free default tier bronze", "model silver asks for tier silver"] });
+    expect(ask("free", "silver")).toMatchObject({
+      tier: "silver",
+      reasons: ["plan free default tier bronze", "model silver asks for tier silver"],
+    });
     expect(ask("free", "gpt-mid").tier).toBe("silver");
     // In two pools: the highest the plan allows.
     expect(ask("free", "shared-model").tier).toBe("silver");

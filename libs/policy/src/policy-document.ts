@@ -33,7 +33,8 @@ export const policyDocumentSchema = z
       tier(plan.min_tier, ["plans", name, "min_tier"]);
     }
     for (const [name, tenant] of Object.entries(doc.tenants)) {
-      if (!(tenant.plan in doc.plans)) ctx.addIssue({ code: "custom", path: ["tenants", name, "plan"], message: `unknown plan "${tenant.plan}"` });
+      if (!(tenant.plan in doc.plans))
+        ctx.addIssue({ code: "custom", path: ["tenants", name, "plan"], message: `unknown plan "${tenant.plan}"` });
     }
     for (const [i, rule] of doc.rules.entries()) tier(rule.tier, ["rules", i, "tier"]);
   });
@@ -44,7 +45,10 @@ export type PolicyDocument = z.output<typeof policyDocumentSchema>;
 export function policyDocument(config: Config): PolicyDocument {
   return {
     tiers: Object.fromEntries(
-      Object.entries(config.tiers).map(([name, t]) => [name, { rank: t.rank, models: t.models.map((m) => ({ model: m.model, provider: m.provider })) }]),
+      Object.entries(config.tiers).map(([name, t]) => [
+        name,
+        { rank: t.rank, models: t.models.map((m) => ({ model: m.model, provider: m.provider })) },
+      ]),
     ),
     // Budgets are the routers' business (read from their own config) and stay out, so routers
     // of a release before budgets existed still accept the document.

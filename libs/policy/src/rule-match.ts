@@ -21,10 +21,12 @@ export function failedCondition(rule: RuleConfig, s: RuleSubject): string | unde
   if (w.prompt_tokens_over !== undefined && !f.prompt.over(w.prompt_tokens_over)) {
     return `prompt of ${f.prompt.describe()} is not over ${w.prompt_tokens_over}`;
   }
-  if (w.max_tokens_over !== undefined && !(f.maxTokens > w.max_tokens_over)) return `max_tokens ${f.maxTokens} is not over ${w.max_tokens_over}`;
+  if (w.max_tokens_over !== undefined && !(f.maxTokens > w.max_tokens_over))
+    return `max_tokens ${f.maxTokens} is not over ${w.max_tokens_over}`;
   if (w.models && !w.models.includes(f.model)) return `model "${f.model}" not in [${w.models.join(", ")}]`;
   if (w.tools !== undefined && w.tools !== f.hasTools) return w.tools ? "request offers no tools" : "request offers tools";
-  if (w.json_mode !== undefined && w.json_mode !== f.jsonMode) return w.json_mode ? "request is not in JSON mode" : "request is in JSON mode";
+  if (w.json_mode !== undefined && w.json_mode !== f.jsonMode)
+    return w.json_mode ? "request is not in JSON mode" : "request is in JSON mode";
   if (w.deadline_under_ms !== undefined && !(f.deadlineMs > 0 && f.deadlineMs < w.deadline_under_ms)) {
     return f.deadlineMs > 0 ? `deadline of ${f.deadlineMs} ms is not under ${w.deadline_under_ms} ms` : "no deadline given";
   }

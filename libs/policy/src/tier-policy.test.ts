@@ -63,7 +63,15 @@ const classify = compileTierPolicy(policyDocument(parseConfig(yaml, "test.yaml",
  * prompt is `words` + 4 tokens (per-message overhead).
  */
 function input(
-  fields: { words?: number; urgency?: string; tierHint?: string; maxTokens?: number; model?: string; jsonMode?: boolean; tools?: { name: string }[] } = {},
+  fields: {
+    words?: number;
+    urgency?: string;
+    tierHint?: string;
+    maxTokens?: number;
+    model?: string;
+    jsonMode?: boolean;
+    tools?: { name: string }[];
+  } = {},
 ): CompletionInput {
   const { words = 2, ...rest } = fields;
   return create(CompletionInputSchema, { messages: [{ role: "user", content: " hello".repeat(words) }], ...rest });
@@ -143,7 +151,12 @@ describe("compileTierPolicy: plan defaults and rules", () => {
     // 46 words -> 46 + 4 = 50 tokens; 47 words -> 51 tokens.
     expect(classify("pro", input({ words: 46 })).tier).toBe("silver");
     const over = classify("pro", input({ words: 47 }));
-    expect(over).toMatchObject({ tier: "gold", ruleIds: ["big-prompt-pro"], promptTokens: 51, reasons: ["rule big-prompt-pro assigned gold"] });
+    expect(over).toMatchObject({
+      tier: "gold",
+      ruleIds: ["big-prompt-pro"],
+      promptTokens: 51,
+      reasons: ["rule big-prompt-pro assigned gold"],
+    });
     // Same prompt, other plan: the plans condition fails.
     expect(classify("strict", input({ words: 47 })).ruleIds).toEqual([]);
   });
@@ -257,7 +270,12 @@ describe("compileTierPolicy: rejections", () => {
   });
 
   it("a message without a role is an invalid argument", () => {
-    const bad = create(CompletionInputSchema, { messages: [{ role: "user", content: "a" }, { role: "", content: "b" }] });
+    const bad = create(CompletionInputSchema, {
+      messages: [
+        { role: "user", content: "a" },
+        { role: "", content: "b" },
+      ],
+    });
     const e = rejection(() => classify("pro", bad));
     expect(e.code).toBe(Code.InvalidArgument);
     expect(e.rawMessage).toBe("input.messages[1].role: required");
@@ -272,7 +290,9 @@ describe("compileTierPolicy: rejections", () => {
     expect(e.rawMessage).toBe('input.messages: prompt of more than 100 tokens exceeds plan "free" limit of 100');
     expect(e.metadata.get(ERROR_REASON_HEADER)).toBe(PROMPT_TOO_LARGE);
     // Short messages add up exactly, overhead included: 3 x (30 + 4) = 102.
-    const three = create(CompletionInputSchema, { messages: Array.from({ length: 3 }, () => ({ role: "user", content: " hello".repeat(30) })) });
+    const three = create(CompletionInputSchema, {
+      messages: Array.from({ length: 3 }, () => ({ role: "user", content: " hello".repeat(30) })),
+    });
     const e3 = rejection(() => classify("free", three));
     expect(e3.code).toBe(Code.ResourceExhausted);
     expect(e3.rawMessage).toBe('input.messages: prompt of 102 tokens exceeds plan "free" limit of 100');
@@ -402,7 +422,10 @@ const requestArb = fc.record({
   ),
   maxTokens: fc.nat({ max: 4000 }),
   // Rule aliases, names that are none (NOT_FOUND), and tier names ("#n": the n-th tier), which must never lift the plan.
-  model: fc.oneof({ arbitrary: fc.constantFrom("", "auto"), weight: 6 }, { arbitrary: fc.constantFrom("fast", "smart", "other", "#0", "#1", "#2"), weight: 3 }),
+  model: fc.oneof(
+    { arbitrary: fc.constantFrom("", "auto"), weight: 6 },
+    { arbitrary: fc.constantFrom("fast", "smart", "other", "#0", "#1", "#2"), weight: 3 },
+  ),
   jsonMode: fc.boolean(),
   tools: fc.boolean(),
   deadlineMs: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 10_000 })),

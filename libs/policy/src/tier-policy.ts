@@ -34,7 +34,11 @@ export interface RuleTrace {
 }
 
 export type Classify = (tenant: string, input: CompletionInput | undefined, deadlineMs?: number) => Classification;
-export type Explain = (tenant: string, input: CompletionInput | undefined, deadlineMs?: number) => { result: Classification; rules: RuleTrace[] };
+export type Explain = (
+  tenant: string,
+  input: CompletionInput | undefined,
+  deadlineMs?: number,
+) => { result: Classification; rules: RuleTrace[] };
 /** The model names a tenant's plan may use (throws UNAUTHENTICATED for an unknown tenant). */
 export type ListModels = (tenant: string) => ModelEntry[];
 /** A compiled policy: classification, its explanation, and the model names per plan. */
@@ -64,7 +68,12 @@ export function compileTierPolicy(config: PolicyDocument): CompiledPolicy {
     return { name: tenant.plan, plan, maxTier: plan.max_tier, minTier: plan.min_tier ?? ladder.lowest };
   };
 
-  const run = (tenantName: string, input: CompletionInput | undefined, deadlineMs: number, trace: RuleTrace[] | undefined): Classification => {
+  const run = (
+    tenantName: string,
+    input: CompletionInput | undefined,
+    deadlineMs: number,
+    trace: RuleTrace[] | undefined,
+  ): Classification => {
     const { name: planName, plan, maxTier, minTier } = planOf(tenantName);
 
     const requested = input?.urgency ?? "";
@@ -94,11 +103,9 @@ export function compileTierPolicy(config: PolicyDocument): CompiledPolicy {
     if (prompt.over(limit)) {
       const counted = prompt.count();
       const size = counted.exact ? `${counted.tokens} tokens` : `more than ${limit} tokens`;
-      throw new ConnectError(
-        `input.messages: prompt of ${size} exceeds plan "${planName}" limit of ${limit}`,
-        Code.ResourceExhausted,
-        { [ERROR_REASON_HEADER]: PROMPT_TOO_LARGE },
-      );
+      throw new ConnectError(`input.messages: prompt of ${size} exceeds plan "${planName}" limit of ${limit}`, Code.ResourceExhausted, {
+        [ERROR_REASON_HEADER]: PROMPT_TOO_LARGE,
+      });
     }
 
     let tier = plan.default_tier;
@@ -112,7 +119,8 @@ export function compileTierPolicy(config: PolicyDocument): CompiledPolicy {
         continue;
       }
       const because = failedCondition(rule, subject);
-      if (trace) trace.push({ id: rule.id, tier: rule.tier, matched: because === undefined, evaluated: true, ...(because ? { because } : {}) });
+      if (trace)
+        trace.push({ id: rule.id, tier: rule.tier, matched: because === undefined, evaluated: true, ...(because ? { because } : {}) });
       if (because !== undefined) continue;
       tier = rule.tier;
       ruleIds.push(rule.id);
@@ -131,7 +139,9 @@ export function compileTierPolicy(config: PolicyDocument): CompiledPolicy {
       if (modelTier !== undefined && modelTier !== hint) reasons.push(`model ${input.model} (tier ${modelTier}) gave way to the tier hint`);
     } else if (modelTier !== undefined) {
       tier = modelTier;
-      reasons.push(input.model === modelTier ? `model ${modelTier} asks for tier ${modelTier}` : `model ${input.model} is in tier ${modelTier}'s pool`);
+      reasons.push(
+        input.model === modelTier ? `model ${modelTier} asks for tier ${modelTier}` : `model ${input.model} is in tier ${modelTier}'s pool`,
+      );
     }
     const clamped = ladder.clamp(tier, minTier, maxTier);
     if (clamped !== tier) {

@@ -8,5 +8,11 @@ export {
   type NatsServerOptions,
 } from "./nats-server.js";
 export { spawnServiceProcess, type ServiceProcess, type ServiceProcessOptions } from "./service-process.js";
-export { defaultRestartBackoff, RestartBackoff, restartDelay, type RestartBackoffOptions, type RestartDecision } from "./restart-backoff.js";
+export {
+  defaultRestartBackoff,
+  RestartBackoff,
+  restartDelay,
+  type RestartBackoffOptions,
+  type RestartDecision,
+} from "./restart-backoff.js";
 export { exitOf, Supervisor, type ProcessExit, type SupervisedState, type SupervisorOptions } from "./supervisor.js";

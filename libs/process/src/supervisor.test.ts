@@ -48,7 +48,12 @@ describe("Supervisor", () => {
   it("logs a crash loop as an error and keeps retrying", async () => {
     const { lines, logger } = logs();
     let pid = 0;
-    const sup = new Supervisor({ name: "nats-server", restart: async () => ++pid, logger, backoff: { initialMs: 10, maxMs: 40, jitter: 0, crashLoopAfter: 3 } });
+    const sup = new Supervisor({
+      name: "nats-server",
+      restart: async () => ++pid,
+      logger,
+      backoff: { initialMs: 10, maxMs: 40, jitter: 0, crashLoopAfter: 3 },
+    });
     for (let i = 0; i < 6; i++) {
       sup.exited(crash(pid));
       await vi.runAllTimersAsync();

@@ -71,7 +71,13 @@ export class Supervisor {
     }
     const decision = this.backoff.next(exit.uptimeMs);
     this.current = "restarting";
-    const report = { ...fields, restarts: this.count, nextRestart: this.count + 1, nextDelayMs: decision.delayMs, consecutive: decision.consecutive };
+    const report = {
+      ...fields,
+      restarts: this.count,
+      nextRestart: this.count + 1,
+      nextDelayMs: decision.delayMs,
+      consecutive: decision.consecutive,
+    };
     if (decision.crashLoop) {
       logger.error(
         { ...report, crashLoop: true },

@@ -10,7 +10,11 @@ describe("DescriptorIndex", () => {
   const index = new DescriptorIndex([RouterService, Health, ClassifierService, RouterService]);
 
   it("lists each service once, by full name", () => {
-    expect(index.serviceNames).toEqual(["grpc.health.v1.Health", "tiermesh.classifier.v1.ClassifierService", "tiermesh.router.v1.RouterService"]);
+    expect(index.serviceNames).toEqual([
+      "grpc.health.v1.Health",
+      "tiermesh.classifier.v1.ClassifierService",
+      "tiermesh.router.v1.RouterService",
+    ]);
   });
 
   it("finds the file declaring a service, method, message, field, oneof, enum value, nested type", () => {
@@ -29,7 +33,10 @@ describe("DescriptorIndex", () => {
   it("serves a file with its transitive dependencies, and on one stream each dependency once", () => {
     const router = index.fileByName("tiermesh/router/v1/router.proto")!;
     const sent = new Set<string>();
-    expect(names(index.encodeWithDependencies(router, sent))).toEqual(["tiermesh/router/v1/router.proto", "tiermesh/common/v1/completion.proto"]);
+    expect(names(index.encodeWithDependencies(router, sent))).toEqual([
+      "tiermesh/router/v1/router.proto",
+      "tiermesh/common/v1/completion.proto",
+    ]);
     const classifier = index.fileByName("tiermesh/classifier/v1/classifier.proto")!;
     expect(names(index.encodeWithDependencies(classifier, sent))).toEqual(["tiermesh/classifier/v1/classifier.proto"]);
     // Asked again, the file itself always comes back.

@@ -9,7 +9,10 @@ import { createRpcServer, type RpcServer } from "./rpc-server.js";
 const SERVICE = "tiermesh.router.v1.RouterService";
 
 function inMemory(status: HealthStatus) {
-  return createClient(Health, createRouterTransport(({ service }) => service(Health, createHealthService(status))));
+  return createClient(
+    Health,
+    createRouterTransport(({ service }) => service(Health, createHealthService(status))),
+  );
 }
 
 describe("grpc.health.v1 Check", () => {
@@ -52,7 +55,12 @@ describe("liveness over gRPC, as Kubernetes' grpc probe asks", () => {
   afterEach(async () => server?.close(0));
 
   it("is SERVING on a server that is not ready, and while it drains", async () => {
-    server = createRpcServer({ routes: () => undefined, serviceNames: [SERVICE], logger: createLogger("test", "silent"), ready: () => false });
+    server = createRpcServer({
+      routes: () => undefined,
+      serviceNames: [SERVICE],
+      logger: createLogger("test", "silent"),
+      ready: () => false,
+    });
     const port = await server.listen("127.0.0.1:0");
     const health = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
     expect((await health.check({ service: "" }, { timeoutMs: 1_000 })).status).toBe(ServingStatus.NOT_SERVING);

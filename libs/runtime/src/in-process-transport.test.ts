@@ -6,7 +6,8 @@ import { createInProcessTransport } from "./in-process-transport.js";
 
 function service(overrides: Partial<ServiceImpl<typeof TierExecutorService>> = {}): ServiceImpl<typeof TierExecutorService> {
   return {
-    execute: (req, ctx) => create(ExecuteResponseSchema, { tier: req.tier, content: `hello ${ctx.requestHeader.get("x-who") ?? "nobody"}` }),
+    execute: (req, ctx) =>
+      create(ExecuteResponseSchema, { tier: req.tier, content: `hello ${ctx.requestHeader.get("x-who") ?? "nobody"}` }),
     async *executeStream(req) {
       yield { event: { case: "delta", value: "a" } };
       yield { event: { case: "delta", value: "b" } };
@@ -22,13 +23,17 @@ describe("createInProcessTransport", () => {
     const res = await client.execute({ tier: "gold" }, { headers: { "x-who": "router" } });
     expect(res).toMatchObject({ tier: "gold", content: "hello router" });
     const events: string[] = [];
-    for await (const e of client.executeStream({ tier: "gold" })) events.push(e.event.case === "delta" ? e.event.value : String(e.event.case));
+    for await (const e of client.executeStream({ tier: "gold" }))
+      events.push(e.event.case === "delta" ? e.event.value : String(e.event.case));
     expect(events).toEqual(["a", "b", "done"]);
   });
 
   it("passes the implementation's errors on as they are, metadata included", async () => {
     const err = new ConnectError("full", Code.ResourceExhausted, { "retry-after": "2" });
-    const client = createClient(TierExecutorService, createInProcessTransport(TierExecutorService, service({ execute: () => Promise.reject(err) })));
+    const client = createClient(
+      TierExecutorService,
+      createInProcessTransport(TierExecutorService, service({ execute: () => Promise.reject(err) })),
+    );
     const got = await client.execute({}).catch((e: unknown) => e as ConnectError);
     expect(got).toBeInstanceOf(ConnectError);
     expect((got as ConnectError).code).toBe(Code.ResourceExhausted);

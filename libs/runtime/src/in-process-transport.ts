@@ -33,11 +33,20 @@ export interface InProcessTransportOptions {
  * (the ones tiermesh services have). Client interceptors go around the transport
  * (withInterceptors); the service's server interceptors, when given, around the implementation.
  */
-export function createInProcessTransport<S extends DescService>(service: S, impl: ServiceImpl<S>, options: InProcessTransportOptions = {}): Transport {
+export function createInProcessTransport<S extends DescService>(
+  service: S,
+  impl: ServiceImpl<S>,
+  options: InProcessTransportOptions = {},
+): Transport {
   const spec = createServiceImplSpec(service, impl);
   const methods = new Map<DescMethod, MethodImplSpec>(Object.values(spec.methods).map((m) => [m.method, m]));
   const interceptors = options.interceptors ?? [];
-  const contextFor = (method: DescMethod, signal: AbortSignal | undefined, timeoutMs: number | undefined, header: HeadersInit | undefined) =>
+  const contextFor = (
+    method: DescMethod,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: HeadersInit | undefined,
+  ) =>
     createHandlerContext({
       service,
       method,
@@ -50,10 +59,21 @@ export function createInProcessTransport<S extends DescService>(service: S, impl
     });
   const messageOf = <O extends DescMessage>(schema: O, value: unknown) =>
     isMessage(value, schema) ? value : create(schema, value as MessageInitShape<O>);
-  const unimplemented = (method: DescMethod) => new ConnectError(`${service.typeName}/${method.name} is not implemented in this process`, Code.Unimplemented);
+  const unimplemented = (method: DescMethod) =>
+    new ConnectError(`${service.typeName}/${method.name} is not implemented in this process`, Code.Unimplemented);
   /** The request as server interceptors see it, and the context the implementation gets after them. */
   const requestOf = (ctx: HandlerContext, stream: boolean, message: unknown) =>
-    ({ stream, service, method: ctx.method, requestMethod: "POST", url: ctx.url, signal: ctx.signal, header: ctx.requestHeader, contextValues: ctx.values, message }) as UnaryRequest | StreamRequest;
+    ({
+      stream,
+      service,
+      method: ctx.method,
+      requestMethod: "POST",
+      url: ctx.url,
+      signal: ctx.signal,
+      header: ctx.requestHeader,
+      contextValues: ctx.values,
+      message,
+    }) as UnaryRequest | StreamRequest;
   const merged = (ctx: HandlerContext, req: UnaryRequest | StreamRequest): HandlerContext =>
     req.header === ctx.requestHeader && req.contextValues === ctx.values && req.signal === ctx.signal
       ? ctx
@@ -69,11 +89,25 @@ export function createInProcessTransport<S extends DescService>(service: S, impl
         const request = messageOf(method.input, input);
         if (interceptors.length === 0) {
           const output = await m.impl(request, ctx);
-          return { stream: false, service, method, header: ctx.responseHeader, message: messageOf(method.output, output), trailer: ctx.responseTrailer };
+          return {
+            stream: false,
+            service,
+            method,
+            header: ctx.responseHeader,
+            message: messageOf(method.output, output),
+            trailer: ctx.responseTrailer,
+          };
         }
         const call = applyInterceptors(async (req) => {
           const output = await m.impl((req as UnaryRequest).message, merged(ctx, req));
-          return { stream: false, service, method, header: ctx.responseHeader, message: messageOf(method.output, output), trailer: ctx.responseTrailer };
+          return {
+            stream: false,
+            service,
+            method,
+            header: ctx.responseHeader,
+            message: messageOf(method.output, output),
+            trailer: ctx.responseTrailer,
+          };
         }, interceptors);
         return (await call(requestOf(ctx, false, request))) as never;
       } catch (cause) {
@@ -100,7 +134,7 @@ export function createInProcessTransport<S extends DescService>(service: S, impl
         outputs = m.impl(messageOf(method.input, request), ctx)[Symbol.asyncIterator]();
       } else {
         const call = applyInterceptors(async (req) => {
-          const first = await ((req as StreamRequest).message[Symbol.asyncIterator]().next());
+          const first = await (req as StreamRequest).message[Symbol.asyncIterator]().next();
           const produced = m.impl(first.value as never, merged(ctx, req));
           return { stream: true, service, method, header: ctx.responseHeader, message: produced, trailer: ctx.responseTrailer } as never;
         }, interceptors);

@@ -49,7 +49,12 @@ describe("gRPC server reflection", () => {
     const [file, symbol, extension, numbers, known] = await ask([
       { messageRequest: { case: "fileByFilename", value: "nothing.proto" } },
       { messageRequest: { case: "fileContainingSymbol", value: "tiermesh.router.v1.Nothing" } },
-      { messageRequest: { case: "fileContainingExtension", value: { containingType: "tiermesh.router.v1.CompleteRequest", extensionNumber: 100 } } },
+      {
+        messageRequest: {
+          case: "fileContainingExtension",
+          value: { containingType: "tiermesh.router.v1.CompleteRequest", extensionNumber: 100 },
+        },
+      },
       { messageRequest: { case: "allExtensionNumbersOfType", value: "tiermesh.router.v1.CompleteRequest" } },
       { messageRequest: { case: "fileContainingSymbol", value: "tiermesh.router.v1.RouterService.Complete" } },
     ]);

@@ -39,7 +39,10 @@ export function createReflectionV1alpha(index: () => DescriptorIndex): ServiceIm
 }
 
 /** One answer per request, in order, on one stream. */
-async function* reflect(index: () => DescriptorIndex, requests: AsyncIterable<v1.ServerReflectionRequest>): AsyncGenerator<v1.ServerReflectionResponse> {
+async function* reflect(
+  index: () => DescriptorIndex,
+  requests: AsyncIterable<v1.ServerReflectionRequest>,
+): AsyncGenerator<v1.ServerReflectionResponse> {
   // Per stream, as the protocol allows: a dependency already sent is not sent again.
   const sent = new Set<string>();
   for await (const request of requests) {

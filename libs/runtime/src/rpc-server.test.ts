@@ -13,10 +13,12 @@ describe("RpcServer.close", () => {
     const port = await server.listen("127.0.0.1:0");
     const agent = new http.Agent({ keepAlive: true });
     const status = await new Promise<number>((resolve, reject) => {
-      http.get({ port, host: "127.0.0.1", path: "/nowhere", agent }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
-      }).on("error", reject);
+      http
+        .get({ port, host: "127.0.0.1", path: "/nowhere", agent }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode ?? 0));
+        })
+        .on("error", reject);
     });
     expect(status).toBe(404);
     const started = Date.now();
@@ -48,11 +50,13 @@ describe("RpcServer.close", () => {
     const port = await server.listen("127.0.0.1:0");
     const agent = new http.Agent({ keepAlive: true });
     const body = new Promise<string>((resolve, reject) => {
-      http.get({ port, host: "127.0.0.1", path: "/slow", agent }, (res) => {
-        let text = "";
-        res.on("data", (d: Buffer) => (text += d.toString()));
-        res.on("end", () => resolve(text));
-      }).on("error", reject);
+      http
+        .get({ port, host: "127.0.0.1", path: "/slow", agent }, (res) => {
+          let text = "";
+          res.on("data", (d: Buffer) => (text += d.toString()));
+          res.on("end", () => resolve(text));
+        })
+        .on("error", reject);
     });
     await new Promise((r) => setTimeout(r, 100));
     const closing = server.close(5_000);

@@ -59,7 +59,9 @@ function expectOneTrace(method: string, parentSpanId: string, traceId: string): 
 /** The calls every transport must trace alike. */
 function tracedCalls(transportOf: () => Transport) {
   const callerSpan = () => tracerFor("router")!.startSpan("route");
-  const options = (span: ReturnType<typeof callerSpan>) => ({ contextValues: createContextValues().set(TRACE_CONTEXT, trace.setSpan(ROOT_CONTEXT, span)) });
+  const options = (span: ReturnType<typeof callerSpan>) => ({
+    contextValues: createContextValues().set(TRACE_CONTEXT, trace.setSpan(ROOT_CONTEXT, span)),
+  });
   const client = () => createClient(TierExecutorService, withInterceptors(transportOf(), clientTracing(tracerFor("router"))));
 
   it("unary: the caller's span, the client span, the server span and the handler's spans share one trace", async () => {
@@ -79,12 +81,22 @@ function tracedCalls(transportOf: () => Transport) {
   });
 
   it("a failure: the client span is an error; the server span only when the failure is the server's", async () => {
-    await client().execute({ tier: "fail" }).catch(() => undefined);
-    await client().execute({ tier: "refuse" }).catch(() => undefined);
+    await client()
+      .execute({ tier: "fail" })
+      .catch(() => undefined);
+    await client()
+      .execute({ tier: "refuse" })
+      .catch(() => undefined);
     const clients = byName("tiermesh.executor.v1.TierExecutorService/Execute", SpanKind.CLIENT);
     const servers = byName("tiermesh.executor.v1.TierExecutorService/Execute", SpanKind.SERVER);
-    expect(clients.map((s) => [s.attributes["rpc.status_code"], s.status.code])).toEqual([["UNAVAILABLE", 2], ["INVALID_ARGUMENT", 2]]);
-    expect(servers.map((s) => [s.attributes["rpc.status_code"], s.status.code])).toEqual([["UNAVAILABLE", 2], ["INVALID_ARGUMENT", 0]]);
+    expect(clients.map((s) => [s.attributes["rpc.status_code"], s.status.code])).toEqual([
+      ["UNAVAILABLE", 2],
+      ["INVALID_ARGUMENT", 2],
+    ]);
+    expect(servers.map((s) => [s.attributes["rpc.status_code"], s.status.code])).toEqual([
+      ["UNAVAILABLE", 2],
+      ["INVALID_ARGUMENT", 0],
+    ]);
     expect(clients[0]!.attributes["error.type"]).toBe("UNAVAILABLE");
   });
 

@@ -36,7 +36,14 @@ export function traceContextOf(ctx: HandlerContext): Context | undefined {
 const UNTRACED_SERVICES = new Set(["grpc.health.v1.Health"]);
 
 /** Codes that are the server's failure (the others are the caller's): a server span is an error only for these. */
-const SERVER_ERROR_CODES = new Set([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
+const SERVER_ERROR_CODES = new Set([
+  Code.Unknown,
+  Code.DeadlineExceeded,
+  Code.Unimplemented,
+  Code.Internal,
+  Code.Unavailable,
+  Code.DataLoss,
+]);
 
 /** gRPC's spelling of a status code: DEADLINE_EXCEEDED. */
 const statusName = (code: Code) => Code[code]!.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
@@ -116,7 +123,12 @@ export function serverTracing(tracer: Tracer | undefined): Interceptor[] {
  * when the call's signal aborts (a client that stops reading is not heard of otherwise: Connect's
  * clients drop `return`, and cancel through the signal).
  */
-async function settle<R extends UnaryResponse | StreamResponse>(span: Span, response: Promise<R>, isError: (code: Code) => boolean, signal: AbortSignal): Promise<R> {
+async function settle<R extends UnaryResponse | StreamResponse>(
+  span: Span,
+  response: Promise<R>,
+  isError: (code: Code) => boolean,
+  signal: AbortSignal,
+): Promise<R> {
   let res: R;
   try {
     res = await response;

@@ -37,9 +37,7 @@ export async function runService(
   };
   let values: Record<string, string | boolean | undefined>;
   try {
-    const optionSpec = Object.fromEntries(
-      ["config", ...extraOptions].map((o) => [o, { type: "string" as const }]),
-    );
+    const optionSpec = Object.fromEntries(["config", ...extraOptions].map((o) => [o, { type: "string" as const }]));
     values = parseArgs({ options: optionSpec, strict: true, allowPositionals: false }).values;
   } catch (cause) {
     return fail((cause as Error).message, 2);
@@ -62,7 +60,8 @@ export async function runService(
   } catch (cause) {
     return fail(`tracing: ${(cause as Error).message}`, 1);
   }
-  if (tracing.enabled) logger.info({ endpoint: config.observability.tracing.endpoint, sampleRatio: config.observability.tracing.sample_ratio }, "tracing on");
+  if (tracing.enabled)
+    logger.info({ endpoint: config.observability.tracing.endpoint, sampleRatio: config.observability.tracing.sample_ratio }, "tracing on");
   try {
     const options = Object.fromEntries(extraOptions.map((o) => [o, values[o] as string | undefined]));
     running = await start({ config, configFile, logger, options });

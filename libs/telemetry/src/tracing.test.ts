@@ -66,7 +66,9 @@ describe("tracing on", () => {
     const exporter = new InMemorySpanExporter();
     const pipeline = await createTracePipeline(tracingSchema.parse({ enabled: true, sample_ratio: 0 }), exporter);
     const tracer = pipeline.tracerFor("tier-executor", {});
-    const sampled = trace.wrapSpanContext({ traceId: "1".repeat(32), spanId: "2".repeat(16), traceFlags: TraceFlags.SAMPLED }).spanContext();
+    const sampled = trace
+      .wrapSpanContext({ traceId: "1".repeat(32), spanId: "2".repeat(16), traceFlags: TraceFlags.SAMPLED })
+      .spanContext();
     tracer.startSpan("alone").end();
     tracer.startSpan("linked", { links: [{ context: sampled }] }).end();
     expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(["linked"]);

@@ -50,7 +50,11 @@ describe("outcome batches", () => {
     const [send] = tracing.spans().filter((s) => s.name === `send ${subject}`);
     expect(send!.kind).toBe(SpanKind.PRODUCER);
     expect(send!.links.map((l) => l.context.spanId)).toEqual(attempts.map((a) => a.spanContext().spanId));
-    expect(send!.attributes).toMatchObject({ "messaging.system": "nats", "messaging.destination.name": subject, "messaging.batch.message_count": 3 });
+    expect(send!.attributes).toMatchObject({
+      "messaging.system": "nats",
+      "messaging.destination.name": subject,
+      "messaging.batch.message_count": 3,
+    });
     expect(senderOf(msg.headers)?.spanId).toBe(send!.spanContext().spanId);
   });
 
@@ -58,7 +62,15 @@ describe("outcome batches", () => {
     const subject = "test.outcomes.plain";
     const got = next(subject);
     await nc.flush();
-    const reporter = new OutcomeReporter({ link, subject, executorId: "x", tier: "gold", flushMs: 5, heartbeatMs: 60_000, tracer: tracerFor("tier-executor") });
+    const reporter = new OutcomeReporter({
+      link,
+      subject,
+      executorId: "x",
+      tier: "gold",
+      flushMs: 5,
+      heartbeatMs: 60_000,
+      tracer: tracerFor("tier-executor"),
+    });
     reporter.report({ tier: "gold", deployment: "a", status: OutcomeStatus.OK });
     const msg = await got;
     reporter.close();
@@ -70,7 +82,13 @@ describe("outcome batches", () => {
 describe("tier status events", () => {
   it("an event sent with a trace context is applied under a process span in that trace; one without, untraced", async () => {
     const applied: string[] = [];
-    const feed = new TierStatusFeed({ prefix: "feedtest", bucket: "feedtest_status", tiers: ["gold"], onStatus: (e) => applied.push(TierState[e.state]), tracer: tracerFor("router") });
+    const feed = new TierStatusFeed({
+      prefix: "feedtest",
+      bucket: "feedtest_status",
+      tiers: ["gold"],
+      onStatus: (e) => applied.push(TierState[e.state]),
+      tracer: tracerFor("router"),
+    });
     feed.attach(nc);
     await nc.flush();
     const event = create(TierStatusEventSchema, { tier: "gold", state: TierState.DOWN, previousState: TierState.HEALTHY, sequence: 7n });
@@ -85,7 +103,11 @@ describe("tier status events", () => {
     const processed = tracing.spans().filter((s) => s.kind === SpanKind.CONSUMER);
     expect(processed).toHaveLength(1);
     expect(processed[0]!.parentSpanContext?.spanId).toBe(span.spanContext().spanId);
-    expect(processed[0]!.attributes).toMatchObject({ "tiermesh.tier": "gold", "tiermesh.tier.state": "DOWN", "tiermesh.tier.previous_state": "HEALTHY" });
+    expect(processed[0]!.attributes).toMatchObject({
+      "tiermesh.tier": "gold",
+      "tiermesh.tier.state": "DOWN",
+      "tiermesh.tier.previous_state": "HEALTHY",
+    });
     expect(isSampled(span.spanContext())).toBe(true);
   });
 });

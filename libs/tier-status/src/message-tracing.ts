@@ -22,7 +22,12 @@ import {
  */
 
 /** A `send` span for a message caused by what `links` name; its context goes in the returned headers. */
-export function startSend(tracer: Tracer, subject: string, links: readonly SpanContext[], attributes: Attributes = {}): { span: Span; headers: MsgHdrs } {
+export function startSend(
+  tracer: Tracer,
+  subject: string,
+  links: readonly SpanContext[],
+  attributes: Attributes = {},
+): { span: Span; headers: MsgHdrs } {
   const span = tracer.startSpan(
     `send ${subject}`,
     {
@@ -44,7 +49,13 @@ export function senderOf(headers: MsgHdrs | undefined): SpanContext | undefined 
 }
 
 /** A `process` span: child of `parent` (the context the item was created in), linked to the message that brought it. */
-export function startProcess(tracer: Tracer, subject: string, parent: SpanContext | undefined, message: SpanContext | undefined, attributes: Attributes = {}): Span {
+export function startProcess(
+  tracer: Tracer,
+  subject: string,
+  parent: SpanContext | undefined,
+  message: SpanContext | undefined,
+  attributes: Attributes = {},
+): Span {
   const context: Context = parent ? trace.setSpanContext(ROOT_CONTEXT, parent) : ROOT_CONTEXT;
   return tracer.startSpan(
     `process ${subject}`,
@@ -58,4 +69,5 @@ export function startProcess(tracer: Tracer, subject: string, parent: SpanContex
 }
 
 /** Whether a context was sampled (recorded and exported) by whoever made it. */
-export const isSampled = (context: SpanContext | undefined): context is SpanContext => context !== undefined && (context.traceFlags & TraceFlags.SAMPLED) !== 0;
+export const isSampled = (context: SpanContext | undefined): context is SpanContext =>
+  context !== undefined && (context.traceFlags & TraceFlags.SAMPLED) !== 0;

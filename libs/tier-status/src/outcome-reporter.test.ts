@@ -50,7 +50,11 @@ describe("OutcomeReporter", () => {
       await nc.flush();
       await new Promise((r) => setTimeout(r, 50));
       expect(seen.batches).toHaveLength(1);
-      expect(seen.batches[0]!.batch.outcomes.map((o) => o.status)).toEqual([OutcomeStatus.OK, OutcomeStatus.STALLED, OutcomeStatus.STALLED]);
+      expect(seen.batches[0]!.batch.outcomes.map((o) => o.status)).toEqual([
+        OutcomeStatus.OK,
+        OutcomeStatus.STALLED,
+        OutcomeStatus.STALLED,
+      ]);
       expect(seen.batches[0]!.at - start).toBeLessThan(50);
 
       reporter.report(outcome(OutcomeStatus.TIMEOUT));

@@ -118,7 +118,10 @@ export class OutcomeReporter {
     const links = tracer ? tracedOutcomes(batch.outcomes) : [];
     if (!tracer || links.length === 0) return nc.publish(this.options.subject, bytes);
     // One batch mixes many requests: it is a trace of its own, linked to every attempt it reports.
-    const { span, headers } = startSend(tracer, this.options.subject, links, { [Messaging.batchCount]: batch.outcomes.length, [Messaging.bodySize]: bytes.length });
+    const { span, headers } = startSend(tracer, this.options.subject, links, {
+      [Messaging.batchCount]: batch.outcomes.length,
+      [Messaging.bodySize]: bytes.length,
+    });
     nc.publish(this.options.subject, bytes, { headers });
     span.end();
   }

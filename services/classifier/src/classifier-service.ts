@@ -32,7 +32,11 @@ export function createClassifierService(deps: ClassifierServiceDeps): ServiceImp
           if (changed) {
             changed = false;
             const { encoding, loadedAtMs } = deps.policy.current;
-            yield create(WatchPolicyResponseSchema, { version: encoding.version, policyJson: encoding.json, loadedAtMs: BigInt(loadedAtMs) });
+            yield create(WatchPolicyResponseSchema, {
+              version: encoding.version,
+              policyJson: encoding.json,
+              loadedAtMs: BigInt(loadedAtMs),
+            });
             continue;
           }
           await Promise.race([new Promise<void>((resolve) => (wake = resolve)), ended]);

@@ -6,8 +6,20 @@ import { createLauncherService } from "./launcher-service.js";
 import type { ProcessStatus } from "./supervised-process.js";
 
 const statuses: ProcessStatus[] = [
-  { name: "nats-server", pid: 41, state: "running", restarts: 1, lastExit: { pid: 40, code: null, signal: "SIGKILL", uptimeMs: 12_000, requested: false, atMs: Date.UTC(2026, 0, 1) } },
-  { name: "classifier", pid: undefined, state: "restarting", restarts: 3, lastExit: { pid: 52, code: 1, signal: null, uptimeMs: 300, requested: false, atMs: Date.UTC(2026, 0, 1) } },
+  {
+    name: "nats-server",
+    pid: 41,
+    state: "running",
+    restarts: 1,
+    lastExit: { pid: 40, code: null, signal: "SIGKILL", uptimeMs: 12_000, requested: false, atMs: Date.UTC(2026, 0, 1) },
+  },
+  {
+    name: "classifier",
+    pid: undefined,
+    state: "restarting",
+    restarts: 3,
+    lastExit: { pid: 52, code: 1, signal: null, uptimeMs: 300, requested: false, atMs: Date.UTC(2026, 0, 1) },
+  },
   { name: "router", pid: 60, state: "running", restarts: 0, lastExit: undefined },
 ];
 

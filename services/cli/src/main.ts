@@ -15,7 +15,19 @@ import { status, statusUsage } from "./commands/status.js";
 import { up, upUsage } from "./commands/up.js";
 import { UsageError } from "./usage-error.js";
 
-const usage = ["usage:", `  ${upUsage}`, `  ${runUsage}`, `  ${statusUsage}`, `  ${reportUsage}`, `  ${ledgerUsage}`, `  ${keygenUsage}`, `  ${explainUsage}`, `  ${drillUsage}`, `  ${plansUsage}`, `  ${configDiffUsage}`].join("\n");
+const usage = [
+  "usage:",
+  `  ${upUsage}`,
+  `  ${runUsage}`,
+  `  ${statusUsage}`,
+  `  ${reportUsage}`,
+  `  ${ledgerUsage}`,
+  `  ${keygenUsage}`,
+  `  ${explainUsage}`,
+  `  ${drillUsage}`,
+  `  ${plansUsage}`,
+  `  ${configDiffUsage}`,
+].join("\n");
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -23,7 +35,13 @@ async function main(argv: string[]): Promise<void> {
     case "up": {
       const { values } = parseArgs({
         args: rest,
-        options: { config: { type: "string" }, nats: { type: "string" }, quiet: { type: "boolean" }, "single-process": { type: "boolean" }, "start-timeout": { type: "string" } },
+        options: {
+          config: { type: "string" },
+          nats: { type: "string" },
+          quiet: { type: "boolean" },
+          "single-process": { type: "boolean" },
+          "start-timeout": { type: "string" },
+        },
       });
       return up(values);
     }
@@ -52,7 +70,19 @@ async function main(argv: string[]): Promise<void> {
       const b = { type: "boolean" } as const;
       const { values } = parseArgs({
         args: rest,
-        options: { config: s, tenant: s, prompt: s, "prompt-file": s, urgency: s, "tier-hint": s, model: s, "max-tokens": s, "deadline-ms": s, tools: b, json: b },
+        options: {
+          config: s,
+          tenant: s,
+          prompt: s,
+          "prompt-file": s,
+          urgency: s,
+          "tier-hint": s,
+          model: s,
+          "max-tokens": s,
+          "deadline-ms": s,
+          tools: b,
+          json: b,
+        },
       });
       return explain(values);
     }
@@ -65,7 +95,10 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "plans": {
-      const { values } = parseArgs({ args: rest, options: { config: { type: "string" }, format: { type: "string" }, tenant: { type: "string" } } });
+      const { values } = parseArgs({
+        args: rest,
+        options: { config: { type: "string" }, format: { type: "string" }, tenant: { type: "string" } },
+      });
       return plans(values);
     }
     case undefined:

@@ -1,6 +1,13 @@
 import { fileURLToPath } from "node:url";
 import { endpointUrl, type Config } from "@tiermesh/config";
-import { spawnServiceProcess, startNatsServer, waitForPort, type NatsServer, type RestartBackoffOptions, type ServiceProcess } from "@tiermesh/process";
+import {
+  spawnServiceProcess,
+  startNatsServer,
+  waitForPort,
+  type NatsServer,
+  type RestartBackoffOptions,
+  type ServiceProcess,
+} from "@tiermesh/process";
 import { createLauncherLogger, waitForServing, type Logger } from "@tiermesh/runtime";
 import { superviseNats, superviseService, type ProcessStatus, type SupervisedProcess } from "./supervised-process.js";
 
@@ -70,14 +77,36 @@ function plan(config: Config, configFile: string, healthMonitor: boolean, single
   const sim = config.simulator as { listen?: string } | undefined;
   if (sim?.listen) list.push({ stage: 0, name: "simulator", pkg: "@tiermesh/simulator", args: base, url: sim.listen, kind: "http" });
   if (singleProcess) {
-    list.push({ stage: 1, name: "tiermesh", pkg: "@tiermesh/cli", args: ["run", "mesh", ...base], url: endpointUrl(config.router), kind: "grpc" });
+    list.push({
+      stage: 1,
+      name: "tiermesh",
+      pkg: "@tiermesh/cli",
+      args: ["run", "mesh", ...base],
+      url: endpointUrl(config.router),
+      kind: "grpc",
+    });
     return list;
   }
   for (const [tier, t] of Object.entries(config.tiers)) {
-    list.push({ stage: 0, name: `executor-${tier}`, pkg: "@tiermesh/tier-executor", args: [...base, "--tier", tier], url: endpointUrl(t.executor), kind: "grpc" });
+    list.push({
+      stage: 0,
+      name: `executor-${tier}`,
+      pkg: "@tiermesh/tier-executor",
+      args: [...base, "--tier", tier],
+      url: endpointUrl(t.executor),
+      kind: "grpc",
+    });
   }
   // The monitor probes executors at once: start it when they serve, or its first probes fail.
-  if (healthMonitor) list.push({ stage: 1, name: "health-monitor", pkg: "@tiermesh/health-monitor", args: base, url: endpointUrl(config.health_monitor), kind: "grpc" });
+  if (healthMonitor)
+    list.push({
+      stage: 1,
+      name: "health-monitor",
+      pkg: "@tiermesh/health-monitor",
+      args: base,
+      url: endpointUrl(config.health_monitor),
+      kind: "grpc",
+    });
   list.push({ stage: 1, name: "classifier", pkg: "@tiermesh/classifier", args: base, url: endpointUrl(config.classifier), kind: "grpc" });
   list.push({ stage: 2, name: "router", pkg: "@tiermesh/router", args: base, url: endpointUrl(config.router), kind: "grpc" });
   return list;
@@ -126,7 +155,11 @@ export async function launchMesh(options: MeshOptions): Promise<Mesh> {
     const started = Date.now();
     for (const stage of [...new Set(planned.map((p) => p.stage))].sort()) {
       const batch = planned.filter((p) => p.stage === stage);
-      for (const p of batch) supervised.set(p.name, superviseService(p.name, spawn(p), () => ready(p, restartReadyMs), supervision));
+      for (const p of batch)
+        supervised.set(
+          p.name,
+          superviseService(p.name, spawn(p), () => ready(p, restartReadyMs), supervision),
+        );
       await Promise.all(
         batch.map(async (p) => {
           const proc = processes.get(p.name)!;

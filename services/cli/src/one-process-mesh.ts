@@ -24,7 +24,10 @@ export async function startOneProcessMesh(config: Config, configFile: string): P
   }
   // Each executor as its own server runs it, its tracing included; callers add their own.
   const executorTransports = new Map<string, Transport>(
-    [...executors].map(([tier, server]) => [tier, createInProcessTransport(TierExecutorService, server.service, { interceptors: server.interceptors })]),
+    [...executors].map(([tier, server]) => [
+      tier,
+      createInProcessTransport(TierExecutorService, server.service, { interceptors: server.interceptors }),
+    ]),
   );
   const executorTransport = (tier: string) => executorTransports.get(tier)!;
   const classifier = createClassifierServer(config, createLogger("classifier", level));

@@ -37,7 +37,10 @@ function onSnapshot(snap) {
   cards.reset(snap.tiers, snap.atMs);
   traffic.update(snap.traffic);
   timeline.reset(snap.timeline);
-  charts.reset(snap.tiers.map((t) => t.tier), snap.series);
+  charts.reset(
+    snap.tiers.map((t) => t.tier),
+    snap.series,
+  );
   setFeed("live", "Live");
 }
 

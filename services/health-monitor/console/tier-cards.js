@@ -9,7 +9,14 @@ const FIGURES = [
   ["rate-limited", "429s", (t) => pct(t.sli.sampleCount ? t.sli.rateLimitedRate : null)],
   ["served", "Served", (t) => perSecond(t.servedPerSecond)],
   ["cost", "Cost / min", (t) => usd(t.costUsdPerMinute)],
-  ["load", "In flight / capacity", (t) => (t.sli.executors ? `${t.sli.inFlight} / ${t.sli.capacity}${t.sli.queued ? ` (+${t.sli.queued} queued)` : ""}` : "no executor reporting")],
+  [
+    "load",
+    "In flight / capacity",
+    (t) =>
+      t.sli.executors
+        ? `${t.sli.inFlight} / ${t.sli.capacity}${t.sli.queued ? ` (+${t.sli.queued} queued)` : ""}`
+        : "no executor reporting",
+  ],
 ];
 
 const el = (tag, className, text) => {
@@ -49,7 +56,12 @@ export class TierCards {
     card.state.textContent = tier.state;
     card.reason.textContent = tier.reason;
     const since = tier.sinceMs > 0 ? `for ${duration(now - tier.sinceMs)}` : "";
-    const whose = tier.source === "published" ? (tier.monitorId ? `published by ${tier.monitorId}` : "") : `this replica's view (${tier.monitorId}): nothing published lately`;
+    const whose =
+      tier.source === "published"
+        ? tier.monitorId
+          ? `published by ${tier.monitorId}`
+          : ""
+        : `this replica's view (${tier.monitorId}): nothing published lately`;
     card.since.textContent = [since, whose].filter(Boolean).join(" · ");
     for (const [key, , value] of FIGURES) card.figures.get(key).textContent = value(tier);
     const slow = tier.sli.ttftP95Ms > tier.sloTtftP95Ms;

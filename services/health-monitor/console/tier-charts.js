@@ -21,9 +21,27 @@ const CHARTS = [
     ],
   },
   { id: "latency", title: "Latency, p95", format: ms, lines: [{ suffix: "", read: (p) => p.latencyP95Ms }] },
-  { id: "errors", title: "Error rate (errors and timeouts)", format: (v) => pct(v === null ? null : v / 100), percent: true, lines: [{ suffix: "", read: (p) => percent(p.errorRate) }] },
-  { id: "timeouts", title: "Timeout rate", format: (v) => pct(v === null ? null : v / 100), percent: true, lines: [{ suffix: "", read: (p) => percent(p.timeoutRate) }] },
-  { id: "rate-limited", title: "429 rate", format: (v) => pct(v === null ? null : v / 100), percent: true, lines: [{ suffix: "", read: (p) => percent(p.rateLimitedRate) }] },
+  {
+    id: "errors",
+    title: "Error rate (errors and timeouts)",
+    format: (v) => pct(v === null ? null : v / 100),
+    percent: true,
+    lines: [{ suffix: "", read: (p) => percent(p.errorRate) }],
+  },
+  {
+    id: "timeouts",
+    title: "Timeout rate",
+    format: (v) => pct(v === null ? null : v / 100),
+    percent: true,
+    lines: [{ suffix: "", read: (p) => percent(p.timeoutRate) }],
+  },
+  {
+    id: "rate-limited",
+    title: "429 rate",
+    format: (v) => pct(v === null ? null : v / 100),
+    percent: true,
+    lines: [{ suffix: "", read: (p) => percent(p.rateLimitedRate) }],
+  },
   {
     id: "served",
     title: "Answers per second by serving tier; promotions and fallbacks",
@@ -96,10 +114,19 @@ export class TierCharts {
     const series = [{}];
     this.tiers.forEach((tier, i) => {
       for (const line of chart.lines) {
-        series.push({ label: tier + line.suffix, stroke: tierColour(i), width: 2, dash: line.dash, value, spanGaps: false, points: { show: false } });
+        series.push({
+          label: tier + line.suffix,
+          stroke: tierColour(i),
+          width: 2,
+          dash: line.dash,
+          value,
+          spanGaps: false,
+          points: { show: false },
+        });
       }
     });
-    for (const extra of chart.extra ?? []) series.push({ label: extra.label, stroke: extra.colour, width: 1.5, dash: extra.dash, value, points: { show: false } });
+    for (const extra of chart.extra ?? [])
+      series.push({ label: extra.label, stroke: extra.colour, width: 1.5, dash: extra.dash, value, points: { show: false } });
     const axisColour = cssVar("--muted") || "#666";
     const gridColour = cssVar("--grid") || "rgba(0,0,0,0.08)";
     const axis = { stroke: axisColour, grid: { stroke: gridColour, width: 1 }, ticks: { stroke: gridColour, width: 1 } };
@@ -119,7 +146,10 @@ export class TierCharts {
     // The drawing is an image to assistive technology; the legend below it stays readable.
     const drawing = plot.root.querySelector(".u-wrap");
     drawing.setAttribute("role", "img");
-    drawing.setAttribute("aria-label", `${chart.title}, last ${Math.round(HISTORY_POINTS / 60)} minutes, one line per tier; the tier cards above give the current figures`);
+    drawing.setAttribute(
+      "aria-label",
+      `${chart.title}, last ${Math.round(HISTORY_POINTS / 60)} minutes, one line per tier; the tier cards above give the current figures`,
+    );
     return { chart, figure, plot };
   }
 }

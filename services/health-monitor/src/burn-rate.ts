@@ -97,12 +97,16 @@ export class BurnRateTracker {
       const errShort = burn(short.errors, short.total, availabilityBudget);
       const errLong = burn(long.errors, long.total, availabilityBudget);
       if (errShort > alert.rate && errLong > alert.rate) {
-        return { firing: `error budget burning ${errLong.toFixed(1)}x over ${alert.long_window_ms / 1_000} s and ${errShort.toFixed(1)}x over ${alert.short_window_ms / 1_000} s (alert at ${alert.rate}x)` };
+        return {
+          firing: `error budget burning ${errLong.toFixed(1)}x over ${alert.long_window_ms / 1_000} s and ${errShort.toFixed(1)}x over ${alert.short_window_ms / 1_000} s (alert at ${alert.rate}x)`,
+        };
       }
       const latShort = burn(short.slow, short.oks, latencyBudget);
       const latLong = burn(long.slow, long.oks, latencyBudget);
       if (short.oks >= this.slo.min_samples && latShort > alert.rate && latLong > alert.rate) {
-        return { firing: `latency budget burning ${latLong.toFixed(1)}x over ${alert.long_window_ms / 1_000} s and ${latShort.toFixed(1)}x over ${alert.short_window_ms / 1_000} s (alert at ${alert.rate}x)` };
+        return {
+          firing: `latency budget burning ${latLong.toFixed(1)}x over ${alert.long_window_ms / 1_000} s and ${latShort.toFixed(1)}x over ${alert.short_window_ms / 1_000} s (alert at ${alert.rate}x)`,
+        };
       }
     }
     return { firing: undefined };

@@ -53,7 +53,14 @@ function setup(recovering: (tier: string) => boolean, options: Partial<CanaryPro
     if (hang.has(req.tier)) await new Promise((_, reject) => ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason)));
     const refusal = refuse.get(req.tier);
     if (refusal) throw refusal();
-    return create(ExecuteResponseSchema, { tier: req.tier, deployment: req.deployment, model: "m", provider: "p", timings: { ttftUs: 50_000n }, costUsd: 0.000_01 });
+    return create(ExecuteResponseSchema, {
+      tier: req.tier,
+      deployment: req.deployment,
+      model: "m",
+      provider: "p",
+      timings: { ttftUs: 50_000n },
+      costUsd: 0.000_01,
+    });
   };
   const prober = new CanaryProber({
     config,
@@ -86,7 +93,14 @@ describe("CanaryProber", () => {
     prober.start();
     await vi.advanceTimersByTimeAsync(3_100);
     prober.stop();
-    expect(calls.map((c) => `${c.tier} ${c.deployment}`)).toEqual(["gold p/m", "bronze p/s", "gold p/m", "bronze p/s", "gold p/m", "bronze p/s"]);
+    expect(calls.map((c) => `${c.tier} ${c.deployment}`)).toEqual([
+      "gold p/m",
+      "bronze p/s",
+      "gold p/m",
+      "bronze p/s",
+      "gold p/m",
+      "bronze p/s",
+    ]);
     expect(calls.every((c) => c.timeoutMs !== undefined && c.timeoutMs > 4_900 && c.timeoutMs <= 5_000)).toBe(true);
     expect(outcomes).toHaveLength(6);
     expect(outcomes[0]).toMatchObject({ tier: "gold", deployment: "p/m", status: OutcomeStatus.OK, probe: true, ttftMs: 50 });
@@ -176,7 +190,11 @@ describe("CanaryProber", () => {
         ),
     });
     await prober.probe("gold", { id: "p/m", provider: "p", model: "m" });
-    expect(seen).toMatchObject({ probe: true, deployment: "p/m", input: { maxTokens: 1, messages: [{ role: "user", content: "Reply with OK." }] } });
+    expect(seen).toMatchObject({
+      probe: true,
+      deployment: "p/m",
+      input: { maxTokens: 1, messages: [{ role: "user", content: "Reply with OK." }] },
+    });
   });
 
   it("does not probe a deployment real traffic covers; probes it once traffic has been silent for interval_ms", async () => {
@@ -223,7 +241,9 @@ describe("CanaryProber", () => {
     const gold = outcomes.filter((o) => o.tier === "gold");
     expect(gold.map((o) => OutcomeStatus[o.status])).toEqual(["OK"]);
     const text = await metrics.metrics();
-    expect(text).toMatch(/tiermesh_monitor_probes_skipped_total\{tier="gold",deployment="p\/m",reason="retry_after",service="test"\} [1-9]/);
+    expect(text).toMatch(
+      /tiermesh_monitor_probes_skipped_total\{tier="gold",deployment="p\/m",reason="retry_after",service="test"\} [1-9]/,
+    );
     expect(text).toMatch(/tiermesh_monitor_probes_total\{tier="gold",deployment="p\/m",outcome="ok",service="test"\} 1\n/);
   });
 

@@ -69,7 +69,10 @@ export class CanaryProber {
       const transport = options.transport?.(name) ?? createMeshTransport(url);
       const tracing = clientTracing(options.tracer, { peer: new URL(url), attributes: { [Tiermesh.tier]: name, [Tiermesh.probe]: true } });
       this.clients.set(name, createClient(TierExecutorService, withInterceptors(transport, tracing)));
-      this.deployments.set(name, tier.models.map((m) => ({ id: m.id ?? `${m.provider}/${m.model}`, provider: m.provider, model: m.model })));
+      this.deployments.set(
+        name,
+        tier.models.map((m) => ({ id: m.id ?? `${m.provider}/${m.model}`, provider: m.provider, model: m.model })),
+      );
     }
   }
 
@@ -107,7 +110,13 @@ export class CanaryProber {
     let outcome: Outcome;
     try {
       const res = await this.clients.get(tier)!.execute(
-        { tier, deployment, probe: true, requestId: `probe-${tier}-${Date.now()}`, input: { messages: [{ role: "user", content: probe.prompt }], maxTokens: probe.max_tokens } },
+        {
+          tier,
+          deployment,
+          probe: true,
+          requestId: `probe-${tier}-${Date.now()}`,
+          input: { messages: [{ role: "user", content: probe.prompt }], maxTokens: probe.max_tokens },
+        },
         { timeoutMs: timeoutMs ?? probe.timeout_ms, signal: this.controller.signal },
       );
       outcome = create(OutcomeSchema, {
@@ -127,7 +136,8 @@ export class CanaryProber {
       const err = ConnectError.from(cause);
       const waitMs = retryAfterMsOf(err.metadata);
       // Capped like the executor's cool-down: an absurd Retry-After must not stop probing for hours.
-      if (waitMs !== undefined) this.schedule.coolDown(key, Date.now() + Math.min(waitMs, this.options.config.tiers[tier]!.cooldown.max_ms));
+      if (waitMs !== undefined)
+        this.schedule.coolDown(key, Date.now() + Math.min(waitMs, this.options.config.tiers[tier]!.cooldown.max_ms));
       if (err.metadata.get(ERROR_REASON_HEADER) === DEPLOYMENT_COOLING) {
         // Refused before any provider call: rate limited, not down, and not an answer either.
         this.options.metrics?.skipped(tier, deployment, "retry_after");
@@ -142,7 +152,16 @@ export class CanaryProber {
             : code === Code.InvalidArgument
               ? OutcomeStatus.CLIENT_ERROR
               : OutcomeStatus.ERROR;
-      outcome = create(OutcomeSchema, { tier, deployment, provider: target.provider, model: target.model, status, probe: true, latencyMs: Math.round(performance.now() - started), atMs: BigInt(Date.now()) });
+      outcome = create(OutcomeSchema, {
+        tier,
+        deployment,
+        provider: target.provider,
+        model: target.model,
+        status,
+        probe: true,
+        latencyMs: Math.round(performance.now() - started),
+        atMs: BigInt(Date.now()),
+      });
     } finally {
       this.busy.delete(key);
     }

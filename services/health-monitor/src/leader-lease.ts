@@ -49,9 +49,12 @@ export class LeaderLease {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      void this.tick().finally(() => this.schedule());
-    }, Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    this.timer = setTimeout(
+      () => {
+        void this.tick().finally(() => this.schedule());
+      },
+      Math.max(50, Math.floor(this.options.leaseMs / 3)),
+    );
   }
 
   private async tick(): Promise<void> {
@@ -59,9 +62,7 @@ export class LeaderLease {
     if (!kv) return;
     const started = Date.now();
     try {
-      this.revision = this.leading
-        ? await kv.update(KEY, this.options.id, this.revision)
-        : await kv.create(KEY, this.options.id);
+      this.revision = this.leading ? await kv.update(KEY, this.options.id, this.revision) : await kv.create(KEY, this.options.id);
       this.renewedAt = started;
       this.set(true);
     } catch {

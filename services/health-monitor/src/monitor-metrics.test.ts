@@ -23,7 +23,17 @@ describe("monitor metrics", () => {
     registerMonitorMetrics(registry, { leading: () => true, board: () => board });
     const now = Date.now();
     const outcome = (status: OutcomeStatus, ttftMs: number, costUsd: number) =>
-      create(OutcomeSchema, { tier: "gold", deployment: "gold-a", model: "m", provider: "p", status, ttftMs, latencyMs: ttftMs * 2, costUsd, atMs: BigInt(now) });
+      create(OutcomeSchema, {
+        tier: "gold",
+        deployment: "gold-a",
+        model: "m",
+        provider: "p",
+        status,
+        ttftMs,
+        latencyMs: ttftMs * 2,
+        costUsd,
+        atMs: BigInt(now),
+      });
     for (let i = 0; i < 6; i++) board.record(outcome(OutcomeStatus.OK, 100 + i * 100, 0.01), now);
     board.record(outcome(OutcomeStatus.ERROR, 0, 0), now);
     board.record(outcome(OutcomeStatus.RATE_LIMITED, 0, 0), now);

@@ -23,7 +23,11 @@ const sliGauges: SliGauge[] = [
     help: "Share of the tier's outcomes in its window that failed (errors and timeouts; 429s and client errors apart)",
     value: (s) => s.errorRate,
   },
-  { name: "tiermesh_monitor_tier_timeout_ratio", help: "Share of the tier's outcomes in its window that timed out", value: (s) => s.timeoutRate },
+  {
+    name: "tiermesh_monitor_tier_timeout_ratio",
+    help: "Share of the tier's outcomes in its window that timed out",
+    value: (s) => s.timeoutRate,
+  },
   {
     name: "tiermesh_monitor_tier_rate_limited_ratio",
     help: "Share of the tier's outcomes in its window that its providers rate limited (429)",

@@ -220,7 +220,9 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
       return lease.isLeader;
     },
     async start(natsWaitMs = 5_000) {
-      const nc = await Promise.race([link.ready, new Promise<undefined>((r) => setTimeout(() => r(undefined), natsWaitMs).unref())]).catch(() => undefined);
+      const nc = await Promise.race([link.ready, new Promise<undefined>((r) => setTimeout(() => r(undefined), natsWaitMs).unref())]).catch(
+        () => undefined,
+      );
       if (nc) {
         try {
           bucket = await openStatusBucket(nc, config.nats.kv_bucket);

@@ -94,7 +94,10 @@ function runDrill(d: Drill): { changes: Change[]; stateAt: (t: number) => TierSt
     }
     for (const o of pending.get(t) ?? []) {
       const ttftMs = o.status === OutcomeStatus.OK ? 120 : 0;
-      health.record(create(OutcomeSchema, { tier: "gold", status: o.status, latencyMs: o.latency, ttftMs, probe: o.probe, atMs: BigInt(t) }), t);
+      health.record(
+        create(OutcomeSchema, { tier: "gold", status: o.status, latencyMs: o.latency, ttftMs, probe: o.probe, atMs: BigInt(t) }),
+        t,
+      );
     }
     const arrived = pending.delete(t);
     // The monitor evaluates after every outcome batch and every evaluate_interval_ms (100 ms).
@@ -109,7 +112,8 @@ function runDrill(d: Drill): { changes: Change[]; stateAt: (t: number) => TierSt
   return { changes, stateAt };
 }
 
-const describeChanges = (changes: Change[]) => changes.map((c) => `${c.at} ms ${TierState[c.from]} -> ${TierState[c.to]}: ${c.reason}`).join("\n");
+const describeChanges = (changes: Change[]) =>
+  changes.map((c) => `${c.at} ms ${TierState[c.from]} -> ${TierState[c.to]}: ${c.reason}`).join("\n");
 
 /** Time (ms) spent in each state within [from, to). */
 function timeIn(changes: Change[], from: number, to: number): Record<"healthy" | "degraded" | "down", number> {
@@ -149,7 +153,10 @@ describe("recovery drill: one deployment faulted for 6 s under 50 req/s (default
       const faultEnd = WARMUP + 6_000;
       const { changes } = runDrill({ slo, probe, fault, failing: (t) => t >= WARMUP && t < faultEnd, endMs: faultEnd + 20_000 });
       const log = describeChanges(changes);
-      expect(changes.map((c) => c.to), log).toEqual([TierState.DOWN, TierState.DEGRADED, TierState.HEALTHY]);
+      expect(
+        changes.map((c) => c.to),
+        log,
+      ).toEqual([TierState.DOWN, TierState.DEGRADED, TierState.HEALTHY]);
       const [down, degraded, healthy] = changes as [Change, Change, Change];
       // Requests in flight when the fault starts still succeed and break the failure streak for a moment.
       expect(down.at - WARMUP, log).toBeLessThan(1_000);
@@ -173,13 +180,19 @@ describe("flapping provider: 2 s down, 2 s up, for a minute (default config)", (
       // Down at the first fault; every later recovery has to prove twice as much (flap damping),
       // so within two or three cycles the tier stays down until the flapping stops.
       expect(during.length, log).toBeLessThanOrEqual(6);
-      expect(during.filter((c) => c.at >= WARMUP + 20_000), log).toEqual([]);
+      expect(
+        during.filter((c) => c.at >= WARMUP + 20_000),
+        log,
+      ).toEqual([]);
       // Never healthy again while flapping: users moved off are held (sticky) until it is confirmed healthy.
       expect(time.healthy, log).toBe(0);
       expect(time.down + time.degraded, log).toBeGreaterThan(59_000);
       // After the flapping: degraded on fresh probes, healthy after the dwell.
       const after = changes.filter((c) => c.at >= flapEnd);
-      expect(after.map((c) => c.to), log).toEqual([TierState.DEGRADED, TierState.HEALTHY]);
+      expect(
+        after.map((c) => c.to),
+        log,
+      ).toEqual([TierState.DEGRADED, TierState.HEALTHY]);
       expect(after[1]!.at - flapEnd, log).toBeLessThan(8_000);
       expect(stateAt(flapEnd + 19_999)).toBe(TierState.HEALTHY);
     });

@@ -19,7 +19,9 @@ describe("ReportService", () => {
   it("refuses a bad period or tenant INVALID_ARGUMENT, and answers UNAVAILABLE without the bucket", async () => {
     const client = createClient(
       ReportService,
-      createRouterTransport(({ service }) => service(ReportService, createReportService({ aggregates: () => undefined, config: () => ({ tiers: {}, plans: {}, tenants: {} }) }))),
+      createRouterTransport(({ service }) =>
+        service(ReportService, createReportService({ aggregates: () => undefined, config: () => ({ tiers: {}, plans: {}, tenants: {} }) })),
+      ),
     );
     await expect(client.getReport({ period: "2026-13" })).rejects.toMatchObject({ code: Code.InvalidArgument });
     await expect(client.getReport({ tenant: "acme.>" })).rejects.toMatchObject({ code: Code.InvalidArgument });

@@ -36,7 +36,8 @@ export function reportRange(req: GetReportRequest, now = Date.now()): { fromMs: 
 export function createReportService(deps: ReportServiceDeps): ServiceImpl<typeof ReportService> {
   return {
     async getReport(req) {
-      if (req.tenant !== "" && !/^[a-z][a-z0-9_-]{0,62}$/.test(req.tenant)) throw new ConnectError("tenant: expected a tenant name", Code.InvalidArgument);
+      if (req.tenant !== "" && !/^[a-z][a-z0-9_-]{0,62}$/.test(req.tenant))
+        throw new ConnectError("tenant: expected a tenant name", Code.InvalidArgument);
       const range = reportRange(req);
       const kv = deps.aggregates();
       if (!kv) throw new ConnectError("usage aggregates unavailable: NATS has not answered yet", Code.Unavailable);

@@ -26,8 +26,7 @@ interface Slot {
   latency: hdr.Histogram;
 }
 
-const histogram = () =>
-  hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: 2 });
+const histogram = () => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000, numberOfSignificantValueDigits: 2 });
 
 /**
  * Sliding-window SLIs from request outcomes: the window is cut into slots, each with its

@@ -14,7 +14,8 @@ export interface SloEvent {
  * cancellations and 429s (the provider asking to wait) burn no budget of the tier.
  */
 export function sloEventOf(o: Outcome, slo: TierSloConfig): SloEvent | undefined {
-  if (o.status === OutcomeStatus.CLIENT_ERROR || o.status === OutcomeStatus.CANCELLED || o.status === OutcomeStatus.RATE_LIMITED) return undefined;
+  if (o.status === OutcomeStatus.CLIENT_ERROR || o.status === OutcomeStatus.CANCELLED || o.status === OutcomeStatus.RATE_LIMITED)
+    return undefined;
   const ok = o.status === OutcomeStatus.OK;
   return { ok, slow: ok && o.ttftMs > slo.ttft_p95_ms };
 }

@@ -49,7 +49,8 @@ describe("SLO metrics", () => {
   it("count users' attempts as the monitor's burn rate judges them, probes and 429s apart", async () => {
     const registry = new Registry();
     const slo = registerSloMetrics(registry, config);
-    const outcome = (status: OutcomeStatus, ttftMs = 0, probe = false, tier = "gold") => create(OutcomeSchema, { tier, status, ttftMs, probe });
+    const outcome = (status: OutcomeStatus, ttftMs = 0, probe = false, tier = "gold") =>
+      create(OutcomeSchema, { tier, status, ttftMs, probe });
     slo.record(outcome(OutcomeStatus.OK, 100));
     slo.record(outcome(OutcomeStatus.OK, 100));
     slo.record(outcome(OutcomeStatus.OK, 900)); // slower than ttft_p95_ms: bad for latency

@@ -20,7 +20,8 @@ const config = monitorTestConfig(
 
 const goldA = { tier: "gold", deployment: "gold-a", model: "m", provider: "p" };
 const stalled = (end: number) => create(OutcomeSchema, { ...goldA, status: OutcomeStatus.STALLED, latencyMs: 400, atMs: BigInt(end) });
-const probeOk = (end: number) => create(OutcomeSchema, { ...goldA, status: OutcomeStatus.OK, ttftMs: 50, latencyMs: 80, atMs: BigInt(end), probe: true });
+const probeOk = (end: number) =>
+  create(OutcomeSchema, { ...goldA, status: OutcomeStatus.OK, ttftMs: 50, latencyMs: 80, atMs: BigInt(end), probe: true });
 
 const twoDeployments = monitorTestConfig(
   `
@@ -68,7 +69,12 @@ describe("StatusBoard", () => {
     const board = new StatusBoard(config, { monitorId: "m1", firstSequence: 1n });
     for (let i = 0; i < 3; i++) board.record(stalled(1_000 + i * 10), 1_000 + i * 10);
     const [event] = board.evaluate(1_050);
-    expect(event).toMatchObject({ tier: "gold", state: TierState.DOWN, previousState: TierState.HEALTHY, reason: "3 consecutive failed attempts" });
+    expect(event).toMatchObject({
+      tier: "gold",
+      state: TierState.DOWN,
+      previousState: TierState.HEALTHY,
+      reason: "3 consecutive failed attempts",
+    });
     expect(event!.deployments).toHaveLength(1);
     expect(event!.deployments[0]).toMatchObject({ deployment: "gold-a" });
     expect(event!.deployments[0]!.sli?.timeoutRate).toBe(1);

@@ -32,15 +32,16 @@ export class StatusPublisher {
     if (!nc || nc.isClosed()) return;
     const bytes = encodeStatus(event);
     const subject = this.subjects.status(event.tier);
-    const sent = change && this.tracer
-      ? startSend(this.tracer, subject, causes, {
-          [Tiermesh.tier]: event.tier,
-          [Tiermesh.tierState]: TierState[event.state],
-          [Tiermesh.tierPreviousState]: TierState[event.previousState],
-          [Tiermesh.sequence]: event.sequence.toString(),
-          [Tiermesh.reasons]: [event.reason],
-        })
-      : undefined;
+    const sent =
+      change && this.tracer
+        ? startSend(this.tracer, subject, causes, {
+            [Tiermesh.tier]: event.tier,
+            [Tiermesh.tierState]: TierState[event.state],
+            [Tiermesh.tierPreviousState]: TierState[event.previousState],
+            [Tiermesh.sequence]: event.sequence.toString(),
+            [Tiermesh.reasons]: [event.reason],
+          })
+        : undefined;
     const options = sent ? { headers: sent.headers } : undefined;
     nc.publish(subject, bytes, options);
     if (change) nc.publish(this.subjects.alert(event.tier), bytes, options);

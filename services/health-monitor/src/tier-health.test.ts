@@ -63,7 +63,8 @@ describe("TierHealth", () => {
 
   it("a success resets the failure streak", () => {
     const h = new TierHealth("gold", slo);
-    for (const s of [OutcomeStatus.ERROR, OutcomeStatus.ERROR, OutcomeStatus.OK, OutcomeStatus.ERROR, OutcomeStatus.ERROR]) h.record(outcome(s), 100);
+    for (const s of [OutcomeStatus.ERROR, OutcomeStatus.ERROR, OutcomeStatus.OK, OutcomeStatus.ERROR, OutcomeStatus.ERROR])
+      h.record(outcome(s), 100);
     expect(h.evaluate(100)).toBeUndefined();
     expect(h.sli(100).consecutiveFailures).toBe(2);
   });
@@ -166,7 +167,10 @@ describe("TierHealth", () => {
     // Before the fix: 30 changes and 6.5 s reported HEALTHY. Flap damping doubles what leaving
     // down takes each time, so the tier settles in DOWN and is never reported healthy.
     expect(changes.length, changes.join("\n")).toBeLessThanOrEqual(6);
-    expect(changes.filter((c) => Number.parseInt(c, 10) >= 30_000), changes.join("\n")).toEqual([]);
+    expect(
+      changes.filter((c) => Number.parseInt(c, 10) >= 30_000),
+      changes.join("\n"),
+    ).toEqual([]);
     expect(h.state).toBe(TierState.DOWN);
     expect(healthyAfterDownMs).toBe(0);
   });

@@ -21,7 +21,11 @@ export class TierHealth {
   constructor(
     readonly tier: string,
     slo: TierSloConfig,
-    initial: { state: TierState; sinceMs: number; reason: string } = { state: TierState.HEALTHY, sinceMs: 0, reason: "no failures observed" },
+    initial: { state: TierState; sinceMs: number; reason: string } = {
+      state: TierState.HEALTHY,
+      sinceMs: 0,
+      reason: "no failures observed",
+    },
   ) {
     this.window = new SliWindow(slo.window_ms);
     this.burn = new BurnRateTracker(slo);

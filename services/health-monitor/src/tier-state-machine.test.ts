@@ -68,7 +68,10 @@ describe("TierStateMachine: getting worse", () => {
   it("TTFT p95 above the SLO degrades; at the SLO it does not", () => {
     const m = new TierStateMachine(slo);
     expect(m.evaluate(signals({ ttftP95Ms: 1_000 }), 1)).toBeUndefined();
-    expect(m.evaluate(signals({ ttftP95Ms: 1_001 }), 2)).toEqual({ state: TierState.DEGRADED, reason: "TTFT p95 1001 ms against SLO 1000 ms" });
+    expect(m.evaluate(signals({ ttftP95Ms: 1_001 }), 2)).toEqual({
+      state: TierState.DEGRADED,
+      reason: "TTFT p95 1001 ms against SLO 1000 ms",
+    });
   });
 
   it("ratios and percentiles over fewer than min_samples change nothing", () => {

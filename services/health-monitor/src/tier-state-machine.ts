@@ -90,7 +90,10 @@ export class TierStateMachine {
       return { state: TierState.DOWN, reason: "still down" };
     }
     if (enough && sli.errorRate >= slo.error_rate_down) {
-      return { state: TierState.DOWN, reason: `error rate ${pct(sli.errorRate)} >= ${pct(slo.error_rate_down)} over ${sli.sampleCount} attempts` };
+      return {
+        state: TierState.DOWN,
+        reason: `error rate ${pct(sli.errorRate)} >= ${pct(slo.error_rate_down)} over ${sli.sampleCount} attempts`,
+      };
     }
     const degradedNow = this.current === TierState.DEGRADED;
     const errorLine = degradedNow ? slo.error_rate_degraded * EXIT_RATIO : slo.error_rate_degraded;

@@ -17,7 +17,10 @@ export interface Interrupted {
 
 /** The text an executor produced before it failed, when it was collecting (an InterruptedAnswer detail). */
 export function deliveredBy(err: ConnectError): string {
-  return err.findDetails(InterruptedAnswerSchema).map((d) => d.delivered).join("");
+  return err
+    .findDetails(InterruptedAnswerSchema)
+    .map((d) => d.delivered)
+    .join("");
 }
 
 /**

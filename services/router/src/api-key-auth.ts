@@ -21,10 +21,10 @@ export class ApiKeyAuth {
   tenantOf(authorization: string | null): string {
     if (authorization === null || authorization === "") {
       if (this.anonymous !== undefined) return this.anonymous;
-      throw new ConnectError("authorization: missing API key (send \"authorization: Bearer <key>\")", Code.Unauthenticated);
+      throw new ConnectError('authorization: missing API key (send "authorization: Bearer <key>")', Code.Unauthenticated);
     }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!match) throw new ConnectError("authorization: expected \"Bearer <key>\"", Code.Unauthenticated);
+    if (!match) throw new ConnectError('authorization: expected "Bearer <key>"', Code.Unauthenticated);
     const tenant = this.tenantsByDigest.get(hashApiKey(match[1]!));
     if (tenant === undefined) throw new ConnectError("authorization: unknown API key", Code.Unauthenticated);
     return tenant;

@@ -39,7 +39,11 @@ export class BatchDesk {
   constructor(private readonly deps: BatchDeskDeps) {}
 
   private need<T>(what: string, value: T | undefined): T {
-    if (value === undefined) throw new ConnectError(`${what}: the job store (NATS JetStream) is not reachable yet, or no tier takes asynchronous jobs`, Code.Unavailable);
+    if (value === undefined)
+      throw new ConnectError(
+        `${what}: the job store (NATS JetStream) is not reachable yet, or no tier takes asynchronous jobs`,
+        Code.Unavailable,
+      );
     return value;
   }
 
@@ -63,10 +67,15 @@ export class BatchDesk {
     return data;
   }
 
-  async create(authorization: string | null, body: { input_file_id: string; endpoint: string; completion_window: string; metadata?: Record<string, string> | null | undefined }): Promise<BatchRecord> {
+  async create(
+    authorization: string | null,
+    body: { input_file_id: string; endpoint: string; completion_window: string; metadata?: Record<string, string> | null | undefined },
+  ): Promise<BatchRecord> {
     const tenant = this.deps.tenantOf(authorization);
-    if (body.endpoint !== BATCH_ENDPOINT) throw new EdgeError(400, `endpoint: only ${BATCH_ENDPOINT} is supported`, "endpoint", "invalid_value");
-    if (body.completion_window !== "24h") throw new EdgeError(400, `completion_window: only "24h" is supported`, "completion_window", "invalid_value");
+    if (body.endpoint !== BATCH_ENDPOINT)
+      throw new EdgeError(400, `endpoint: only ${BATCH_ENDPOINT} is supported`, "endpoint", "invalid_value");
+    if (body.completion_window !== "24h")
+      throw new EdgeError(400, `completion_window: only "24h" is supported`, "completion_window", "invalid_value");
     const input = await this.need("files", this.deps.files()).info(tenant, body.input_file_id);
     if (!input) throw new EdgeError(404, `No such File object: ${body.input_file_id}`, "input_file_id", "not_found");
     const id = newBatchId();
@@ -147,9 +156,13 @@ export class BatchDesk {
         this.deps.onError(cause);
         // The batch as a whole cannot go on (its input file is gone, say): it fails, saying why.
         const err = ConnectError.from(cause);
-        await this.deps.batches()?.update(batch.tenant, batch.id, (b) =>
-          b.status === "validating" ? { ...b, status: "failed", failed_at: nowS(), errors: [{ code: Code[err.code] ?? "internal", message: err.rawMessage }] } : undefined,
-        );
+        await this.deps
+          .batches()
+          ?.update(batch.tenant, batch.id, (b) =>
+            b.status === "validating"
+              ? { ...b, status: "failed", failed_at: nowS(), errors: [{ code: Code[err.code] ?? "internal", message: err.rawMessage }] }
+              : undefined,
+          );
       })
       .catch((err: unknown) => this.deps.onError(err))
       .finally(() => this.validating.delete(batch.id));
@@ -170,15 +183,31 @@ export class BatchDesk {
         placed.push({ customId: l.customId, placed: this.deps.intake.checkOne(authorization, l.spec, `line ${l.line}`) });
       } catch (cause) {
         const err = ConnectError.from(cause);
-        errors.push({ line: l.line, custom_id: l.customId, code: err.code === Code.FailedPrecondition ? "tier_refused" : "invalid_request", message: err.rawMessage });
+        errors.push({
+          line: l.line,
+          custom_id: l.customId,
+          code: err.code === Code.FailedPrecondition ? "tier_refused" : "invalid_request",
+          message: err.rawMessage,
+        });
       }
     }
-    const submitted = await this.deps.intake.submit(backend, placed.map((p) => p.placed));
+    const submitted = await this.deps.intake.submit(
+      backend,
+      placed.map((p) => p.placed),
+    );
     const jobs = submitted.map((s, i) => ({ custom_id: placed[i]!.customId, job_id: s.job!.id }));
     errors.sort((a, b) => a.line - b.line);
     const after = await this.need("batches", this.deps.batches()).update(batch.tenant, batch.id, (b) =>
       b.status === "validating" || b.status === "cancelling"
-        ? { ...b, status: b.status === "validating" ? "in_progress" : b.status, in_progress_at: nowS(), total: read.total, jobs, line_errors: errors, failed: errors.length }
+        ? {
+            ...b,
+            status: b.status === "validating" ? "in_progress" : b.status,
+            in_progress_at: nowS(),
+            total: read.total,
+            jobs,
+            line_errors: errors,
+            failed: errors.length,
+          }
         : undefined,
     );
     // Cancelled while its lines were being queued: cancel the jobs just queued too.
@@ -206,29 +235,60 @@ export class BatchDesk {
     const store = this.need("batches", this.deps.batches());
     if (finished < jobs.length) {
       if (succeeded === batch.completed && failed === batch.failed) return batch;
-      return (await store.update(batch.tenant, batch.id, (b) => (b.status === batch.status ? { ...b, completed: succeeded, failed } : undefined))) ?? batch;
+      return (
+        (await store.update(batch.tenant, batch.id, (b) =>
+          b.status === batch.status ? { ...b, completed: succeeded, failed } : undefined,
+        )) ?? batch
+      );
     }
     // Every job is final: write the output and error files, then complete the batch.
     const finalizingAt = nowS();
     const files = this.need("files", this.deps.files());
     const { output, errors } = batchOutputs(batch, jobs);
     const stem = batch.id.slice("batch_".length);
-    const outputFile = output.length > 0 ? await files.put({ id: `file-${stem}-output`, tenant: batch.tenant, filename: `${batch.id}_output.jsonl`, purpose: "batch_output" }, output) : undefined;
-    const errorFile = errors.length > 0 ? await files.put({ id: `file-${stem}-errors`, tenant: batch.tenant, filename: `${batch.id}_error.jsonl`, purpose: "batch_output" }, errors) : undefined;
+    const outputFile =
+      output.length > 0
+        ? await files.put(
+            { id: `file-${stem}-output`, tenant: batch.tenant, filename: `${batch.id}_output.jsonl`, purpose: "batch_output" },
+            output,
+          )
+        : undefined;
+    const errorFile =
+      errors.length > 0
+        ? await files.put(
+            { id: `file-${stem}-errors`, tenant: batch.tenant, filename: `${batch.id}_error.jsonl`, purpose: "batch_output" },
+            errors,
+          )
+        : undefined;
     const expired = jobs.some((j) => j?.state === JobState.EXPIRED);
     const done = nowS();
     return (
       (await store.update(batch.tenant, batch.id, (b) => {
         if (b.status !== "in_progress" && b.status !== "cancelling" && b.status !== "finalizing") return undefined;
-        const end = b.status === "cancelling" ? { status: "cancelled" as const, cancelled_at: done } : expired ? { status: "expired" as const, expired_at: done } : { status: "completed" as const, completed_at: done };
-        return { ...b, ...end, finalizing_at: finalizingAt, completed: succeeded, failed, output_file_id: outputFile?.id ?? null, error_file_id: errorFile?.id ?? null };
+        const end =
+          b.status === "cancelling"
+            ? { status: "cancelled" as const, cancelled_at: done }
+            : expired
+              ? { status: "expired" as const, expired_at: done }
+              : { status: "completed" as const, completed_at: done };
+        return {
+          ...b,
+          ...end,
+          finalizing_at: finalizingAt,
+          completed: succeeded,
+          failed,
+          output_file_id: outputFile?.id ?? null,
+          error_file_id: errorFile?.id ?? null,
+        };
       })) ?? batch
     );
   }
 
   private async forJobs(batch: BatchRecord, each: (jobId: string, index: number) => Promise<void>): Promise<void> {
     for (let i = 0; i < batch.jobs.length; i += READ_PARALLEL) {
-      await Promise.all(batch.jobs.slice(i, i + READ_PARALLEL).map((j, k) => (isJobId(j.job_id) ? each(j.job_id, i + k) : Promise.resolve())));
+      await Promise.all(
+        batch.jobs.slice(i, i + READ_PARALLEL).map((j, k) => (isJobId(j.job_id) ? each(j.job_id, i + k) : Promise.resolve())),
+      );
     }
   }
 }

@@ -1,12 +1,25 @@
 import { describe, expect, it } from "vitest";
 import { readBatchLines } from "./batch-lines.js";
 
-const line = (customId: unknown, body: unknown = { model: "auto", messages: [{ role: "user", content: "hi" }] }, url = "/v1/chat/completions") =>
-  JSON.stringify({ custom_id: customId, method: "POST", url, body });
+const line = (
+  customId: unknown,
+  body: unknown = { model: "auto", messages: [{ role: "user", content: "hi" }] },
+  url = "/v1/chat/completions",
+) => JSON.stringify({ custom_id: customId, method: "POST", url, body });
 
 describe("readBatchLines", () => {
   it("makes each good line a job keyed by batch and custom_id, and each bad line an error that names it", () => {
-    const text = [line("a"), "not json", line(""), line("a"), line("b", undefined, "/v1/embeddings"), line("c", { model: "auto", messages: [], n: 2 }), line("d", { model: "auto", messages: [{ role: "user", content: "x" }], stream: true }), line("e"), ""].join("\n");
+    const text = [
+      line("a"),
+      "not json",
+      line(""),
+      line("a"),
+      line("b", undefined, "/v1/embeddings"),
+      line("c", { model: "auto", messages: [], n: 2 }),
+      line("d", { model: "auto", messages: [{ role: "user", content: "x" }], stream: true }),
+      line("e"),
+      "",
+    ].join("\n");
     const { lines, errors, total } = readBatchLines(text, "batch_x", 86_400);
     expect(total).toBe(8);
     expect(lines.map((l) => [l.line, l.customId, l.spec.idempotencyKey])).toEqual([

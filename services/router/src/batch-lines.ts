@@ -19,7 +19,11 @@ export interface BatchLine {
  * endpoint, a refused parameter) becomes a line error and never fails the batch. Each job's
  * idempotency key is its batch and custom_id, so creating a batch again queues nothing twice.
  */
-export function readBatchLines(text: string, batchId: string, windowSeconds: number): { lines: BatchLine[]; errors: LineError[]; total: number } {
+export function readBatchLines(
+  text: string,
+  batchId: string,
+  windowSeconds: number,
+): { lines: BatchLine[]; errors: LineError[]; total: number } {
   const lines: BatchLine[] = [];
   const errors: LineError[] = [];
   const seen = new Set<string>();
@@ -36,9 +40,11 @@ export function readBatchLines(text: string, batchId: string, windowSeconds: num
     } catch {
       return refuse("invalid_json", `line ${line} is not valid JSON`);
     }
-    if (typeof json !== "object" || json === null || Array.isArray(json)) return refuse("invalid_request", `line ${line} is not a JSON object`);
+    if (typeof json !== "object" || json === null || Array.isArray(json))
+      return refuse("invalid_request", `line ${line} is not a JSON object`);
     const fields = json as Record<string, unknown>;
-    if (typeof fields["custom_id"] !== "string" || fields["custom_id"] === "") return refuse("missing_custom_id", `line ${line}: custom_id (a string) is required`);
+    if (typeof fields["custom_id"] !== "string" || fields["custom_id"] === "")
+      return refuse("missing_custom_id", `line ${line}: custom_id (a string) is required`);
     customId = fields["custom_id"];
     if (seen.has(customId)) return refuse("duplicate_custom_id", `line ${line}: custom_id "${customId}" is used by an earlier line`);
     seen.add(customId);

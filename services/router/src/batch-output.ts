@@ -30,7 +30,12 @@ export function batchOutputs(batch: BatchRecord, jobs: readonly (Job | undefined
     const id = `batch_req_${job_id.slice("job_".length)}`;
     if (job?.state === JobState.SUCCEEDED && job.result) {
       const created = Math.floor(Number(job.finishedAtMs) / 1_000);
-      output.push({ id, custom_id, response: { status_code: 200, request_id: job_id, body: completionBody(job.result, created) }, error: null });
+      output.push({
+        id,
+        custom_id,
+        response: { status_code: 200, request_id: job_id, body: completionBody(job.result, created) },
+        error: null,
+      });
       return;
     }
     const code = job ? (ERROR_CODES[job.state] ?? job.error?.code ?? "failed") : "job_not_found";

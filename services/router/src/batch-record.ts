@@ -2,7 +2,16 @@ import { randomBytes } from "node:crypto";
 import { z } from "zod";
 
 /** Batch statuses, as OpenAI's Batch API names them. */
-export const batchStatuses = ["validating", "failed", "in_progress", "finalizing", "completed", "expired", "cancelling", "cancelled"] as const;
+export const batchStatuses = [
+  "validating",
+  "failed",
+  "in_progress",
+  "finalizing",
+  "completed",
+  "expired",
+  "cancelling",
+  "cancelled",
+] as const;
 export type BatchStatus = (typeof batchStatuses)[number];
 
 const epoch = z.number().int().nullable();

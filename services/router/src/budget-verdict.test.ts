@@ -44,7 +44,10 @@ describe("budgetVerdict", () => {
 
   it("counts the daily budget when it is the nearer one, and names a tenant's own budget", () => {
     const v = budgetVerdict(budget({ daily_usd: 10, source: "tenant" }), spent(20, 10.5), period);
-    expect(v.refuse).toEqual({ message: "budget exhausted: tenant acme has spent $10.50 (105%) of tenant acme's daily budget of $10.00 for 2026-11-26", period: "day" });
+    expect(v.refuse).toEqual({
+      message: "budget exhausted: tenant acme has spent $10.50 (105%) of tenant acme's daily budget of $10.00 for 2026-11-26",
+      period: "day",
+    });
   });
 
   it("with on_exhausted: serve, keeps serving without promotions (the older monthly_budget_usd)", () => {
@@ -59,14 +62,22 @@ describe("budgetVerdict, for any budget and spend", () => {
   const budgets = fc.record({
     monthly: fc.double({ min: 1, max: 10_000, noNaN: true }),
     stop: fc.double({ min: 0, max: 1, noNaN: true }),
-    steps: fc.array(fc.record({ at: fc.double({ min: 0.01, max: 0.99, noNaN: true }), max_tier: fc.constantFrom("bronze", "silver", "gold") }), { maxLength: 3 }),
+    steps: fc.array(
+      fc.record({ at: fc.double({ min: 0.01, max: 0.99, noNaN: true }), max_tier: fc.constantFrom("bronze", "silver", "gold") }),
+      { maxLength: 3 },
+    ),
   });
 
   it("never loosens as spend grows: refusal stays, promotions stay stopped, the tier cap only falls", () => {
     fc.assert(
       fc.property(budgets, fc.double({ min: 0, max: 2, noNaN: true }), fc.double({ min: 0, max: 2, noNaN: true }), (b, x, y) => {
         // Pacing steps as a plan would write them: later steps cap lower.
-        const steps = [...b.steps].sort((p, q) => p.at - q.at).map((s, i, all) => ({ at: s.at, max_tier: all.slice(0, i + 1).reduce((lo, t) => (rank[t.max_tier]! < rank[lo]! ? t.max_tier : lo), "gold") }));
+        const steps = [...b.steps]
+          .sort((p, q) => p.at - q.at)
+          .map((s, i, all) => ({
+            at: s.at,
+            max_tier: all.slice(0, i + 1).reduce((lo, t) => (rank[t.max_tier]! < rank[lo]! ? t.max_tier : lo), "gold"),
+          }));
         const tb = budget({ monthly_usd: b.monthly, stop_promotions_at: b.stop, pacing: steps });
         const [lo, hi] = x <= y ? [x, y] : [y, x];
         const a = budgetVerdict(tb, spent(lo * b.monthly), period);

@@ -38,8 +38,13 @@ export function budgetVerdict(budget: TenantBudget, spent: PeriodSpend, period: 
     verdict.noPromotion = spentText;
     return verdict;
   }
-  if (used >= budget.stop_promotions_at) verdict.noPromotion = `${spentText}; no promotions from ${Math.round(budget.stop_promotions_at * 100)}%`;
+  if (used >= budget.stop_promotions_at)
+    verdict.noPromotion = `${spentText}; no promotions from ${Math.round(budget.stop_promotions_at * 100)}%`;
   const step = budget.pacing.filter((s) => used >= s.at).at(-1);
-  if (step) verdict.maxTier = { tier: step.max_tier, why: `budget pacing: ${spentText}; served at ${step.max_tier} at most from ${Math.round(step.at * 100)}%` };
+  if (step)
+    verdict.maxTier = {
+      tier: step.max_tier,
+      why: `budget pacing: ${spentText}; served at ${step.max_tier} at most from ${Math.round(step.at * 100)}%`,
+    };
   return verdict;
 }

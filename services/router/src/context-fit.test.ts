@@ -69,7 +69,10 @@ const demand = (messageTokens: number, askedMaxTokens = 0) => ({ prompt: promptO
 describe("ContextFit.plan", () => {
   it("keeps the plan when its first tier fits, dropping fallbacks too small for the request", () => {
     const { fit } = fitOf(LADDER);
-    expect(fit.plan(["gold", "silver", "bronze"], anyPlan("gold"), demand(1_000))).toEqual({ tiers: ["gold", "silver", "bronze"], reasons: [] });
+    expect(fit.plan(["gold", "silver", "bronze"], anyPlan("gold"), demand(1_000))).toEqual({
+      tiers: ["gold", "silver", "bronze"],
+      reasons: [],
+    });
     const r = fit.plan(["silver", "bronze"], anyPlan("silver"), demand(5_000));
     expect(r.tiers).toEqual(["silver"]);
     expect(r.reasons).toEqual([
@@ -169,7 +172,9 @@ describe("ContextFit.afterMiss", () => {
     // silver said it would fit (8,192) but refused: gold (32,000) is next, bronze (4,096) is not.
     expect(fit.afterMiss(["silver"], ["bronze"], "silver", anyPlan("silver"), demand(6_000))).toEqual(["gold"]);
     expect(fit.afterMiss(["gold"], ["silver", "bronze"], "gold", anyPlan("gold"), demand(6_000))).toEqual([]);
-    expect(fit.afterMiss(["silver"], [], "silver", { requested: "silver", minTier: "bronze", maxTier: "silver" }, demand(6_000))).toEqual([]);
+    expect(fit.afterMiss(["silver"], [], "silver", { requested: "silver", minTier: "bronze", maxTier: "silver" }, demand(6_000))).toEqual(
+      [],
+    );
   });
 });
 
@@ -177,21 +182,19 @@ describe("ContextFit.afterMiss", () => {
 // inside the range, all fit, and a refusal happens only when no allowed tier fits.
 const NAMES = ["t0", "t1", "t2", "t3", "t4"];
 const windowArb = fc.option(fc.integer({ min: 1_000, max: 64_000 }), { nil: undefined, freq: 5 });
-const scenario = fc
-  .integer({ min: 2, max: 5 })
-  .chain((n) =>
-    fc.record({
-      windows: fc.array(fc.array(windowArb, { minLength: 1, maxLength: 3 }), { minLength: n, maxLength: n }),
-      maxTokens: fc.array(fc.integer({ min: 1, max: 4_000 }), { minLength: n, maxLength: n }),
-      floors: fc.array(fc.option(fc.integer({ min: 0, max: n - 1 }), { nil: undefined }), { minLength: n, maxLength: n }),
-      down: fc.subarray(NAMES.slice(0, n)),
-      lo: fc.integer({ min: 0, max: n - 1 }),
-      hi: fc.integer({ min: 0, max: n - 1 }),
-      pick: fc.nat(),
-      messageTokens: fc.integer({ min: 0, max: 70_000 }),
-      asked: fc.integer({ min: 0, max: 8_000 }),
-    }),
-  );
+const scenario = fc.integer({ min: 2, max: 5 }).chain((n) =>
+  fc.record({
+    windows: fc.array(fc.array(windowArb, { minLength: 1, maxLength: 3 }), { minLength: n, maxLength: n }),
+    maxTokens: fc.array(fc.integer({ min: 1, max: 4_000 }), { minLength: n, maxLength: n }),
+    floors: fc.array(fc.option(fc.integer({ min: 0, max: n - 1 }), { nil: undefined }), { minLength: n, maxLength: n }),
+    down: fc.subarray(NAMES.slice(0, n)),
+    lo: fc.integer({ min: 0, max: n - 1 }),
+    hi: fc.integer({ min: 0, max: n - 1 }),
+    pick: fc.nat(),
+    messageTokens: fc.integer({ min: 0, max: 70_000 }),
+    asked: fc.integer({ min: 0, max: 8_000 }),
+  }),
+);
 
 describe("ContextFit, for all ladders and plans", () => {
   it("never routes above the plan's max_tier or below its floor, only to tiers that fit, and refuses only when none fits", () => {

@@ -46,7 +46,10 @@ export interface ContextDemandInput {
 const bounds = new TokenCounter();
 
 /** The prompt of a classified request, in tokens as the classifier counts them. */
-export function promptTokensOf(classification: Pick<Classification, "promptTokens" | "promptTokensOver">, contents: readonly string[]): PromptTokens {
+export function promptTokensOf(
+  classification: Pick<Classification, "promptTokens" | "promptTokensOver">,
+  contents: readonly string[],
+): PromptTokens {
   return {
     bound: bounds.bound(contents),
     over: (n) => classification.promptTokensOver(n),
@@ -80,7 +83,12 @@ export class ContextFit {
 
   /** The request's exact need in `tier` (counts the prompt: for messages, once a window is in question). */
   need(tier: string, demand: ContextDemandInput): ContextNeed {
-    return contextNeed(this.tiers[tier]!, { askedMaxTokens: demand.askedMaxTokens, tenant: demand.tenant, tierName: tier, messageTokens: demand.prompt.count() });
+    return contextNeed(this.tiers[tier]!, {
+      askedMaxTokens: demand.askedMaxTokens,
+      tenant: demand.tenant,
+      tierName: tier,
+      messageTokens: demand.prompt.count(),
+    });
   }
 
   /** Whether `tier`'s largest window holds the request. */
@@ -121,7 +129,8 @@ export class ContextFit {
     const reasons: string[] = [];
     if (usable[0] === first) {
       for (const t of planned) {
-        if (!usable.includes(t) && !this.fits(t, demand)) reasons.push(`${t} is not a fallback for this request: ${this.tooLong(t, demand)}`);
+        if (!usable.includes(t) && !this.fits(t, demand))
+          reasons.push(`${t} is not a fallback for this request: ${this.tooLong(t, demand)}`);
       }
       return { tiers: usable, reasons: [...this.skippedDeployments(first, demand), ...reasons] };
     }
@@ -145,14 +154,25 @@ export class ContextFit {
    * it: the allowed tiers not yet begun whose largest window is larger (or undeclared), in the
    * same order as `plan` would choose them from `missed`. Empty when there is none.
    */
-  afterMiss(begun: readonly string[], remaining: readonly string[], missed: string, range: ContextRange, demand: ContextDemandInput): string[] {
+  afterMiss(
+    begun: readonly string[],
+    remaining: readonly string[],
+    missed: string,
+    range: ContextRange,
+    demand: ContextDemandInput,
+  ): string[] {
     const missedWindow = largestWindow(this.tiers[missed]!).tokens;
     const larger = (t: string) => {
       const w = largestWindow(this.tiers[t]!).tokens;
       return !begun.includes(t) && this.fits(t, demand) && (w === undefined || missedWindow === undefined || w > missedWindow);
     };
     const allowed = this.allowed(range);
-    return this.ordered(missed, allowed, remaining.filter((t) => allowed.includes(t) && larger(t)), larger);
+    return this.ordered(
+      missed,
+      allowed,
+      remaining.filter((t) => allowed.includes(t) && larger(t)),
+      larger,
+    );
   }
 
   /** The final answer when a tier refused for length and no allowed tier is left to try. */
@@ -213,6 +233,8 @@ export class ContextFit {
 
   private windowText(tier: string): string {
     const w = largestWindow(this.tiers[tier]!);
-    return w.tokens === undefined ? `model ${w.model} declares no context window` : `context window ${formatTokens(w.tokens)} tokens, model ${w.model}`;
+    return w.tokens === undefined
+      ? `model ${w.model} declares no context window`
+      : `context window ${formatTokens(w.tokens)} tokens, model ${w.model}`;
   }
 }

@@ -10,7 +10,14 @@ const MESSAGE_OVERHEAD_TOKENS = 4;
  * completion tokens the tier asks for (the caller's max_tokens within the tier's cap, or the
  * tier's default): the largest of those.
  */
-export function estimateCostUsd(tiers: Config["tiers"], ladder: TierLadder, maxTier: string, tenant: string, promptBound: number, askedMaxTokens: number): number {
+export function estimateCostUsd(
+  tiers: Config["tiers"],
+  ladder: TierLadder,
+  maxTier: string,
+  tenant: string,
+  promptBound: number,
+  askedMaxTokens: number,
+): number {
   let most = 0;
   for (const [name, tier] of Object.entries(tiers)) {
     if (ladder.above(name, maxTier)) continue;

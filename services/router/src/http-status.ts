@@ -1,5 +1,14 @@
 import { Code, type ConnectError } from "@connectrpc/connect";
-import { BUDGET_EXHAUSTED, CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, MODEL_NOT_FOUND, PROMPT_TOO_LARGE, RATE_LIMIT_HEADER, RETRY_AFTER_HEADER, TENANT_RATE_LIMITED } from "@tiermesh/proto";
+import {
+  BUDGET_EXHAUSTED,
+  CONTEXT_LENGTH_EXCEEDED,
+  ERROR_REASON_HEADER,
+  MODEL_NOT_FOUND,
+  PROMPT_TOO_LARGE,
+  RATE_LIMIT_HEADER,
+  RETRY_AFTER_HEADER,
+  TENANT_RATE_LIMITED,
+} from "@tiermesh/proto";
 
 const statusOfCode: Partial<Record<Code, number>> = {
   [Code.InvalidArgument]: 400,
@@ -40,8 +49,10 @@ export function openAIErrorDetail(err: ConnectError, status: number): { type: st
     return { type: openAIErrorType(status), param: "messages", code: "context_length_exceeded" };
   }
   // OpenAI's own answer to an account past its quota.
-  if (err.code === Code.ResourceExhausted && reason === BUDGET_EXHAUSTED) return { type: "insufficient_quota", param: null, code: "insufficient_quota" };
-  if (err.code === Code.NotFound && reason === MODEL_NOT_FOUND) return { type: "invalid_request_error", param: "model", code: "model_not_found" };
+  if (err.code === Code.ResourceExhausted && reason === BUDGET_EXHAUSTED)
+    return { type: "insufficient_quota", param: null, code: "insufficient_quota" };
+  if (err.code === Code.NotFound && reason === MODEL_NOT_FOUND)
+    return { type: "invalid_request_error", param: "model", code: "model_not_found" };
   if (err.code === Code.ResourceExhausted && reason === TENANT_RATE_LIMITED) {
     // As OpenAI: the type names the limit ("requests" or "tokens"). A request too large for the
     // token limit on its own (no retry-after) names the parameter that can make it fit.

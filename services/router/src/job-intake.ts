@@ -2,7 +2,16 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { newJobId, type JobBackend } from "@tiermesh/jobs";
-import { JobErrorSchema, JobSchema, JobState, SubmittedJobSchema, type CompletionInput, type Job, type JobSpec, type SubmittedJob } from "@tiermesh/proto";
+import {
+  JobErrorSchema,
+  JobSchema,
+  JobState,
+  SubmittedJobSchema,
+  type CompletionInput,
+  type Job,
+  type JobSpec,
+  type SubmittedJob,
+} from "@tiermesh/proto";
 import type { Placement } from "./router-core.js";
 
 const MAX_JOBS_PER_CALL = 1_000;
@@ -43,19 +52,27 @@ export class JobIntake {
   /** Checks and classifies one job; `at` names it in a refusal. */
   checkOne(authorization: string | null, spec: JobSpec, at: string): PlacedSpec {
     if (spec.idempotencyKey === "") throw new ConnectError(`${at}.idempotency_key: required`, Code.InvalidArgument);
-    if (spec.idempotencyKey.length > MAX_IDEMPOTENCY_KEY) throw new ConnectError(`${at}.idempotency_key: at most ${MAX_IDEMPOTENCY_KEY} characters`, Code.InvalidArgument);
-    if (!spec.input || spec.input.messages.length === 0) throw new ConnectError(`${at}.input.messages: at least one message is required`, Code.InvalidArgument);
+    if (spec.idempotencyKey.length > MAX_IDEMPOTENCY_KEY)
+      throw new ConnectError(`${at}.idempotency_key: at most ${MAX_IDEMPOTENCY_KEY} characters`, Code.InvalidArgument);
+    if (!spec.input || spec.input.messages.length === 0)
+      throw new ConnectError(`${at}.input.messages: at least one message is required`, Code.InvalidArgument);
     // Work submitted as a job can wait: unless it says otherwise, its urgency is "batch".
     const input = spec.input.urgency === "" ? { ...spec.input, urgency: "batch" } : spec.input;
     const placement = this.deps.place(authorization, input);
     const tier = this.deps.tiers[placement.tier];
     if (!tier?.async.enabled) {
-      throw new ConnectError(`${at}: tier "${placement.tier}" does not take asynchronous jobs (tiers.${placement.tier}.async.enabled is false)`, Code.FailedPrecondition);
+      throw new ConnectError(
+        `${at}: tier "${placement.tier}" does not take asynchronous jobs (tiers.${placement.tier}.async.enabled is false)`,
+        Code.FailedPrecondition,
+      );
     }
     const retentionMs = tier.async.retention_hours * HOUR_MS;
     const windowMs = spec.completionWindowSeconds === 0 ? retentionMs : spec.completionWindowSeconds * 1_000;
     if (windowMs > retentionMs) {
-      throw new ConnectError(`${at}.completion_window_seconds: tier "${placement.tier}" keeps jobs ${tier.async.retention_hours} h at most`, Code.InvalidArgument);
+      throw new ConnectError(
+        `${at}.completion_window_seconds: tier "${placement.tier}" keeps jobs ${tier.async.retention_hours} h at most`,
+        Code.InvalidArgument,
+      );
     }
     return { spec: { ...spec, input }, placement, windowMs };
   }
@@ -106,7 +123,9 @@ export class JobIntake {
     } catch (cause) {
       // Not queued: free the key, so the caller's retry queues it.
       const error = create(JobErrorSchema, { code: "unavailable", message: "could not be queued" });
-      await store.update(tenant, id, (j) => ({ ...j, state: JobState.FAILED, finishedAtMs: BigInt(Date.now()), error })).catch(() => undefined);
+      await store
+        .update(tenant, id, (j) => ({ ...j, state: JobState.FAILED, finishedAtMs: BigInt(Date.now()), error }))
+        .catch(() => undefined);
       await store.release(tenant, spec.idempotencyKey).catch(() => undefined);
       throw new ConnectError(`job ${id}: could not be queued; submit it again`, Code.Unavailable, undefined, undefined, cause);
     }

@@ -6,7 +6,7 @@ export function createRouterJobMetrics(registry: Registry, sampler: BacklogSampl
   registerBacklogMetrics(registry, sampler);
   const submitted = new Counter({
     name: "tiermesh_router_jobs_submitted_total",
-    help: "Asynchronous jobs submitted (Job RPC and Batch API), per tier; duplicate=\"true\" for a repeated idempotency key",
+    help: 'Asynchronous jobs submitted (Job RPC and Batch API), per tier; duplicate="true" for a repeated idempotency key',
     labelNames: ["tier", "duplicate"],
     registers: [registry],
   });

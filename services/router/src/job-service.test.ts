@@ -37,14 +37,25 @@ const tenantOf = (authorization: string | null) => {
 };
 const intake = new JobIntake({
   tiers: config.tiers,
-  place: (authorization, input) => ({ tenant: tenantOf(authorization), tier: input.urgency === "batch" ? "bronze" : "gold", promptTokens: 3, reasons: ["test"] }),
+  place: (authorization, input) => ({
+    tenant: tenantOf(authorization),
+    tier: input.urgency === "batch" ? "bronze" : "gold",
+    promptTokens: 3,
+    reasons: ["test"],
+  }),
   onSubmitted: (tier, duplicate) => submitted.push([tier, duplicate]),
 });
-const transport = createRouterTransport((router) => router.service(JobService, createJobService({ intake, tenantOf, backend: () => backend })));
+const transport = createRouterTransport((router) =>
+  router.service(JobService, createJobService({ intake, tenantOf, backend: () => backend })),
+);
 const client = createClient(JobService, transport);
 const as = (tenant: string) => ({ headers: { authorization: `Bearer ${tenant}` } });
 const spec = (key: string, urgency = "") => ({ idempotencyKey: key, input: { messages: [{ role: "user", content: "hi" }], urgency } });
-const codeOf = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e).code);
+const codeOf = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => ConnectError.from(e).code,
+  );
 
 beforeAll(async () => {
   server = await startNatsServer();
@@ -75,9 +86,13 @@ describe("JobService", () => {
   });
 
   it("refuses the whole call when one job goes to a tier without async, naming job and tier", async () => {
-    const err = await client.submitJobs({ jobs: [spec("fine"), spec("now", "interactive")] }, as("acme")).catch((e: unknown) => ConnectError.from(e));
+    const err = await client
+      .submitJobs({ jobs: [spec("fine"), spec("now", "interactive")] }, as("acme"))
+      .catch((e: unknown) => ConnectError.from(e));
     expect(err).toMatchObject({ code: Code.FailedPrecondition });
-    expect((err as ConnectError).rawMessage).toBe('jobs[1]: tier "gold" does not take asynchronous jobs (tiers.gold.async.enabled is false)');
+    expect((err as ConnectError).rawMessage).toBe(
+      'jobs[1]: tier "gold" does not take asynchronous jobs (tiers.gold.async.enabled is false)',
+    );
     expect((await client.listJobs({}, as("acme"))).jobs.some((j) => j.idempotencyKey === "fine")).toBe(false);
   });
 
@@ -85,7 +100,9 @@ describe("JobService", () => {
     expect(await codeOf(client.submitJobs({ jobs: [spec("x")] }))).toBe(Code.Unauthenticated);
     expect(await codeOf(client.submitJobs({ jobs: [] }, as("acme")))).toBe(Code.InvalidArgument);
     expect(await codeOf(client.submitJobs({ jobs: [spec("")] }, as("acme")))).toBe(Code.InvalidArgument);
-    expect(await codeOf(client.submitJobs({ jobs: [{ idempotencyKey: "k", input: { messages: [] } }] }, as("acme")))).toBe(Code.InvalidArgument);
+    expect(await codeOf(client.submitJobs({ jobs: [{ idempotencyKey: "k", input: { messages: [] } }] }, as("acme")))).toBe(
+      Code.InvalidArgument,
+    );
     expect(await codeOf(client.getJob({ id: "../x" }, as("acme")))).toBe(Code.InvalidArgument);
     expect(await codeOf(client.listJobs({ pageToken: "nope" }, as("acme")))).toBe(Code.InvalidArgument);
   });

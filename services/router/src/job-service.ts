@@ -45,14 +45,20 @@ export function createJobService(deps: JobServiceDeps): ServiceImpl<typeof JobSe
     async cancelJob(req, ctx) {
       const { tenant } = await find(ctx, req.id);
       const error = create(JobErrorSchema, { code: "canceled", message: "cancelled by the caller" });
-      const { job } = await backend().store.update(tenant, req.id, (j) => ({ ...j, state: JobState.CANCELLED, finishedAtMs: BigInt(Date.now()), error }));
+      const { job } = await backend().store.update(tenant, req.id, (j) => ({
+        ...j,
+        state: JobState.CANCELLED,
+        finishedAtMs: BigInt(Date.now()),
+        error,
+      }));
       if (!job) throw new ConnectError(`job "${req.id}" not found`, Code.NotFound);
       return { job };
     },
     async listJobs(req, ctx) {
       const tenant = caller(ctx);
       const size = req.pageSize === 0 ? DEFAULT_PAGE : Math.min(req.pageSize, MAX_PAGE);
-      if (req.pageToken !== "" && !isJobId(req.pageToken)) throw new ConnectError("page_token: not a token this service gave", Code.InvalidArgument);
+      if (req.pageToken !== "" && !isJobId(req.pageToken))
+        throw new ConnectError("page_token: not a token this service gave", Code.InvalidArgument);
       const { store } = backend();
       const ids = (await store.ids(tenant)).filter((id) => req.pageToken === "" || id < req.pageToken);
       const page = ids.slice(0, size);

@@ -87,7 +87,13 @@ export async function serveBatchApi(desk: BatchDesk, req: http.IncomingMessage, 
       const limit = Math.min(100, Math.max(1, Number(url.searchParams.get("limit") ?? 20) || 20));
       const after = url.searchParams.get("after") ?? undefined;
       const { data, hasMore } = await desk.list(auth, after, limit);
-      sendJson(res, 200, { object: "list", data: data.map(batchObject), first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore });
+      sendJson(res, 200, {
+        object: "list",
+        data: data.map(batchObject),
+        first_id: data[0]?.id ?? null,
+        last_id: data.at(-1)?.id ?? null,
+        has_more: hasMore,
+      });
       return true;
     }
     if (parts.length === 3 && method === "GET") {

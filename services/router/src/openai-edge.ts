@@ -44,7 +44,8 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       const message = err instanceof EdgeError ? err.message : err.rawMessage;
       const retryAfter = err instanceof EdgeError ? null : err.metadata.get(RETRY_AFTER_HEADER);
       if (retryAfter) res.setHeader("retry-after", retryAfter);
-      const detail = err instanceof EdgeError ? { type: openAIErrorType(status), param: err.param, code: err.code } : openAIErrorDetail(err, status);
+      const detail =
+        err instanceof EdgeError ? { type: openAIErrorType(status), param: err.param, code: err.code } : openAIErrorDetail(err, status);
       if (status >= 500) span?.setStatus({ code: SpanStatusCode.ERROR, message });
       sendJson(res, status, { error: { message, ...detail } });
     });
@@ -124,7 +125,9 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
       // A stream cut mid-answer ends with an explicit error event, never a clean [DONE].
       const err = ConnectError.from(cause);
       const status = httpStatusOf(err);
-      res.end(`event: error\ndata: ${JSON.stringify({ error: { message: err.rawMessage, type: openAIErrorType(status), code: status } })}\n\n`);
+      res.end(
+        `event: error\ndata: ${JSON.stringify({ error: { message: err.rawMessage, type: openAIErrorType(status), code: status } })}\n\n`,
+      );
     }
   }
 }
@@ -141,7 +144,12 @@ function startEdgeSpan(tracer: Tracer, req: Req, res: Res): Span {
     `${req.method ?? "GET"} ${route ?? "(unknown route)"}`,
     {
       kind: SpanKind.SERVER,
-      attributes: { "http.request.method": req.method ?? "GET", "url.path": path, "url.scheme": "http", ...(route ? { "http.route": route } : {}) },
+      attributes: {
+        "http.request.method": req.method ?? "GET",
+        "url.path": path,
+        "url.scheme": "http",
+        ...(route ? { "http.route": route } : {}),
+      },
     },
     parent,
   );

@@ -20,10 +20,16 @@ describe("the chat-completions body", () => {
     expect(refusal({ messages: hi, logprobs: true }).param).toBe("logprobs");
     expect(refusal({ messages: hi, functions: [{ name: "f" }] }).param).toBe("functions");
     expect(refusal({ messages: hi, service_tier: "priority" }).param).toBe("service_tier");
-    expect(refusal({ messages: hi, frobnicate: 1 })).toMatchObject({ status: 400, param: "frobnicate", message: "Unrecognized request argument supplied: frobnicate" });
+    expect(refusal({ messages: hi, frobnicate: 1 })).toMatchObject({
+      status: 400,
+      param: "frobnicate",
+      message: "Unrecognized request argument supplied: frobnicate",
+    });
     expect(refusal({ messages: [{ role: "user", content: "x", name: "bob" }] }).param).toBe("messages.0.name");
     expect(refusal({ messages: [{ role: "wizard", content: "hi" }] }).param).toBe("messages.0.role");
-    expect(refusal({ messages: [{ role: "user", content: [{ type: "input_audio", input_audio: {} }] }] }).param).toMatch(/^messages\.0\.content/);
+    expect(refusal({ messages: [{ role: "user", content: [{ type: "input_audio", input_audio: {} }] }] }).param).toMatch(
+      /^messages\.0\.content/,
+    );
     expect(refusal({ messages: [{ role: "tool", content: "42" }] }).param).toBe("messages.0.tool_call_id");
     expect(refusal({ messages: hi, tool_choice: "required" }).param).toBe("tool_choice");
     expect(refusal({ messages: hi, stream_options: { include_usage: true } }).param).toBe("stream_options");
@@ -32,7 +38,9 @@ describe("the chat-completions body", () => {
   });
 
   it("accepts the neutral value of what it does not serve, and null as left out", () => {
-    const body = parseChatBody(JSON.stringify({ messages: hi, n: 1, logprobs: false, top_p: 1, store: false, service_tier: "auto", user: null, seed: null }));
+    const body = parseChatBody(
+      JSON.stringify({ messages: hi, n: 1, logprobs: false, top_p: 1, store: false, service_tier: "auto", user: null, seed: null }),
+    );
     expect(body.messages).toHaveLength(1);
   });
 
@@ -41,9 +49,25 @@ describe("the chat-completions body", () => {
       JSON.stringify({
         model: "auto",
         messages: [
-          { role: "developer", content: [{ type: "text", text: "Be " }, { type: "text", text: "brief." }] },
-          { role: "user", content: [{ type: "text", text: "What is it?" }, { type: "image_url", image_url: { url: "https://example.com/a.png", detail: "low" } }] },
-          { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "look", arguments: '{"x":1}' } }] },
+          {
+            role: "developer",
+            content: [
+              { type: "text", text: "Be " },
+              { type: "text", text: "brief." },
+            ],
+          },
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "What is it?" },
+              { type: "image_url", image_url: { url: "https://example.com/a.png", detail: "low" } },
+            ],
+          },
+          {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ id: "call_1", type: "function", function: { name: "look", arguments: '{"x":1}' } }],
+          },
           { role: "tool", content: "a cat", tool_call_id: "call_1" },
         ],
         tools: [{ type: "function", function: { name: "look", parameters: { type: "object" }, strict: true } }],

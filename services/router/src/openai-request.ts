@@ -20,7 +20,12 @@ const messageSchema = z.discriminatedUnion("role", [
   z.strictObject({ role: z.literal("system"), content: textContent }),
   z.strictObject({ role: z.literal("developer"), content: textContent }),
   z.strictObject({ role: z.literal("user"), content: z.union([z.string(), z.array(z.discriminatedUnion("type", [textPart, imagePart]))]) }),
-  z.strictObject({ role: z.literal("assistant"), content: textContent.nullish(), tool_calls: z.array(toolCall).min(1).optional(), refusal: z.null().optional() }),
+  z.strictObject({
+    role: z.literal("assistant"),
+    content: textContent.nullish(),
+    tool_calls: z.array(toolCall).min(1).optional(),
+    refusal: z.null().optional(),
+  }),
   z.strictObject({ role: z.literal("tool"), content: textContent, tool_call_id: z.string().min(1) }),
 ]);
 
@@ -64,7 +69,10 @@ const bodySchema = z
       )
       .optional(),
     tool_choice: z
-      .union([z.enum(["none", "auto", "required"]), z.strictObject({ type: z.literal("function"), function: z.strictObject({ name: z.string().min(1) }) })])
+      .union([
+        z.enum(["none", "auto", "required"]),
+        z.strictObject({ type: z.literal("function"), function: z.strictObject({ name: z.string().min(1) }) }),
+      ])
       .optional(),
     parallel_tool_calls: z.boolean().optional(),
     stop: z.union([z.string(), z.array(z.string()).max(4)]).optional(),
@@ -129,7 +137,8 @@ export function parseChatBody(text: string): ChatBody {
     if (value === null) continue;
     const neutral = Object.hasOwn(neutralValues, key) ? neutralValues[key] : undefined;
     if (neutral === undefined) fields[key] = value;
-    else if (!neutral(value)) throw new EdgeError(400, `${key}: not supported by tiermesh (value ${JSON.stringify(value)})`, key, "unsupported_parameter");
+    else if (!neutral(value))
+      throw new EdgeError(400, `${key}: not supported by tiermesh (value ${JSON.stringify(value)})`, key, "unsupported_parameter");
   }
   const parsed = bodySchema.safeParse(fields);
   if (parsed.success) return parsed.data;
@@ -158,12 +167,18 @@ export function toInput(body: ChatBody, urgency: string | undefined, tierHint: s
       return {
         role: m.role === "developer" ? "system" : m.role,
         content: text,
-        parts: images && typeof content !== "string"
-          ? content.map((p) =>
-              p.type === "text" ? { part: { case: "text" as const, value: p.text } } : { part: { case: "imageUrl" as const, value: { url: p.image_url.url, detail: p.image_url.detail ?? "" } } },
-            )
-          : [],
-        toolCalls: m.role === "assistant" ? (m.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, argumentsJson: c.function.arguments })) : [],
+        parts:
+          images && typeof content !== "string"
+            ? content.map((p) =>
+                p.type === "text"
+                  ? { part: { case: "text" as const, value: p.text } }
+                  : { part: { case: "imageUrl" as const, value: { url: p.image_url.url, detail: p.image_url.detail ?? "" } } },
+              )
+            : [],
+        toolCalls:
+          m.role === "assistant"
+            ? (m.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, argumentsJson: c.function.arguments }))
+            : [],
         toolCallId: m.role === "tool" ? m.tool_call_id : "",
       };
     }),
@@ -190,7 +205,9 @@ export function toInput(body: ChatBody, urgency: string | undefined, tierHint: s
       parametersJson: t.function.parameters === undefined ? "" : JSON.stringify(t.function.parameters),
       strict: t.function.strict === true,
     })),
-    ...(choice === undefined ? {} : { toolChoice: typeof choice === "string" ? { mode: choice } : { mode: "function", functionName: choice.function.name } }),
+    ...(choice === undefined
+      ? {}
+      : { toolChoice: typeof choice === "string" ? { mode: choice } : { mode: "function", functionName: choice.function.name } }),
     ...(body.parallel_tool_calls !== undefined ? { parallelToolCalls: body.parallel_tool_calls } : {}),
     stop: body.stop === undefined ? [] : typeof body.stop === "string" ? [body.stop] : body.stop,
     ...(body.seed !== undefined ? { seed: BigInt(body.seed) } : {}),

@@ -91,7 +91,12 @@ describe("PolicySubscription", () => {
   it("applies a new version as soon as it is pushed", async () => {
     const c = fakeClassifier();
     const changes: string[] = [];
-    sub = new PolicySubscription({ client: c.client, logger: createLogger("test", "silent"), watcher: "t", onChange: () => changes.push(sub!.version) });
+    sub = new PolicySubscription({
+      client: c.client,
+      logger: createLogger("test", "silent"),
+      watcher: "t",
+      onChange: () => changes.push(sub!.version),
+    });
     sub.start();
     await until(() => c.state.watches === 1);
     c.push(snapshot("silver"));
@@ -105,7 +110,12 @@ describe("PolicySubscription", () => {
 
   it("keeps routing on the last policy while the classifier is away, marked stale, and resyncs when it is back", async () => {
     const c = fakeClassifier();
-    sub = new PolicySubscription({ client: c.client, logger: createLogger("test", "silent"), watcher: "t", retry: { minMs: 10, maxMs: 40 } });
+    sub = new PolicySubscription({
+      client: c.client,
+      logger: createLogger("test", "silent"),
+      watcher: "t",
+      retry: { minMs: 10, maxMs: 40 },
+    });
     sub.start();
     await until(() => c.state.watches === 1);
     c.push(snapshot("silver"));

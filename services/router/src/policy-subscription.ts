@@ -73,8 +73,10 @@ export class PolicySubscription {
         }
       } catch (err) {
         if (this.controller.signal.aborted) break;
-        if (!this.connected && this.compiled === undefined && delay === minMs) logger.warn({ err: (err as Error).message }, "classifier not answering; waiting for a policy");
-        else if (this.connected) logger.warn({ err: (err as Error).message, version: this.currentVersion }, "classifier lost; routing on the last policy");
+        if (!this.connected && this.compiled === undefined && delay === minMs)
+          logger.warn({ err: (err as Error).message }, "classifier not answering; waiting for a policy");
+        else if (this.connected)
+          logger.warn({ err: (err as Error).message, version: this.currentVersion }, "classifier lost; routing on the last policy");
       }
       this.markStale();
       if (this.controller.signal.aborted) break;

@@ -6,7 +6,11 @@ import { RateLimiter, type SharingMode } from "./rate-limiter.js";
 const WINDOW = 60_000;
 const SYNC = 100;
 
-const limitsOf = (rpm?: number, tpm?: number): RateLimits => ({ requestsPerMinute: rpm, tokensPerMinute: tpm, outputTokensEstimate: undefined });
+const limitsOf = (rpm?: number, tpm?: number): RateLimits => ({
+  requestsPerMinute: rpm,
+  tokensPerMinute: tpm,
+  outputTokensEstimate: undefined,
+});
 
 /** Replicas on one fake clock whose reports reach the others after `delayMs`, as UsageExchange would carry them. */
 function cluster(count: number, limits: RateLimits, options: { delayMs?: number; shared?: boolean } = {}) {
@@ -104,7 +108,10 @@ describe("RateLimiter shared by replicas", () => {
       fc.property(
         fc.integer({ min: 2, max: 4 }),
         fc.integer({ min: 2, max: 500 }),
-        fc.array(fc.record({ replica: fc.nat(), gap: fc.integer({ min: 0, max: 40 }), burst: fc.integer({ min: 1, max: 20 }) }), { minLength: 1, maxLength: 200 }),
+        fc.array(fc.record({ replica: fc.nat(), gap: fc.integer({ min: 0, max: 40 }), burst: fc.integer({ min: 1, max: 20 }) }), {
+          minLength: 1,
+          maxLength: 200,
+        }),
         fc.integer({ min: 1, max: 20 }),
         (count, limit, traffic, delayMs) => {
           const { replicas, advance } = cluster(count, limitsOf(limit), { delayMs });

@@ -79,7 +79,12 @@ export class RateLimiter {
     u.roll(now);
     for (const d of DIMENSIONS) {
       if (cost[d] > caps[d]) {
-        return { admitted: false, limit: LIMIT_OF[d], retryAfterMs: undefined, message: `request of ${cost[d]} ${d} exceeds the ${LIMIT_OF[d]} limit of ${caps[d]}` };
+        return {
+          admitted: false,
+          limit: LIMIT_OF[d],
+          retryAfterMs: undefined,
+          message: `request of ${cost[d]} ${d} exceeds the ${LIMIT_OF[d]} limit of ${caps[d]}`,
+        };
       }
     }
     const refusal = mode.shared ? this.withinCeiling(u, cost, caps, mode, now) : this.withinLocalShare(u, cost, caps, mode.replicas, now);

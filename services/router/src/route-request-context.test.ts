@@ -82,7 +82,11 @@ function setup(planned: string[], maxTier: string, answers: Record<string, "refu
     {
       tenant: "acme",
       input: create(CompletionInputSchema, { messages: [{ role: "user", content: "long" }], maxTokens: 256 }),
-      classification: { ...create(ClassifyResponseSchema, { tier: planned[0]!, promptTokens: 6_000 }), urgency: "interactive" as const, promptTokensOver: (n: number) => 6_000 > n },
+      classification: {
+        ...create(ClassifyResponseSchema, { tier: planned[0]!, promptTokens: 6_000 }),
+        urgency: "interactive" as const,
+        promptTokensOver: (n: number) => 6_000 > n,
+      },
       plan: { tiers: planned, reasons: [], done: () => {} },
       deadline: Date.now() + 5_000,
       signal: new AbortController().signal,
@@ -118,7 +122,9 @@ describe("a refusal for length on the way", () => {
     );
     expect(err?.code).toBe(Code.InvalidArgument);
     expect(err?.metadata.get(ERROR_REASON_HEADER)).toBe(CONTEXT_LENGTH_EXCEEDED);
-    expect(err?.rawMessage).toMatch(/^prompt of 6,000 tokens plus max_tokens 256 does not fit any model allowed for this plan: .*sim-silver: refused/);
+    expect(err?.rawMessage).toMatch(
+      /^prompt of 6,000 tokens plus max_tokens 256 does not fit any model allowed for this plan: .*sim-silver: refused/,
+    );
     expect(opened.map((o) => o.tier)).toEqual(["silver"]);
     expect(passive.isOpen("silver")).toBe(false);
   });

@@ -172,7 +172,8 @@ export class RouteRequest {
   /** Whether `next` should be tried after `tier` failed with `err`; says why in the reasons. */
   mayFallBack(tier: string, err: ConnectError, next: string | undefined): boolean {
     const miss = isContextMiss(err);
-    if (next === undefined || this.init.signal.aborted || !(miss || FALLBACK_CODES.has(err.code)) || this.remainingMs() < MIN_FALLBACK_MS) return false;
+    if (next === undefined || this.init.signal.aborted || !(miss || FALLBACK_CODES.has(err.code)) || this.remainingMs() < MIN_FALLBACK_MS)
+      return false;
     if (this.attemptsLeft <= 0) {
       this.reasons.push(`${tier} failed in-request (${Code[err.code]}); no attempts left for ${next}`);
       return false;
@@ -217,7 +218,9 @@ export class RouteRequest {
     if (ms === undefined || this.attemptsLeft <= 0) return undefined;
     const wait = ms * (1 + Math.random() * RATE_LIMIT_JITTER);
     if (this.remainingMs() < wait + MIN_ANSWER_AFTER_WAIT_MS) return undefined;
-    this.reasons.push(`${tier} is rate limited by its provider (${err.rawMessage}); waited ${Math.round(wait)} ms as asked, then tried it again`);
+    this.reasons.push(
+      `${tier} is rate limited by its provider (${err.rawMessage}); waited ${Math.round(wait)} ms as asked, then tried it again`,
+    );
     return wait;
   }
 
@@ -240,7 +243,9 @@ export class RouteRequest {
   respond(r: ExecuteResponse, tierAttempts: number, content: string, ttftUs: bigint): CompleteResponse {
     const { classification: c } = this.init;
     if (r.continuations > 0) {
-      this.reasons.push(`${r.tier} continued the answer on another of its deployments ${r.continuations} time(s) after a stream failed mid-way`);
+      this.reasons.push(
+        `${r.tier} continued the answer on another of its deployments ${r.continuations} time(s) after a stream failed mid-way`,
+      );
     }
     const response = create(CompleteResponseSchema, {
       id: this.id,

@@ -2,7 +2,17 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, createRouterTransport, type ServiceImpl } from "@connectrpc/connect";
 import { parseConfig, TierLadder } from "@tiermesh/config";
 import { compileTierPolicy, policyDocument, type CompiledPolicy } from "@tiermesh/policy";
-import { ERROR_REASON_HEADER, ExecuteResponseSchema, InterruptedAnswerSchema, PROVIDER_RATE_LIMITED, RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADER, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
+import {
+  ERROR_REASON_HEADER,
+  ExecuteResponseSchema,
+  InterruptedAnswerSchema,
+  PROVIDER_RATE_LIMITED,
+  RETRY_AFTER_HEADER,
+  RETRY_AFTER_MS_HEADER,
+  RouterService,
+  TierExecutorService,
+  TierState,
+} from "@tiermesh/proto";
 import { describe, expect, it } from "vitest";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { ContextFit } from "./context-fit.js";
@@ -32,7 +42,15 @@ tenants: { acme: { plan: enterprise } }
 
 type Executor = ServiceImpl<typeof TierExecutorService>;
 const answer = (tier: string, content: string) =>
-  create(ExecuteResponseSchema, { tier, model: tier[0], content, finishReason: "stop", costUsd: 0.001, attempts: 1, usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5 } });
+  create(ExecuteResponseSchema, {
+    tier,
+    model: tier[0],
+    content,
+    finishReason: "stop",
+    costUsd: 0.001,
+    attempts: 1,
+    usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5 },
+  });
 
 /**
  * An executor that answers `text` in pieces, or fails as told. Asked to continue an answer
@@ -41,7 +59,14 @@ const answer = (tier: string, content: string) =>
  */
 function executor(
   tier: string,
-  behaviour: { fail?: ConnectError; failAfter?: number; text?: string[]; prefixes?: string[]; cannotContinue?: boolean; requested?: string[] } = {},
+  behaviour: {
+    fail?: ConnectError;
+    failAfter?: number;
+    text?: string[];
+    prefixes?: string[];
+    cannotContinue?: boolean;
+    requested?: string[];
+  } = {},
 ): Executor {
   const whole = behaviour.text ?? ["hello ", "from ", tier];
   return {
@@ -74,7 +99,10 @@ function executor(
   }
 }
 
-function routerWith(executors: Record<string, Executor>, options: { classify?: CompiledPolicy | undefined; states?: Record<string, TierState> } = {}) {
+function routerWith(
+  executors: Record<string, Executor>,
+  options: { classify?: CompiledPolicy | undefined; states?: Record<string, TierState> } = {},
+) {
   const ladder = new TierLadder(config.tiers);
   const view = (tier: string): TierView => ({ state: options.states?.[tier] ?? TierState.HEALTHY, reason: "test", source: "status" });
   const calls: string[] = [];
@@ -104,7 +132,10 @@ function routerWith(executors: Record<string, Executor>, options: { classify?: C
     defaultTimeoutMs: 5_000,
     maxAttempts: config.router.max_attempts,
   });
-  const client = createClient(RouterService, createRouterTransport(({ service }) => service(RouterService, createRouterService(core))));
+  const client = createClient(
+    RouterService,
+    createRouterTransport(({ service }) => service(RouterService, createRouterService(core))),
+  );
   return { client, calls };
 }
 
@@ -181,7 +212,10 @@ describe("RouterCore through the Router RPC, in memory", () => {
   });
 
   it("routes around a tier the monitor reports down, without calling it", async () => {
-    const { client, calls } = routerWith({ gold: executor("gold"), silver: executor("silver"), bronze: executor("bronze") }, { states: { gold: TierState.DOWN } });
+    const { client, calls } = routerWith(
+      { gold: executor("gold"), silver: executor("silver"), bronze: executor("bronze") },
+      { states: { gold: TierState.DOWN } },
+    );
     const res = await client.complete(input({ user: "u1" }));
     expect(res.routing).toMatchObject({ requestedTier: "gold", servedTier: "silver" });
     expect(calls).toEqual(["silver:unary"]);
@@ -189,7 +223,11 @@ describe("RouterCore through the Router RPC, in memory", () => {
 
   it("passes a full tier's RESOURCE_EXHAUSTED on with its retry-after, and nothing of the transport", async () => {
     const full = new ConnectError("bulkhead full", Code.ResourceExhausted, { [RETRY_AFTER_HEADER]: "2" });
-    const { client } = routerWith({ gold: executor("gold", { fail: full }), silver: executor("silver", { fail: full }), bronze: executor("bronze", { fail: full }) });
+    const { client } = routerWith({
+      gold: executor("gold", { fail: full }),
+      silver: executor("silver", { fail: full }),
+      bronze: executor("bronze", { fail: full }),
+    });
     const err = await client.complete(input()).catch((e: unknown) => ConnectError.from(e));
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.ResourceExhausted);
@@ -197,7 +235,12 @@ describe("RouterCore through the Router RPC, in memory", () => {
   });
 
   it("keeps of an executor's error metadata only what callers may see", () => {
-    const upstream = new ConnectError("full", Code.ResourceExhausted, { "content-length": "46", "content-type": "application/json", [RETRY_AFTER_HEADER]: "1", "x-tiermesh-attempts": "2" });
+    const upstream = new ConnectError("full", Code.ResourceExhausted, {
+      "content-length": "46",
+      "content-type": "application/json",
+      [RETRY_AFTER_HEADER]: "1",
+      "x-tiermesh-attempts": "2",
+    });
     const err = callerError(upstream);
     expect([...err.metadata.entries()]).toEqual([[RETRY_AFTER_HEADER, "1"]]);
     expect(err.code).toBe(Code.ResourceExhausted);
@@ -206,15 +249,28 @@ describe("RouterCore through the Router RPC, in memory", () => {
 
   it("refuses with UNAVAILABLE while it holds no policy, and with the field's name on bad input", async () => {
     const none = routerWith({ gold: executor("gold") }, { classify: undefined });
-    await expect(none.client.complete(input())).rejects.toMatchObject({ code: Code.Unavailable, rawMessage: expect.stringContaining("no routing policy yet") });
+    await expect(none.client.complete(input())).rejects.toMatchObject({
+      code: Code.Unavailable,
+      rawMessage: expect.stringContaining("no routing policy yet"),
+    });
     const { client } = routerWith({ gold: executor("gold"), silver: executor("silver"), bronze: executor("bronze") });
     await expect(client.complete({})).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: "input: required" });
-    await expect(client.complete(input({ urgency: "soon" }))).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining("input.urgency") });
-    await expect(client.complete(input(), { headers: { authorization: "Bearer nope" } })).rejects.toMatchObject({ code: Code.Unauthenticated });
+    await expect(client.complete(input({ urgency: "soon" }))).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringContaining("input.urgency"),
+    });
+    await expect(client.complete(input(), { headers: { authorization: "Bearer nope" } })).rejects.toMatchObject({
+      code: Code.Unauthenticated,
+    });
   });
 
   it("waits as asked when the last tier it may use is rate limited by its provider, then serves it there", async () => {
-    const limited = () => new ConnectError("every deployment of tier bronze is rate limited", Code.ResourceExhausted, { [ERROR_REASON_HEADER]: PROVIDER_RATE_LIMITED, [RETRY_AFTER_HEADER]: "1", [RETRY_AFTER_MS_HEADER]: "80" });
+    const limited = () =>
+      new ConnectError("every deployment of tier bronze is rate limited", Code.ResourceExhausted, {
+        [ERROR_REASON_HEADER]: PROVIDER_RATE_LIMITED,
+        [RETRY_AFTER_HEADER]: "1",
+        [RETRY_AFTER_MS_HEADER]: "80",
+      });
     let refusals = 2;
     const bronze: Executor = {
       ...executor("bronze"),
@@ -233,7 +289,10 @@ describe("RouterCore through the Router RPC, in memory", () => {
   });
 
   it("does not wait while another tier may serve, nor for a full bulkhead, which sheds load", async () => {
-    const limited = new ConnectError("rate limited", Code.ResourceExhausted, { [ERROR_REASON_HEADER]: PROVIDER_RATE_LIMITED, [RETRY_AFTER_MS_HEADER]: "5000" });
+    const limited = new ConnectError("rate limited", Code.ResourceExhausted, {
+      [ERROR_REASON_HEADER]: PROVIDER_RATE_LIMITED,
+      [RETRY_AFTER_MS_HEADER]: "5000",
+    });
     const a = routerWith({ gold: executor("gold", { fail: limited }), silver: executor("silver"), bronze: executor("bronze") });
     const started = performance.now();
     expect((await a.client.complete(input())).routing).toMatchObject({ servedTier: "silver" });

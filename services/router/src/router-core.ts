@@ -96,7 +96,10 @@ export interface Placement {
   reasons: string[];
 }
 
-export type StreamEvent = { case: "delta"; value: string } | { case: "toolCall"; value: ToolCallDelta } | { case: "done"; value: CompleteResponse };
+export type StreamEvent =
+  | { case: "delta"; value: string }
+  | { case: "toolCall"; value: ToolCallDelta }
+  | { case: "done"; value: CompleteResponse };
 
 /**
  * The routing of one request, shared by every edge: authenticate, classify, order the
@@ -171,7 +174,8 @@ export class RouterCore {
 
   private policyNow(): CompiledPolicy {
     const policy = this.deps.classify();
-    if (!policy) throw new ConnectError("no routing policy yet: the classifier has not answered since this router started", Code.Unavailable);
+    if (!policy)
+      throw new ConnectError("no routing policy yet: the classifier has not answered since this router started", Code.Unavailable);
     return policy;
   }
 
@@ -200,12 +204,27 @@ export class RouterCore {
    * What the tenant's budget makes of the classified range: refused (throws RESOURCE_EXHAUSTED,
    * recorded), capped by a pacing step (the reason says so), or promotions stopped.
    */
-  private async budgeted(id: string, classification: Classification, input: CompletionInput, promptBound: number, usage: UsageHeader, started: number): Promise<BudgetedRange> {
+  private async budgeted(
+    id: string,
+    classification: Classification,
+    input: CompletionInput,
+    promptBound: number,
+    usage: UsageHeader,
+    started: number,
+  ): Promise<BudgetedRange> {
     const { deps } = this;
-    const range: BudgetedRange = { tier: classification.tier, minTier: classification.minTier, maxTier: classification.maxTier, paced: [], noPromotion: undefined };
+    const range: BudgetedRange = {
+      tier: classification.tier,
+      minTier: classification.minTier,
+      maxTier: classification.maxTier,
+      paced: [],
+      noPromotion: undefined,
+    };
     if (!deps.budget) return range;
     // The prompt's upper bound (its UTF-8 length) rather than its count: no tokenizer on this path.
-    const verdict = await deps.budget.admit(id, usage.tenant, () => estimateCostUsd(deps.tiers, this.ladder, range.maxTier, usage.tenant, promptBound, input.maxTokens));
+    const verdict = await deps.budget.admit(id, usage.tenant, () =>
+      estimateCostUsd(deps.tiers, this.ladder, range.maxTier, usage.tenant, promptBound, input.maxTokens),
+    );
     if (verdict?.refuse) {
       const err = budgetRefusal(verdict.refuse);
       deps.usage?.(failedRecord(usage, err, [...classification.reasons, verdict.refuse.message], performance.now() - started, true));
@@ -247,8 +266,18 @@ export class RouterCore {
     const classification = this.policyNow()(tenant, input, Math.max(0, deadline - Date.now()));
     this.admit(tenant, input, classification);
     const id = randomUUID();
-    const usage: UsageHeader = { requestId: id, tenant, user: input.user, plan: classification.plan, entitledTier: classification.tier, requestedTier: classification.tier };
-    const prompt = promptTokensOf(classification, input.messages.map((m) => m.content));
+    const usage: UsageHeader = {
+      requestId: id,
+      tenant,
+      user: input.user,
+      plan: classification.plan,
+      entitledTier: classification.tier,
+      requestedTier: classification.tier,
+    };
+    const prompt = promptTokensOf(
+      classification,
+      input.messages.map((m) => m.content),
+    );
     const { tier, minTier, maxTier, paced, noPromotion } = await this.budgeted(id, classification, input, prompt.bound, usage, started);
     usage.requestedTier = tier;
     const plan = deps.policy.plan({
@@ -282,7 +311,20 @@ export class RouterCore {
     // The caller may have gone while the budget was reserved.
     if (call.signal.aborted) forward();
     const release = () => call.signal.removeEventListener("abort", forward);
-    const init = { id, usage, tenant, input, classification, plan: routed, deadline, signal: controller.signal, started, release, context, trace: traced };
+    const init = {
+      id,
+      usage,
+      tenant,
+      input,
+      classification,
+      plan: routed,
+      deadline,
+      signal: controller.signal,
+      started,
+      release,
+      context,
+      trace: traced,
+    };
     const request = new RouteRequest(this.requestDeps, init);
     traced?.decided(request.id, classification, routed.tiers);
     return request;

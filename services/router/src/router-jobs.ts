@@ -1,6 +1,15 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "@tiermesh/config";
-import { asyncTiers, BacklogSampler, jobRetentionMs, JsonRecords, openFileStore, openJobBackend, type FileStore, type JobBackend } from "@tiermesh/jobs";
+import {
+  asyncTiers,
+  BacklogSampler,
+  jobRetentionMs,
+  JsonRecords,
+  openFileStore,
+  openJobBackend,
+  type FileStore,
+  type JobBackend,
+} from "@tiermesh/jobs";
 import type { Logger } from "@tiermesh/runtime";
 import { batchRecordSchema, type BatchRecord } from "./batch-record.js";
 
@@ -47,7 +56,9 @@ export class RouterJobs {
         this.opened = { jobs, files, batches };
         this.sampler.attach(jobs.queue);
       })
-      .catch((err: unknown) => this.logger.error({ err }, "could not open the job stream and buckets; jobs are refused until NATS reconnects"))
+      .catch((err: unknown) =>
+        this.logger.error({ err }, "could not open the job stream and buckets; jobs are refused until NATS reconnects"),
+      )
       .finally(() => (this.opening = false));
   }
 

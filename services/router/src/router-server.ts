@@ -15,7 +15,16 @@ import {
 } from "@tiermesh/runtime";
 import { tracerFor, Tiermesh } from "@tiermesh/telemetry";
 import { NatsLink, subjects, TierStatusFeed } from "@tiermesh/tier-status";
-import { aggregateKeyOf, BudgetHoldBoard, ensureLedgerStream, LedgerWriter, openAggregates, openHolds, OwnSpend, SpendView } from "@tiermesh/ledger";
+import {
+  aggregateKeyOf,
+  BudgetHoldBoard,
+  ensureLedgerStream,
+  LedgerWriter,
+  openAggregates,
+  openHolds,
+  OwnSpend,
+  SpendView,
+} from "@tiermesh/ledger";
 import { BudgetGuard } from "./budget-guard.js";
 import { ApiKeyAuth } from "./api-key-auth.js";
 import { ContextFit } from "./context-fit.js";
@@ -87,7 +96,10 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     onStatus(event, source) {
       const before = status.get(event.tier)?.state;
       if (status.apply(event) && before !== event.state) {
-        logger.info({ tier: event.tier, state: TierState[event.state], reason: event.reason, sequence: event.sequence.toString(), source }, "tier status changed");
+        logger.info(
+          { tier: event.tier, state: TierState[event.state], reason: event.reason, sequence: event.sequence.toString(), source },
+          "tier status changed",
+        );
       }
     },
     onError: (err) => logger.warn({ err }, "tier status feed error"),
@@ -115,9 +127,13 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       usage.attach(nc);
       asyncJobs.attach(nc);
       void (async () => {
-        await spendView.watch(await openAggregates(nc, config.ledger.aggregates_bucket), (err) => logger.warn({ err }, "usage aggregates watch ended"));
+        await spendView.watch(await openAggregates(nc, config.ledger.aggregates_bucket), (err) =>
+          logger.warn({ err }, "usage aggregates watch ended"),
+        );
         holds = new BudgetHoldBoard(await openHolds(nc, config.ledger.holds_bucket), routerId, config.ledger.hold_ttl_ms);
-      })().catch((err: unknown) => logger.warn({ err }, "usage aggregates or budget holds unavailable; budgets use this router's view until NATS answers"));
+      })().catch((err: unknown) =>
+        logger.warn({ err }, "usage aggregates or budget holds unavailable; budgets use this router's view until NATS answers"),
+      );
     },
   });
   let auth = new ApiKeyAuth(config);
@@ -144,19 +160,40 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       logger.warn({ err, buffered: ledger.bufferedCount }, "usage ledger append failed; records stay buffered and are retried");
     },
   });
-  const budget = new BudgetGuard({ config: () => current, view: spendView, own, holds: () => (link.connected ? holds : undefined), logger, holdTtlMs: config.ledger.hold_ttl_ms });
+  const budget = new BudgetGuard({
+    config: () => current,
+    view: spendView,
+    own,
+    holds: () => (link.connected ? holds : undefined),
+    logger,
+    holdTtlMs: config.ledger.hold_ttl_ms,
+  });
   budget.start();
   const passive = new PassiveTierBreaker(config.router.passive_breaker.failures, config.router.passive_breaker.cool_ms);
   const view = (tier: string) => tierView(tier, status, passive, { connected: link.connected, since: link.connectedSince });
   const policy = new RoutingPolicy(config, ladder, view);
   const policySource = new PolicySubscription({
-    client: createClient(ClassifierService, traced(options.classifierTransport ?? createMeshTransport(endpointUrl(config.classifier)), endpointUrl(config.classifier))),
+    client: createClient(
+      ClassifierService,
+      traced(options.classifierTransport ?? createMeshTransport(endpointUrl(config.classifier)), endpointUrl(config.classifier)),
+    ),
     logger,
     watcher: `router-${process.pid}`,
     // Ready only once there is a policy to route with; a stale one still serves.
     onChange: () => rpc.health.setAll(policySource.classify ? ServingStatus.SERVING : ServingStatus.NOT_SERVING),
   });
-  const metrics = createRouterMetrics({ tiers: ladder.names, status, policy, view, natsConnected: () => link.connected, classifierPolicy: policySource, budget, ledger, config: () => current, rateMode: usage.mode });
+  const metrics = createRouterMetrics({
+    tiers: ladder.names,
+    status,
+    policy,
+    view,
+    natsConnected: () => link.connected,
+    classifierPolicy: policySource,
+    budget,
+    ledger,
+    config: () => current,
+    rateMode: usage.mode,
+  });
   const jobMetrics = createRouterJobMetrics(metrics.registry, asyncJobs.sampler);
   const core = new RouterCore({
     onFinished: metrics.request,
@@ -179,7 +216,11 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     limiter,
     onRateDecision: metrics.rateDecision,
   });
-  const intake = new JobIntake({ tiers: config.tiers, place: (authorization, input) => core.place(authorization, input), onSubmitted: jobMetrics.submitted });
+  const intake = new JobIntake({
+    tiers: config.tiers,
+    place: (authorization, input) => core.place(authorization, input),
+    onSubmitted: jobMetrics.submitted,
+  });
   const batchDesk = new BatchDesk({
     intake,
     tenantOf: (a) => core.tenantOf(a),

@@ -44,7 +44,14 @@ beforeAll(async () => {
   const executor = (tier: string): ServiceImpl<typeof TierExecutorService> => ({
     execute() {
       if (failing.has(tier)) throw new ConnectError("provider down", Code.Unavailable);
-      return create(ExecuteResponseSchema, { tier, model: tier, content: `hi from ${tier}`, finishReason: "stop", costUsd: 0.002, attempts: 1 });
+      return create(ExecuteResponseSchema, {
+        tier,
+        model: tier,
+        content: `hi from ${tier}`,
+        finishReason: "stop",
+        costUsd: 0.002,
+        attempts: 1,
+      });
     },
     async *executeStream() {
       throw new ConnectError("not used", Code.Unimplemented);
@@ -52,8 +59,13 @@ beforeAll(async () => {
   });
   const executors = new Map(
     ["gold", "silver"].map((tier) => {
-      const inProcess = createInProcessTransport(TierExecutorService, executor(tier), { interceptors: serverTracing(tracerFor("tier-executor", { "tiermesh.tier": tier })) });
-      return [tier, createClient(TierExecutorService, withInterceptors(inProcess, clientTracing(tracer, { attributes: { "tiermesh.tier": tier } })))];
+      const inProcess = createInProcessTransport(TierExecutorService, executor(tier), {
+        interceptors: serverTracing(tracerFor("tier-executor", { "tiermesh.tier": tier })),
+      });
+      return [
+        tier,
+        createClient(TierExecutorService, withInterceptors(inProcess, clientTracing(tracer, { attributes: { "tiermesh.tier": tier } }))),
+      ];
     }),
   );
   const ladder = new TierLadder(config.tiers);
@@ -112,7 +124,11 @@ describe("router tracing", () => {
     expect(new Set(spans.map((s) => s.spanContext().traceId))).toEqual(new Set([CALLER_TRACE]));
     const edge = one(spans, (s) => s.kind === SpanKind.SERVER && s.name === "POST /v1/chat/completions");
     expect(edge.parentSpanContext?.spanId).toBe(CALLER_SPAN);
-    expect(edge.attributes).toMatchObject({ "http.request.method": "POST", "http.route": "/v1/chat/completions", "http.response.status_code": 200 });
+    expect(edge.attributes).toMatchObject({
+      "http.request.method": "POST",
+      "http.route": "/v1/chat/completions",
+      "http.response.status_code": 200,
+    });
     const route = one(spans, (s) => s.name === "route");
     expect(route.parentSpanContext?.spanId).toBe(edge.spanContext().spanId);
     expect(route.attributes).toMatchObject({
@@ -138,13 +154,20 @@ describe("router tracing", () => {
     failing.add("gold");
     expect(await ask()).toBe(200);
     const spans = tracing.spans();
-    const calls = spans.filter((s) => s.kind === SpanKind.CLIENT).map((s) => [s.attributes["tiermesh.tier"], s.attributes["rpc.status_code"]]);
+    const calls = spans
+      .filter((s) => s.kind === SpanKind.CLIENT)
+      .map((s) => [s.attributes["tiermesh.tier"], s.attributes["rpc.status_code"]]);
     expect(calls).toEqual([
       ["gold", "UNAVAILABLE"],
       ["silver", "OK"],
     ]);
     const route = one(spans, (s) => s.name === "route");
-    expect(route.attributes).toMatchObject({ "tiermesh.tier.requested": "gold", "tiermesh.tier.served": "silver", "tiermesh.fallback": true, "tiermesh.tier_attempts": 2 });
+    expect(route.attributes).toMatchObject({
+      "tiermesh.tier.requested": "gold",
+      "tiermesh.tier.served": "silver",
+      "tiermesh.fallback": true,
+      "tiermesh.tier_attempts": 2,
+    });
   });
 
   it("a request refused before routing ends its route span as failed, and the HTTP span with its status", async () => {

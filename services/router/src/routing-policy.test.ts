@@ -291,7 +291,10 @@ describe("RoutingPolicy: promotion", () => {
   it("keeps at most promote_share * max_concurrency promotions in flight; done() releases, twice is harmless", () => {
     // Capacity floor(0.5 * 4) = 2. return_steps [1] keeps progressive return out of this
     // test (see the BUG test "over-capacity requests ..." below).
-    const { policy, set } = setup({ silver: { on_degraded: "promote", promote_share: 0.5, return_steps: [1] } }, { gold: { max_concurrency: 4 } });
+    const { policy, set } = setup(
+      { silver: { on_degraded: "promote", promote_share: 0.5, return_steps: [1] } },
+      { gold: { max_concurrency: 4 } },
+    );
     set("silver", TierState.DEGRADED);
     const a = policy.plan(req("silver", "pro", "u:a"), T0);
     const b = policy.plan(req("silver", "pro", "u:b"), T0);
@@ -318,7 +321,10 @@ describe("RoutingPolicy: promotion", () => {
   });
 
   it("a promote_share that rounds to zero never promotes", () => {
-    const { policy, set } = setup({ silver: { on_degraded: "promote", promote_share: 0.1, return_steps: [1] } }, { gold: { max_concurrency: 5 } });
+    const { policy, set } = setup(
+      { silver: { on_degraded: "promote", promote_share: 0.1, return_steps: [1] } },
+      { gold: { max_concurrency: 5 } },
+    );
     set("silver", TierState.DEGRADED);
     const plan = policy.plan(req("silver", "pro"), T0);
     expect(plan.tiers[0]).toBe("silver");
@@ -348,7 +354,10 @@ describe("RoutingPolicy: promotion", () => {
   // floating-point product: 0.29 * 100 = 28.999999999999996, so the cap is 28, not 29.
   // Fix: Math.floor(share * max + 1e-9) (or compute with integers).
   it("promote_share 0.29 of max_concurrency 100 allows 29 promotions", () => {
-    const { policy, set } = setup({ silver: { on_degraded: "promote", promote_share: 0.29, return_steps: [1] } }, { gold: { max_concurrency: 100 } });
+    const { policy, set } = setup(
+      { silver: { on_degraded: "promote", promote_share: 0.29, return_steps: [1] } },
+      { gold: { max_concurrency: 100 } },
+    );
     set("silver", TierState.DEGRADED);
     for (let i = 0; i < 40; i++) policy.plan(req("silver", "pro", `u:${i}`), T0);
     expect(policy.promotedInFlight("gold")).toBe(29);
@@ -358,7 +367,8 @@ describe("RoutingPolicy: promotion", () => {
 describe("RoutingPolicy: stickiness", () => {
   // return_steps [1]: everyone is let back at once, so only stickiness holds users here.
   const sticky = { gold: { sticky_ms: 60_000, return_steps: [1] } };
-  const held = (until: number) => `sticky: stays on silver until gold is healthy again, at most until ${new Date(until).toISOString()} (moved from gold)`;
+  const held = (until: number) =>
+    `sticky: stays on silver until gold is healthy again, at most until ${new Date(until).toISOString()} (moved from gold)`;
 
   it("a moved user stays on the new tier while the requested tier recovers (degraded after down)", () => {
     const { policy, set } = setup(sticky);
@@ -591,8 +601,10 @@ describe("RoutingPolicy: return ramp timing", () => {
   // The product defaults: sticky_ms 60 s, return_steps [0.25, 0.5, 1], return_step_ms 2 s.
   const keys = Array.from({ length: 400 }, (_, i) => `acme:user-${i}`);
   /** Share of `keys` served by gold at `now` (none of them was moved, so none is sticky). */
-  const backShare = (policy: RoutingPolicy, now: number) => keys.filter((k) => policy.plan(req("gold", "pro", k), now).tiers[0] === "gold").length / keys.length;
-  const moveOff = (policy: RoutingPolicy, now: number) => expect(policy.plan(req("gold", "pro", "acme:mover"), now).tiers[0]).toBe("silver");
+  const backShare = (policy: RoutingPolicy, now: number) =>
+    keys.filter((k) => policy.plan(req("gold", "pro", k), now).tiers[0] === "gold").length / keys.length;
+  const moveOff = (policy: RoutingPolicy, now: number) =>
+    expect(policy.plan(req("gold", "pro", "acme:mover"), now).tiers[0]).toBe("silver");
 
   it("the defaults are a quarter, half, then all, 2 s a step, with 60 s sticky holds", () => {
     const { config } = setup();
@@ -679,7 +691,10 @@ describe("RoutingPolicy: callers without a user id", () => {
       for (let i = 0; i < n; i++) {
         const plan = policy.plan(anon(), now);
         if (plan.tiers[0] === "gold") back++;
-        else expect(plan.reasons.at(-1)).toMatch(/^progressive return: gold is back for (25|50)% of requests without a user id, not this one$/);
+        else
+          expect(plan.reasons.at(-1)).toMatch(
+            /^progressive return: gold is back for (25|50)% of requests without a user id, not this one$/,
+          );
       }
       return back / n;
     };
@@ -714,7 +729,7 @@ describe("RoutingPolicy: a flapping tier (2 s down, 2 s up, for a minute) under 
       [60_330, TierState.DEGRADED],
       [63_330, TierState.HEALTHY],
     ],
-    "hangs": [
+    hangs: [
       [580, TierState.DOWN],
       [61_530, TierState.DEGRADED],
       [64_530, TierState.HEALTHY],
@@ -816,7 +831,11 @@ describe("tierView", () => {
     const { table, passive } = setupView();
     table.apply(event(3n, TierState.HEALTHY, T0, "fine"));
     const view = tierView("gold", table, passive, { connected: true, since: stale - TTL + 1 }, stale);
-    expect(view).toEqual({ state: TierState.HEALTHY, reason: "last known tier status #3 (NATS just reconnected): fine", source: "last-known" });
+    expect(view).toEqual({
+      state: TierState.HEALTHY,
+      reason: "last known tier status #3 (NATS just reconnected): fine",
+      source: "last-known",
+    });
     // Exactly ttl after the reconnect it no longer counts as "just".
     expect(tierView("gold", table, passive, { connected: true, since: stale - TTL }, stale).source).toBe("none");
   });
@@ -825,7 +844,11 @@ describe("tierView", () => {
     const { table, passive } = setupView();
     table.apply(event(3n, TierState.HEALTHY, T0, "fine"));
     const nats = { connected: true, since: T0 - 100_000 };
-    expect(tierView("gold", table, passive, nats, stale)).toEqual({ state: TierState.UNSPECIFIED, reason: "tier status is stale", source: "none" });
+    expect(tierView("gold", table, passive, nats, stale)).toEqual({
+      state: TierState.UNSPECIFIED,
+      reason: "tier status is stale",
+      source: "none",
+    });
     for (let i = 0; i < 3; i++) passive.record("gold", false, stale);
     const view = tierView("gold", table, passive, nats, stale + 1);
     expect(view.state).toBe(TierState.DOWN);

@@ -110,7 +110,8 @@ export class TenantUsage {
   /** Own counts (and, for the current window, the ceiling) of the previous and current window, for a report. */
   own(): { window: number; counts: Counts; ceiling: Counts }[] {
     const out: { window: number; counts: Counts; ceiling: Counts }[] = [];
-    if (this.ownPrev.requests > 0 || this.ownPrev.tokens > 0) out.push({ window: this.window - 1, counts: { ...this.ownPrev }, ceiling: { ...this.ownPrev } });
+    if (this.ownPrev.requests > 0 || this.ownPrev.tokens > 0)
+      out.push({ window: this.window - 1, counts: { ...this.ownPrev }, ceiling: { ...this.ownPrev } });
     const ceiling = this.ceilingWindow === this.window ? this.ceiling : this.ownCur;
     if (Number.isFinite(this.window)) out.push({ window: this.window, counts: { ...this.ownCur }, ceiling: { ...ceiling } });
     return out;
@@ -122,7 +123,14 @@ export class TenantUsage {
  * totals `prev` and `cur`, `fraction` of the way through the current window, if nobody else
  * consumes meanwhile; undefined when it never fits (the cost alone is over the limit).
  */
-export function msUntilFits(prev: number, cur: number, cost: number, limit: number, fraction: number, windowMs: number): number | undefined {
+export function msUntilFits(
+  prev: number,
+  cur: number,
+  cost: number,
+  limit: number,
+  fraction: number,
+  windowMs: number,
+): number | undefined {
   if (cost > limit) return undefined;
   const room = limit - cur - cost;
   if (room >= 0) {

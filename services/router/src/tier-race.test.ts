@@ -19,9 +19,11 @@ type Script = (signal: AbortSignal, streamed: boolean) => AsyncGenerator<Execute
 
 const ev = (event: ExecuteStreamResponse["event"]) => create(ExecuteStreamResponseSchema, { event });
 const delta = (value: string) => ev({ case: "delta", value });
-const toolCall = (index: number, id: string, name: string, args: string) => ev({ case: "toolCall", value: create(ToolCallDeltaSchema, { index, id, name, arguments: args }) });
+const toolCall = (index: number, id: string, name: string, args: string) =>
+  ev({ case: "toolCall", value: create(ToolCallDeltaSchema, { index, id, name, arguments: args }) });
 const started = () => ev({ case: "started", value: create(StartedSchema, { ttftUs: 1n }) });
-const advice = (waitedMs = 50) => ev({ case: "hedgeAdvice", value: create(HedgeAdviceSchema, { reason: "no other deployment", waitedMs }) });
+const advice = (waitedMs = 50) =>
+  ev({ case: "hedgeAdvice", value: create(HedgeAdviceSchema, { reason: "no other deployment", waitedMs }) });
 const done = (tier: string, content = "") =>
   ev({ case: "done", value: create(ExecuteResponseSchema, { tier, content, finishReason: "stop", attempts: 1 }) });
 
@@ -61,7 +63,11 @@ function setup(
     {
       tenant: "acme",
       input: { $typeName: "tiermesh.common.v1.CompletionInput" } as never,
-      classification: { ...create(ClassifyResponseSchema, { tier: tiers[0]!, reasons: ["classified"] }), urgency: "interactive" as const, promptTokensOver: () => false },
+      classification: {
+        ...create(ClassifyResponseSchema, { tier: tiers[0]!, reasons: ["classified"] }),
+        urgency: "interactive" as const,
+        promptTokensOver: () => false,
+      },
       plan: { tiers, reasons: [], done: () => {} },
       deadline: Date.now() + 5_000,
       signal: new AbortController().signal,

@@ -100,7 +100,9 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
           const target = r.tiers[next];
           if (!hedged && target !== undefined && r.mayHedge() && calls.tryHedge(racer.tier)) {
             hedged = true;
-            r.reasons.push(`${racer.tier} had no first token after ${event.value.waitedMs} ms (${event.value.reason}); hedged on ${target}`);
+            r.reasons.push(
+              `${racer.tier} had no first token after ${event.value.waitedMs} ms (${event.value.reason}); hedged on ${target}`,
+            );
             start(1);
           }
           continue;
@@ -169,7 +171,9 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
         }
       }
       if (running.size > 0) {
-        r.reasons.push(`${racer.tier} failed in-request (${Code[err.code]}: ${err.rawMessage}) while ${[...running].map((o) => o.tier).join(", ")} still ran`);
+        r.reasons.push(
+          `${racer.tier} failed in-request (${Code[err.code]}: ${err.rawMessage}) while ${[...running].map((o) => o.tier).join(", ")} still ran`,
+        );
         continue;
       }
       if (r.mayFallBack(racer.tier, err, r.tiers[next])) {

@@ -21,22 +21,25 @@ export interface NatsState {
  * last known status is kept (and said so); status gone stale while NATS is up means the
  * monitor is silent, so the router's passive breaker decides.
  */
-export function tierView(
-  tier: string,
-  status: TierStatusTable,
-  passive: PassiveTierBreaker,
-  nats: NatsState,
-  now = Date.now(),
-): TierView {
+export function tierView(tier: string, status: TierStatusTable, passive: PassiveTierBreaker, nats: NatsState, now = Date.now()): TierView {
   const fresh = status.get(tier, now);
   if (fresh) return { state: fresh.state, reason: `tier status #${fresh.sequence}: ${fresh.reason}`, source: "status" };
   const last = status.latest(tier);
   if (last && !nats.connected) {
-    return { state: last.state, reason: `last known tier status #${last.sequence} (NATS unreachable): ${last.reason}`, source: "last-known" };
+    return {
+      state: last.state,
+      reason: `last known tier status #${last.sequence} (NATS unreachable): ${last.reason}`,
+      source: "last-known",
+    };
   }
   if (last && now - nats.since < status.ttlMs) {
-    return { state: last.state, reason: `last known tier status #${last.sequence} (NATS just reconnected): ${last.reason}`, source: "last-known" };
+    return {
+      state: last.state,
+      reason: `last known tier status #${last.sequence} (NATS just reconnected): ${last.reason}`,
+      source: "last-known",
+    };
   }
-  if (passive.isOpen(tier, now)) return { state: TierState.DOWN, reason: "router's own calls to it keep failing (status stale)", source: "passive" };
+  if (passive.isOpen(tier, now))
+    return { state: TierState.DOWN, reason: "router's own calls to it keep failing (status stale)", source: "passive" };
   return { state: TierState.UNSPECIFIED, reason: last ? "tier status is stale" : "no tier status yet", source: "none" };
 }

@@ -23,7 +23,12 @@ export function estimatedPromptTokens(contents: readonly string[]): number {
  * the tier's `prompt.default_max_tokens`. The tier's own system prompt is not the caller's
  * and is not charged. Nothing is refunded when the answer is shorter (as OpenAI counts).
  */
-export function chargedTokens(tier: TierConfig | undefined, promptTokens: number, askedMaxTokens: number, outputEstimate: number | undefined): number {
+export function chargedTokens(
+  tier: TierConfig | undefined,
+  promptTokens: number,
+  askedMaxTokens: number,
+  outputEstimate: number | undefined,
+): number {
   const cap = tier?.prompt.max_tokens_cap ?? Number.POSITIVE_INFINITY;
   const output = askedMaxTokens > 0 ? Math.min(askedMaxTokens, cap) : (outputEstimate ?? tier?.prompt.default_max_tokens ?? 0);
   return promptTokens + output;

@@ -100,7 +100,10 @@ export class UsageExchange {
       tokensCeiling: u.ceiling.tokens,
     }));
     try {
-      nc.publish(this.options.subject, toBinary(UsageReportSchema, create(UsageReportSchema, { replica: this.replica, sentAtMs: BigInt(Date.now()), usage })));
+      nc.publish(
+        this.options.subject,
+        toBinary(UsageReportSchema, create(UsageReportSchema, { replica: this.replica, sentAtMs: BigInt(Date.now()), usage })),
+      );
     } catch (cause) {
       this.options.onError?.(cause);
     }
@@ -118,7 +121,10 @@ export class UsageExchange {
     this.peers.set(report.replica, Date.now());
     for (const u of report.usage) {
       const counts = { requests: Number(u.requests), tokens: Number(u.tokens) };
-      this.limiter?.applyRemote(report.replica, u.tenant, Number(u.window), counts, { requests: u.requestsCeiling, tokens: u.tokensCeiling });
+      this.limiter?.applyRemote(report.replica, u.tenant, Number(u.window), counts, {
+        requests: u.requestsCeiling,
+        tokens: u.tokensCeiling,
+      });
     }
   }
 

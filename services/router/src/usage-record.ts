@@ -15,7 +15,14 @@ export interface UsageHeader {
 }
 
 /** Codes that mean the request itself was wrong: not the tiers' failure. */
-const CALLER_CODES = new Set([Code.InvalidArgument, Code.NotFound, Code.PermissionDenied, Code.Unauthenticated, Code.FailedPrecondition, Code.OutOfRange]);
+const CALLER_CODES = new Set([
+  Code.InvalidArgument,
+  Code.NotFound,
+  Code.PermissionDenied,
+  Code.Unauthenticated,
+  Code.FailedPrecondition,
+  Code.OutOfRange,
+]);
 
 function outcomeOf(err: ConnectError, refused: boolean): UsageOutcome {
   if (refused) return UsageOutcome.REFUSED;
@@ -44,7 +51,14 @@ export function answeredRecord(h: UsageHeader, res: CompleteResponse, atMs = Dat
 }
 
 /** The ledger record of a request that failed (or was refused before any tier was called). */
-export function failedRecord(h: UsageHeader, err: ConnectError, reasons: string[], latencyMs: number, refused = false, atMs = Date.now()): UsageRecord {
+export function failedRecord(
+  h: UsageHeader,
+  err: ConnectError,
+  reasons: string[],
+  latencyMs: number,
+  refused = false,
+  atMs = Date.now(),
+): UsageRecord {
   return create(UsageRecordSchema, {
     ...h,
     latencyMs: Math.round(latencyMs),

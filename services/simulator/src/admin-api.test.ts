@@ -64,9 +64,7 @@ describe("admin API", () => {
     expect((await complete("org/sim-b")).status).toBe(200);
 
     const entries = logLines.map((line) => JSON.parse(line) as { level: number; msg: string; model?: string });
-    expect(entries.filter((e) => e.level === 30)).toEqual([
-      expect.objectContaining({ msg: "simulator profile patched", model: "sim-a" }),
-    ]);
+    expect(entries.filter((e) => e.level === 30)).toEqual([expect.objectContaining({ msg: "simulator profile patched", model: "sim-a" })]);
 
     const reset = await send("POST", "/admin/reset");
     expect(reset.status).toBe(200);
@@ -134,7 +132,10 @@ describe("admin API", () => {
     expect(limited.status).toBe(429);
     expect(limited.headers.get("retry-after")).toBe("2");
     await complete("nope");
-    const log = (await (await send("GET", "/admin/requests")).json()) as Record<string, { requests: number; probes: number; recent: { at_ms: number; probe: boolean; max_tokens: number | null; answer: string }[] }>;
+    const log = (await (await send("GET", "/admin/requests")).json()) as Record<
+      string,
+      { requests: number; probes: number; recent: { at_ms: number; probe: boolean; max_tokens: number | null; answer: string }[] }
+    >;
     expect(Object.keys(log)).toEqual(["sim-a"]);
     expect(log["sim-a"]).toMatchObject({
       requests: 2,

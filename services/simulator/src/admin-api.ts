@@ -30,18 +30,9 @@ export function getProfiles(deps: AdminDeps, res: ServerResponse): void {
 }
 
 /** `PATCH /admin/models/:model`: applies a partial profile to one model; answers the new profile. */
-export async function patchProfile(
-  deps: AdminDeps,
-  model: string,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
+export async function patchProfile(deps: AdminDeps, model: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (!deps.store.has(model)) {
-    return sendOpenAIError(
-      res,
-      404,
-      openAIError(`The model \`${model}\` does not exist`, "invalid_request_error", "model_not_found"),
-    );
+    return sendOpenAIError(res, 404, openAIError(`The model \`${model}\` does not exist`, "invalid_request_error", "model_not_found"));
   }
   const patch = await readPatch(req, res);
   if (patch === undefined) return;
@@ -53,11 +44,7 @@ export async function patchProfile(
 }
 
 /** `PATCH /admin/models`: applies one partial profile to every model, all or nothing. */
-export async function patchAllProfiles(
-  deps: AdminDeps,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
+export async function patchAllProfiles(deps: AdminDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const patch = await readPatch(req, res);
   if (patch === undefined) return;
   const models = deps.store.models();

@@ -24,7 +24,11 @@ const chatMessageSchema = z.object({
 
 export const toolSchema = z.object({
   type: z.literal("function"),
-  function: z.object({ name: z.string().min(1), description: z.string().nullish(), parameters: z.record(z.string(), z.unknown()).nullish() }),
+  function: z.object({
+    name: z.string().min(1),
+    description: z.string().nullish(),
+    parameters: z.record(z.string(), z.unknown()).nullish(),
+  }),
 });
 
 export const chatCompletionRequestSchema = z.object({
@@ -36,7 +40,9 @@ export const chatCompletionRequestSchema = z.object({
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).nullish(),
   tools: z.array(toolSchema).nullish(),
-  tool_choice: z.union([z.enum(["none", "auto", "required"]), z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) })]).nullish(),
+  tool_choice: z
+    .union([z.enum(["none", "auto", "required"]), z.object({ type: z.literal("function"), function: z.object({ name: z.string() }) })])
+    .nullish(),
   parallel_tool_calls: z.boolean().nullish(),
 });
 
@@ -44,8 +50,6 @@ export type ChatCompletionRequest = z.output<typeof chatCompletionRequestSchema>
 
 /** The tightest of `max_tokens` / `max_completion_tokens`, if either is set. */
 export function requestedTokenCap(request: ChatCompletionRequest): number | undefined {
-  const caps = [request.max_tokens, request.max_completion_tokens].filter(
-    (cap): cap is number => typeof cap === "number",
-  );
+  const caps = [request.max_tokens, request.max_completion_tokens].filter((cap): cap is number => typeof cap === "number");
   return caps.length === 0 ? undefined : Math.min(...caps);
 }

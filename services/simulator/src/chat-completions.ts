@@ -55,31 +55,20 @@ function answerFault(res: ServerResponse, fault: Fault, profile: ModelProfile, m
       return sendOpenAIError(
         res,
         503,
-        openAIError(
-          `The model \`${model}\` is unavailable (simulated outage)`,
-          "server_error",
-          "service_unavailable",
-        ),
+        openAIError(`The model \`${model}\` is unavailable (simulated outage)`, "server_error", "service_unavailable"),
       );
     case "hang":
       // Accepted and never answered; the response closes when the client or server goes away.
       return;
     case "rate_limit":
-      return sendOpenAIError(
-        res,
-        429,
-        openAIError(`Rate limit reached for \`${model}\` (simulated)`, "requests", "rate_limit_exceeded"),
-        { "retry-after": String(profile.retry_after_s) },
-      );
+      return sendOpenAIError(res, 429, openAIError(`Rate limit reached for \`${model}\` (simulated)`, "requests", "rate_limit_exceeded"), {
+        "retry-after": String(profile.retry_after_s),
+      });
     case "error":
       return sendOpenAIError(
         res,
         500,
-        openAIError(
-          "The server had an error while processing your request (simulated)",
-          "server_error",
-          "internal_error",
-        ),
+        openAIError("The server had an error while processing your request (simulated)", "server_error", "internal_error"),
       );
   }
 }
@@ -110,12 +99,7 @@ export async function handleChatCompletions(
     return sendOpenAIError(
       res,
       404,
-      openAIError(
-        `The model \`${request.model}\` does not exist`,
-        "invalid_request_error",
-        "model_not_found",
-        "model",
-      ),
+      openAIError(`The model \`${request.model}\` does not exist`, "invalid_request_error", "model_not_found", "model"),
     );
   }
 

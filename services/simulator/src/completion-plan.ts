@@ -4,8 +4,26 @@ import type { ModelProfile } from "./simulator-config.js";
 import { planToolCalls, type PlannedToolCall } from "./tool-call-plan.js";
 
 const WORDS = [
-  "the", "router", "keeps", "each", "tier", "within", "its", "latency", "budget", "while",
-  "tokens", "stream", "steadily", "from", "a", "simulated", "model", "that", "answers", "requests",
+  "the",
+  "router",
+  "keeps",
+  "each",
+  "tier",
+  "within",
+  "its",
+  "latency",
+  "budget",
+  "while",
+  "tokens",
+  "stream",
+  "steadily",
+  "from",
+  "a",
+  "simulated",
+  "model",
+  "that",
+  "answers",
+  "requests",
 ] as const;
 
 export type FinishReason = "stop" | "length" | "tool_calls";
@@ -87,11 +105,7 @@ function naturalLength(profile: ModelProfile, random: () => number): number {
   return Math.min(max, min + Math.floor(random() * (max - min + 1)));
 }
 
-export function planCompletion(
-  request: ChatCompletionRequest,
-  profile: ModelProfile,
-  random: () => number,
-): CompletionPlan {
+export function planCompletion(request: ChatCompletionRequest, profile: ModelProfile, random: () => number): CompletionPlan {
   const id = randomUUID().replaceAll("-", "");
   const promptTokens = estimatePromptTokens(request.messages);
   const omitDone = request.stream === true && profile.missing_done_rate > 0 && random() < profile.missing_done_rate;

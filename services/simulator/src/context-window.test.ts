@@ -68,7 +68,11 @@ describe("context windows in the simulator", () => {
 
   it("takes a new window, or none, at run time; refuses a window that is not a positive whole number", async () => {
     const patch = (body: unknown) =>
-      fetch(`${base}/admin/models/sim-open`, { method: "PATCH", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      fetch(`${base}/admin/models/sim-open`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
     expect((await patch({ context_window: 500 })).status).toBe(200);
     expect((await complete("sim-open", prompt(600))).status).toBe(400);
     expect((await patch({ context_window: null })).status).toBe(200);

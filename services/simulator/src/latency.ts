@@ -27,11 +27,7 @@ export function sampleDelayMs(dist: LatencyDistribution, random: () => number): 
 }
 
 /** Sum of `count` independent samples; 0 without drawing when the median is 0. */
-export function sampleTotalDelayMs(
-  dist: LatencyDistribution,
-  count: number,
-  random: () => number,
-): number {
+export function sampleTotalDelayMs(dist: LatencyDistribution, count: number, random: () => number): number {
   if (dist.median <= 0) return 0;
   let total = 0;
   for (let i = 0; i < count; i += 1) total += sampleDelayMs(dist, random);

@@ -12,21 +12,11 @@ export interface OpenAIErrorBody {
   };
 }
 
-export function openAIError(
-  message: string,
-  type: string,
-  code: string | null = null,
-  param: string | null = null,
-): OpenAIErrorBody {
+export function openAIError(message: string, type: string, code: string | null = null, param: string | null = null): OpenAIErrorBody {
   return { error: { message, type, param, code } };
 }
 
-export function sendOpenAIError(
-  res: ServerResponse,
-  status: number,
-  body: OpenAIErrorBody,
-  headers: Record<string, string> = {},
-): void {
+export function sendOpenAIError(res: ServerResponse, status: number, body: OpenAIErrorBody, headers: Record<string, string> = {}): void {
   sendJson(res, status, body, headers);
 }
 

@@ -1,13 +1,7 @@
-import {
-  modelProfileSchema,
-  type ModelProfile,
-  type ModelProfilePatch,
-} from "./simulator-config.js";
+import { modelProfileSchema, type ModelProfile, type ModelProfilePatch } from "./simulator-config.js";
 import type { z } from "zod";
 
-export type PatchResult =
-  | { ok: true; profile: ModelProfile }
-  | { ok: false; error: z.ZodError };
+export type PatchResult = { ok: true; profile: ModelProfile } | { ok: false; error: z.ZodError };
 
 /** Runtime profiles, seeded from config. Profiles are replaced, never mutated in place. */
 export interface ProfileStore {

@@ -57,33 +57,19 @@ export function readJsonBody(req: IncomingMessage, limitBytes = MAX_BODY_BYTES):
  * Answers the failure cases of `readJsonBody` and returns the parsed value,
  * or `undefined` when the request has already been dealt with.
  */
-export async function readJsonOrReply(
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<{ value: unknown } | undefined> {
+export async function readJsonOrReply(req: IncomingMessage, res: ServerResponse): Promise<{ value: unknown } | undefined> {
   const body = await readJsonBody(req);
   switch (body.kind) {
     case "json":
       return { value: body.value };
     case "invalid-json":
-      sendOpenAIError(
-        res,
-        400,
-        openAIError(`Could not parse the request body as JSON: ${body.detail}`, "invalid_request_error"),
-      );
+      sendOpenAIError(res, 400, openAIError(`Could not parse the request body as JSON: ${body.detail}`, "invalid_request_error"));
       return undefined;
     case "too-large":
       // The rest of the body is never read, so the connection cannot be reused.
-      sendOpenAIError(
-        res,
-        413,
-        openAIError(
-          `Request body exceeds ${MAX_BODY_BYTES} bytes`,
-          "invalid_request_error",
-          "request_too_large",
-        ),
-        { connection: "close" },
-      );
+      sendOpenAIError(res, 413, openAIError(`Request body exceeds ${MAX_BODY_BYTES} bytes`, "invalid_request_error", "request_too_large"), {
+        connection: "close",
+      });
       return undefined;
     case "aborted":
       return undefined;

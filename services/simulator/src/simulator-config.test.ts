@@ -42,16 +42,12 @@ describe("simulatorConfigSchema", () => {
   });
 
   it("rejects p99 below median", () => {
-    expect(firstIssue({ models: { m: { ttft_ms: { median: 100, p99: 50 } } } }).path).toEqual([
-      "models", "m", "ttft_ms", "p99",
-    ]);
+    expect(firstIssue({ models: { m: { ttft_ms: { median: 100, p99: 50 } } } }).path).toEqual(["models", "m", "ttft_ms", "p99"]);
   });
 
   it("rejects rates outside [0, 1] and inverted token ranges", () => {
     expect(firstIssue({ models: { m: { hang_rate: 1.5 } } }).path).toEqual(["models", "m", "hang_rate"]);
-    expect(firstIssue({ models: { m: { output_tokens: { min: 9, max: 3 } } } }).path).toEqual([
-      "models", "m", "output_tokens", "max",
-    ]);
+    expect(firstIssue({ models: { m: { output_tokens: { min: 9, max: 3 } } } }).path).toEqual(["models", "m", "output_tokens", "max"]);
   });
 
   it("validates listen as host:port", () => {

@@ -11,19 +11,15 @@ const latencyFields = { median: delayMs, p99: delayMs };
 const outputTokenFields = { min: tokenCount, max: tokenCount };
 
 /** A lognormal delay fitted to its median and 99th percentile, in milliseconds. */
-export const latencyDistributionSchema = z
-  .strictObject(latencyFields)
-  .refine((d) => d.p99 >= d.median, {
-    message: "p99 must be greater than or equal to median",
-    path: ["p99"],
-  });
+export const latencyDistributionSchema = z.strictObject(latencyFields).refine((d) => d.p99 >= d.median, {
+  message: "p99 must be greater than or equal to median",
+  path: ["p99"],
+});
 
-export const outputTokensSchema = z
-  .strictObject(outputTokenFields)
-  .refine((t) => t.max >= t.min, {
-    message: "max must be greater than or equal to min",
-    path: ["max"],
-  });
+export const outputTokensSchema = z.strictObject(outputTokenFields).refine((t) => t.max >= t.min, {
+  message: "max must be greater than or equal to min",
+  path: ["max"],
+});
 
 const scalarFields = {
   error_rate: rate,
@@ -102,11 +98,9 @@ const modelEntrySchema = z.preprocess((value) => (value === null ? {} : value), 
 
 export const simulatorConfigSchema = z.strictObject({
   listen: listenAddressSchema.default("127.0.0.1:7490"),
-  models: z
-    .record(z.string().min(1), modelEntrySchema)
-    .refine((models) => Object.keys(models).length > 0, {
-      message: "at least one model is required",
-    }),
+  models: z.record(z.string().min(1), modelEntrySchema).refine((models) => Object.keys(models).length > 0, {
+    message: "at least one model is required",
+  }),
 });
 
 export type SimulatorConfig = z.output<typeof simulatorConfigSchema>;

@@ -1,15 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import {
-  clearRequests,
-  getProfiles,
-  getRequests,
-  patchAllProfiles,
-  patchProfile,
-  resetProfiles,
-  type AdminDeps,
-} from "./admin-api.js";
+import { clearRequests, getProfiles, getRequests, patchAllProfiles, patchProfile, resetProfiles, type AdminDeps } from "./admin-api.js";
 import { handleChatCompletions, type ChatCompletionsDeps } from "./chat-completions.js";
 import { openAIError, sendOpenAIError } from "./openai-error.js";
 import { createProfileStore } from "./profile-store.js";
@@ -65,12 +57,7 @@ function decodeModel(raw: string): string | undefined {
   }
 }
 
-async function route(
-  ctx: Context,
-  req: IncomingMessage,
-  res: ServerResponse,
-  signal: AbortSignal,
-): Promise<void> {
+async function route(ctx: Context, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
   const method = req.method ?? "GET";
 

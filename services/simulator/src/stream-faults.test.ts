@@ -74,7 +74,7 @@ describe("stream faults", () => {
     while ((text.match(/"content":"[^"]/g) ?? []).length < 3) text += (await reader.read()).value ?? "";
     const more = await Promise.race([reader.read().then(() => "more"), new Promise((r) => setTimeout(() => r("silent"), 150))]);
     expect(more).toBe("silent");
-    expect(text).not.toContain("finish_reason\":\"stop");
+    expect(text).not.toContain('finish_reason":"stop');
     controller.abort();
   });
 

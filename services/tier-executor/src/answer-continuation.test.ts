@@ -43,7 +43,11 @@ async function simulator(models: Record<string, Record<string, unknown>>): Promi
  * Tier gold with deployments a (provider `first`) and b (provider `second`), both on `url`;
  * `second` continues prefixes unless told otherwise.
  */
-function tierConfig(url: string, models: { a: string; b: string }, o: { secondContinues?: boolean; tier?: Record<string, unknown> } = {}): Config {
+function tierConfig(
+  url: string,
+  models: { a: string; b: string },
+  o: { secondContinues?: boolean; tier?: Record<string, unknown> } = {},
+): Config {
   const text = stringify({
     router: { listen: "127.0.0.1:7400" },
     classifier: { listen: "127.0.0.1:7401" },
@@ -87,7 +91,14 @@ function runnerFor(config: Config): Harness {
     },
   });
   const logger = pino({ level: "info" }, sink);
-  const runner = new TierRunner({ tierName: "gold", tier: config.tiers["gold"]!, providers, report: (o) => outcomes.push(o), random: () => 0, logger });
+  const runner = new TierRunner({
+    tierName: "gold",
+    tier: config.tiers["gold"]!,
+    providers,
+    report: (o) => outcomes.push(o),
+    random: () => 0,
+    logger,
+  });
   return { runner, outcomes, logs };
 }
 
@@ -171,7 +182,10 @@ describe("TierRunner: an answer whose stream fails mid-way is continued on anoth
   });
 
   it("a target that refuses the prefix leaves the caller with the original failure, not the refusal", async () => {
-    const url = await simulator({ cut: profile(6, { stream_cut_rate: 1, fault_after_tokens: 3 }), picky: profile(3, { refuse_prefix: true }) });
+    const url = await simulator({
+      cut: profile(6, { stream_cut_rate: 1, fault_after_tokens: 3 }),
+      picky: profile(3, { refuse_prefix: true }),
+    });
     const h = runnerFor(tierConfig(url, { a: "cut", b: "picky" }));
 
     const { text, error } = await settle(h);
@@ -242,7 +256,13 @@ describe("TierRunner: tolerant streams", () => {
     const h = runnerFor(tierConfig(url, { a: "nodone", b: "two" }));
     const { text, result } = await settle(h);
     expect(text).toBe(words(6).join(""));
-    expect(result).toMatchObject({ deployment: { id: "a" }, attempts: 1, completionTokens: 6, usageEstimated: false, finishReason: "stop" });
+    expect(result).toMatchObject({
+      deployment: { id: "a" },
+      attempts: 1,
+      completionTokens: 6,
+      usageEstimated: false,
+      finishReason: "stop",
+    });
     expect(seen(h.outcomes)).toEqual(["a:OK"]);
   });
 });

@@ -31,7 +31,10 @@ export async function* attemptRound(scope: RunScope, state: DeploymentState, rem
     const racing = raceFirstToken(primary, hedge.after, hedge.start);
     const winner = yield* raceWithNotice(racing, hedge.advice, () => {
       for (const a of hedge.launched) a.cancel("request over");
-      void racing.then((w) => w.attempt.run.return(undefined as never), () => undefined);
+      void racing.then(
+        (w) => w.attempt.run.return(undefined as never),
+        () => undefined,
+      );
     });
     let step = winner.first;
     raced = winner.attempt.label;

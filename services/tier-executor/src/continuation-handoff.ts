@@ -17,7 +17,12 @@ export function checkContinuable(parts: TierParts): void {
   const { tierName, tier } = parts;
   if (!tier.continuation.enabled) throw tierFailure(tierName, "continuation is off for this tier", Code.FailedPrecondition, 0);
   if (!parts.states.some(parts.capable)) {
-    throw tierFailure(tierName, `no deployment of tier ${tierName} can continue an answer (no provider with continuation)`, Code.FailedPrecondition, 0);
+    throw tierFailure(
+      tierName,
+      `no deployment of tier ${tierName} can continue an answer (no provider with continuation)`,
+      Code.FailedPrecondition,
+      0,
+    );
   }
 }
 
@@ -43,17 +48,43 @@ export async function* handOff(scope: RunScope, cut: InterruptedStream): AsyncGe
   const { parts, ctx, log } = scope;
   const { tierName, tier } = parts;
   const { error: err, delivered, failed } = cut;
-  const interrupted = (n: number) => tierFailure(tierName, `stream interrupted after the first token: ${err.message}`, Code.Unavailable, n, err);
+  const interrupted = (n: number) =>
+    tierFailure(tierName, `stream interrupted after the first token: ${err.message}`, Code.Unavailable, n, err);
   if (!err.retryable || !tier.continuation.enabled || cut.toolCalled) throw interrupted(scope.attempts);
-  const setup = { picker: parts.picker, log, retryBudget: parts.retryBudget, states: parts.states, capable: parts.capable, request: scope.providerRequest, delivered, failed };
+  const setup = {
+    picker: parts.picker,
+    log,
+    retryBudget: parts.retryBudget,
+    states: parts.states,
+    capable: parts.capable,
+    request: scope.providerRequest,
+    delivered,
+    failed,
+  };
   const start = (s: DeploymentState, r: ProviderRequest) => startAttempt(scope, s, r, ctx.deadline - Date.now());
   const since = performance.now();
   try {
-    const done = yield* continueAnswer({ ...setup, start, attempts: scope.attempts, limit: scope.limit, deadline: ctx.deadline, signal: ctx.signal });
+    const done = yield* continueAnswer({
+      ...setup,
+      start,
+      attempts: scope.attempts,
+      limit: scope.limit,
+      deadline: ctx.deadline,
+      signal: ctx.signal,
+    });
     const totalMs = performance.now() - scope.started;
     scope.providerMs += performance.now() - since;
     const { result, continuations } = done;
-    return { ...result, attempts: done.attempts, totalMs, providerMs: scope.providerMs, ttftMs: cut.firstTtftMs, cached: false, hedged: scope.hedged, continuations };
+    return {
+      ...result,
+      attempts: done.attempts,
+      totalMs,
+      providerMs: scope.providerMs,
+      ttftMs: cut.firstTtftMs,
+      cached: false,
+      hedged: scope.hedged,
+      continuations,
+    };
   } catch (notContinued) {
     if (!(notContinued instanceof NotContinued)) {
       throw ctx.signal.aborted ? tierFailure(tierName, "request cancelled", Code.Canceled, scope.attempts, notContinued) : notContinued;

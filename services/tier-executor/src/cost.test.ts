@@ -21,12 +21,6 @@ describe("token estimates", () => {
 
   it("adds four tokens of overhead per message", () => {
     expect(estimatePromptTokens([])).toBe(0);
-    expect(
-      estimatePromptTokens([
-        { content: " hello hello" },
-        { content: "" },
-        { content: " hello" },
-      ]),
-    ).toBe(2 + 4 + 0 + 4 + 1 + 4);
+    expect(estimatePromptTokens([{ content: " hello hello" }, { content: "" }, { content: " hello" }])).toBe(2 + 4 + 0 + 4 + 1 + 4);
   });
 });

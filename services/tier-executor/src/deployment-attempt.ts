@@ -211,12 +211,25 @@ async function* attempt(s: AttemptSetup, controller: AbortController): AsyncGene
       if (directed && state.breaker.state !== "closed") state.recover();
       else state.breaker.record(true);
       report(OutcomeStatus.OK, promptTokens, completionTokens, cost);
-      return { deployment, finishReason: event.finishReason, promptTokens, completionTokens, usageEstimated: event.usage === undefined, costUsd: cost, ttftMs };
+      return {
+        deployment,
+        finishReason: event.finishReason,
+        promptTokens,
+        completionTokens,
+        usageEstimated: event.usage === undefined,
+        costUsd: cost,
+        ttftMs,
+      };
     }
     throw new ProviderError("server", `${deployment.id}: stream ended without a result`);
   } catch (cause) {
     const reason: unknown = controller.signal.reason;
-    const err = reason instanceof ProviderError ? reason : cause instanceof ProviderError ? cause : new ProviderError("server", String(cause), { cause });
+    const err =
+      reason instanceof ProviderError
+        ? reason
+        : cause instanceof ProviderError
+          ? cause
+          : new ProviderError("server", String(cause), { cause });
     failure = err.failure;
     failureMessage = err.message;
     judge(state, directed, err.failure);

@@ -121,12 +121,15 @@ describe("Retry-After cool-down", () => {
 describe("canary probe requests", () => {
   it("are the smallest request: the probe's prompt alone (no system prompt) and its max_tokens, marked as a probe", async () => {
     const sent: ProviderRequest[] = [];
-    const h = harness({
-      a: async function* (req) {
-        sent.push(req);
-        yield { type: "done", finishReason: "length", usage: { promptTokens: 5, completionTokens: 1 } };
+    const h = harness(
+      {
+        a: async function* (req) {
+          sent.push(req);
+          yield { type: "done", finishReason: "length", usage: { promptTokens: 5, completionTokens: 1 } };
+        },
       },
-    }, { prompt: { system: "You are the gold tier for {{tenant}}." } });
+      { prompt: { system: "You are the gold tier for {{tenant}}." } },
+    );
     const req = probe("a");
     req.input.maxTokens = 1;
     await outcome(h.runner, req);

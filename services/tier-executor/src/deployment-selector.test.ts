@@ -62,12 +62,20 @@ describe("selectDeployment", () => {
 
   describe("least_outstanding", () => {
     it("picks the deployment with the fewest attempts in flight", () => {
-      const pool = [candidate("a", { outstanding: 3, weight: 100 }), candidate("b", { outstanding: 1 }), candidate("c", { outstanding: 2 })];
+      const pool = [
+        candidate("a", { outstanding: 3, weight: 100 }),
+        candidate("b", { outstanding: 1 }),
+        candidate("c", { outstanding: 2 }),
+      ];
       for (const r of [0, 0.5, 0.9999]) expect(selectDeployment("least_outstanding", pool, () => r)?.id).toBe("b");
     });
 
     it("breaks ties by weight among the tied only", () => {
-      const pool = [candidate("a", { outstanding: 1, weight: 1 }), candidate("b", { outstanding: 4, weight: 50 }), candidate("c", { outstanding: 1, weight: 3 })];
+      const pool = [
+        candidate("a", { outstanding: 1, weight: 1 }),
+        candidate("b", { outstanding: 4, weight: 50 }),
+        candidate("c", { outstanding: 1, weight: 3 }),
+      ];
       const random = mulberry32(23);
       const s = shares(() => selectDeployment("least_outstanding", pool, random));
       expect(s.get("b")).toBeUndefined();
@@ -78,7 +86,11 @@ describe("selectDeployment", () => {
 
   describe("lowest_latency", () => {
     it("picks the lowest measured latency", () => {
-      const pool = [candidate("a", { latencyMs: 300 }), candidate("b", { latencyMs: 120, weight: 0.1 }), candidate("c", { latencyMs: 180 })];
+      const pool = [
+        candidate("a", { latencyMs: 300 }),
+        candidate("b", { latencyMs: 120, weight: 0.1 }),
+        candidate("c", { latencyMs: 180 }),
+      ];
       for (const r of [0, 0.5, 0.9999]) expect(selectDeployment("lowest_latency", pool, () => r)?.id).toBe("b");
     });
 
@@ -88,13 +100,21 @@ describe("selectDeployment", () => {
     });
 
     it("spreads exploration and ties by weight", () => {
-      const unknown = [candidate("a", { latencyMs: 0, weight: 1 }), candidate("b", { latencyMs: 0, weight: 1 }), candidate("c", { latencyMs: 5 })];
+      const unknown = [
+        candidate("a", { latencyMs: 0, weight: 1 }),
+        candidate("b", { latencyMs: 0, weight: 1 }),
+        candidate("c", { latencyMs: 5 }),
+      ];
       const random = mulberry32(29);
       const s = shares(() => selectDeployment("lowest_latency", unknown, random));
       expect(s.get("c")).toBeUndefined();
       expect(Math.abs((s.get("a") ?? 0) - 0.5)).toBeLessThan(0.015);
 
-      const tied = [candidate("a", { latencyMs: 50, weight: 1 }), candidate("b", { latencyMs: 50, weight: 2 }), candidate("c", { latencyMs: 60 })];
+      const tied = [
+        candidate("a", { latencyMs: 50, weight: 1 }),
+        candidate("b", { latencyMs: 50, weight: 2 }),
+        candidate("c", { latencyMs: 60 }),
+      ];
       expect(selectDeployment("lowest_latency", tied, () => 0.3)?.id).toBe("a");
       expect(selectDeployment("lowest_latency", tied, () => 0.4)?.id).toBe("b");
     });

@@ -32,7 +32,10 @@ export function selectDeployment(
     case "weighted":
       return pickWeighted(candidates, random);
     case "least_outstanding":
-      return pickWeighted(minimal(candidates, (c) => c.outstanding), random);
+      return pickWeighted(
+        minimal(candidates, (c) => c.outstanding),
+        random,
+      );
     case "lowest_latency": {
       const unmeasured = candidates.filter((c) => c.latencyMs === 0);
       return pickWeighted(unmeasured.length > 0 ? unmeasured : minimal(candidates, (c) => c.latencyMs), random);

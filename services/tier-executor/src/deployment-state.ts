@@ -91,7 +91,17 @@ export class DeploymentState {
     const pace = interTokenSettings(tier);
     const cooldown = { defaultMs: tier.cooldown.default_ms, maxMs: tier.cooldown.max_ms };
     return tier.models.map(
-      (m) => new DeploymentState({ ...m, id: deploymentId(m), contextWindow: m.context_window }, tier.breaker, now, stall, clock, onStall, cooldown, pace),
+      (m) =>
+        new DeploymentState(
+          { ...m, id: deploymentId(m), contextWindow: m.context_window },
+          tier.breaker,
+          now,
+          stall,
+          clock,
+          onStall,
+          cooldown,
+          pace,
+        ),
     );
   }
 }

@@ -85,8 +85,16 @@ export function createExecutorMetrics(tier: string, runner: () => TierRunner): R
     },
   });
   const probeCounters = [
-    { name: "tiermesh_executor_probes_total", help: "Canary probes sent to the provider per deployment (each a provider call)", of: (d: DeploymentState) => d.probes.sent },
-    { name: "tiermesh_executor_probe_cost_usd_total", help: "What canary probes cost per deployment, in US dollars", of: (d: DeploymentState) => d.probes.costUsd },
+    {
+      name: "tiermesh_executor_probes_total",
+      help: "Canary probes sent to the provider per deployment (each a provider call)",
+      of: (d: DeploymentState) => d.probes.sent,
+    },
+    {
+      name: "tiermesh_executor_probe_cost_usd_total",
+      help: "What canary probes cost per deployment, in US dollars",
+      of: (d: DeploymentState) => d.probes.costUsd,
+    },
     {
       name: "tiermesh_executor_probes_refused_total",
       help: "Canary probes refused without a provider call per deployment: it was cooling down after its provider asked to wait (Retry-After)",

@@ -63,17 +63,32 @@ export function createTierExecutorServer(
     report = (o) => outcomes.report(o);
   }
   const sink = report;
-  runner = new TierRunner({ tierName, tier, providers, report: (o) => {
+  runner = new TierRunner({
+    tierName,
+    tier,
+    providers,
+    report: (o) => {
       observe(o);
       sink(o);
-    }, logger: logger.child({ tier: tierName }), tracer });
+    },
+    logger: logger.child({ tier: tierName }),
+    tracer,
+  });
   const defaultTimeoutMs = tier.timeouts.attempt_ms * tier.retries.max_attempts;
   const service = createTierExecutorService({ tierName, runner, defaultTimeoutMs, streamFlushMs: tier.stream.flush_ms });
   // Asynchronous jobs: a worker pulling the tier's queue once NATS answers.
   let jobs: TierJobs | undefined;
   if (tier.async.enabled) {
     link ??= new NatsLink({ url: config.nats.url, name: `tiermesh-executor-${executorId}`, logger });
-    jobs = new TierJobs({ config, tierName, link, runner, metrics, runTimeoutMs: defaultTimeoutMs, logger: logger.child({ tier: tierName, component: "jobs" }) });
+    jobs = new TierJobs({
+      config,
+      tierName,
+      link,
+      runner,
+      metrics,
+      runTimeoutMs: defaultTimeoutMs,
+      logger: logger.child({ tier: tierName, component: "jobs" }),
+    });
   }
   const rpc = createRpcServer({
     logger,

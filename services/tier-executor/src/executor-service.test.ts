@@ -89,7 +89,11 @@ describe("TierExecutorService.executeStream", () => {
       throw new ProviderError("network", "socket hang up");
     };
     const client = clientFor({ a: cutAfterHello }, { retries: { max_attempts: 1 } });
-    const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => ConnectError.from(e));
+    const failure = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
     for (const err of [await failure(stream(client, true)), await failure(client.execute({ tier: "gold", tenant: "acme", input }))]) {
       expect(err?.code).toBe(Code.Unavailable);
       expect(err?.rawMessage).toContain("stream interrupted after the first token");

@@ -1,11 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import {
-  ExecuteResponseSchema,
-  type TierExecutorService,
-  type ExecuteRequest,
-  type ExecuteResponse,
-} from "@tiermesh/proto";
+import { ExecuteResponseSchema, type TierExecutorService, type ExecuteRequest, type ExecuteResponse } from "@tiermesh/proto";
 import { deadlineFrom, traceContextOf } from "@tiermesh/runtime";
 import { checkInput } from "./input-check.js";
 import { withDelivered } from "./interrupted-answer.js";
@@ -109,7 +104,12 @@ export function createTierExecutorService(deps: TierExecutorServiceDeps): Servic
           }
           if (step.done) {
             if (req.collect && !startedSent) yield { event: { case: "started", value: { ttftUs: sinceReceivedUs() } } };
-            yield { event: { case: "done", value: response(deps.tierName, step.value, req.collect ? content : "", req.collect ? calls.calls : []) } };
+            yield {
+              event: {
+                case: "done",
+                value: response(deps.tierName, step.value, req.collect ? content : "", req.collect ? calls.calls : []),
+              },
+            };
             return;
           }
           const event = step.value;

@@ -25,8 +25,16 @@ function clientFor(models: Record<string, Behaviour>, seen: ProviderRequest[] = 
   const provider = new FakeProvider(
     Object.fromEntries(Object.entries(models).map(([id, b]) => [id, (r: ProviderRequest, s: AbortSignal) => (seen.push(r), b(r, s))])),
   );
-  const runner = new TierRunner({ tierName: "gold", tier: tierOf(Object.keys(models), { retries: { max_attempts: 2, backoff_ms: 1 } }), providers: new Map([["fake", provider]]), report: () => undefined, random: () => 0 });
-  const transport = createRouterTransport(({ service }) => service(TierExecutorService, createTierExecutorService({ tierName: "gold", runner, defaultTimeoutMs: 5_000 })));
+  const runner = new TierRunner({
+    tierName: "gold",
+    tier: tierOf(Object.keys(models), { retries: { max_attempts: 2, backoff_ms: 1 } }),
+    providers: new Map([["fake", provider]]),
+    report: () => undefined,
+    random: () => 0,
+  });
+  const transport = createRouterTransport(({ service }) =>
+    service(TierExecutorService, createTierExecutorService({ tierName: "gold", runner, defaultTimeoutMs: 5_000 })),
+  );
   return createClient(TierExecutorService, transport);
 }
 
@@ -45,7 +53,8 @@ describe("TierExecutorService: tool calls", () => {
   it("streams tool call pieces in order with the text, and hands the provider the tools and the earlier round trip", async () => {
     const seen: ProviderRequest[] = [];
     const events: ExecuteStreamResponse["event"][] = [];
-    for await (const res of clientFor({ a: callingTool() }, seen).executeStream({ tier: "gold", tenant: "acme", input })) events.push(res.event);
+    for await (const res of clientFor({ a: callingTool() }, seen).executeStream({ tier: "gold", tenant: "acme", input }))
+      events.push(res.event);
     expect(events.map((e) => e.case)).toEqual(["delta", "toolCall", "toolCall", "toolCall", "done"]);
     expect(events.slice(1, 4).map((e) => (e.case === "toolCall" ? e.value.arguments : ""))).toEqual(["", '{"city"', ': "Paris"}']);
     const done = events.at(-1)!;
@@ -53,7 +62,11 @@ describe("TierExecutorService: tool calls", () => {
     expect(seen[0]).toMatchObject({
       tools: [{ name: "get_weather", parameters: '{"type":"object"}' }],
       toolChoice: { mode: "auto" },
-      messages: [{ role: "user" }, { role: "assistant", toolCalls: [{ id: "call_0", arguments: '{"city":"Oslo"}' }] }, { role: "tool", toolCallId: "call_0" }],
+      messages: [
+        { role: "user" },
+        { role: "assistant", toolCalls: [{ id: "call_0", arguments: '{"city":"Oslo"}' }] },
+        { role: "tool", toolCallId: "call_0" },
+      ],
     });
   });
 
@@ -62,7 +75,8 @@ describe("TierExecutorService: tool calls", () => {
     expect(unary.content).toBe("Checking.");
     expect(unary.toolCalls).toMatchObject([{ id: "call_1", name: "get_weather", argumentsJson: '{"city": "Paris"}' }]);
     const events: ExecuteStreamResponse["event"][] = [];
-    for await (const res of clientFor({ a: callingTool() }).executeStream({ tier: "gold", tenant: "acme", input, collect: true })) events.push(res.event);
+    for await (const res of clientFor({ a: callingTool() }).executeStream({ tier: "gold", tenant: "acme", input, collect: true }))
+      events.push(res.event);
     expect(events.map((e) => e.case)).toEqual(["started", "done"]);
     const done = events[1]!;
     expect(done.case === "done" && done.value.toolCalls[0]?.argumentsJson).toBe('{"city": "Paris"}');
@@ -82,7 +96,12 @@ describe("TierExecutorService: tool calls", () => {
   it("refuses, naming the field, a tool choice naming no offered tool and JSON text that is not JSON", async () => {
     const client = clientFor({ a: callingTool() });
     const refused = async (changed: object) =>
-      ConnectError.from(await client.execute({ tier: "gold", tenant: "acme", input: { ...input, ...changed } }).then(() => undefined, (e: unknown) => e));
+      ConnectError.from(
+        await client.execute({ tier: "gold", tenant: "acme", input: { ...input, ...changed } }).then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      );
     const choice = await refused({ toolChoice: { mode: "function", functionName: "nope" } });
     expect(choice.code).toBe(Code.InvalidArgument);
     expect(choice.rawMessage).toContain("input.tool_choice.function_name");

@@ -44,7 +44,10 @@ function executor(models: Record<string, Behaviour>, tier: Record<string, unknow
     tracer,
   });
   const service = createTierExecutorService({ tierName: "gold", runner, defaultTimeoutMs: 5_000 });
-  const client = createClient(TierExecutorService, createInProcessTransport(TierExecutorService, service, { interceptors: serverTracing(tracer) }));
+  const client = createClient(
+    TierExecutorService,
+    createInProcessTransport(TierExecutorService, service, { interceptors: serverTracing(tracer) }),
+  );
   return { client, outcomes, requests };
 }
 
@@ -102,7 +105,10 @@ describe("executor tracing", () => {
       providers: new Map([["fake", recording(provider, requests)]]),
       report: (o) => outcomes.push(o),
     });
-    const client = createClient(TierExecutorService, createInProcessTransport(TierExecutorService, createTierExecutorService({ tierName: "gold", runner, defaultTimeoutMs: 5_000 })));
+    const client = createClient(
+      TierExecutorService,
+      createInProcessTransport(TierExecutorService, createTierExecutorService({ tierName: "gold", runner, defaultTimeoutMs: 5_000 })),
+    );
     await client.execute({ tier: "gold", tenant: "acme", input });
     expect(requests[0]!.headers).toBeUndefined();
     expect(outcomes[0]!.traceparent).toBeUndefined();

@@ -109,7 +109,9 @@ export const ok: Behaviour = (res) => answer(res, ["Hello", " there"]);
 export type SimProfile = Record<string, unknown>;
 
 /** The simulator with the given model profiles; `patch` changes one at run time over HTTP. */
-export async function simulator(models: Record<string, SimProfile>): Promise<{ url: string; patch(model: string, change: SimProfile): Promise<void> }> {
+export async function simulator(
+  models: Record<string, SimProfile>,
+): Promise<{ url: string; patch(model: string, change: SimProfile): Promise<void> }> {
   const sim = createSimulator(simulatorConfigSchema.parse({ models }));
   simulators.push(sim);
   const url = `http://127.0.0.1:${await sim.listen(0, "127.0.0.1")}`;

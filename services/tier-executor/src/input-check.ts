@@ -27,8 +27,10 @@ export function checkInput(input: CompletionInput): void {
   const choice = input.toolChoice;
   if (choice) {
     if (!TOOL_CHOICES.has(choice.mode)) throw bad("tool_choice.mode", `unknown mode "${choice.mode}" (auto, none, required or function)`);
-    if (choice.mode === "function" && !names.has(choice.functionName)) throw bad("tool_choice.function_name", `no tool named "${choice.functionName}" in input.tools`);
-    if ((choice.mode === "required" || choice.mode === "function") && names.size === 0) throw bad("tool_choice", `"${choice.mode}" needs input.tools`);
+    if (choice.mode === "function" && !names.has(choice.functionName))
+      throw bad("tool_choice.function_name", `no tool named "${choice.functionName}" in input.tools`);
+    if ((choice.mode === "required" || choice.mode === "function") && names.size === 0)
+      throw bad("tool_choice", `"${choice.mode}" needs input.tools`);
   }
   if (input.jsonSchema) json("json_schema.schema_json", input.jsonSchema.schemaJson);
   if (input.stop.length > MAX_STOP_SEQUENCES) throw bad("stop", `at most ${MAX_STOP_SEQUENCES} sequences`);

@@ -9,7 +9,11 @@ function setup(overrides: Partial<InterTokenSettings> = {}) {
   const pace = new InterTokenStall({ ...settings, ...overrides }, clock);
   /** A stream from its first token; `stalled` holds the reason and the time once told. */
   const stream = () => {
-    const s = { stalled: undefined as string | undefined, at: undefined as number | undefined, watch: undefined! as ReturnType<InterTokenStall["watch"]> };
+    const s = {
+      stalled: undefined as string | undefined,
+      at: undefined as number | undefined,
+      watch: undefined! as ReturnType<InterTokenStall["watch"]>,
+    };
     s.watch = pace.watch((reason) => {
       s.stalled = reason;
       s.at = clock.t;

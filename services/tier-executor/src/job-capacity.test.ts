@@ -15,11 +15,19 @@ describe("hasRoomForJob", () => {
 
   it("never lets jobs exceed max_concurrency nor run while interactive work is at the threshold", () => {
     fc.assert(
-      fc.property(fc.nat(300), fc.nat(300), fc.nat(20), fc.integer({ min: 1, max: 16 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.integer({ min: 1, max: 256 }), (inFlight, queued, jobs, max, below, capacity) => {
-        const room = hasRoomForJob({ inFlight, queued, jobs }, { max_concurrency: max, interactive_below: below }, capacity);
-        if (jobs >= max) expect(room).toBe(false);
-        if (inFlight + queued - jobs >= below * capacity) expect(room).toBe(false);
-      }),
+      fc.property(
+        fc.nat(300),
+        fc.nat(300),
+        fc.nat(20),
+        fc.integer({ min: 1, max: 16 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.integer({ min: 1, max: 256 }),
+        (inFlight, queued, jobs, max, below, capacity) => {
+          const room = hasRoomForJob({ inFlight, queued, jobs }, { max_concurrency: max, interactive_below: below }, capacity);
+          if (jobs >= max) expect(room).toBe(false);
+          if (inFlight + queued - jobs >= below * capacity) expect(room).toBe(false);
+        },
+      ),
     );
   });
 });

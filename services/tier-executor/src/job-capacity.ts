@@ -14,7 +14,11 @@ export interface JobLoad {
  * interactive requests in the bulkhead (holding or waiting for a slot) are fewer than
  * `interactive_below` of its capacity. Jobs take what interactive traffic leaves over.
  */
-export function hasRoomForJob(load: JobLoad, config: Pick<AsyncConfig, "max_concurrency" | "interactive_below">, bulkheadCapacity: number): boolean {
+export function hasRoomForJob(
+  load: JobLoad,
+  config: Pick<AsyncConfig, "max_concurrency" | "interactive_below">,
+  bulkheadCapacity: number,
+): boolean {
   if (load.jobs >= config.max_concurrency) return false;
   const interactive = Math.max(0, load.inFlight + load.queued - load.jobs);
   return interactive < config.interactive_below * bulkheadCapacity;

@@ -13,7 +13,8 @@ const us = (ms: number) => BigInt(Math.round(ms * 1_000));
  * synchronous caller of the router would get.
  */
 export async function executeJob(runner: TierRunner, job: Job, ctx: RunContext): Promise<CompleteResponse> {
-  if (!job.input || job.input.messages.length === 0) throw new ConnectError("input.messages: at least one message is required", Code.InvalidArgument);
+  if (!job.input || job.input.messages.length === 0)
+    throw new ConnectError("input.messages: at least one message is required", Code.InvalidArgument);
   checkInput(job.input);
   const run = runner.run(
     { input: job.input, probe: false, tenant: job.tenant, maxAttempts: 0, promptTokens: job.promptTokens, requestedTier: job.tier },
@@ -44,7 +45,12 @@ export async function executeJob(runner: TierRunner, job: Job, ctx: RunContext):
       },
       model: r.deployment.model,
       provider: r.deployment.provider,
-      usage: { promptTokens: r.promptTokens, completionTokens: r.completionTokens, totalTokens: r.promptTokens + r.completionTokens, estimated: r.usageEstimated },
+      usage: {
+        promptTokens: r.promptTokens,
+        completionTokens: r.completionTokens,
+        totalTokens: r.promptTokens + r.completionTokens,
+        estimated: r.usageEstimated,
+      },
       costUsd: r.costUsd,
       timings: { ttftUs: us(r.ttftMs), totalUs: us(r.totalMs), providerUs: us(r.providerMs) },
       toolCalls: calls.calls.map((c) => ({ id: c.id, name: c.name, argumentsJson: c.arguments })),

@@ -33,16 +33,36 @@ const ACK_WAIT_MS = 1_000;
 /** A worker for tier gold on streams of its own, its model behaving as told. */
 async function setup(behaviour: Behaviour) {
   run++;
-  const tier = tierOf(["m"], { async: { enabled: true, max_concurrency: 2, max_deliveries: 2, ack_wait_ms: ACK_WAIT_MS }, retries: { max_attempts: 1 }, stall: { enabled: false } });
+  const tier = tierOf(["m"], {
+    async: { enabled: true, max_concurrency: 2, max_deliveries: 2, ack_wait_ms: ACK_WAIT_MS },
+    retries: { max_attempts: 1 },
+    stall: { enabled: false },
+  });
   const config: Pick<Config, "tiers" | "nats"> = {
     tiers: { gold: tier },
-    nats: { url: server.url, subject_prefix: `t${run}`, kv_bucket: "status", jobs_stream: `JOBS${run}`, jobs_bucket: `jobs${run}`, files_bucket: `files${run}` },
+    nats: {
+      url: server.url,
+      subject_prefix: `t${run}`,
+      kv_bucket: "status",
+      jobs_stream: `JOBS${run}`,
+      jobs_bucket: `jobs${run}`,
+      files_bucket: `files${run}`,
+    },
   };
   const provider = new FakeProvider({ m: behaviour });
   const runner = new TierRunner({ tierName: "gold", tier, providers: new Map([["fake", provider]]), report: () => undefined });
   const backend = await openJobBackend(nc, config);
   const consumer = await backend.queue.consumer({ tier: "gold", maxDeliver: 3, ackWaitMs: ACK_WAIT_MS });
-  const worker = new JobWorker({ tier: "gold", config: tier.async, bulkheadCapacity: 10, runner, backend, consumer, runTimeoutMs: 5_000, logger: createLogger("test", "silent") });
+  const worker = new JobWorker({
+    tier: "gold",
+    config: tier.async,
+    bulkheadCapacity: 10,
+    runner,
+    backend,
+    consumer,
+    runTimeoutMs: 5_000,
+    logger: createLogger("test", "silent"),
+  });
   workers.push(worker);
   return { backend, worker, provider };
 }
@@ -73,10 +93,11 @@ async function until<T>(check: () => Promise<T | undefined>, timeoutMs = 8_000):
     await new Promise((r) => setTimeout(r, 25));
   }
 }
-const stateOf = (backend: JobBackend, job: Job, state: JobState) => until(async () => {
-  const j = await backend.store.get(job.tenant, job.id);
-  return j?.state === state ? j : undefined;
-});
+const stateOf = (backend: JobBackend, job: Job, state: JobState) =>
+  until(async () => {
+    const j = await backend.store.get(job.tenant, job.id);
+    return j?.state === state ? j : undefined;
+  });
 
 describe("JobWorker", () => {
   it("runs a job, stores its result and acknowledges it (no redelivery)", async () => {

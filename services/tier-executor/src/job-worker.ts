@@ -22,7 +22,10 @@ const PERMANENT = new Set([Code.InvalidArgument, Code.FailedPrecondition, Code.P
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const jobError = (code: Code | string, message: string): JobError =>
-  create(JobErrorSchema, { code: typeof code === "string" ? code : Code[code].replace(/[A-Z]/g, (c, i: number) => (i ? "_" : "") + c.toLowerCase()), message });
+  create(JobErrorSchema, {
+    code: typeof code === "string" ? code : Code[code].replace(/[A-Z]/g, (c, i: number) => (i ? "_" : "") + c.toLowerCase()),
+    message,
+  });
 
 /** Jobs this worker finished, by how. */
 export interface JobTallies {
@@ -134,7 +137,9 @@ export class JobWorker {
     if (!job || isFinal(job.state)) return void msg.ack();
     const now = Date.now();
     if (now > Number(job.deadlineMs)) {
-      const r = await store.update(ref.tenant, ref.id, (j) => final(j, JobState.EXPIRED, jobError("deadline_exceeded", "the completion window passed before the job could run")));
+      const r = await store.update(ref.tenant, ref.id, (j) =>
+        final(j, JobState.EXPIRED, jobError("deadline_exceeded", "the completion window passed before the job could run")),
+      );
       if (r.changed) this.tallies.expired++;
       return void msg.ack();
     }
@@ -148,20 +153,32 @@ export class JobWorker {
       // Another executor is on it and alive (it reports every third of ack_wait): this message is a second copy.
       return void msg.ack();
     }
-    const started = await store.update(ref.tenant, ref.id, (j) => ({ ...j, state: JobState.RUNNING, attempts: delivery, startedAtMs: BigInt(now), progressAtMs: BigInt(now) }));
+    const started = await store.update(ref.tenant, ref.id, (j) => ({
+      ...j,
+      state: JobState.RUNNING,
+      attempts: delivery,
+      startedAtMs: BigInt(now),
+      progressAtMs: BigInt(now),
+    }));
     if (!started.changed || !started.job) return void msg.ack();
     const controller = new AbortController();
     this.running.add(controller);
-    const heartbeat = setInterval(() => {
-      msg.working();
-      // Progress on the record too, and a look at it: a job cancelled meanwhile is stopped.
-      void store.update(ref.tenant, ref.id, (j) => (j.state === JobState.RUNNING ? { ...j, progressAtMs: BigInt(Date.now()) } : undefined)).then(
-        ({ job: j }) => {
-          if (j && isFinal(j.state)) controller.abort(new ConnectError(`job ${j.id} is ${JobState[j.state].toLowerCase()}`, Code.Canceled));
-        },
-        () => undefined,
-      );
-    }, Math.max(100, Math.floor(config.ack_wait_ms / 3)));
+    const heartbeat = setInterval(
+      () => {
+        msg.working();
+        // Progress on the record too, and a look at it: a job cancelled meanwhile is stopped.
+        void store
+          .update(ref.tenant, ref.id, (j) => (j.state === JobState.RUNNING ? { ...j, progressAtMs: BigInt(Date.now()) } : undefined))
+          .then(
+            ({ job: j }) => {
+              if (j && isFinal(j.state))
+                controller.abort(new ConnectError(`job ${j.id} is ${JobState[j.state].toLowerCase()}`, Code.Canceled));
+            },
+            () => undefined,
+          );
+      },
+      Math.max(100, Math.floor(config.ack_wait_ms / 3)),
+    );
     try {
       const deadline = Math.min(Number(job.deadlineMs), Date.now() + this.deps.runTimeoutMs);
       const result = await executeJob(this.deps.runner, started.job, { deadline, signal: controller.signal });
@@ -207,7 +224,10 @@ export class JobWorker {
     this.tallies.failed++;
     await queue.deadLetter(r.job);
     this.tallies.deadLettered++;
-    this.deps.logger.warn({ job: job.id, tenant: job.tenant, attempts: r.job.attempts, code: error.code, error: error.message }, "job failed; kept on the dead-letter subject");
+    this.deps.logger.warn(
+      { job: job.id, tenant: job.tenant, attempts: r.job.attempts, code: error.code, error: error.message },
+      "job failed; kept on the dead-letter subject",
+    );
   }
 }
 

@@ -31,12 +31,21 @@ export function providerRequestOf(
     temperature: input.temperature,
     jsonMode: input.jsonMode,
     ...(input.jsonSchema
-      ? { jsonSchema: { name: input.jsonSchema.name, description: input.jsonSchema.description, schema: input.jsonSchema.schemaJson, strict: input.jsonSchema.strict } }
+      ? {
+          jsonSchema: {
+            name: input.jsonSchema.name,
+            description: input.jsonSchema.description,
+            schema: input.jsonSchema.schemaJson,
+            strict: input.jsonSchema.strict,
+          },
+        }
       : {}),
     ...(input.tools.length > 0
       ? { tools: input.tools.map((t) => ({ name: t.name, description: t.description, parameters: t.parametersJson, strict: t.strict })) }
       : {}),
-    ...(input.toolChoice ? { toolChoice: { mode: input.toolChoice.mode as ToolChoice["mode"], functionName: input.toolChoice.functionName } } : {}),
+    ...(input.toolChoice
+      ? { toolChoice: { mode: input.toolChoice.mode as ToolChoice["mode"], functionName: input.toolChoice.functionName } }
+      : {}),
     ...(input.parallelToolCalls !== undefined ? { parallelToolCalls: input.parallelToolCalls } : {}),
     ...(input.stop.length > 0 ? { stop: input.stop } : {}),
     ...(input.seed !== undefined ? { seed: Number(input.seed) } : {}),
@@ -48,8 +57,11 @@ export function providerRequestOf(
 
 /** A caller's message as a provider is sent it. */
 function providerMessage(m: ChatMessage): ProviderMessage {
-  const parts = m.parts.map((p): ContentPart =>
-    p.part.case === "imageUrl" ? { type: "image", url: p.part.value.url, detail: p.part.value.detail } : { type: "text", text: p.part.value ?? "" },
+  const parts = m.parts.map(
+    (p): ContentPart =>
+      p.part.case === "imageUrl"
+        ? { type: "image", url: p.part.value.url, detail: p.part.value.detail }
+        : { type: "text", text: p.part.value ?? "" },
   );
   return {
     role: m.role,

@@ -7,7 +7,11 @@ const config: CacheConfig = { enabled: true, ttl_ms: 1_000, max_entries: 3, max_
 /** A string cache sized by length, on a hand-driven clock. */
 function setup(overrides: Partial<CacheConfig> = {}) {
   const clock = { t: 5_000 };
-  const cache = new ResponseCache<string>({ ...config, ...overrides }, (v) => v.length, () => clock.t);
+  const cache = new ResponseCache<string>(
+    { ...config, ...overrides },
+    (v) => v.length,
+    () => clock.t,
+  );
   return { clock, cache };
 }
 

@@ -33,7 +33,13 @@ describe("TierRunner: attempts, retries and timeouts", () => {
     const h = runnerFor(
       configOf(
         { a: a.url, b: b.url },
-        { gold: { models: [deployment("a", "a"), deployment("b", "b")], retries: { max_attempts: 3, backoff_ms: 1 }, breaker: { min_requests: 1_000 } } },
+        {
+          gold: {
+            models: [deployment("a", "a"), deployment("b", "b")],
+            retries: { max_attempts: 3, backoff_ms: 1 },
+            breaker: { min_requests: 1_000 },
+          },
+        },
       ),
     );
     return { h, calls: () => a.calls.length + b.calls.length };
@@ -152,7 +158,9 @@ describe("TierRunner: attempts, retries and timeouts", () => {
 
   it("bounds each attempt by the caller's remaining deadline", async () => {
     const hung = await upstream(() => undefined);
-    const h = runnerFor(configOf({ a: hung.url }, { gold: { models: [deployment("a", "a")], timeouts: { attempt_ms: 10_000, ttft_ms: 10_000 } } }));
+    const h = runnerFor(
+      configOf({ a: hung.url }, { gold: { models: [deployment("a", "a")], timeouts: { attempt_ms: 10_000, ttft_ms: 10_000 } } }),
+    );
 
     const started = Date.now();
     const { error } = await failed(h, request(), context(150));

@@ -2,17 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { ChatMessageSchema, CompletionInputSchema, JsonSchemaFormatSchema, ToolChoiceSchema, ToolSpecSchema } from "@tiermesh/proto";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RunRequest } from "./run-contract.js";
-import {
-  answer,
-  closeFixtures,
-  configOf,
-  deployment,
-  request,
-  runnerFor,
-  seen,
-  served,
-  upstream,
-} from "./http-upstream.test-support.js";
+import { answer, closeFixtures, configOf, deployment, request, runnerFor, seen, served, upstream } from "./http-upstream.test-support.js";
 
 // The response cache around a tier's runs, through TierRunner over real HTTP (see
 // http-upstream.test-support.ts).
@@ -47,18 +37,35 @@ describe("TierRunner: response cache", () => {
 
   it("keys on everything that shapes the answer: tools, tool choice, output format, stop, seed, content parts", async () => {
     const a = await upstream((res) => answer(res, ["x"]));
-    const h = runnerFor(configOf({ a: a.url }, { gold: { models: [deployment("a", "a")], cache: { enabled: true, ttl_ms: 60_000 } } }), "gold");
+    const h = runnerFor(
+      configOf({ a: a.url }, { gold: { models: [deployment("a", "a")], cache: { enabled: true, ttl_ms: 60_000 } } }),
+      "gold",
+    );
     const base = request({ temperature: 0 });
-    const variant = (change: Partial<RunRequest["input"]>): RunRequest => ({ ...base, input: create(CompletionInputSchema, { ...base.input, ...change }) });
+    const variant = (change: Partial<RunRequest["input"]>): RunRequest => ({
+      ...base,
+      input: create(CompletionInputSchema, { ...base.input, ...change }),
+    });
     const variants = [
       base,
       variant({ tools: [create(ToolSpecSchema, { name: "f", parametersJson: "{}" })] }),
-      variant({ tools: [create(ToolSpecSchema, { name: "f", parametersJson: "{}" })], toolChoice: create(ToolChoiceSchema, { mode: "required" }) }),
+      variant({
+        tools: [create(ToolSpecSchema, { name: "f", parametersJson: "{}" })],
+        toolChoice: create(ToolChoiceSchema, { mode: "required" }),
+      }),
       variant({ jsonMode: true }),
       variant({ jsonSchema: create(JsonSchemaFormatSchema, { name: "s", schemaJson: '{"type":"object"}' }) }),
       variant({ stop: ["END"] }),
       variant({ seed: 7n }),
-      variant({ messages: [create(ChatMessageSchema, { role: "user", content: "Say hello.", parts: [{ part: { case: "imageUrl", value: { url: "https://example.com/a.png" } } }] })] }),
+      variant({
+        messages: [
+          create(ChatMessageSchema, {
+            role: "user",
+            content: "Say hello.",
+            parts: [{ part: { case: "imageUrl", value: { url: "https://example.com/a.png" } } }],
+          }),
+        ],
+      }),
     ];
     for (const v of variants) expect((await served(h, v)).result.cached).toBe(false);
     expect(a.calls).toHaveLength(variants.length);

@@ -26,7 +26,9 @@ export class RunCache {
     tier: TierConfig,
     now: () => number,
   ) {
-    this.cache = tier.cache.enabled ? new ResponseCache<CachedAnswer>(tier.cache, (a) => (a.content.length + JSON.stringify(a.toolCalls).length) * 2 + 256, now) : undefined;
+    this.cache = tier.cache.enabled
+      ? new ResponseCache<CachedAnswer>(tier.cache, (a) => (a.content.length + JSON.stringify(a.toolCalls).length) * 2 + 256, now)
+      : undefined;
   }
 
   /** The key the request's answer is cached under; undefined when it is not to be cached. */
@@ -45,7 +47,17 @@ export class RunCache {
     if (hit.content) yield { type: "text", text: hit.content };
     for (const call of piecesOf(hit.toolCalls)) yield { type: "tool_call", call };
     const totalMs = performance.now() - started;
-    return { ...hit.result, costUsd: 0, attempts: 0, ttftMs: totalMs, totalMs, providerMs: 0, cached: true, hedged: false, continuations: 0 };
+    return {
+      ...hit.result,
+      costUsd: 0,
+      attempts: 0,
+      ttftMs: totalMs,
+      totalMs,
+      providerMs: 0,
+      cached: true,
+      hedged: false,
+      continuations: 0,
+    };
   }
 
   /**

@@ -54,7 +54,13 @@ export interface RunScope {
 }
 
 /** Opens the scope of one request; one continuing an answer may only use deployments that can continue it. */
-export function openScope(parts: TierParts, request: RunRequest, providerRequest: ProviderRequest, ctx: RunContext, started: number): RunScope {
+export function openScope(
+  parts: TierParts,
+  request: RunRequest,
+  providerRequest: ProviderRequest,
+  ctx: RunContext,
+  started: number,
+): RunScope {
   const { tier, tierName } = parts;
   const limit = request.deployment ? 1 : Math.min(tier.retries.max_attempts, request.maxAttempts > 0 ? request.maxAttempts : Infinity);
   const log = new RequestAttempts(requestContextTokens(tier, tierName, request));
@@ -68,7 +74,12 @@ export function openScope(parts: TierParts, request: RunRequest, providerRequest
  * tier's attempt timeout; logs it on the request, and feeds its first token to the tier's
  * recent TTFTs. The caller counts it.
  */
-export function startAttempt(scope: RunScope, state: DeploymentState, base: ProviderRequest, remainingMs: number): RacedAttempt<AnswerPiece, AttemptResult> {
+export function startAttempt(
+  scope: RunScope,
+  state: DeploymentState,
+  base: ProviderRequest,
+  remainingMs: number,
+): RacedAttempt<AnswerPiece, AttemptResult> {
   const { parts, request, log } = scope;
   const { tier, tierName, logger } = parts;
   const id = state.deployment.id;

@@ -10,7 +10,11 @@ function setup(overrides: Partial<StallSettings> = {}) {
   const detector = new StallDetector({ ...settings, ...overrides }, clock, (s) => stalls.push(s));
   /** Starts a waiting attempt with a TTFT limit; `aborted` holds the reason once it is told of a stall. */
   const attempt = (limitMs = 2_000) => {
-    const a = { aborted: undefined as string | undefined, abortedAt: undefined as number | undefined, watch: undefined! as ReturnType<StallDetector["watch"]> };
+    const a = {
+      aborted: undefined as string | undefined,
+      abortedAt: undefined as number | undefined,
+      watch: undefined! as ReturnType<StallDetector["watch"]>,
+    };
     a.watch = detector.watch(limitMs, (reason) => {
       a.aborted = reason;
       a.abortedAt = clock.t;

@@ -28,7 +28,20 @@ const t = (text: string): E => ({ type: "text", text });
 
 describe("batchText", () => {
   it("sends the first token at once and joins the tokens that follow within the window", async () => {
-    const { out, result } = await drain(batchText(timed([[0, t("a")], [2, t("b")], [2, t("c")], [2, t("d")], [60, t("e")]]), 30, isText, withText));
+    const { out, result } = await drain(
+      batchText(
+        timed([
+          [0, t("a")],
+          [2, t("b")],
+          [2, t("c")],
+          [2, t("d")],
+          [60, t("e")],
+        ]),
+        30,
+        isText,
+        withText,
+      ),
+    );
     expect(out.map((o) => o.e)).toEqual([t("a"), t("bcd"), t("e")]);
     expect(out[0]!.at).toBeLessThan(10);
     expect(result).toBe("end");
@@ -44,12 +57,35 @@ describe("batchText", () => {
   });
 
   it("flushes waiting text before any other event, keeping order", async () => {
-    const { out } = await drain(batchText(timed([[0, t("a")], [1, t("b")], [1, { type: "other", n: 1 }], [1, t("c")]]), 50, isText, withText));
+    const { out } = await drain(
+      batchText(
+        timed([
+          [0, t("a")],
+          [1, t("b")],
+          [1, { type: "other", n: 1 }],
+          [1, t("c")],
+        ]),
+        50,
+        isText,
+        withText,
+      ),
+    );
     expect(out.map((o) => o.e)).toEqual([t("a"), t("b"), { type: "other", n: 1 }, t("c")]);
   });
 
   it("passes everything through with a window of 0", async () => {
-    const { out } = await drain(batchText(timed([[0, t("a")], [0, t("b")], [0, t("c")]]), 0, isText, withText));
+    const { out } = await drain(
+      batchText(
+        timed([
+          [0, t("a")],
+          [0, t("b")],
+          [0, t("c")],
+        ]),
+        0,
+        isText,
+        withText,
+      ),
+    );
     expect(out.map((o) => o.e)).toEqual([t("a"), t("b"), t("c")]);
   });
 

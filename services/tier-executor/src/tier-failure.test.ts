@@ -24,7 +24,9 @@ afterEach(closeFixtures);
 describe("TierRunner: bulkhead", () => {
   it("refuses a request at once when every slot and queue place is taken, with a retry-after", async () => {
     const sim = await simulator({ slow: fixed(150, 2) });
-    const h = runnerFor(configOf({ sim: sim.url }, { gold: { models: [deployment("a", "sim", "slow")], bulkhead: { max_concurrency: 1, max_queue: 1 } } }));
+    const h = runnerFor(
+      configOf({ sim: sim.url }, { gold: { models: [deployment("a", "sim", "slow")], bulkhead: { max_concurrency: 1, max_queue: 1 } } }),
+    );
 
     let inFlight = 2;
     const first = settle(h.runner.run(request(), context())).finally(() => inFlight--);

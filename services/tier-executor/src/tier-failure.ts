@@ -1,5 +1,12 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { ATTEMPTS_HEADER, CONTEXT_LENGTH_EXCEEDED, ERROR_REASON_HEADER, PROVIDER_RATE_LIMITED, RETRY_AFTER_HEADER, RETRY_AFTER_MS_HEADER } from "@tiermesh/proto";
+import {
+  ATTEMPTS_HEADER,
+  CONTEXT_LENGTH_EXCEEDED,
+  ERROR_REASON_HEADER,
+  PROVIDER_RATE_LIMITED,
+  RETRY_AFTER_HEADER,
+  RETRY_AFTER_MS_HEADER,
+} from "@tiermesh/proto";
 import { BulkheadFullError, BulkheadTimeoutError, type Bulkhead } from "./bulkhead.js";
 import { ProviderError, type ProviderFailure } from "./providers/provider-error.js";
 import type { RunContext } from "./run-contract.js";
@@ -21,7 +28,14 @@ export const codeOfFailure: Record<ProviderFailure, Code> = {
  * attempts it made, the Retry-After (whole seconds, at least 1) when one is known, and the
  * error reason when no deployment's context window could take the request.
  */
-export function tierFailure(tierName: string, message: string, code: Code, attempts: number, cause?: unknown, retryAfterMs?: number): ConnectError {
+export function tierFailure(
+  tierName: string,
+  message: string,
+  code: Code,
+  attempts: number,
+  cause?: unknown,
+  retryAfterMs?: number,
+): ConnectError {
   const metadata: Record<string, string> = { [ATTEMPTS_HEADER]: String(attempts) };
   if (retryAfterMs !== undefined) {
     metadata[RETRY_AFTER_HEADER] = String(Math.max(1, Math.ceil(retryAfterMs / 1_000)));
@@ -38,10 +52,21 @@ export function tierFailure(tierName: string, message: string, code: Code, attem
  * provider's Retry-After capped at `maxRetryAfterMs` (the tier's `cooldown.max_ms`), as the
  * deployment's own cool-down is: an absurd value must not hold callers for hours.
  */
-export function lastFailure(tierName: string, lastError: ProviderError | undefined, attempts: number, ctx: RunContext, maxRetryAfterMs: number): ConnectError {
+export function lastFailure(
+  tierName: string,
+  lastError: ProviderError | undefined,
+  attempts: number,
+  ctx: RunContext,
+  maxRetryAfterMs: number,
+): ConnectError {
   if (ctx.signal.aborted) return tierFailure(tierName, "request cancelled", Code.Canceled, attempts);
   if (!lastError || Date.now() >= ctx.deadline) {
-    return tierFailure(tierName, `deadline exceeded${lastError ? ` (last error: ${lastError.message})` : ""}`, Code.DeadlineExceeded, attempts);
+    return tierFailure(
+      tierName,
+      `deadline exceeded${lastError ? ` (last error: ${lastError.message})` : ""}`,
+      Code.DeadlineExceeded,
+      attempts,
+    );
   }
   const asked = lastError.options.retryAfterMs;
   const retryAfter = asked === undefined ? undefined : Math.min(asked, maxRetryAfterMs);

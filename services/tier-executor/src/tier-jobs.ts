@@ -31,7 +31,9 @@ export class TierJobs {
   constructor(private readonly deps: TierJobsDeps) {
     this.sampler = new BacklogSampler([deps.tierName]);
     registerExecutorJobMetrics(deps.metrics, () => this.worker, this.sampler);
-    void this.attach().catch((err: unknown) => deps.logger.error({ err }, "could not attach to the job queue; this executor takes no jobs"));
+    void this.attach().catch((err: unknown) =>
+      deps.logger.error({ err }, "could not attach to the job queue; this executor takes no jobs"),
+    );
   }
 
   private async attach(): Promise<void> {
@@ -40,7 +42,11 @@ export class TierJobs {
     const nc = await this.deps.link.ready;
     const backend = await openJobBackend(nc, config);
     // One delivery more than max_deliveries: the last one fails a job whose executor died on its final attempt.
-    const consumer = await backend.queue.consumer({ tier: tierName, maxDeliver: tier.async.max_deliveries + 1, ackWaitMs: tier.async.ack_wait_ms });
+    const consumer = await backend.queue.consumer({
+      tier: tierName,
+      maxDeliver: tier.async.max_deliveries + 1,
+      ackWaitMs: tier.async.ack_wait_ms,
+    });
     if (this.closed) return;
     this.sampler.attach(backend.queue);
     this.worker = new JobWorker({

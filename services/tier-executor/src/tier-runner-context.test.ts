@@ -127,11 +127,21 @@ describe("requestContextTokens", () => {
     tierOf(
       windows.map((_, i) => `d${i}`),
       {
-        models: windows.map((w, i) => ({ id: `d${i}`, provider: "fake", model: `d${i}`, price: { input_per_mtok: 1, output_per_mtok: 1 }, ...(w ? { context_window: w } : {}) })),
+        models: windows.map((w, i) => ({
+          id: `d${i}`,
+          provider: "fake",
+          model: `d${i}`,
+          price: { input_per_mtok: 1, output_per_mtok: 1 },
+          ...(w ? { context_window: w } : {}),
+        })),
         prompt: { default_max_tokens: 100 },
       },
     );
-  const req = (content: string, promptTokens?: number) => ({ ...request(), input: { ...request().input, messages: [{ role: "user", content }], maxTokens: 0 } as never, promptTokens });
+  const req = (content: string, promptTokens?: number) => ({
+    ...request(),
+    input: { ...request().input, messages: [{ role: "user", content }], maxTokens: 0 } as never,
+    promptTokens,
+  });
 
   it("uses the router's count when given; else the byte bound when it fits every window; else counts", () => {
     expect(requestContextTokens(tier([undefined]), "gold", req("x".repeat(10_000)))).toBe(0);

@@ -100,7 +100,9 @@ describe("TierRunner: stalls", () => {
 
     const stalled = await settle(h);
     expect(stalled.error?.code).toBe(Code.Unavailable);
-    expect(stalled.error?.rawMessage).toMatch(/^tier gold: every deployment is stalled or has an open circuit breaker \(a: stalled, circuit breaker open\)/);
+    expect(stalled.error?.rawMessage).toMatch(
+      /^tier gold: every deployment is stalled or has an open circuit breaker \(a: stalled, circuit breaker open\)/,
+    );
     expect(stalled.error?.metadata.get(ATTEMPTS_HEADER)).toBe("1");
     expect(stalled.ms).toBeLessThan(1_000); // the stall threshold (60 ms), not ttft_ms (2 s)
     expect(seen(h.outcomes)).toEqual(["a:STALLED"]);
@@ -127,7 +129,10 @@ describe("TierRunner: stalls", () => {
   });
 
   it("disabled: a hung deployment is only cut by the TTFT timeout", async () => {
-    const h = harness({ a: hung, b: answering(2) }, { timeouts: { ttft_ms: 100 }, stall: { enabled: false }, retries: { max_attempts: 2, backoff_ms: 1 } });
+    const h = harness(
+      { a: hung, b: answering(2) },
+      { timeouts: { ttft_ms: 100 }, stall: { enabled: false }, retries: { max_attempts: 2, backoff_ms: 1 } },
+    );
     const r = await settle(h);
     expect(r.result?.deployment.id).toBe("b");
     expect(seen(h.outcomes)).toEqual(["a:TIMEOUT", "b:OK"]);
@@ -150,7 +155,12 @@ describe("TierRunner: where a retry may go", () => {
   it("back to a deployment whose last failure on the request was an error, not a timeout", async () => {
     const h = harness(
       { a: failing(), b: hung },
-      { timeouts: { ttft_ms: 80 }, stall: { enabled: false }, retries: { max_attempts: 3, backoff_ms: 1 }, breaker: { min_requests: 1_000 } },
+      {
+        timeouts: { ttft_ms: 80 },
+        stall: { enabled: false },
+        retries: { max_attempts: 3, backoff_ms: 1 },
+        breaker: { min_requests: 1_000 },
+      },
     );
     const r = await settle(h);
     expect(seen(h.outcomes)).toEqual(["a:ERROR", "b:TIMEOUT", "a:ERROR"]);
@@ -248,7 +258,10 @@ describe("TierRunner: canary probes as fresh evidence", () => {
       [60_000, 0],
       [0, 1],
     ] as const) {
-      const h = harness({ a: answering(2), b: answering(2) }, { ...STALL, breaker: { open_ms: 50 }, stall: { min_ms: 60, hold_ms: holdMs } });
+      const h = harness(
+        { a: answering(2), b: answering(2) },
+        { ...STALL, breaker: { open_ms: 50 }, stall: { min_ms: 60, hold_ms: holdMs } },
+      );
       await warm(h);
       h.provider.models["a"] = hung;
       expect((await settle(h)).result?.deployment.id).toBe("b");
@@ -287,8 +300,7 @@ describe("TierRunner: canary probes as fresh evidence", () => {
 
 describe("TierRunner: long answers against attempt_ms", () => {
   /** First token at once, then a piece every `gapMs` for `pieces` pieces. */
-  const trickling =
-    (pieces: number, gapMs: number): Behaviour =>
+  const trickling = (pieces: number, gapMs: number): Behaviour =>
     async function* (_request, signal) {
       for (let i = 0; i < pieces; i++) {
         await new Promise((r) => setTimeout(r, i === 0 ? 0 : gapMs));
@@ -307,7 +319,11 @@ describe("TierRunner: long answers against attempt_ms", () => {
     expect(r.ms).toBeGreaterThan(200);
     expect(seen(h.outcomes)).toEqual(["a:OK"]);
     // The caller's deadline still bounds it.
-    const cut = await settle(harness({ a: trickling(30, 20) }, { timeouts: { attempt_ms: 200, ttft_ms: 100 }, retries: { max_attempts: 1 } }), request(), context(300));
+    const cut = await settle(
+      harness({ a: trickling(30, 20) }, { timeouts: { attempt_ms: 200, ttft_ms: 100 }, retries: { max_attempts: 1 } }),
+      request(),
+      context(300),
+    );
     expect(cut.error?.message).toMatch(/deadline/);
     expect(cut.text.length).toBeLessThan(30);
   });

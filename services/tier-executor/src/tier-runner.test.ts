@@ -54,7 +54,14 @@ describe("TierRunner: serving", () => {
     expect(result.ttftMs).toBeGreaterThanOrEqual(4);
     expect(result.totalMs).toBeGreaterThanOrEqual(result.ttftMs);
     expect(seen(h.outcomes)).toEqual(["sim/sim-gold:OK"]);
-    expect(h.outcomes[0]).toMatchObject({ tier: "gold", model: "sim-gold", provider: "sim", promptTokens: 7, completionTokens: 5, probe: false });
+    expect(h.outcomes[0]).toMatchObject({
+      tier: "gold",
+      model: "sim-gold",
+      provider: "sim",
+      promptTokens: 7,
+      completionTokens: 5,
+      probe: false,
+    });
     expect(h.outcomes[0]!.costUsd).toBeCloseTo(cost, 12);
   });
 
@@ -119,7 +126,10 @@ describe("TierRunner: failover before the first token", () => {
       const a = await upstream(behaviour);
       const b = await upstream(ok);
       const h = runnerFor(
-        configOf({ a: a.url, b: b.url }, { gold: { models: [deployment("a", "a"), deployment("b", "b")], retries: { max_attempts: 2, backoff_ms: 1 } } }),
+        configOf(
+          { a: a.url, b: b.url },
+          { gold: { models: [deployment("a", "a"), deployment("b", "b")], retries: { max_attempts: 2, backoff_ms: 1 } } },
+        ),
       );
 
       const { pieces, result } = await served(h);
@@ -139,8 +149,9 @@ describe("TierRunner: failover before the first token", () => {
     },
     "connection dropped after an empty role chunk": (res) => {
       openStream(res);
-      res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] })}\n\n`, () =>
-        res.destroy(),
+      res.write(
+        `data: ${JSON.stringify({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] })}\n\n`,
+        () => res.destroy(),
       );
     },
     "connection dropped right after the headers": (res) => {
@@ -159,7 +170,10 @@ describe("TierRunner: failover before the first token", () => {
       const a = await upstream(behaviour);
       const b = await upstream(ok);
       const h = runnerFor(
-        configOf({ a: a.url, b: b.url }, { gold: { models: [deployment("a", "a"), deployment("b", "b")], retries: { max_attempts: 2, backoff_ms: 1 } } }),
+        configOf(
+          { a: a.url, b: b.url },
+          { gold: { models: [deployment("a", "a"), deployment("b", "b")], retries: { max_attempts: 2, backoff_ms: 1 } } },
+        ),
       );
 
       const { pieces, result } = await served(h);
@@ -177,7 +191,9 @@ describe("TierRunner: failover before the first token", () => {
     const h = runnerFor(
       configOf(
         { sim: sim.url },
-        { gold: { models: [deployment("a", "sim", "cut"), deployment("b", "sim", "healthy")], retries: { max_attempts: 3, backoff_ms: 1 } } },
+        {
+          gold: { models: [deployment("a", "sim", "cut"), deployment("b", "sim", "healthy")], retries: { max_attempts: 3, backoff_ms: 1 } },
+        },
       ),
     );
 

@@ -30,7 +30,11 @@ async function writeConfig() {
     health_monitor: { listen: await hp(), probe: { interval_ms: 1_000 } },
     providers: { sim: { kind: "openai", base_url: `http://${sim}/v1` } },
     tiers: {
-      gold: { rank: 1, executor: { listen: await hp() }, models: [{ provider: "sim", model: MODEL, price: { input_per_mtok: 1, output_per_mtok: 1 } }] },
+      gold: {
+        rank: 1,
+        executor: { listen: await hp() },
+        models: [{ provider: "sim", model: MODEL, price: { input_per_mtok: 1, output_per_mtok: 1 } }],
+      },
     },
     plans: { p: { default_tier: "gold", max_tier: "gold" } },
     tenants: { bench: { plan: "p" } },
@@ -85,7 +89,12 @@ export async function startMode(mode, { connections, onLine }) {
       closers.push(edge.close);
       return { processes: [{ name: "simulator", pid: proc.child.pid }], edge: edge.call, stop };
     }
-    const mesh = await launchMesh({ configFile: file, config: loadConfig(file, {}), singleProcess: mode === "one-process", ...(onLine ? { onLine } : {}) });
+    const mesh = await launchMesh({
+      configFile: file,
+      config: loadConfig(file, {}),
+      singleProcess: mode === "one-process",
+      ...(onLine ? { onLine } : {}),
+    });
     closers.push(() => mesh.stop());
     const processes = [...mesh.processes.values()].map((p) => ({ name: p.name, pid: p.child.pid }));
     for (const pid of childPids("nats-server")) processes.push({ name: "nats-server", pid });

@@ -51,11 +51,14 @@ export async function openLoop({ rate, seconds, call, graceMs = 15_000 }) {
     };
     setTimeout(tick, 2);
     // Bounded: whatever has not answered by then is an error and the window ends.
-    hardStop = setTimeout(() => {
-      const open = total - done;
-      if (open > 0) errorKinds.set(`no answer within ${graceMs} ms after the schedule`, open);
-      resolve();
-    }, seconds * 1_000 + graceMs);
+    hardStop = setTimeout(
+      () => {
+        const open = total - done;
+        if (open > 0) errorKinds.set(`no answer within ${graceMs} ms after the schedule`, open);
+        resolve();
+      },
+      seconds * 1_000 + graceMs,
+    );
   });
   clearTimeout(hardStop);
   closed = true;

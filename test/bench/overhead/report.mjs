@@ -2,7 +2,8 @@
 import { outsideMesh } from "./summary.mjs";
 
 const f = (x, digits = 2) => (x == null || Number.isNaN(x) ? "—" : x.toFixed(digits));
-const table = (head, rows) => [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+const table = (head, rows) =>
+  [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 
 const find = (results, mode, path = "edge") => results.modes.find((m) => m.mode === mode && m.path === path);
 const rowAt = (m, rate) => m?.rates.find((r) => r.target === rate);
@@ -99,7 +100,21 @@ export function renderMarkdown(results, targets) {
     "## Latency and throughput (ms)",
     "",
     table(
-      ["mode", "path", "rate", "achieved", "errors", "p50", "p99", "p99.9", "added p50", "added p99", "added p99.9", "mesh CPU ms/req", "note"],
+      [
+        "mode",
+        "path",
+        "rate",
+        "achieved",
+        "errors",
+        "p50",
+        "p99",
+        "p99.9",
+        "added p50",
+        "added p99",
+        "added p99.9",
+        "mesh CPU ms/req",
+        "note",
+      ],
       results.modes.flatMap((m) =>
         m.rates.map((r) => [
           m.mode,
@@ -125,11 +140,18 @@ export function renderMarkdown(results, targets) {
     out.push(
       table(
         ["process", ...m.rates.map((r) => `${r.target} req/s`), ...(soaked ? [`RSS MB after soak`] : []), "peak RSS MB"],
-        m.processes.map((n) => [n, ...m.rates.map((r) => f(r.cpuMsPerRequest[n], 3)), ...(soaked ? [f(m.soakRssMb[n], 0)] : []), f(m.peakRssMb[n], 0)]),
+        m.processes.map((n) => [
+          n,
+          ...m.rates.map((r) => f(r.cpuMsPerRequest[n], 3)),
+          ...(soaked ? [f(m.soakRssMb[n], 0)] : []),
+          f(m.peakRssMb[n], 0),
+        ]),
       ),
     );
   }
-  const errors = results.modes.flatMap((m) => m.rates.flatMap((r) => Object.entries(r.errorKinds).map(([k, v]) => `- ${m.mode} ${m.path} @ ${r.target}: ${v} × ${k}`)));
+  const errors = results.modes.flatMap((m) =>
+    m.rates.flatMap((r) => Object.entries(r.errorKinds).map(([k, v]) => `- ${m.mode} ${m.path} @ ${r.target}: ${v} × ${k}`)),
+  );
   if (errors.length) out.push("", "## Errors", "", ...errors);
   return `${out.join("\n")}\n`;
 }

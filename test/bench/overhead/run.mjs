@@ -43,7 +43,10 @@ const soakSeconds = Number(values["soak-seconds"]);
 const soakRate = Number(values["soak-rate"]);
 const modes = values.modes.split(",");
 const bad =
-  [...rates, seconds, runs, connections, soakRate].some((n) => !(n > 0)) || !(warmupSeconds >= 0) || !(soakSeconds >= 0) || modes.some((m) => !MODES.includes(m));
+  [...rates, seconds, runs, connections, soakRate].some((n) => !(n > 0)) ||
+  !(warmupSeconds >= 0) ||
+  !(soakSeconds >= 0) ||
+  modes.some((m) => !MODES.includes(m));
 if (bad) {
   console.error(usage);
   process.exit(2);
@@ -59,7 +62,9 @@ const results = {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? "unknown",
     node: process.version,
-    loadAverage: loadavg().map((x) => x.toFixed(2)).join(" "),
+    loadAverage: loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" "),
     rates,
     seconds,
     runs,
@@ -105,7 +110,11 @@ for (const mode of modes) {
     if (mode !== "provider" && soakSeconds > 0) {
       const soak = await openLoop({ rate: soakRate, seconds: soakSeconds, call: running.edge });
       soakRssMb = Object.fromEntries(procs.map((p) => [p.name, memoryMb(p.pid)?.rss ?? NaN]));
-      console.log(`  soak ${soakRate} req/s for ${soakSeconds} s: ${soak.errors ?? 0} errors; RSS ${Object.entries(soakRssMb).map(([n, mb]) => `${n} ${mb.toFixed(0)} MB`).join(", ")}`);
+      console.log(
+        `  soak ${soakRate} req/s for ${soakSeconds} s: ${soak.errors ?? 0} errors; RSS ${Object.entries(soakRssMb)
+          .map(([n, mb]) => `${n} ${mb.toFixed(0)} MB`)
+          .join(", ")}`,
+      );
       await sleep(500);
     }
     for (const path of mode === "provider" || !values.rpc ? ["edge"] : ["edge", "rpc"]) {

@@ -11,16 +11,36 @@ export function renderChart({ results, meta }) {
   const H = 660;
   const out = [];
   const text = (x, y, s, attrs = "") => out.push(`<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${esc(s)}</text>`);
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  text(20, 28, `tiermesh scenario bench, ${meta.date}: ${meta.requests} requests over ${meta.seconds} s per policy, same trace and incidents`, 'font-size="16" font-weight="bold"');
+  text(
+    20,
+    28,
+    `tiermesh scenario bench, ${meta.date}: ${meta.requests} requests over ${meta.seconds} s per policy, same trace and incidents`,
+    'font-size="16" font-weight="bold"',
+  );
 
   // Panel 1: one small bar chart per measure, each on its own scale with its target.
   const prem = results["all-premium"]?.summary.all.costPer1k;
   const measures = [
-    { title: "gold requests meeting gold's TTFT SLO", value: (r) => r.summary.gold.sloMet, target: 0.995, targetLabel: "target ≥ 99.5%", zoom: true, digits: 2 },
+    {
+      title: "gold requests meeting gold's TTFT SLO",
+      value: (r) => r.summary.gold.sloMet,
+      target: 0.995,
+      targetLabel: "target ≥ 99.5%",
+      zoom: true,
+      digits: 2,
+    },
     { title: "requests served at their entitled tier", value: (r) => r.summary.all.atEntitled, digits: 1 },
-    { title: "cost per 1k requests vs all-premium", value: (r) => (prem ? r.summary.all.costPer1k / prem : NaN), target: 0.5, targetLabel: "target ≤ 50%", digits: 0 },
+    {
+      title: "cost per 1k requests vs all-premium",
+      value: (r) => (prem ? r.summary.all.costPer1k / prem : NaN),
+      target: 0.5,
+      targetLabel: "target ≤ 50%",
+      digits: 0,
+    },
   ];
   const y0 = 100;
   const ph = 220;
@@ -45,7 +65,9 @@ export function renderChart({ results, meta }) {
       const v = values[i];
       const bx = px + i * slot + (slot - bw) / 2;
       if (Number.isFinite(v)) {
-        out.push(`<rect x="${bx.toFixed(1)}" y="${y(v).toFixed(1)}" width="${bw.toFixed(1)}" height="${(y0 + ph - y(v)).toFixed(1)}" fill="${policyColor[n] ?? "#000"}"/>`);
+        out.push(
+          `<rect x="${bx.toFixed(1)}" y="${y(v).toFixed(1)}" width="${bw.toFixed(1)}" height="${(y0 + ph - y(v)).toFixed(1)}" fill="${policyColor[n] ?? "#000"}"/>`,
+        );
         text(bx + bw / 2, y(v) - 5, `${(v * 100).toFixed(m.digits)}%`, 'text-anchor="middle" font-size="11" font-weight="bold"');
       }
       const [first, ...rest] = n.split("-");
@@ -54,7 +76,9 @@ export function renderChart({ results, meta }) {
     });
     out.push(`<line x1="${px}" x2="${px + pw}" y1="${y0 + ph}" y2="${y0 + ph}" stroke="#333"/>`);
     if (m.target !== undefined) {
-      out.push(`<line x1="${px}" x2="${px + pw}" y1="${y(m.target).toFixed(1)}" y2="${y(m.target).toFixed(1)}" stroke="#b30000" stroke-dasharray="5,4"/>`);
+      out.push(
+        `<line x1="${px}" x2="${px + pw}" y1="${y(m.target).toFixed(1)}" y2="${y(m.target).toFixed(1)}" stroke="#b30000" stroke-dasharray="5,4"/>`,
+      );
       text(px + pw, y(m.target) + (m.zoom ? 13 : -4), m.targetLabel, 'text-anchor="end" fill="#b30000" font-size="10.5"');
     }
   });
@@ -70,9 +94,16 @@ export function renderChart({ results, meta }) {
   const endMs = meta.seconds * 1_000;
   const tx = (ms) => x0 + (ms / endMs) * pw;
   const ty = (v) => ty0 + th - ((v - lo) / (1 - lo)) * th;
-  text(x0, ty0 - 22, `gold requests meeting gold's TTFT SLO (${results[names[0]].bucketSeconds} s buckets by start time); incidents shaded`, 'font-size="13" font-weight="bold"');
+  text(
+    x0,
+    ty0 - 22,
+    `gold requests meeting gold's TTFT SLO (${results[names[0]].bucketSeconds} s buckets by start time); incidents shaded`,
+    'font-size="13" font-weight="bold"',
+  );
   for (const inc of results[names[0]].incidents) {
-    out.push(`<rect x="${tx(inc.appliedMs).toFixed(1)}" y="${ty0}" width="${(tx(inc.revertedMs) - tx(inc.appliedMs)).toFixed(1)}" height="${th}" fill="#f2e6d9"/>`);
+    out.push(
+      `<rect x="${tx(inc.appliedMs).toFixed(1)}" y="${ty0}" width="${(tx(inc.revertedMs) - tx(inc.appliedMs)).toFixed(1)}" height="${th}" fill="#f2e6d9"/>`,
+    );
     text((tx(inc.appliedMs) + tx(inc.revertedMs)) / 2, ty0 - 6, inc.label, 'text-anchor="middle" font-size="10" fill="#6b4c2a"');
   }
   for (let k = 0; k <= 4; k++) {
@@ -92,10 +123,17 @@ export function renderChart({ results, meta }) {
   }
   series.forEach((s, i) => {
     const ly = ty0 + 20 + i * 20;
-    out.push(`<line x1="${x0 + pw + 6}" x2="${x0 + pw + 26}" y1="${ly}" y2="${ly}" stroke="${policyColor[s.n] ?? "#000"}" stroke-width="3"/>`);
+    out.push(
+      `<line x1="${x0 + pw + 6}" x2="${x0 + pw + 26}" y1="${ly}" y2="${ly}" stroke="${policyColor[s.n] ?? "#000"}" stroke-width="3"/>`,
+    );
     text(x0 + pw + 32, ly + 4, s.n, 'font-size="11"');
   });
-  text(20, H - 12, "Measured by test/bench/scenarios.mjs; every figure is computed from the recorded requests.", 'font-size="10" fill="#777"');
+  text(
+    20,
+    H - 12,
+    "Measured by test/bench/scenarios.mjs; every figure is computed from the recorded requests.",
+    'font-size="10" fill="#777"',
+  );
   out.push("</svg>");
   return out.join("\n");
 }

@@ -28,8 +28,12 @@ const script = [
     from: 45,
     to: 60,
     apply: (ctx) =>
-      ctx.patch(models.silver, { ttft_ms: double(profiles[models.silver].ttft_ms), inter_token_ms: double(profiles[models.silver].inter_token_ms) }),
-    revert: (ctx) => ctx.patch(models.silver, { ttft_ms: profiles[models.silver].ttft_ms, inter_token_ms: profiles[models.silver].inter_token_ms }),
+      ctx.patch(models.silver, {
+        ttft_ms: double(profiles[models.silver].ttft_ms),
+        inter_token_ms: double(profiles[models.silver].inter_token_ms),
+      }),
+    revert: (ctx) =>
+      ctx.patch(models.silver, { ttft_ms: profiles[models.silver].ttft_ms, inter_token_ms: profiles[models.silver].inter_token_ms }),
   },
   {
     id: "bronze-429",

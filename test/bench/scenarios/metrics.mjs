@@ -106,7 +106,10 @@ export function incidentImpact(records, facts, inc, untilMs) {
       }
     }
     if (run < RUN_OK) runStart = undefined;
-    const candidates = [moved && { at: moved.startMs, how: "served elsewhere" }, runStart && { at: runStart.startMs, how: "meets SLO again" }].filter(Boolean);
+    const candidates = [
+      moved && { at: moved.startMs, how: "served elsewhere" },
+      runStart && { at: runStart.startMs, how: "meets SLO again" },
+    ].filter(Boolean);
     const first = candidates.sort((a, b) => a.at - b.at)[0];
     result.rerouteMs = first ? Math.max(0, first.at - s) : null;
     result.rerouteHow = first ? first.how : "never";
@@ -133,7 +136,7 @@ export function incidentImpact(records, facts, inc, untilMs) {
 /** Each incident's impact, measuring return up to the next incident on the same tier. */
 export function incidentImpacts(records, facts, incidents, endMs) {
   return incidents.map((inc, i) => {
-    const next = incidents.slice(i + 1).find((o) => o.tier === inc.tier || o.tier === undefined && inc.tier === undefined);
+    const next = incidents.slice(i + 1).find((o) => o.tier === inc.tier || (o.tier === undefined && inc.tier === undefined));
     return incidentImpact(records, facts, inc, next ? next.appliedMs : endMs);
   });
 }
@@ -159,12 +162,20 @@ export function goldPerIncident(records, facts, incidents) {
 }
 
 /** A reason or error with its numbers and times blanked, so they can be counted by kind. */
-const kind = (r) => r.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, "T").replace(/#\d+/g, "#").replace(/\d+(\.\d+)?/g, "N").slice(0, 140);
+const kind = (r) =>
+  r
+    .replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, "T")
+    .replace(/#\d+/g, "#")
+    .replace(/\d+(\.\d+)?/g, "N")
+    .slice(0, 140);
 
 /** Counts of routing reasons and errors, by kind (most frequent first). */
 export function reasonCounts(records, limit = 25) {
   const count = (xs) =>
-    [...xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map())].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([text, n]) => ({ n, text }));
+    [...xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map())]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, limit)
+      .map(([text, n]) => ({ n, text }));
   return {
     reasons: count(records.flatMap((r) => r.reasons.map(kind))),
     errors: count(records.filter((r) => r.code).map((r) => `${r.code} [${r.home}] ${kind(r.error ?? "")}`)),
@@ -182,7 +193,10 @@ export function belowReasons(records, facts, limit = 6) {
     const k = kind(policyReasons(r)[0] ?? "(classified there; no routing decision moved it)");
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
-  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([text, n]) => ({ n, text }));
+  return [...counts]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, limit)
+    .map(([text, n]) => ({ n, text }));
 }
 
 /** Gold requests that missed gold's SLO: when, in which incident, how slow, and what the router said. */
@@ -194,7 +208,9 @@ export function goldMisses(records, facts, incidents, limit = 12) {
       atMs: Math.round(r.startMs),
       incident: incidents.find((i) => r.startMs >= i.appliedMs && r.startMs < i.revertedMs)?.id ?? "",
       ttftMs: ok(r) ? Math.round(r.ttftMs) : null,
-      outcome: ok(r) ? `served by ${r.served} (${r.model}, ${r.providerAttempts} provider attempt${r.providerAttempts === 1 ? "" : "s"})` : r.code,
+      outcome: ok(r)
+        ? `served by ${r.served} (${r.model}, ${r.providerAttempts} provider attempt${r.providerAttempts === 1 ? "" : "s"})`
+        : r.code,
       reason: (ok(r) ? policyReasons(r).at(-1) : r.error) ?? "",
     })),
   };

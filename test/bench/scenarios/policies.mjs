@@ -15,7 +15,11 @@ export const models = {
 /** Simulated latencies, as in deploy/tiermesh.example.yaml. */
 export const profiles = {
   [models.goldPrimary]: { ttft_ms: { median: 120, p99: 400 }, inter_token_ms: { median: 6, p99: 15 }, output_tokens: { min: 8, max: 32 } },
-  [models.goldSecondary]: { ttft_ms: { median: 120, p99: 400 }, inter_token_ms: { median: 6, p99: 15 }, output_tokens: { min: 8, max: 32 } },
+  [models.goldSecondary]: {
+    ttft_ms: { median: 120, p99: 400 },
+    inter_token_ms: { median: 6, p99: 15 },
+    output_tokens: { min: 8, max: 32 },
+  },
   [models.silver]: { ttft_ms: { median: 200, p99: 700 }, inter_token_ms: { median: 10, p99: 25 }, output_tokens: { min: 8, max: 32 } },
   [models.bronze]: { ttft_ms: { median: 400, p99: 1500 }, inter_token_ms: { median: 15, p99: 40 }, output_tokens: { min: 8, max: 32 } },
 };
@@ -45,7 +49,12 @@ async function baseConfig(keys) {
       listen: await hp(),
       rules: [
         { id: "batch-to-bronze", when: { urgencies: ["batch"] }, tier: "bronze", reason: "batch work tolerates latency" },
-        { id: "free-interactive-silver", when: { plans: ["free"], urgencies: ["interactive"] }, tier: "silver", reason: "free plan interactive traffic is served by silver" },
+        {
+          id: "free-interactive-silver",
+          when: { plans: ["free"], urgencies: ["interactive"] },
+          tier: "silver",
+          reason: "free plan interactive traffic is served by silver",
+        },
       ],
     },
     health_monitor: { listen: await hp(), evaluate_interval_ms: 100, heartbeat_ms: 2_000, probe: { interval_ms: 1_000 } },
@@ -57,13 +66,27 @@ async function baseConfig(keys) {
         executor: { listen: await hp() },
         models: [
           { id: "gold-primary", provider: "sim", model: models.goldPrimary, weight: 4, price: { input_per_mtok: 5, output_per_mtok: 15 } },
-          { id: "gold-secondary", provider: "sim", model: models.goldSecondary, weight: 1, price: { input_per_mtok: 5, output_per_mtok: 15 } },
+          {
+            id: "gold-secondary",
+            provider: "sim",
+            model: models.goldSecondary,
+            weight: 1,
+            price: { input_per_mtok: 5, output_per_mtok: 15 },
+          },
         ],
         prompt: { system: "You are a precise assistant for enterprise customers.", default_max_tokens: 256 },
         timeouts: { attempt_ms: 10_000, ttft_ms: 2_000 },
         retries: { max_attempts: 2, backoff_ms: 20 },
         hedge: { enabled: true },
-        slo: { window_ms: 10_000, error_rate_degraded: 0.02, error_rate_down: 0.5, ttft_p95_ms: 800, consecutive_failures_down: 3, recovery_successes: 3, min_dwell_ms: 3_000 },
+        slo: {
+          window_ms: 10_000,
+          error_rate_degraded: 0.02,
+          error_rate_down: 0.5,
+          ttft_p95_ms: 800,
+          consecutive_failures_down: 3,
+          recovery_successes: 3,
+          min_dwell_ms: 3_000,
+        },
       },
       silver: {
         rank: 2,

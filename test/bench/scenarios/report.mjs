@@ -6,7 +6,8 @@ const p1 = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "—");
 const p2 = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(2)}%` : "—");
 const usd = (x) => (Number.isFinite(x) ? `$${x.toFixed(3)}` : "—");
 const at = (t) => (t < 500 ? "start" : `${(t / 1_000).toFixed(1)} s`);
-const ms = (x) => (x === null || x === undefined || !Number.isFinite(x) ? "—" : x < 1_000 ? `${Math.round(x)} ms` : `${(x / 1_000).toFixed(1)} s`);
+const ms = (x) =>
+  x === null || x === undefined || !Number.isFinite(x) ? "—" : x < 1_000 ? `${Math.round(x)} ms` : `${(x / 1_000).toFixed(1)} s`;
 
 /** The targets, evaluated from the aggregates (missing policies: not evaluated). */
 export function evaluateTargets(results) {
@@ -25,7 +26,11 @@ export function evaluateTargets(results) {
     }
   }
   if (d && s) {
-    add("beats static fallback on gold SLO attainment", `${p2(d.summary.gold.sloMet)} vs ${p2(s.summary.gold.sloMet)}`, d.summary.gold.sloMet > s.summary.gold.sloMet);
+    add(
+      "beats static fallback on gold SLO attainment",
+      `${p2(d.summary.gold.sloMet)} vs ${p2(s.summary.gold.sloMet)}`,
+      d.summary.gold.sloMet > s.summary.gold.sloMet,
+    );
     add(
       "beats static fallback on share served at the entitled tier (all requests)",
       `${p2(d.summary.all.atEntitled)} vs ${p2(s.summary.all.atEntitled)}`,
@@ -34,7 +39,11 @@ export function evaluateTargets(results) {
   }
   if (d && prem) {
     const ratio = d.summary.all.costPer1k / prem.summary.all.costPer1k;
-    add("costs ≤ 50% of all-premium on the same trace", `${usd(d.summary.all.costPer1k)} vs ${usd(prem.summary.all.costPer1k)} per 1k requests (${p1(ratio)})`, ratio <= 0.5);
+    add(
+      "costs ≤ 50% of all-premium on the same trace",
+      `${usd(d.summary.all.costPer1k)} vs ${usd(prem.summary.all.costPer1k)} per 1k requests (${p1(ratio)})`,
+      ratio <= 0.5,
+    );
   }
   return out;
 }
@@ -44,7 +53,13 @@ function perTierRows(name, r) {
   for (const [tier, m] of Object.entries(r.summary)) {
     const incs = tier === "all" ? [] : r.incidents.filter((i) => i.tier === tier);
     const reroute = incs.map((i) => `${i.id}: ${i.rerouteMs === null ? i.rerouteHow : ms(i.rerouteMs)}`).join("; ") || "—";
-    const back = incs.map((i) => `${i.id}: ${i.returnNote === "never moved" ? "never moved" : `${ms(i.returnFirstMs)} / ${i.returnLastMs === null ? i.returnNote : ms(i.returnLastMs)}`}`).join("; ") || "—";
+    const back =
+      incs
+        .map(
+          (i) =>
+            `${i.id}: ${i.returnNote === "never moved" ? "never moved" : `${ms(i.returnFirstMs)} / ${i.returnLastMs === null ? i.returnNote : ms(i.returnLastMs)}`}`,
+        )
+        .join("; ") || "—";
     rows.push(
       `| ${tier === "all" ? `**${name}**` : name} | ${tier === "all" ? "**all**" : tier} | ${m.requests} | ${p2(m.sloMet)} | ${p1(m.atEntitled)} | ${p1(m.belowEntitled)} | ${m.failed} | ${usd(m.costPer1k)} | ${ms(m.ttftP50Ms)} / ${ms(m.ttftP99Ms)} | ${Number.isFinite(m.tierChangesPerUser) ? m.tierChangesPerUser.toFixed(2) : "—"} | ${reroute} | ${back} |`,
     );
@@ -70,7 +85,9 @@ export function renderMarkdown({ meta, results, targets, facts }) {
     "",
     `Machine: ${meta.machine}; 1-min load average during the runs: ${names
       .map((n) => `${n} ${results[n].load.mean.toFixed(1)} (max ${results[n].load.max.toFixed(1)})`)
-      .join(", ")}. Commit ${meta.commit}. Bench took ${meta.tookMinutes} min.${meta.quick ? " **Quick mode: a short trace, for development only.**" : ""}`,
+      .join(
+        ", ",
+      )}. Commit ${meta.commit}. Bench took ${meta.tookMinutes} min.${meta.quick ? " **Quick mode: a short trace, for development only.**" : ""}`,
     "",
   );
   if (meta.notes.length) lines.push(...meta.notes.map((n) => `> ${n}`), "");
@@ -109,7 +126,9 @@ export function renderMarkdown({ meta, results, targets, facts }) {
       continue;
     }
     const shown = ch.filter((c) => c.atMs <= meta.seconds * 1_000);
-    lines.push(`- **${n}**: ${shown.length ? shown.map((c) => `${at(c.atMs)} ${c.tier} ${c.state.toLowerCase()}`).join(", ") : "no changes"}`);
+    lines.push(
+      `- **${n}**: ${shown.length ? shown.map((c) => `${at(c.atMs)} ${c.tier} ${c.state.toLowerCase()}`).join(", ") : "no changes"}`,
+    );
   }
   lines.push("", "## The router's view (sampled from its /metrics every 0.5 s)", "");
   for (const n of names) {
@@ -121,7 +140,9 @@ export function renderMarkdown({ meta, results, targets, facts }) {
     const m = results[n].goldMisses;
     lines.push(`- **${n}**: ${m.total}${m.total > m.shown.length ? ` (first ${m.shown.length} shown)` : ""}`);
     for (const x of m.shown) {
-      lines.push(`  - ${(x.atMs / 1_000).toFixed(1)} s${x.incident ? ` (${x.incident})` : ""}: ${x.outcome}${x.ttftMs === null ? "" : `, TTFT ${ms(x.ttftMs)}`}${x.reason ? `: ${x.reason}` : ""}`);
+      lines.push(
+        `  - ${(x.atMs / 1_000).toFixed(1)} s${x.incident ? ` (${x.incident})` : ""}: ${x.outcome}${x.ttftMs === null ? "" : `, TTFT ${ms(x.ttftMs)}`}${x.reason ? `: ${x.reason}` : ""}`,
+      );
     }
   }
   lines.push("", "## Why requests were served below their entitled tier (the router's first reason)", "");

@@ -41,7 +41,10 @@ export function explain(o: ExplainOptions): void {
     `tenant ${result.tenant} (plan ${result.plan}), urgency ${result.urgency}, prompt ${result.promptTokens} tokens`,
     "rules, in order:",
     ...(rules.length === 0 ? ["  (none)"] : []),
-    ...rules.map((r) => `  ${r.matched ? "MATCH" : r.evaluated ? "no   " : "skip "} ${r.id} → ${r.tier}${r.because ? `: ${r.because}` : r.evaluated ? "" : " (an earlier rule decided)"}`),
+    ...rules.map(
+      (r) =>
+        `  ${r.matched ? "MATCH" : r.evaluated ? "no   " : "skip "} ${r.id} → ${r.tier}${r.because ? `: ${r.because}` : r.evaluated ? "" : " (an earlier rule decided)"}`,
+    ),
     `tier: ${result.tier} (allowed ${result.minTier}..${result.maxTier})`,
     "because:",
     ...result.reasons.map((x) => `  - ${x}`),

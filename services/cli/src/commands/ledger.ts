@@ -15,7 +15,9 @@ export async function ledger(sub: string | undefined, configFile: string | undef
   const nc = await connect({ servers: config.nats.url.split(","), name: "tiermesh-cli", timeout: 5_000 });
   try {
     const removed = await rebuildAggregates(nc, config.ledger);
-    process.stdout.write(`removed ${removed} aggregate keys; the leading health monitor now rebuilds them from stream ${config.ledger.stream}\n`);
+    process.stdout.write(
+      `removed ${removed} aggregate keys; the leading health monitor now rebuilds them from stream ${config.ledger.stream}\n`,
+    );
   } finally {
     await nc.close();
   }

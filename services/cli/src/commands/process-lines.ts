@@ -19,8 +19,8 @@ function lastExit(p: ProcessStatus): string {
 export function processLines(processes: readonly ProcessStatus[]): string[] {
   return [
     `${"process".padEnd(15)} ${"state".padEnd(10)} ${"pid".padEnd(8)} restarts`,
-    ...processes.map(
-      (p) => `${p.name.padEnd(15)} ${stateNames[p.state].padEnd(10)} ${String(p.pid || "-").padEnd(8)} ${String(p.restarts).padEnd(8)} ${lastExit(p)}`.trimEnd(),
+    ...processes.map((p) =>
+      `${p.name.padEnd(15)} ${stateNames[p.state].padEnd(10)} ${String(p.pid || "-").padEnd(8)} ${String(p.restarts).padEnd(8)} ${lastExit(p)}`.trimEnd(),
     ),
   ];
 }

@@ -15,10 +15,22 @@ const COLUMNS: { name: string; value: (r: ReportRow) => string; csv: (r: ReportR
   { name: "failed", value: (r) => String(r.failed), csv: (r) => String(r.failed) },
   { name: "refused", value: (r) => String(r.refused), csv: (r) => String(r.refused) },
   { name: "ttft_slo_met", value: (r) => `${pct(r.sloMetShare)} (<${r.ttftObjectiveMs || "-"}ms)`, csv: (r) => String(r.sloMetShare) },
-  { name: "availability", value: (r) => `${pct(r.availability)}${r.availabilityObjective ? ` / ${pct(r.availabilityObjective)}` : ""}`, csv: (r) => String(r.availability) },
+  {
+    name: "availability",
+    value: (r) => `${pct(r.availability)}${r.availabilityObjective ? ` / ${pct(r.availabilityObjective)}` : ""}`,
+    csv: (r) => String(r.availability),
+  },
   { name: "at_entitled", value: (r) => pct(r.servedEntitledShare), csv: (r) => String(r.servedEntitledShare) },
-  { name: "ttft_p50/p95/p99", value: (r) => `${r.ttftP50Ms}/${r.ttftP95Ms}/${r.ttftP99Ms}ms`, csv: (r) => `${r.ttftP50Ms}/${r.ttftP95Ms}/${r.ttftP99Ms}` },
-  { name: "latency_p50/p95/p99", value: (r) => `${r.latencyP50Ms}/${r.latencyP95Ms}/${r.latencyP99Ms}ms`, csv: (r) => `${r.latencyP50Ms}/${r.latencyP95Ms}/${r.latencyP99Ms}` },
+  {
+    name: "ttft_p50/p95/p99",
+    value: (r) => `${r.ttftP50Ms}/${r.ttftP95Ms}/${r.ttftP99Ms}ms`,
+    csv: (r) => `${r.ttftP50Ms}/${r.ttftP95Ms}/${r.ttftP99Ms}`,
+  },
+  {
+    name: "latency_p50/p95/p99",
+    value: (r) => `${r.latencyP50Ms}/${r.latencyP95Ms}/${r.latencyP99Ms}ms`,
+    csv: (r) => `${r.latencyP50Ms}/${r.latencyP95Ms}/${r.latencyP99Ms}`,
+  },
   { name: "tokens_in", value: (r) => String(r.promptTokens), csv: (r) => String(r.promptTokens) },
   { name: "tokens_out", value: (r) => String(r.completionTokens), csv: (r) => String(r.completionTokens) },
   { name: "cost", value: (r) => usd(r.costUsd), csv: (r) => String(r.costUsd) },
@@ -69,7 +81,13 @@ export function reportJson(report: GetReportResponse): object {
       completion_tokens: Number(r.completionTokens),
       cost_usd: r.costUsd,
     })),
-    budgets: report.budgets.map((b) => ({ tenant: b.tenant, plan: b.plan, cost_usd: b.costUsd, monthly_budget_usd: b.monthlyBudgetUsd, budget_used_share: b.budgetUsedShare })),
+    budgets: report.budgets.map((b) => ({
+      tenant: b.tenant,
+      plan: b.plan,
+      cost_usd: b.costUsd,
+      monthly_budget_usd: b.monthlyBudgetUsd,
+      budget_used_share: b.budgetUsedShare,
+    })),
   };
 }
 

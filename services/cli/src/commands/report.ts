@@ -5,7 +5,8 @@ import { createMeshTransport } from "@tiermesh/runtime";
 import { UsageError } from "../usage-error.js";
 import { formatReport, reportFormats, type ReportFormat } from "./report-format.js";
 
-export const reportUsage = "tiermesh report [--tenant <t>] [--period 2026-11|2026-11-26 | --from <ISO time> --to <ISO time>] [--format table|json|csv] [--config <file>]";
+export const reportUsage =
+  "tiermesh report [--tenant <t>] [--period 2026-11|2026-11-26 | --from <ISO time> --to <ISO time>] [--format table|json|csv] [--config <file>]";
 
 export interface ReportOptions {
   config?: string | undefined;

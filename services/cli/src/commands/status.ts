@@ -9,9 +9,7 @@ export const statusUsage = "tiermesh status|watch [--config <file>]";
 function line(e: TierStatusEvent): string {
   const sli = e.sli;
   const state = (TierState[e.state] ?? "?").padEnd(9);
-  const numbers = sli
-    ? `n=${sli.sampleCount} err=${(sli.errorRate * 100).toFixed(1)}% ttft_p95=${sli.ttftP95Ms}ms`
-    : "";
+  const numbers = sli ? `n=${sli.sampleCount} err=${(sli.errorRate * 100).toFixed(1)}% ttft_p95=${sli.ttftP95Ms}ms` : "";
   return `${e.tier.padEnd(10)} ${state} ${numbers.padEnd(40)} #${e.sequence} ${e.reason}${jobsOf(e)}`;
 }
 
@@ -39,7 +37,10 @@ export async function status(configFile: string, watch: boolean): Promise<void> 
   const config = loadConfig(configFile);
   const client = createClient(HealthMonitorService, createMeshTransport(endpointUrl(config.health_monitor)));
   if (!watch) {
-    const [tiers, processes] = await Promise.allSettled([client.getStatus({}, { timeoutMs: 5_000 }), launcherLines(endpointUrl(config.launcher))]);
+    const [tiers, processes] = await Promise.allSettled([
+      client.getStatus({}, { timeoutMs: 5_000 }),
+      launcherLines(endpointUrl(config.launcher)),
+    ]);
     if (processes.status === "fulfilled") process.stdout.write(`${processes.value.join("\n")}\n\n`);
     if (tiers.status === "rejected") throw tiers.reason;
     for (const e of tiers.value.tiers) process.stdout.write(`${line(e)}\n`);

@@ -6,7 +6,8 @@ import { launchMesh, type Mesh } from "../mesh-launcher.js";
 import { UsageError } from "../usage-error.js";
 import { upSummary } from "./up-summary.js";
 
-export const upUsage = "tiermesh up [--config deploy/tiermesh.example.yaml] [--nats <url>] [--single-process] [--start-timeout <seconds>] [--quiet]";
+export const upUsage =
+  "tiermesh up [--config deploy/tiermesh.example.yaml] [--nats <url>] [--single-process] [--start-timeout <seconds>] [--quiet]";
 
 /** Runs the whole mesh in the foreground, restarting services that die, until Ctrl-C. */
 export async function up(values: {
@@ -27,10 +28,7 @@ export async function up(values: {
     logger,
     serviceNames: [LauncherService.typeName],
     routes(router) {
-      router.service(
-        LauncherService,
-        createLauncherService({ natsUrl: () => mesh?.natsUrl ?? "", status: () => mesh?.status() ?? [] }),
-      );
+      router.service(LauncherService, createLauncherService({ natsUrl: () => mesh?.natsUrl ?? "", status: () => mesh?.status() ?? [] }));
     },
   });
   await rpc.listen(config.launcher.listen);
@@ -84,6 +82,7 @@ export async function up(values: {
 function startTimeoutOf(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const seconds = Number(value);
-  if (!(seconds > 0) || !Number.isFinite(seconds)) throw new UsageError(`--start-timeout: expected a number of seconds above 0, got "${value}"`);
+  if (!(seconds > 0) || !Number.isFinite(seconds))
+    throw new UsageError(`--start-timeout: expected a number of seconds above 0, got "${value}"`);
   return seconds * 1_000;
 }

@@ -64,8 +64,22 @@ export function parseDrillArgs(args: readonly string[]): DrillOptions {
       strict: true,
       allowPositionals: false,
       options: {
-        config: s, tier: s, deployment: s, fault: s, "error-rate": s, "slow-factor": s, duration: s, rate: s,
-        before: s, after: s, tenant: s, "api-key": s, urgency: s, "tier-hint": s, users: s, timeout: s,
+        config: s,
+        tier: s,
+        deployment: s,
+        fault: s,
+        "error-rate": s,
+        "slow-factor": s,
+        duration: s,
+        rate: s,
+        before: s,
+        after: s,
+        tenant: s,
+        "api-key": s,
+        urgency: s,
+        "tier-hint": s,
+        users: s,
+        timeout: s,
         json: { type: "boolean" },
       },
     }));
@@ -102,8 +116,13 @@ export function parseDrillArgs(args: readonly string[]): DrillOptions {
       ? defaultErrorRate[fault]
       : parseNumber("error-rate", values["error-rate"], (n) => n > 0 && n <= 1, "a share in (0, 1]");
   const slowFactor =
-    values["slow-factor"] === undefined ? 3 : parseNumber("slow-factor", values["slow-factor"], (n) => n > 1 && n <= 1_000, "a factor above 1");
-  const users = values.users === undefined ? 20 : parseNumber("users", values.users, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, "a whole number of users from 1");
+    values["slow-factor"] === undefined
+      ? 3
+      : parseNumber("slow-factor", values["slow-factor"], (n) => n > 1 && n <= 1_000, "a factor above 1");
+  const users =
+    values.users === undefined
+      ? 20
+      : parseNumber("users", values.users, (n) => Number.isInteger(n) && n >= 1 && n <= 10_000, "a whole number of users from 1");
   return {
     config: values.config ?? "deploy/tiermesh.example.yaml",
     tier,

@@ -3,7 +3,11 @@ import { describe, expect, it } from "vitest";
 import { UsageError } from "../usage-error.js";
 import { DrillSetupError, resolveDrillTarget, sameEndpoint } from "./drill-target.js";
 
-function config({ simulator = "\nsimulator:\n  listen: 127.0.0.1:7490\n  models: { sim-gold: {}, sim-silver: {} }", anonymous = "demo", goldExtra = "" } = {}) {
+function config({
+  simulator = "\nsimulator:\n  listen: 127.0.0.1:7490\n  models: { sim-gold: {}, sim-silver: {} }",
+  anonymous = "demo",
+  goldExtra = "",
+} = {}) {
   return parseConfig(
     `
 router: { listen: "127.0.0.1:7400"${anonymous ? `, anonymous_tenant: ${anonymous}` : ""} }
@@ -64,7 +68,9 @@ describe("resolveDrillTarget", () => {
   it("refuses a config without a simulator section, and a simulator without the model", () => {
     expect(() => resolveDrillTarget(config({ simulator: "" }), "t.yaml", opts)).toThrow(/t.yaml has no simulator section/);
     const noModel = config({ simulator: "\nsimulator:\n  listen: 127.0.0.1:7490\n  models: { sim-silver: {} }" });
-    expect(() => resolveDrillTarget(noModel, "t.yaml", opts)).toThrow(/the simulator has no model "sim-gold" \(simulator.models: sim-silver\)/);
+    expect(() => resolveDrillTarget(noModel, "t.yaml", opts)).toThrow(
+      /the simulator has no model "sim-gold" \(simulator.models: sim-silver\)/,
+    );
   });
 
   it("names the bad field of an invalid simulator section", () => {

@@ -58,7 +58,9 @@ export function resolveDrillTarget(
       throw new UsageError(`--api-key is required: router.anonymous_tenant is not set in ${configFile}, so every call needs a key`);
     }
     if (o.tenant !== undefined && o.tenant !== anonymous) {
-      throw new UsageError(`--tenant: only the anonymous tenant "${anonymous}" calls without a key; pass --api-key for tenant "${o.tenant}"`);
+      throw new UsageError(
+        `--tenant: only the anonymous tenant "${anonymous}" calls without a key; pass --api-key for tenant "${o.tenant}"`,
+      );
     }
     tenant = anonymous;
   }
@@ -76,7 +78,9 @@ export function resolveDrillTarget(
     );
   }
   if (!Object.hasOwn(sim.data.models, deployment.model)) {
-    throw new DrillSetupError(`the simulator has no model "${deployment.model}" (simulator.models: ${Object.keys(sim.data.models).join(", ")})`);
+    throw new DrillSetupError(
+      `the simulator has no model "${deployment.model}" (simulator.models: ${Object.keys(sim.data.models).join(", ")})`,
+    );
   }
   const base = new URL(provider.base_url);
   return {

@@ -2,7 +2,9 @@ import type { ModelProfile } from "@tiermesh/simulator";
 import type { FaultKind } from "./drill-options.js";
 
 /** A partial simulator profile, as `PATCH /admin/models/<model>` takes it. */
-export type ProfilePatch = Partial<Pick<ModelProfile, "outage" | "error_rate" | "rate_limit_rate" | "hang_rate" | "ttft_ms" | "inter_token_ms">>;
+export type ProfilePatch = Partial<
+  Pick<ModelProfile, "outage" | "error_rate" | "rate_limit_rate" | "hang_rate" | "ttft_ms" | "inter_token_ms">
+>;
 
 const scaled = (d: { median: number; p99: number }, factor: number) => ({ median: d.median * factor, p99: d.p99 * factor });
 

@@ -9,20 +9,46 @@ const gold: TierObjectives = { tier: "gold", sloTtftMs: 800, ttftTimeoutMs: 2_00
 function sample(seq: number, served: string, failed = ""): Sample {
   const sentAt = seq * 100;
   return {
-    seq, user: seq % 4 === 3 ? "" : `u${seq % 2}`, scheduledAt: sentAt, sentAt, firstTokenAt: failed ? undefined : sentAt + 50, endedAt: sentAt + 80,
-    ok: !failed, errorCode: failed, errorMessage: failed ? "no tier could answer" : "", requestedTier: "gold", servedTier: failed ? "" : served,
-    tierAttempts: 1, providerAttempts: 1, serverTtftMs: 40,
+    seq,
+    user: seq % 4 === 3 ? "" : `u${seq % 2}`,
+    scheduledAt: sentAt,
+    sentAt,
+    firstTokenAt: failed ? undefined : sentAt + 50,
+    endedAt: sentAt + 80,
+    ok: !failed,
+    errorCode: failed,
+    errorMessage: failed ? "no tier could answer" : "",
+    requestedTier: "gold",
+    servedTier: failed ? "" : served,
+    tierAttempts: 1,
+    providerAttempts: 1,
+    serverTtftMs: 40,
   };
 }
 
 function report(): DrillReport {
-  const samples = Array.from({ length: 40 }, (_, i) => (i === 12 ? sample(i, "", "unavailable") : sample(i, i >= 10 && i < 25 ? "silver" : "gold")));
+  const samples = Array.from({ length: 40 }, (_, i) =>
+    i === 12 ? sample(i, "", "unavailable") : sample(i, i >= 10 && i < 25 ? "silver" : "gold"),
+  );
   const figures = computeReport(samples, { trafficStartAt: 0, faultStartAt: 1_000, faultEndAt: 2_000, trafficEndAt: 4_000 }, gold);
   return {
     drill: {
-      config: "c.yaml", routerUrl: "http://127.0.0.1:7400", simulatorUrl: "http://127.0.0.1:7490", tier: "gold", deployment: "sim/sim-gold", model: "sim-gold",
-      fault: { kind: "down", patch: { outage: true } }, ratePerSecond: 10, beforeMs: 1_000, durationMs: 1_000, afterMs: 2_000, tenant: "demo",
-      urgency: "interactive", tierHint: "", users: 2, startedAt: "2026-11-26T00:00:00.000Z",
+      config: "c.yaml",
+      routerUrl: "http://127.0.0.1:7400",
+      simulatorUrl: "http://127.0.0.1:7490",
+      tier: "gold",
+      deployment: "sim/sim-gold",
+      model: "sim-gold",
+      fault: { kind: "down", patch: { outage: true } },
+      ratePerSecond: 10,
+      beforeMs: 1_000,
+      durationMs: 1_000,
+      afterMs: 2_000,
+      tenant: "demo",
+      urgency: "interactive",
+      tierHint: "",
+      users: 2,
+      startedAt: "2026-11-26T00:00:00.000Z",
     },
     slo: { sloTtftMs: 800, ttftTimeoutMs: 2_000, latencyTarget: 0.95, availabilityTarget: 0.99 },
     ...figures,

@@ -11,8 +11,14 @@ const offset = (ms: number | null, never: string) => (ms === null ? never : `${m
 const pct = (x: number | null) => (x === null ? "-" : `${(x * 100).toFixed(1)}%`);
 const p4 = (p: Percentiles | null) => (p === null ? "-" : `${p.p50}/${p.p95}/${p.p99}/${p.max}`);
 const share = (s: Share) => `${s.count} (${pct(s.share)})`;
-const tiers = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${v}`).join(", ") || "-";
-const errors = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${v}`).join(", ");
+const tiers = (m: Record<string, number>) =>
+  Object.entries(m)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ") || "-";
+const errors = (m: Record<string, number>) =>
+  Object.entries(m)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -22,8 +28,17 @@ function table(rows: string[][]): string[] {
 function phaseRow(name: string, p: PhaseFigures): string[] {
   const verdict = p.slo.met === null ? "-" : p.slo.met ? "met" : "MISSED";
   return [
-    name, `${sec(p.fromMs)}..${sec(p.toMs)}`, String(p.sent), String(p.failed), tiers(p.servedTiers), String(p.inRequestFallbacks),
-    p4(p.ttftMs), p4(p.totalMs), share(p.ttftOverSlo), share(p.ttftOverTimeout), verdict,
+    name,
+    `${sec(p.fromMs)}..${sec(p.toMs)}`,
+    String(p.sent),
+    String(p.failed),
+    tiers(p.servedTiers),
+    String(p.inRequestFallbacks),
+    p4(p.ttftMs),
+    p4(p.totalMs),
+    share(p.ttftOverSlo),
+    share(p.ttftOverTimeout),
+    verdict,
   ];
 }
 
@@ -32,7 +47,8 @@ const MAX_CHANGES_SHOWN = 6;
 
 function userLine(u: UserTiers): string {
   const shown = u.changes.slice(0, MAX_CHANGES_SHOWN).map((c) => `${c.to} @${offset(c.atMs, "")}`);
-  const more = u.changes.length > MAX_CHANGES_SHOWN ? [`... ${u.changes.length - MAX_CHANGES_SHOWN} more changes, last to ${u.lastTier}`] : [];
+  const more =
+    u.changes.length > MAX_CHANGES_SHOWN ? [`... ${u.changes.length - MAX_CHANGES_SHOWN} more changes, last to ${u.lastTier}`] : [];
   const path = [u.firstTier || "(no answer)", ...shown, ...more].join(" → ");
   const failed = u.failed > 0 ? `, ${u.failed} failed` : "";
   return `  ${(u.user ?? "(no user id)").padEnd(22)} ${String(u.requests).padStart(4)} req${failed}  ${path}`;
@@ -54,7 +70,19 @@ export function formatReport(r: DrillReport): string {
     "",
     "phases (by send time, from fault start; latency in ms, client-observed, answered requests):",
     ...table([
-      ["phase", "window", "sent", "failed", "served by", "in-req fallback", "ttft p50/p95/p99/max", "total p50/p95/p99/max", `ttft>${r.slo.sloTtftMs}`, `ttft>${r.slo.ttftTimeoutMs}`, "SLO"],
+      [
+        "phase",
+        "window",
+        "sent",
+        "failed",
+        "served by",
+        "in-req fallback",
+        "ttft p50/p95/p99/max",
+        "total p50/p95/p99/max",
+        `ttft>${r.slo.sloTtftMs}`,
+        `ttft>${r.slo.ttftTimeoutMs}`,
+        "SLO",
+      ],
       ...phaseNames.map((n) => phaseRow(n, r.phases[n])),
     ]),
     ...phaseNames.filter((n) => r.phases[n].failed > 0).map((n) => `  ${n}: failed ${errors(r.phases[n].errors)}`),

@@ -20,9 +20,20 @@ function sample(sentAt: number, s: Shape = {}): Sample {
   const ttft = s.ttft ?? 100;
   const total = s.total ?? ttft + 100;
   return {
-    seq: seq++, user: s.user ?? "", scheduledAt: sentAt, sentAt, firstTokenAt: s.failed ? undefined : sentAt + ttft, endedAt: sentAt + total,
-    ok: !s.failed, errorCode: s.failed ?? "", errorMessage: s.message ?? "", requestedTier: "gold", servedTier: s.failed ? "" : (s.served ?? "gold"),
-    tierAttempts: s.failed ? 0 : (s.tierAttempts ?? 1), providerAttempts: 1, serverTtftMs: undefined,
+    seq: seq++,
+    user: s.user ?? "",
+    scheduledAt: sentAt,
+    sentAt,
+    firstTokenAt: s.failed ? undefined : sentAt + ttft,
+    endedAt: sentAt + total,
+    ok: !s.failed,
+    errorCode: s.failed ?? "",
+    errorMessage: s.message ?? "",
+    requestedTier: "gold",
+    servedTier: s.failed ? "" : (s.served ?? "gold"),
+    tierAttempts: s.failed ? 0 : (s.tierAttempts ?? 1),
+    providerAttempts: 1,
+    serverTtftMs: undefined,
   };
 }
 const every = (from: number, to: number, s: Shape = {}) => Array.from({ length: (to - from) / 100 }, (_, i) => sample(from + i * 100, s));
@@ -47,12 +58,33 @@ describe("computeReport", () => {
   const r = computeReport(downDrill(), t, gold);
 
   it("counts requests and failures by code", () => {
-    expect(r.requests).toEqual({ sent: 60, answered: 59, failed: 1, errors: { unavailable: 1 }, errorExamples: { unavailable: "gold and silver failed" } });
+    expect(r.requests).toEqual({
+      sent: 60,
+      answered: 59,
+      failed: 1,
+      errors: { unavailable: 1 },
+      errorExamples: { unavailable: "gold and silver failed" },
+    });
   });
 
   it("splits phases by send time and counts served tiers per phase", () => {
-    expect(r.phases.before).toMatchObject({ fromMs: -1_000, toMs: 0, sent: 10, failed: 0, servedTiers: { gold: 10 }, inRequestFallbacks: 0 });
-    expect(r.phases.during).toMatchObject({ fromMs: 0, toMs: 2_000, sent: 20, failed: 1, errors: { unavailable: 1 }, servedTiers: { silver: 19 }, inRequestFallbacks: 3 });
+    expect(r.phases.before).toMatchObject({
+      fromMs: -1_000,
+      toMs: 0,
+      sent: 10,
+      failed: 0,
+      servedTiers: { gold: 10 },
+      inRequestFallbacks: 0,
+    });
+    expect(r.phases.during).toMatchObject({
+      fromMs: 0,
+      toMs: 2_000,
+      sent: 20,
+      failed: 1,
+      errors: { unavailable: 1 },
+      servedTiers: { silver: 19 },
+      inRequestFallbacks: 3,
+    });
     expect(r.phases.after).toMatchObject({ fromMs: 2_000, toMs: 5_000, sent: 30, servedTiers: { gold: 24, silver: 6 } });
   });
 

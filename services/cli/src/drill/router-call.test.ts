@@ -30,7 +30,10 @@ beforeAll(async () => {
     res.write(encodeEnvelope(0, json({ delta: "Hel" })));
     await sleep(250);
     res.write(encodeEnvelope(0, json({ delta: "lo" })));
-    const done = { routing: { requestedTier: "gold", servedTier: "silver", tierAttempts: 2, providerAttempts: 3 }, timings: { ttftUs: "12500" } };
+    const done = {
+      routing: { requestedTier: "gold", servedTier: "silver", tierAttempts: 2, providerAttempts: 3 },
+      timings: { ttftUs: "12500" },
+    };
     res.end(new Uint8Array([...encodeEnvelope(0, json({ done })), ...encodeEnvelope(2, json({}))]));
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -44,13 +47,34 @@ afterAll(async () => {
 describe("callRouter", () => {
   it("sends a Connect streaming request and measures the first piece of the answer and the end", async () => {
     const s = await callRouter(url, now(), 7, "u1", shape, now, new AbortController().signal);
-    expect(s).toMatchObject({ seq: 7, user: "u1", ok: true, requestedTier: "gold", servedTier: "silver", tierAttempts: 2, providerAttempts: 3, serverTtftMs: 12.5 });
+    expect(s).toMatchObject({
+      seq: 7,
+      user: "u1",
+      ok: true,
+      requestedTier: "gold",
+      servedTier: "silver",
+      tierAttempts: 2,
+      providerAttempts: 3,
+      serverTtftMs: 12.5,
+    });
     // The answer's end came 250 ms after its first piece (less whatever the first read lagged).
     expect(s.endedAt - s.firstTokenAt!).toBeGreaterThanOrEqual(100);
     expect(s.firstTokenAt! - s.sentAt).toBeGreaterThan(0);
     const req = seen.at(-1)!;
-    expect(req.headers).toMatchObject({ "content-type": "application/connect+json", "connect-protocol-version": "1", "connect-timeout-ms": "5000", authorization: "Bearer k1" });
-    expect(req.body).toEqual({ input: { messages: [{ role: "user", content: expect.stringContaining("Drill request 7") }], maxTokens: 64, urgency: "interactive", user: "u1" } });
+    expect(req.headers).toMatchObject({
+      "content-type": "application/connect+json",
+      "connect-protocol-version": "1",
+      "connect-timeout-ms": "5000",
+      authorization: "Bearer k1",
+    });
+    expect(req.body).toEqual({
+      input: {
+        messages: [{ role: "user", content: expect.stringContaining("Drill request 7") }],
+        maxTokens: 64,
+        urgency: "interactive",
+        user: "u1",
+      },
+    });
   });
 
   it("leaves out the user id for callers without one", async () => {
@@ -60,10 +84,18 @@ describe("callRouter", () => {
 
   it("records the Connect error code, HTTP errors and unreachable routers as failed samples", async () => {
     const signal = new AbortController().signal;
-    expect(await callRouter(url, now(), 1, "fails", shape, now, signal)).toMatchObject({ ok: false, errorCode: "unavailable", errorMessage: "every tier failed" });
+    expect(await callRouter(url, now(), 1, "fails", shape, now, signal)).toMatchObject({
+      ok: false,
+      errorCode: "unavailable",
+      errorMessage: "every tier failed",
+    });
     expect(await callRouter(url, now(), 2, "missing", shape, now, signal)).toMatchObject({ ok: false, errorCode: "http_404" });
     const closed = `http://127.0.0.1:${await freePort()}`;
-    expect(await callRouter(closed, now(), 3, "u", shape, now, signal)).toMatchObject({ ok: false, errorCode: "network", errorMessage: "ECONNREFUSED" });
+    expect(await callRouter(closed, now(), 3, "u", shape, now, signal)).toMatchObject({
+      ok: false,
+      errorCode: "network",
+      errorMessage: "ECONNREFUSED",
+    });
   });
 
   it("tells a request cut off by Ctrl-C from one given up on past its deadline", async () => {

@@ -60,8 +60,20 @@ export async function callRouter(
   drillSignal: AbortSignal,
 ): Promise<Sample> {
   const sample: Sample = {
-    seq, user, scheduledAt, sentAt: now(), firstTokenAt: undefined, endedAt: 0, ok: false, errorCode: "", errorMessage: "",
-    requestedTier: "", servedTier: "", tierAttempts: 0, providerAttempts: 0, serverTtftMs: undefined,
+    seq,
+    user,
+    scheduledAt,
+    sentAt: now(),
+    firstTokenAt: undefined,
+    endedAt: 0,
+    ok: false,
+    errorCode: "",
+    errorMessage: "",
+    requestedTier: "",
+    servedTier: "",
+    tierAttempts: 0,
+    providerAttempts: 0,
+    serverTtftMs: undefined,
   };
   const fail = (code: string, message: string): Sample => ({ ...sample, endedAt: now(), errorCode: code, errorMessage: message });
   const timeout = AbortSignal.timeout(shape.timeoutMs + CLIENT_GRACE_MS);

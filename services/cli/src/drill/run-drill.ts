@@ -70,11 +70,27 @@ const LAG_WARNING_MS = 50;
 const seconds = (ms: number) => `${(ms / 1_000).toFixed(1)} s`;
 
 /** Checks the router puts the drill's requests on the tier it is about to fault. */
-async function preflight(target: DrillTarget, shape: CallerShape, userPrefix: string, signal: AbortSignal, warnings: string[]): Promise<void> {
-  const s = await callRouter(target.routerUrl, performance.now(), -1, `${userPrefix}-preflight`, { ...shape, timeoutMs: Math.min(shape.timeoutMs, 10_000) }, () => performance.now(), signal);
+async function preflight(
+  target: DrillTarget,
+  shape: CallerShape,
+  userPrefix: string,
+  signal: AbortSignal,
+  warnings: string[],
+): Promise<void> {
+  const s = await callRouter(
+    target.routerUrl,
+    performance.now(),
+    -1,
+    `${userPrefix}-preflight`,
+    { ...shape, timeoutMs: Math.min(shape.timeoutMs, 10_000) },
+    () => performance.now(),
+    signal,
+  );
   if (signal.aborted) throw new DrillSetupError("interrupted before the drill began; nothing was changed");
   if (!s.ok) {
-    throw new DrillSetupError(`the router at ${target.routerUrl} did not answer a test request (${s.errorCode}: ${s.errorMessage}); is the mesh running?`);
+    throw new DrillSetupError(
+      `the router at ${target.routerUrl} did not answer a test request (${s.errorCode}: ${s.errorMessage}); is the mesh running?`,
+    );
   }
   if (s.requestedTier !== target.tier) {
     const who = target.tenant ? `tenant ${target.tenant}` : "this API key";
@@ -83,7 +99,8 @@ async function preflight(target: DrillTarget, shape: CallerShape, userPrefix: st
         `not ${target.tier}; pick --urgency, --tier-hint or --api-key so they land on ${target.tier} (see tiermesh explain)`,
     );
   }
-  if (s.servedTier !== target.tier) warnings.push(`before the drill a ${target.tier} request was served by ${s.servedTier}: ${target.tier} may not be healthy`);
+  if (s.servedTier !== target.tier)
+    warnings.push(`before the drill a ${target.tier} request was served by ${s.servedTier}: ${target.tier} may not be healthy`);
 }
 
 /**
@@ -96,14 +113,22 @@ export async function runDrill(o: DrillOptions, target: DrillTarget, hooks: Dril
   const admin = new SimulatorAdmin(target.simulatorUrl, target.model);
   const saved = await admin.profile();
   const already = activeFaults(saved);
-  if (already.length > 0) warnings.push(`${target.model} already had faults on before the drill (${already.join(", ")}); they are kept and restored`);
+  if (already.length > 0)
+    warnings.push(`${target.model} already had faults on before the drill (${already.join(", ")}); they are kept and restored`);
   const patch = faultPatch(o.fault, saved, o);
   const shape: CallerShape = { urgency: o.urgency, tierHint: o.tierHint, apiKey: o.apiKey, timeoutMs: o.timeoutMs };
   const userPrefix = `drill-${randomBytes(2).toString("hex")}`;
   await preflight(target, shape, userPrefix, signal, warnings);
 
   const now = () => performance.now();
-  const traffic = new OpenLoopTraffic({ routerUrl: target.routerUrl, ratePerSecond: o.ratePerSecond, users: o.users, userPrefix, shape, now });
+  const traffic = new OpenLoopTraffic({
+    routerUrl: target.routerUrl,
+    ratePerSecond: o.ratePerSecond,
+    users: o.users,
+    userPrefix,
+    shape,
+    now,
+  });
   const startedAt = new Date();
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
@@ -117,7 +142,9 @@ export async function runDrill(o: DrillOptions, target: DrillTarget, hooks: Dril
     if (!signal.aborted) {
       let attempted = false;
       try {
-        log(`drill: ${o.fault} on ${target.model} (${target.tier}, deployment ${target.deploymentId}) for ${seconds(o.durationMs)}: ${JSON.stringify(patch)}`);
+        log(
+          `drill: ${o.fault} on ${target.model} (${target.tier}, deployment ${target.deploymentId}) for ${seconds(o.durationMs)}: ${JSON.stringify(patch)}`,
+        );
         attempted = true;
         hooks.onPendingRestore?.(saved);
         // The fault counts from the moment it is asked for, as an operator pulling the plug would see it.

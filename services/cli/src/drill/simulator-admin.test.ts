@@ -20,12 +20,14 @@ describe("SimulatorAdmin (against the real simulator)", () => {
     const admin = new SimulatorAdmin(url, "sim-gold");
     const saved = await admin.profile();
     expect(saved).toMatchObject({ ttft_ms: { median: 100, p99: 300 }, error_rate: 0.01, outage: false });
-    expect(await admin.patch(faultPatch("slow", saved, { errorRate: 1, slowFactor: 4 }))).toMatchObject({ ttft_ms: { median: 400, p99: 1_200 } });
+    expect(await admin.patch(faultPatch("slow", saved, { errorRate: 1, slowFactor: 4 }))).toMatchObject({
+      ttft_ms: { median: 400, p99: 1_200 },
+    });
     await admin.patch(faultPatch("down", saved, { errorRate: 1, slowFactor: 3 }));
     expect(sim.profiles()["sim-gold"]).toMatchObject({ outage: true, ttft_ms: { median: 400 } });
     expect(await admin.restore(saved)).toEqual(saved);
     expect(sim.profiles()["sim-gold"]).toEqual(saved);
-    expect(sim.profiles()["sim-silver"]).toEqual((await new SimulatorAdmin(url, "sim-silver").profile()));
+    expect(sim.profiles()["sim-silver"]).toEqual(await new SimulatorAdmin(url, "sim-silver").profile());
   });
 
   it("says when the simulator is unreachable or lacks the model", async () => {

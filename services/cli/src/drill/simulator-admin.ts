@@ -15,7 +15,10 @@ async function call(url: string, init: RequestInit): Promise<unknown> {
   try {
     res = await fetch(url, { ...init, signal: AbortSignal.timeout(ADMIN_TIMEOUT_MS) });
   } catch (cause) {
-    throw new SimulatorAdminError(`simulator admin ${init.method ?? "GET"} ${url}: ${String((cause as Error).cause ?? (cause as Error).message)}`, { cause });
+    throw new SimulatorAdminError(
+      `simulator admin ${init.method ?? "GET"} ${url}: ${String((cause as Error).cause ?? (cause as Error).message)}`,
+      { cause },
+    );
   }
   const text = await res.text();
   if (!res.ok) throw new SimulatorAdminError(`simulator admin ${init.method ?? "GET"} ${url}: HTTP ${res.status}: ${text.slice(0, 300)}`);

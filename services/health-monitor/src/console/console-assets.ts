@@ -50,7 +50,11 @@ export class ConsoleAssets {
     const file = this.files.get(path);
     if (file === undefined) return undefined;
     const body = readFileSync(file);
-    const asset = { body, contentType: TYPES[extname(file)] ?? "application/octet-stream", etag: `"${createHash("sha1").update(body).digest("base64url")}"` };
+    const asset = {
+      body,
+      contentType: TYPES[extname(file)] ?? "application/octet-stream",
+      etag: `"${createHash("sha1").update(body).digest("base64url")}"`,
+    };
     this.loaded.set(path, asset);
     return asset;
   }

@@ -24,11 +24,27 @@ const config = monitorTestConfig(
 /** A hub over a real StatusBoard, with what it sends. */
 function hubWithBoard() {
   const board = new StatusBoard(config, { monitorId: "m1", firstSequence: 1n });
-  const hub = new ConsoleHub({ config, monitorId: "m1", slis: (now) => board.slis(now), leading: () => true, natsConnected: () => true, trafficSeconds: 2 });
+  const hub = new ConsoleHub({
+    config,
+    monitorId: "m1",
+    slis: (now) => board.slis(now),
+    leading: () => true,
+    natsConnected: () => true,
+    trafficSeconds: 2,
+  });
   const sent: ConsoleMessage[] = [];
   hub.subscribe((m) => sent.push(m));
   const served = (tier: string, requestedTier: string, at: number, ttftMs: number, costUsd = 0.001) => {
-    const o = create(OutcomeSchema, { tier, requestedTier, deployment: `${tier}-a`, status: OutcomeStatus.OK, ttftMs, latencyMs: ttftMs * 2, costUsd, atMs: BigInt(at) });
+    const o = create(OutcomeSchema, {
+      tier,
+      requestedTier,
+      deployment: `${tier}-a`,
+      status: OutcomeStatus.OK,
+      ttftMs,
+      latencyMs: ttftMs * 2,
+      costUsd,
+      atMs: BigInt(at),
+    });
     board.record(o, at);
     hub.recordOutcome(o, at);
   };
@@ -36,7 +52,16 @@ function hubWithBoard() {
 }
 
 const published = (tier: string, state: TierState, sequence: bigint, reason: string) =>
-  create(TierStatusEventSchema, { tier, state, previousState: TierState.HEALTHY, sequence, reason, monitorId: "leader", sinceMs: 1_500n, atMs: 1_500n });
+  create(TierStatusEventSchema, {
+    tier,
+    state,
+    previousState: TierState.HEALTHY,
+    sequence,
+    reason,
+    monitorId: "leader",
+    sinceMs: 1_500n,
+    atMs: 1_500n,
+  });
 
 describe("ConsoleHub", () => {
   it("puts together each tier's published state, this replica's SLIs, and the traffic split, highest tier first", () => {
@@ -46,10 +71,23 @@ describe("ConsoleHub", () => {
     hub.fromPublished(published("gold", TierState.HEALTHY, 5n, "no failures observed"), 11_000);
 
     const snap = hub.snapshot(12_000);
-    expect(snap).toMatchObject({ monitorId: "m1", leading: true, natsConnected: true, series: [], timeline: [{ tier: "gold", from: "UNKNOWN", to: "HEALTHY" }] });
+    expect(snap).toMatchObject({
+      monitorId: "m1",
+      leading: true,
+      natsConnected: true,
+      series: [],
+      timeline: [{ tier: "gold", from: "UNKNOWN", to: "HEALTHY" }],
+    });
     expect(snap.tiers.map((t) => t.tier)).toEqual(["gold", "silver"]);
     const [gold, silver] = snap.tiers;
-    expect(gold).toMatchObject({ state: "HEALTHY", reason: "no failures observed", source: "published", monitorId: "leader", sloTtftP95Ms: 800, servedPerSecond: 7 });
+    expect(gold).toMatchObject({
+      state: "HEALTHY",
+      reason: "no failures observed",
+      source: "published",
+      monitorId: "leader",
+      sloTtftP95Ms: 800,
+      servedPerSecond: 7,
+    });
     expect(gold!.sli).toMatchObject({ sampleCount: 14, errorRate: 0, ttftP50Ms: 106 });
     expect(gold!.costUsdPerMinute).toBeCloseTo((14 * 0.001 * 60) / 2, 12);
     expect(silver).toMatchObject({ state: "UNKNOWN", servedPerSecond: 0 });
@@ -70,7 +108,15 @@ describe("ConsoleHub", () => {
     expect(sent.map((m) => m.type)).toEqual(["status", "status"]);
     const last = sent[1]!;
     if (last.type !== "status") throw new Error("expected a status message");
-    expect(last.data.entry).toEqual({ atMs: 2_000, tier: "gold", from: "HEALTHY", to: "DOWN", reason: "3 consecutive failed attempts (threshold 3)", source: "published", monitorId: "leader" });
+    expect(last.data.entry).toEqual({
+      atMs: 2_000,
+      tier: "gold",
+      from: "HEALTHY",
+      to: "DOWN",
+      reason: "3 consecutive failed attempts (threshold 3)",
+      source: "published",
+      monitorId: "leader",
+    });
     expect(last.data.tier).toMatchObject({ tier: "gold", state: "DOWN" });
     expect(hub.snapshot(2_000).timeline.map((e) => `${e.tier}:${e.to}`)).toEqual(["gold:HEALTHY", "gold:DOWN"]);
   });
@@ -110,9 +156,18 @@ describe("ConsoleHub", () => {
 
   it("keeps a bounded history and timeline", () => {
     const board = new StatusBoard(config, { monitorId: "m1", firstSequence: 1n });
-    const hub = new ConsoleHub({ config, monitorId: "m1", slis: (now) => board.slis(now), leading: () => false, natsConnected: () => false, historySeconds: 3, timelineLength: 2 });
+    const hub = new ConsoleHub({
+      config,
+      monitorId: "m1",
+      slis: (now) => board.slis(now),
+      leading: () => false,
+      natsConnected: () => false,
+      historySeconds: 3,
+      timelineLength: 2,
+    });
     for (let s = 1; s <= 5; s++) hub.tick(s * 1_000);
-    for (const [i, state] of [TierState.HEALTHY, TierState.DOWN, TierState.DEGRADED].entries()) hub.fromPublished(published("gold", state, BigInt(i + 1), "r"), 6_000);
+    for (const [i, state] of [TierState.HEALTHY, TierState.DOWN, TierState.DEGRADED].entries())
+      hub.fromPublished(published("gold", state, BigInt(i + 1), "r"), 6_000);
     const snap = hub.snapshot(6_000);
     expect(snap.series.map((p) => p.t)).toEqual([2, 3, 4]);
     expect(snap.timeline.map((e) => e.to)).toEqual(["DOWN", "DEGRADED"]);

@@ -1,14 +1,6 @@
 import { TierLadder, type Config } from "@tiermesh/config";
 import type { Outcome, TierSli, TierStatusEvent } from "@tiermesh/proto";
-import type {
-  ConsoleMessage,
-  ConsoleSli,
-  ConsoleSnapshot,
-  ConsoleTier,
-  SeriesPoint,
-  TierPoint,
-  TimelineEntry,
-} from "./console-types.js";
+import type { ConsoleMessage, ConsoleSli, ConsoleSnapshot, ConsoleTier, SeriesPoint, TierPoint, TimelineEntry } from "./console-types.js";
 import { TierStatusView } from "./tier-status-view.js";
 import { TrafficLedger, type TrafficTotals } from "./traffic-ledger.js";
 

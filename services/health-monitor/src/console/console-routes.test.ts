@@ -103,10 +103,19 @@ describe("console routes", () => {
     expect(await next()).toMatchObject({ event: "snapshot", data: { tiers: [{ tier: "gold" }] } });
     expect(routes!.streams).toBe(1);
 
-    hub.fromPublished(create(TierStatusEventSchema, { tier: "gold", state: TierState.DOWN, sequence: 2n, reason: "outage", monitorId: "leader" }), Date.now());
-    expect(await next()).toMatchObject({ event: "status", data: { entry: { tier: "gold", from: "UNKNOWN", to: "DOWN", reason: "outage" }, tier: { state: "DOWN" } } });
+    hub.fromPublished(
+      create(TierStatusEventSchema, { tier: "gold", state: TierState.DOWN, sequence: 2n, reason: "outage", monitorId: "leader" }),
+      Date.now(),
+    );
+    expect(await next()).toMatchObject({
+      event: "status",
+      data: { entry: { tier: "gold", from: "UNKNOWN", to: "DOWN", reason: "outage" }, tier: { state: "DOWN" } },
+    });
     hub.tick(Date.now());
-    expect(await next()).toMatchObject({ event: "tick", data: { tiers: [{ tier: "gold", state: "DOWN" }], point: { tiers: { gold: { servedPerSecond: 0 } } } } });
+    expect(await next()).toMatchObject({
+      event: "tick",
+      data: { tiers: [{ tier: "gold", state: "DOWN" }], point: { tiers: { gold: { servedPerSecond: 0 } } } },
+    });
 
     routes!.close();
     expect(await next()).toBeUndefined();

@@ -11,9 +11,21 @@ describe("TierStatusView", () => {
     const view = new TierStatusView(["gold"], 3_000);
     expect(view.shown("gold", 0)).toMatchObject({ state: "UNKNOWN" });
 
-    expect(view.fromLocal(status("gold", TierState.HEALTHY, 1n, "me"), 0)).toMatchObject({ from: "UNKNOWN", to: "HEALTHY", source: "local" });
+    expect(view.fromLocal(status("gold", TierState.HEALTHY, 1n, "me"), 0)).toMatchObject({
+      from: "UNKNOWN",
+      to: "HEALTHY",
+      source: "local",
+    });
     const down = view.fromPublished(status("gold", TierState.DOWN, 100n, "leader", "3 consecutive failed attempts"), 10);
-    expect(down).toEqual({ atMs: 10, tier: "gold", from: "HEALTHY", to: "DOWN", reason: "3 consecutive failed attempts", source: "published", monitorId: "leader" });
+    expect(down).toEqual({
+      atMs: 10,
+      tier: "gold",
+      from: "HEALTHY",
+      to: "DOWN",
+      reason: "3 consecutive failed attempts",
+      source: "published",
+      monitorId: "leader",
+    });
     // This replica still thinks gold is healthy: the leader's word wins while it is fresh.
     expect(view.fromLocal(status("gold", TierState.HEALTHY, 2n, "me"), 20)).toBeUndefined();
     expect(view.refresh(3_000)).toEqual([]);

@@ -6,7 +6,13 @@ import { TrafficLedger } from "./traffic-ledger.js";
 
 const ladder = new TierLadder({ gold: { rank: 3 }, silver: { rank: 2 }, bronze: { rank: 1 } });
 const outcome = (tier: string, requestedTier: string, extra: { status?: OutcomeStatus; costUsd?: number; probe?: boolean } = {}) =>
-  create(OutcomeSchema, { tier, requestedTier, status: extra.status ?? OutcomeStatus.OK, costUsd: extra.costUsd ?? 0, probe: extra.probe ?? false });
+  create(OutcomeSchema, {
+    tier,
+    requestedTier,
+    status: extra.status ?? OutcomeStatus.OK,
+    costUsd: extra.costUsd ?? 0,
+    probe: extra.probe ?? false,
+  });
 
 /** Records `n` outcomes in the second starting at `atMs`. */
 function recordMany(ledger: TrafficLedger, atMs: number, n: number, make: () => ReturnType<typeof outcome>): void {

@@ -58,7 +58,14 @@ export class TrafficLedger {
   totals(now: number, seconds: number): TrafficTotals {
     const current = Math.floor(now / 1_000);
     seconds = Math.max(1, Math.min(seconds, this.keepSeconds));
-    const totals: TrafficTotals = { seconds, flows: new Map(), servedByTier: new Map(), costByTier: new Map(), promotions: 0, fallbacks: 0 };
+    const totals: TrafficTotals = {
+      seconds,
+      flows: new Map(),
+      servedByTier: new Map(),
+      costByTier: new Map(),
+      promotions: 0,
+      fallbacks: 0,
+    };
     for (let at = Math.max(0, current - seconds); at < current; at++) {
       const slot = this.slots[at % this.keepSeconds]!;
       if (slot.at !== at) continue;
@@ -82,7 +89,9 @@ export class TrafficLedger {
     const perSecond = (n: number) => n / seconds;
     const flows: TrafficFlow[] = [...t.flows.values()]
       .map((f) => ({ requested: f.requested, served: f.served, kind: f.kind, perSecond: perSecond(f.count) }))
-      .sort((a, b) => this.ladder.rank(b.requested) - this.ladder.rank(a.requested) || this.ladder.rank(b.served) - this.ladder.rank(a.served));
+      .sort(
+        (a, b) => this.ladder.rank(b.requested) - this.ladder.rank(a.requested) || this.ladder.rank(b.served) - this.ladder.rank(a.served),
+      );
     let served = 0;
     for (const n of t.servedByTier.values()) served += n;
     let cost = 0;

@@ -15,12 +15,21 @@ afterEach(async () => {
 });
 
 function adapter(baseUrl: string): ProviderAdapter {
-  const created = createAnthropicAdapter("test-anthropic", { kind: "anthropic", base_url: baseUrl, connections: 4, continuation: "prefix" } as ProviderConfig, "k");
+  const created = createAnthropicAdapter(
+    "test-anthropic",
+    { kind: "anthropic", base_url: baseUrl, connections: 4, continuation: "prefix" } as ProviderConfig,
+    "k",
+  );
   adapters.push(created);
   return created;
 }
 
-const weather = { name: "get_weather", description: "Weather in a city", parameters: JSON.stringify({ type: "object", properties: { city: { type: "string" } } }), strict: false };
+const weather = {
+  name: "get_weather",
+  description: "Weather in a city",
+  parameters: JSON.stringify({ type: "object", properties: { city: { type: "string" } } }),
+  strict: false,
+};
 
 function send(res: ServerResponse, data: { type: string } & Record<string, unknown>): void {
   res.write(`event: ${data.type}\ndata: ${JSON.stringify(data)}\n\n`);
@@ -30,12 +39,20 @@ function send(res: ServerResponse, data: { type: string } & Record<string, unkno
 function toolUseStream(fragments: readonly string[]) {
   return (res: ServerResponse) => {
     res.writeHead(200, { "content-type": "text/event-stream" });
-    send(res, { type: "message_start", message: { id: "msg_1", role: "assistant", content: [], usage: { input_tokens: 40, output_tokens: 1 } } });
+    send(res, {
+      type: "message_start",
+      message: { id: "msg_1", role: "assistant", content: [], usage: { input_tokens: 40, output_tokens: 1 } },
+    });
     send(res, { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
     send(res, { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Let me look." } });
     send(res, { type: "content_block_stop", index: 0 });
-    send(res, { type: "content_block_start", index: 1, content_block: { type: "tool_use", id: "toolu_1", name: "get_weather", input: {} } });
-    for (const partial_json of fragments) send(res, { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json } });
+    send(res, {
+      type: "content_block_start",
+      index: 1,
+      content_block: { type: "tool_use", id: "toolu_1", name: "get_weather", input: {} },
+    });
+    for (const partial_json of fragments)
+      send(res, { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json } });
     send(res, { type: "content_block_stop", index: 1 });
     send(res, { type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 25 } });
     send(res, { type: "message_stop" });
@@ -49,7 +66,12 @@ async function events(target: ProviderAdapter, req: ProviderRequest): Promise<Pr
   return out;
 }
 
-const ask: ProviderRequest = { model: "claude-test", messages: [{ role: "user", content: "Weather in Paris?" }], maxTokens: 64, tools: [weather] };
+const ask: ProviderRequest = {
+  model: "claude-test",
+  messages: [{ role: "user", content: "Weather in Paris?" }],
+  maxTokens: 64,
+  tools: [weather],
+};
 
 describe("anthropic adapter: tool use", () => {
   it("turns a tool_use block into a tool call streamed in pieces, and stop_reason tool_use into tool_calls", async () => {
@@ -78,7 +100,14 @@ describe("anthropic adapter: tool use", () => {
       messages: [
         { role: "system", content: "Be brief." },
         { role: "user", content: "Weather in Paris and Oslo?" },
-        { role: "assistant", content: "Let me look.", toolCalls: [{ id: "toolu_1", name: "get_weather", arguments: '{"city":"Paris"}' }, { id: "toolu_2", name: "get_weather", arguments: '{"city":"Oslo"}' }] },
+        {
+          role: "assistant",
+          content: "Let me look.",
+          toolCalls: [
+            { id: "toolu_1", name: "get_weather", arguments: '{"city":"Paris"}' },
+            { id: "toolu_2", name: "get_weather", arguments: '{"city":"Oslo"}' },
+          ],
+        },
         { role: "tool", content: "18 °C", toolCallId: "toolu_1" },
         { role: "tool", content: "9 °C", toolCallId: "toolu_2" },
       ],
@@ -89,7 +118,9 @@ describe("anthropic adapter: tool use", () => {
       user: "u-1",
     });
     const body = JSON.parse(provider.received[0]!.body) as Record<string, unknown>;
-    expect(body["tools"]).toEqual([{ name: "get_weather", description: "Weather in a city", input_schema: JSON.parse(weather.parameters) }]);
+    expect(body["tools"]).toEqual([
+      { name: "get_weather", description: "Weather in a city", input_schema: JSON.parse(weather.parameters) },
+    ]);
     expect(body["tool_choice"]).toEqual({ type: "any", disable_parallel_tool_use: true });
     expect(body["messages"]).toEqual([
       { role: "user", content: "Weather in Paris and Oslo?" },
@@ -150,9 +181,16 @@ describe("anthropic adapter: tool use", () => {
   it("answers a JSON schema through one forced tool, whose input streams back as the answer's text", async () => {
     const provider = await startProvider(toolUseStream(['{"city"', ': "Paris"}']));
     const schema = JSON.stringify({ type: "object", properties: { city: { type: "string" } }, required: ["city"] });
-    const out = await events(adapter(provider.url), { model: "claude-test", messages: [{ role: "user", content: "Where?" }], maxTokens: 64, jsonSchema: { name: "place", description: "", schema, strict: true } });
+    const out = await events(adapter(provider.url), {
+      model: "claude-test",
+      messages: [{ role: "user", content: "Where?" }],
+      maxTokens: 64,
+      jsonSchema: { name: "place", description: "", schema, strict: true },
+    });
     const body = JSON.parse(provider.received[0]!.body) as Record<string, unknown>;
-    expect(body["tools"]).toEqual([{ name: "json_answer", description: "Give the answer (place) as this tool's input.", input_schema: JSON.parse(schema) }]);
+    expect(body["tools"]).toEqual([
+      { name: "json_answer", description: "Give the answer (place) as this tool's input.", input_schema: JSON.parse(schema) },
+    ]);
     expect(body["tool_choice"]).toEqual({ type: "tool", name: "json_answer" });
     const text = out.flatMap((e) => (e.type === "delta" ? [e.text] : [])).join("");
     // Text beside the forced call is not part of a JSON answer.
@@ -164,12 +202,21 @@ describe("anthropic adapter: tool use", () => {
   it("refuses, as a client error and without a call, a JSON schema together with tools, or one that is not an object", async () => {
     const provider = await startProvider(toolUseStream(["{}"]));
     const a = adapter(provider.url);
-    const refused = (req: ProviderRequest) => events(a, req).then(() => undefined, (e: unknown) => e);
+    const refused = (req: ProviderRequest) =>
+      events(a, req).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     const both = await refused({ ...ask, jsonSchema: { name: "x", description: "", schema: '{"type":"object"}', strict: false } });
     expect(both).toBeInstanceOf(ProviderError);
     expect((both as ProviderError).failure).toBe("client");
     expect((both as ProviderError).message).toContain("response_format json_schema together with tools");
-    const notObject = await refused({ model: "claude-test", messages: [{ role: "user", content: "n" }], maxTokens: 8, jsonSchema: { name: "n", description: "", schema: '{"type":"number"}', strict: false } });
+    const notObject = await refused({
+      model: "claude-test",
+      messages: [{ role: "user", content: "n" }],
+      maxTokens: 8,
+      jsonSchema: { name: "n", description: "", schema: '{"type":"number"}', strict: false },
+    });
     expect((notObject as ProviderError).message).toContain("must describe an object");
     expect(provider.received).toHaveLength(0);
   });
@@ -180,7 +227,10 @@ describe("anthropic adapter: tool use", () => {
       // First call: tool use; second (it carries the result): a text answer.
       if (provider.received.length === 1) return toolUseStream(['{"city": "Paris"}'])(res);
       res.writeHead(200, { "content-type": "text/event-stream" });
-      send(res, { type: "message_start", message: { id: "msg_2", role: "assistant", content: [], usage: { input_tokens: 60, output_tokens: 1 } } });
+      send(res, {
+        type: "message_start",
+        message: { id: "msg_2", role: "assistant", content: [], usage: { input_tokens: 60, output_tokens: 1 } },
+      });
       send(res, { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } });
       send(res, { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "It is 18 °C." } });
       send(res, { type: "content_block_stop", index: 0 });
@@ -198,13 +248,23 @@ describe("anthropic adapter: tool use", () => {
     const [call] = calls.calls;
     const second = await events(a, {
       ...ask,
-      messages: [...ask.messages, { role: "assistant", content: text, toolCalls: calls.calls }, { role: "tool", content: "18 °C", toolCallId: call!.id }],
+      messages: [
+        ...ask.messages,
+        { role: "assistant", content: text, toolCalls: calls.calls },
+        { role: "tool", content: "18 °C", toolCallId: call!.id },
+      ],
     });
     expect(second.filter((e) => e.type === "delta")).toEqual([{ type: "delta", text: "It is 18 °C." }]);
     expect(second.at(-1)).toMatchObject({ type: "done", finishReason: "stop" });
     const sent = JSON.parse(provider.received[1]!.body) as { messages: unknown[] };
     expect(sent.messages.slice(1)).toEqual([
-      { role: "assistant", content: [{ type: "text", text: "Let me look." }, { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } }] },
+      {
+        role: "assistant",
+        content: [
+          { type: "text", text: "Let me look." },
+          { type: "tool_use", id: "toolu_1", name: "get_weather", input: { city: "Paris" } },
+        ],
+      },
       { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_1", content: "18 °C" }] },
     ]);
   });

@@ -95,7 +95,13 @@ function jsonError(status: number, type: string, message: string, headers: Recor
 }
 
 /** Runs a stream to completion; deltas seen before a failure stay in `deltas`. */
-async function collect(target: ProviderAdapter, signal = new AbortController().signal, deltas: string[] = [], req = request, skipped: string[] = []) {
+async function collect(
+  target: ProviderAdapter,
+  signal = new AbortController().signal,
+  deltas: string[] = [],
+  req = request,
+  skipped: string[] = [],
+) {
   let done: Extract<ProviderEvent, { type: "done" }> | undefined;
   for await (const event of target.stream(req, signal)) {
     expect(done, "nothing may follow done").toBeUndefined();
@@ -187,7 +193,12 @@ describe("anthropic adapter", () => {
     const provider = await startProvider(answer([" \n42", " is it"]));
     const target = adapter(provider.url);
     expect(target.continuesPrefix).toBe(true);
-    const prefixed = { model: "claude-test", messages: [{ role: "user", content: "Answer?" }], maxTokens: 8, assistantPrefix: "The answer is\n" };
+    const prefixed = {
+      model: "claude-test",
+      messages: [{ role: "user", content: "Answer?" }],
+      maxTokens: 8,
+      assistantPrefix: "The answer is\n",
+    };
     const { deltas } = await collect(target, undefined, [], prefixed);
     expect(deltas).toEqual(["42", " is it"]);
     expect((JSON.parse(provider.received[0]?.body ?? "") as { messages: unknown[] }).messages).toEqual([
@@ -204,7 +215,11 @@ describe("anthropic adapter", () => {
 
   it("omits system and temperature when the request has none", async () => {
     const provider = await startProvider(answer(["ok"]));
-    await collect(adapter(provider.url), undefined, [], { model: "claude-test", messages: [{ role: "user", content: "hi" }], maxTokens: 8 });
+    await collect(adapter(provider.url), undefined, [], {
+      model: "claude-test",
+      messages: [{ role: "user", content: "hi" }],
+      maxTokens: 8,
+    });
     const body = JSON.parse(provider.received[0]?.body ?? "") as Record<string, unknown>;
     expect(Object.keys(body).sort()).toEqual(["max_tokens", "messages", "model", "stream"]);
   });
@@ -222,7 +237,9 @@ describe("anthropic adapter", () => {
 
   it("rejects a message role Anthropic has no equivalent for, without calling the provider", async () => {
     const provider = await startProvider(answer(["ok"]));
-    const err = await failure(collect(adapter(provider.url), undefined, [], { ...request, messages: [{ role: "function", content: "42" }] }));
+    const err = await failure(
+      collect(adapter(provider.url), undefined, [], { ...request, messages: [{ role: "function", content: "42" }] }),
+    );
     expect(err.failure).toBe("client");
     expect(err.message).toContain('"function"');
     expect(provider.received).toHaveLength(0);
@@ -247,7 +264,9 @@ describe("anthropic adapter", () => {
   });
 
   it("keeps a multi-byte character whole when a network chunk splits it", async () => {
-    const event = Buffer.from(`event: content_block_delta\ndata: ${JSON.stringify({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "naïve ☕" } })}\n\n`);
+    const event = Buffer.from(
+      `event: content_block_delta\ndata: ${JSON.stringify({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "naïve ☕" } })}\n\n`,
+    );
     const split = event.indexOf(Buffer.from("☕")) + 2;
     const provider = await startProvider(async (res) => {
       openStream(res);
@@ -262,7 +281,9 @@ describe("anthropic adapter", () => {
   });
 
   it("maps 429 to rate_limited with Retry-After in milliseconds", async () => {
-    const provider = await startProvider(jsonError(429, "rate_limit_error", "Number of requests has exceeded your rate limit", { "retry-after": "3" }));
+    const provider = await startProvider(
+      jsonError(429, "rate_limit_error", "Number of requests has exceeded your rate limit", { "retry-after": "3" }),
+    );
     const err = await failure(collect(adapter(provider.url)));
     expect(err.failure).toBe("rate_limited");
     expect(err.options.status).toBe(429);

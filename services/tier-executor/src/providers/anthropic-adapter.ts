@@ -2,7 +2,13 @@ import { StartupError } from "@tiermesh/runtime";
 import { Pool } from "undici";
 import { isContextLengthError } from "./context-length.js";
 import { networkError, statusError } from "./http-errors.js";
-import { PROBE_HEADER, type ProviderAdapterFactory, type ProviderEvent, type ProviderRequest, type ProviderUsage } from "./provider-adapter.js";
+import {
+  PROBE_HEADER,
+  type ProviderAdapterFactory,
+  type ProviderEvent,
+  type ProviderRequest,
+  type ProviderUsage,
+} from "./provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./provider-error.js";
 import { anthropicBody } from "./anthropic-body.js";
 import { excerpt, sseEvents } from "./sse-events.js";
@@ -21,7 +27,12 @@ interface MessagesStreamEvent {
 }
 
 /** Anthropic stop reasons with an OpenAI-style equivalent; others pass through as is. */
-const finishReasons: Readonly<Record<string, string>> = { end_turn: "stop", max_tokens: "length", stop_sequence: "stop", tool_use: "tool_calls" };
+const finishReasons: Readonly<Record<string, string>> = {
+  end_turn: "stop",
+  max_tokens: "length",
+  stop_sequence: "stop",
+  tool_use: "tool_calls",
+};
 
 /** Anthropic error types (stream `error` events) by failure kind; unknown types count as "server". */
 const errorFailures: Readonly<Record<string, ProviderFailure>> = {
@@ -69,7 +80,8 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
     let trimLeading = request.assistantPrefix !== undefined && /\s$/.test(request.assistantPrefix);
     let res;
     try {
-      const sent = request.probe || request.headers ? { ...request.headers, ...headers, ...(request.probe ? { [PROBE_HEADER]: "1" } : {}) } : headers;
+      const sent =
+        request.probe || request.headers ? { ...request.headers, ...headers, ...(request.probe ? { [PROBE_HEADER]: "1" } : {}) } : headers;
       res = await pool.request({ path, method: "POST", headers: sent, body, signal, headersTimeout: 0, bodyTimeout: 0 });
     } catch (cause) {
       throw networkError(name, cause, signal);
@@ -97,7 +109,10 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
             if (data.content_block?.type === "tool_use" && !answerByTool) {
               const index = calls.size;
               calls.set(data.index ?? 0, { index, args: false });
-              yield { type: "tool_call", call: { index, id: data.content_block.id ?? "", name: data.content_block.name ?? "", arguments: "" } };
+              yield {
+                type: "tool_call",
+                call: { index, id: data.content_block.id ?? "", name: data.content_block.name ?? "", arguments: "" },
+              };
             }
             break;
           case "content_block_delta":
@@ -148,7 +163,9 @@ export const createAnthropicAdapter: ProviderAdapterFactory = (name, config, api
     // A stop reason says the answer is whole, even when message_stop never came.
     if (!sawStop && !stopReason) throw new ProviderError("server", `${name}: stream ended without a stop reason or message_stop`);
     const usage: ProviderUsage | undefined =
-      inputTokens === undefined && outputTokens === undefined ? undefined : { promptTokens: inputTokens ?? 0, completionTokens: outputTokens ?? 0 };
+      inputTokens === undefined && outputTokens === undefined
+        ? undefined
+        : { promptTokens: inputTokens ?? 0, completionTokens: outputTokens ?? 0 };
     const finishReason = answerByTool && stopReason === "tool_use" ? "stop" : (finishReasons[stopReason] ?? (stopReason || "stop"));
     yield { type: "done", finishReason, usage, model };
   }

@@ -25,13 +25,19 @@ export function anthropicBody(name: string, request: ProviderRequest): string {
   const system: string[] = [];
   const messages: WireMessage[] = [];
   const prefix = request.assistantPrefix?.trimEnd();
-  if (prefix && request.jsonSchema) throw new ProviderError("client", `${name}: an answer to a JSON schema cannot be continued from a prefix`);
+  if (prefix && request.jsonSchema)
+    throw new ProviderError("client", `${name}: an answer to a JSON schema cannot be continued from a prefix`);
   for (const m of prefix ? withAssistantPrefix(request.messages, prefix) : request.messages) {
     if (m.role === "system") system.push(m.content);
-    else if (m.role === "user") messages.push({ role: "user", content: m.parts && m.parts.length > 0 ? m.parts.map((p) => partBlock(name, p)) : m.content });
+    else if (m.role === "user")
+      messages.push({ role: "user", content: m.parts && m.parts.length > 0 ? m.parts.map((p) => partBlock(name, p)) : m.content });
     else if (m.role === "assistant") messages.push({ role: "assistant", content: assistantContent(name, m) });
     else if (m.role === "tool") toolResult(messages, m);
-    else throw new ProviderError("client", `${name}: message role "${m.role}" has no Anthropic equivalent (expected system, user, assistant or tool)`);
+    else
+      throw new ProviderError(
+        "client",
+        `${name}: message role "${m.role}" has no Anthropic equivalent (expected system, user, assistant or tool)`,
+      );
   }
   // The Messages API has no JSON mode; ask for it in the system prompt instead.
   if (request.jsonMode && !request.jsonSchema) system.push("Respond with a single JSON object and nothing else.");
@@ -60,7 +66,13 @@ function assistantContent(name: string, m: ProviderMessage): string | Block[] {
   const calls = m.toolCalls ?? [];
   if (calls.length === 0) return m.content;
   const blocks: Block[] = m.content === "" ? [] : [{ type: "text", text: m.content }];
-  for (const c of calls) blocks.push({ type: "tool_use", id: c.id, name: c.name, input: parseJsonText(name, `tool call ${c.id} arguments`, c.arguments || "{}") });
+  for (const c of calls)
+    blocks.push({
+      type: "tool_use",
+      id: c.id,
+      name: c.name,
+      input: parseJsonText(name, `tool call ${c.id} arguments`, c.arguments || "{}"),
+    });
   return blocks;
 }
 
@@ -68,7 +80,8 @@ function assistantContent(name: string, m: ProviderMessage): string | Block[] {
 function toolResult(messages: WireMessage[], m: ProviderMessage): void {
   const block = { type: "tool_result", tool_use_id: m.toolCallId ?? "", content: m.content };
   const last = messages.at(-1);
-  if (last?.role === "user" && Array.isArray(last.content) && last.content.every((b) => b["type"] === "tool_result")) last.content.push(block);
+  if (last?.role === "user" && Array.isArray(last.content) && last.content.every((b) => b["type"] === "tool_result"))
+    last.content.push(block);
   else messages.push({ role: "user", content: [block] });
 }
 
@@ -76,7 +89,8 @@ function toolsOf(name: string, request: ProviderRequest): object {
   const tools = request.tools ?? [];
   const schema = request.jsonSchema;
   if (schema) {
-    if (tools.length > 0) throw new ProviderError("client", `${name}: response_format json_schema together with tools cannot be served by an Anthropic model`);
+    if (tools.length > 0)
+      throw new ProviderError("client", `${name}: response_format json_schema together with tools cannot be served by an Anthropic model`);
     const input = parseJsonText(name, "response_format.json_schema.schema", schema.schema);
     if (typeof input !== "object" || input === null || (input as Block)["type"] !== "object") {
       throw new ProviderError("client", `${name}: response_format json_schema must describe an object to be served by an Anthropic model`);
@@ -91,7 +105,9 @@ function toolsOf(name: string, request: ProviderRequest): object {
       ...(t.description ? { description: t.description } : {}),
       input_schema: t.parameters ? parseJsonText(name, `tools.${t.name}.parameters`, t.parameters) : { type: "object", properties: {} },
     })),
-    ...(request.toolChoice || request.parallelToolCalls === false ? { tool_choice: toolChoiceOf(request.toolChoice, request.parallelToolCalls) } : {}),
+    ...(request.toolChoice || request.parallelToolCalls === false
+      ? { tool_choice: toolChoiceOf(request.toolChoice, request.parallelToolCalls) }
+      : {}),
   };
 }
 

@@ -14,18 +14,31 @@ afterEach(async () => {
 });
 
 function adapter(baseUrl: string): ProviderAdapter {
-  const created = createOpenAIAdapter("test-openai", { kind: "openai", base_url: baseUrl, connections: 4, continuation: "none" } as ProviderConfig, undefined);
+  const created = createOpenAIAdapter(
+    "test-openai",
+    { kind: "openai", base_url: baseUrl, connections: 4, continuation: "none" } as ProviderConfig,
+    undefined,
+  );
   adapters.push(created);
   return created;
 }
 
-const weather = { name: "get_weather", description: "Weather in a city", parameters: JSON.stringify({ type: "object", properties: { city: { type: "string" } } }), strict: false };
+const weather = {
+  name: "get_weather",
+  description: "Weather in a city",
+  parameters: JSON.stringify({ type: "object", properties: { city: { type: "string" } } }),
+  strict: false,
+};
 
 function sse(res: ServerResponse, data: unknown): void {
   res.write(`data: ${typeof data === "string" ? data : JSON.stringify(data)}\n\n`);
 }
 
-const chunk = (delta: object, finish: string | null = null) => ({ id: "c1", object: "chat.completion.chunk", choices: [{ index: 0, delta, finish_reason: finish }] });
+const chunk = (delta: object, finish: string | null = null) => ({
+  id: "c1",
+  object: "chat.completion.chunk",
+  choices: [{ index: 0, delta, finish_reason: finish }],
+});
 
 /** Two parallel calls as OpenAI streams them: id and name first, then the arguments in fragments. */
 function toolCallStream(res: ServerResponse): void {
@@ -50,7 +63,12 @@ async function events(target: ProviderAdapter, req: ProviderRequest): Promise<Pr
 describe("openai adapter: tools and options", () => {
   it("streams parallel tool calls in pieces (id and name, then argument fragments) and finishes with tool_calls", async () => {
     const provider = await startProvider(toolCallStream);
-    const out = await events(adapter(provider.url), { model: "gpt-test", messages: [{ role: "user", content: "Weather in Paris and Oslo?" }], maxTokens: 64, tools: [weather] });
+    const out = await events(adapter(provider.url), {
+      model: "gpt-test",
+      messages: [{ role: "user", content: "Weather in Paris and Oslo?" }],
+      maxTokens: 64,
+      tools: [weather],
+    });
     const pieces = out.flatMap((e) => (e.type === "tool_call" ? [e.call] : []));
     expect(pieces.filter((p) => p.index === 0).map((p) => p.arguments)).toEqual(["", '{"ci', 'ty":', ' "Paris"}']);
     expect(pieces[0]).toEqual<ToolCallPiece>({ index: 0, id: "call_a", name: "get_weather", arguments: "" });
@@ -68,7 +86,14 @@ describe("openai adapter: tools and options", () => {
     await events(adapter(provider.url), {
       model: "gpt-test",
       messages: [
-        { role: "user", content: "What is this?", parts: [{ type: "text", text: "What is this?" }, { type: "image", url: "data:image/png;base64,iVBORw0KGgo=", detail: "low" }] },
+        {
+          role: "user",
+          content: "What is this?",
+          parts: [
+            { type: "text", text: "What is this?" },
+            { type: "image", url: "data:image/png;base64,iVBORw0KGgo=", detail: "low" },
+          ],
+        },
         { role: "assistant", content: "", toolCalls: [{ id: "call_a", name: "get_weather", arguments: '{"city":"Paris"}' }] },
         { role: "tool", content: "18 °C", toolCallId: "call_a" },
       ],
@@ -83,11 +108,26 @@ describe("openai adapter: tools and options", () => {
     });
     const body = JSON.parse(provider.received[0]!.body) as Record<string, unknown>;
     expect(body["messages"]).toEqual([
-      { role: "user", content: [{ type: "text", text: "What is this?" }, { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=", detail: "low" } }] },
-      { role: "assistant", content: null, tool_calls: [{ id: "call_a", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "What is this?" },
+          { type: "image_url", image_url: { url: "data:image/png;base64,iVBORw0KGgo=", detail: "low" } },
+        ],
+      },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "call_a", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }],
+      },
       { role: "tool", content: "18 °C", tool_call_id: "call_a" },
     ]);
-    expect(body["tools"]).toEqual([{ type: "function", function: { name: "get_weather", description: "Weather in a city", parameters: JSON.parse(weather.parameters), strict: true } }]);
+    expect(body["tools"]).toEqual([
+      {
+        type: "function",
+        function: { name: "get_weather", description: "Weather in a city", parameters: JSON.parse(weather.parameters), strict: true },
+      },
+    ]);
     expect(body).toMatchObject({
       tool_choice: { type: "function", function: { name: "get_weather" } },
       parallel_tool_calls: false,
@@ -102,6 +142,7 @@ describe("openai adapter: tools and options", () => {
     const provider = await startProvider(toolCallStream);
     await events(adapter(provider.url), { model: "gpt-test", messages: [{ role: "user", content: "hi" }], maxTokens: 8 });
     const body = JSON.parse(provider.received[0]!.body) as Record<string, unknown>;
-    for (const key of ["tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "seed", "user"]) expect(body).not.toHaveProperty(key);
+    for (const key of ["tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "seed", "user"])
+      expect(body).not.toHaveProperty(key);
   });
 });

@@ -71,7 +71,13 @@ function jsonError(status: number, message: string, headers: Record<string, stri
 }
 
 /** Runs a stream to completion; deltas seen before a failure stay in `deltas`. */
-async function collect(target: ProviderAdapter, signal = new AbortController().signal, deltas: string[] = [], skipped: string[] = [], req = request) {
+async function collect(
+  target: ProviderAdapter,
+  signal = new AbortController().signal,
+  deltas: string[] = [],
+  skipped: string[] = [],
+  req = request,
+) {
   let done: Extract<ProviderEvent, { type: "done" }> | undefined;
   for await (const event of target.stream(req, signal)) {
     expect(done, "nothing may follow done").toBeUndefined();

@@ -2,7 +2,13 @@ import { Pool } from "undici";
 import { isContextLengthError } from "./context-length.js";
 import { networkError, statusError } from "./http-errors.js";
 import { openAIBody } from "./openai-body.js";
-import { PROBE_HEADER, type ProviderAdapterFactory, type ProviderEvent, type ProviderRequest, type ProviderUsage } from "./provider-adapter.js";
+import {
+  PROBE_HEADER,
+  type ProviderAdapterFactory,
+  type ProviderEvent,
+  type ProviderRequest,
+  type ProviderUsage,
+} from "./provider-adapter.js";
 import { ProviderError } from "./provider-error.js";
 import { excerpt, sseEvents } from "./sse-events.js";
 
@@ -73,7 +79,12 @@ export const createOpenAIAdapter: ProviderAdapterFactory = (name, config, apiKey
         const text = choice?.delta?.content;
         if (typeof text === "string" && text !== "") yield { type: "delta", text };
         for (const call of choice?.delta?.tool_calls ?? []) {
-          const piece = { index: call.index ?? 0, id: call.id ?? "", name: call.function?.name ?? "", arguments: call.function?.arguments ?? "" };
+          const piece = {
+            index: call.index ?? 0,
+            id: call.id ?? "",
+            name: call.function?.name ?? "",
+            arguments: call.function?.arguments ?? "",
+          };
           if (piece.id || piece.name || piece.arguments) yield { type: "tool_call", call: piece };
         }
         if (parsed.usage) {

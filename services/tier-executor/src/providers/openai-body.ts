@@ -15,7 +15,9 @@ export function openAIBody(name: string, continuation: ProviderConfig["continuat
   return JSON.stringify({
     model: request.model,
     messages: messagesOf(name, continuation, request).map(wireMessage),
-    ...(request.assistantPrefix && continuation === "continue_final_message" ? { continue_final_message: true, add_generation_prompt: false } : {}),
+    ...(request.assistantPrefix && continuation === "continue_final_message"
+      ? { continue_final_message: true, add_generation_prompt: false }
+      : {}),
     max_tokens: request.maxTokens,
     ...(request.temperature !== undefined ? { temperature: request.temperature } : {}),
     ...(request.jsonSchema
@@ -57,10 +59,15 @@ export function openAIBody(name: string, continuation: ProviderConfig["continuat
 }
 
 /** The request's messages, ending with its assistant prefix in the form the provider continues. */
-function messagesOf(name: string, continuation: ProviderConfig["continuation"], request: ProviderRequest): readonly (ProviderMessage & { prefix?: boolean })[] {
+function messagesOf(
+  name: string,
+  continuation: ProviderConfig["continuation"],
+  request: ProviderRequest,
+): readonly (ProviderMessage & { prefix?: boolean })[] {
   const prefix = request.assistantPrefix;
   if (!prefix) return request.messages;
-  if (continuation === "none") throw new ProviderError("client", `${name}: this provider does not continue an assistant prefix (continuation: none)`);
+  if (continuation === "none")
+    throw new ProviderError("client", `${name}: this provider does not continue an assistant prefix (continuation: none)`);
   const messages = withAssistantPrefix(request.messages, prefix);
   if (continuation !== "prefix_flag") return messages;
   return messages.map((m, i) => (i === messages.length - 1 ? { ...m, prefix: true } : m));
@@ -72,7 +79,9 @@ function wireMessage(m: ProviderMessage & { prefix?: boolean }): object {
     role: m.role,
     // An assistant turn made only of tool calls has null content, as OpenAI sends it.
     content: m.parts && m.parts.length > 0 ? m.parts.map(wirePart) : calls.length > 0 && m.content === "" ? null : m.content,
-    ...(calls.length > 0 ? { tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) } : {}),
+    ...(calls.length > 0
+      ? { tool_calls: calls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) }
+      : {}),
     ...(m.toolCallId ? { tool_call_id: m.toolCallId } : {}),
     ...(m.prefix ? { prefix: true } : {}),
   };

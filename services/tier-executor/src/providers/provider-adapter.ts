@@ -98,7 +98,12 @@ export type ProviderEvent =
   | { type: "delta"; text: string }
   | { type: "tool_call"; call: ToolCallPiece }
   | { type: "skipped"; reason: string }
-  | { type: "done"; finishReason: string; usage: ProviderUsage | undefined; /** The model that answered, as the provider names it. */ model?: string | undefined };
+  | {
+      type: "done";
+      finishReason: string;
+      usage: ProviderUsage | undefined /** The model that answered, as the provider names it. */;
+      model?: string | undefined;
+    };
 
 /** One provider wire format. Adapters throw ProviderError for every failure. */
 export interface ProviderAdapter {
