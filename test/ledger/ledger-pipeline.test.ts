@@ -1,3 +1,4 @@
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { startNatsServer, type NatsServer } from "@tiermesh/process";
 import {
@@ -68,6 +69,9 @@ describe("usage ledger pipeline (real nats-server, JetStream file storage)", () 
     writer.append(first[0]!);
     expect(await writer.drain(10_000)).toBe(true);
     await eventually(async () => (await totals(ledger))?.requests === 120n, 15_000, "first records aggregated");
+    // Records go out in batches: a handful of acknowledged publishes, not one per request.
+    const messages = async () => (await (await jetstreamManager(nc)).streams.info(ledger.stream)).state.messages;
+    expect(await messages()).toBeLessThanOrEqual(12);
 
     // NATS goes away with records still to be sent; they wait in the buffer.
     await nats.stop();

@@ -1,7 +1,7 @@
 export { dayEnd, dayOf, hourStart, monthEnd, monthOf, periodRange, PeriodError } from "./periods.js";
 export { bucketOf, bucketQuantile, LATENCY_BUCKETS_MS } from "./latency-buckets.js";
-export { aggregateKey, allLedgerSubjects, ledgerSubject, parseAggregateKey } from "./ledger-names.js";
-export { decodeAggregate, decodeRecord, encodeAggregate, encodeRecord } from "./usage-codec.js";
+export { aggregateKey, allLedgerSubjects, ledgerBatchSubject, ledgerPosition, ledgerSubject, parseAggregateKey } from "./ledger-names.js";
+export { decodeAggregate, decodeLedgerMessage, decodeRecord, encodeAggregate, encodeBatch, encodeRecord } from "./usage-codec.js";
 export { ensureLedgerStream } from "./ledger-stream.js";
 export { LedgerWriter, type LedgerWriterOptions } from "./ledger-writer.js";
 export { aggregateKeyOf, applyRecord, entitledTier, judgeByConfig, type RecordJudge } from "./usage-aggregate.js";

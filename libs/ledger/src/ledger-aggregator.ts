@@ -4,10 +4,10 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { LedgerConfig } from "@tiermesh/config";
 import type { UsageAggregate, UsageRecord } from "@tiermesh/proto";
 import { CHECKPOINT_KEY, openAggregates, readAggregate, readCheckpoint, writeAggregate } from "./aggregate-store.js";
-import { AGGREGATOR_CONSUMER } from "./ledger-names.js";
+import { AGGREGATOR_CONSUMER, ledgerBatchSubject, ledgerPosition } from "./ledger-names.js";
 import { ensureLedgerStream, isNotFound } from "./ledger-stream.js";
 import { aggregateKeyOf, applyRecord, emptyAggregate, type RecordJudge } from "./usage-aggregate.js";
-import { decodeRecord } from "./usage-codec.js";
+import { decodeLedgerMessage } from "./usage-codec.js";
 
 interface AggregatorLogger {
   info(obj: object, msg: string): void;
@@ -132,18 +132,21 @@ export class LedgerAggregator {
   private async apply(kv: KV, messages: JsMsg[], running: () => boolean): Promise<void> {
     const judge = this.options.judge();
     const byKey = new Map<string, { record: UsageRecord; sequence: bigint }[]>();
+    const batchSubject = ledgerBatchSubject(this.options.subjectPrefix);
     for (const m of messages) {
-      let record: UsageRecord;
+      let records: UsageRecord[];
       try {
-        record = decodeRecord(m.data);
+        records = decodeLedgerMessage(m.subject, batchSubject, m.data);
       } catch (err) {
-        this.options.logger.warn({ err, sequence: m.seq }, "unreadable ledger record skipped");
+        this.options.logger.warn({ err, sequence: m.seq }, "unreadable ledger message skipped");
         continue;
       }
-      const key = aggregateKeyOf(record);
-      const list = byKey.get(key) ?? [];
-      list.push({ record, sequence: BigInt(m.seq) });
-      byKey.set(key, list);
+      for (const [index, record] of records.entries()) {
+        const key = aggregateKeyOf(record);
+        const list = byKey.get(key) ?? [];
+        list.push({ record, sequence: ledgerPosition(m.seq, index) });
+        byKey.set(key, list);
+      }
     }
     for (const [key, records] of byKey) {
       for (let tries = 0; ; tries++) {

@@ -2,6 +2,16 @@ import { hourOfToken, hourToken } from "./periods.js";
 
 /** Subject a tenant's usage records are appended on. */
 export const ledgerSubject = (prefix: string, tenant: string): string => `${prefix}.ledger.${tenant}`;
+/**
+ * Subject of record batches (a tenant is a lowercase identifier, so never "_batches"); inside
+ * `allLedgerSubjects`, so the stream holds both.
+ */
+export const ledgerBatchSubject = (prefix: string): string => `${prefix}.ledger._batches`;
+/** A record's batch index is at most this less one: its ledger position is sequence × it + index. */
+export const MAX_BATCH_RECORDS = 1024;
+/** Where a record is in the ledger: its message's stream sequence and its index in the message. */
+export const ledgerPosition = (sequence: number | bigint, index: number): bigint =>
+  BigInt(sequence) * BigInt(MAX_BATCH_RECORDS) + BigInt(index);
 /** Every tenant's records. */
 export const allLedgerSubjects = (prefix: string): string => `${prefix}.ledger.*`;
 

@@ -1,8 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { UsageRecord } from "@tiermesh/proto";
-import { ledgerSubject } from "./ledger-names.js";
-import { encodeRecord } from "./usage-codec.js";
+import { ledgerBatchSubject, ledgerPosition, MAX_BATCH_RECORDS } from "./ledger-names.js";
+import { encodeBatch, encodeRecord } from "./usage-codec.js";
 
 export interface LedgerWriterOptions {
   /** The current NATS connection, if any. */
@@ -14,34 +15,51 @@ export interface LedgerWriterOptions {
   maxBuffered: number;
   /** Longest time a record waits before it is sent. */
   flushMs: number;
-  /** Appends in flight at once. */
+  /** Batches in flight at once. */
   maxInFlight?: number;
-  /** Called once a record is stored, with its request id and stream sequence. */
-  onStored?: (requestId: string, sequence: number) => void;
+  /** Records in one JetStream message, at most (and at most MAX_BATCH_RECORDS). */
+  maxBatch?: number;
+  /** Called once a record is stored, with its request id and ledger position (see `ledgerPosition`). */
+  onStored?: (requestId: string, position: bigint) => void;
   onError?: (err: unknown) => void;
 }
 
 /** A record kept as its encoding only (what is sent), so the buffer costs about its wire size. */
 interface Pending {
   requestId: string;
-  subject: string;
+  bytes: Uint8Array;
+  /** The batch it was put in; it stays there until that batch is stored. */
+  batch?: Batch;
+}
+
+/** Records sent together, always as the same message under the same id until stored. */
+interface Batch {
+  id: string;
+  requestIds: string[];
   bytes: Uint8Array;
   sending: boolean;
 }
 
+/** Bytes of records in one message, at most (NATS's default max payload is 1 MB). */
+const MAX_BATCH_BYTES = 512 * 1024;
 const PUBLISH_TIMEOUT_MS = 5_000;
 const MAX_RETRY_MS = 5_000;
 
 /**
  * Appends usage records to the ledger stream off the request path: `append` only buffers.
- * Every record goes out as a JetStream publish with its request id as `Nats-Msg-Id`, and
- * stays buffered until the stream acknowledges it; a failed or unanswered append is sent
- * again (with backoff while NATS is away), and the stream's deduplication stores it once
- * however often it was sent. The buffer is bounded: beyond `maxBuffered` records not yet
- * stored, new ones are refused and counted, never ones already accepted.
+ * Each flush puts the records not yet sent in batches (one JetStream message each, a
+ * UsageRecordBatch with this writer's batch id as `Nats-Msg-Id`): one acknowledged publish
+ * per flush instead of one per request. A record stays buffered, in its batch, until the
+ * stream acknowledges that batch; a failed or unanswered batch is sent again as it was (with
+ * backoff while NATS is away), and the stream's deduplication stores it once however often it
+ * was sent. The buffer is bounded: beyond `maxBuffered` records not yet stored, new ones are
+ * refused and counted, never ones already accepted.
  */
 export class LedgerWriter {
   private readonly pending = new Map<string, Pending>();
+  private readonly batches = new Map<string, Batch>();
+  private readonly writerId = randomUUID();
+  private batchCount = 0;
   private timer: NodeJS.Timeout | undefined;
   private retryMs = 0;
   private inFlight = 0;
@@ -54,7 +72,7 @@ export class LedgerWriter {
   private readonly idle = new Set<() => void>();
 
   constructor(private readonly options: LedgerWriterOptions) {
-    this.maxInFlight = options.maxInFlight ?? 256;
+    this.maxInFlight = options.maxInFlight ?? 16;
   }
 
   /** Records refused because the buffer was full. */
@@ -79,8 +97,7 @@ export class LedgerWriter {
       this.dropped++;
       return false;
     }
-    const subject = ledgerSubject(this.options.subjectPrefix, record.tenant);
-    this.pending.set(record.requestId, { requestId: record.requestId, subject, bytes: encodeRecord(record), sending: false });
+    this.pending.set(record.requestId, { requestId: record.requestId, bytes: encodeRecord(record) });
     this.schedule(this.options.flushMs);
     return true;
   }
@@ -129,24 +146,51 @@ export class LedgerWriter {
       return this.retryLater();
     }
     const js = this.js!;
-    for (const p of this.pending.values()) {
+    this.formBatches();
+    for (const b of this.batches.values()) {
       if (this.inFlight >= this.maxInFlight) break;
-      if (p.sending) continue;
-      p.sending = true;
+      if (b.sending) continue;
+      b.sending = true;
       this.inFlight++;
-      void this.send(js, p);
+      void this.send(js, b);
     }
   }
 
-  private async send(js: JetStreamClient, p: Pending): Promise<void> {
+  /** Puts every record not in a batch yet into new batches, in the order they were appended. */
+  private formBatches(): void {
+    const maxRecords = Math.min(this.options.maxBatch ?? 256, MAX_BATCH_RECORDS);
+    let open: Pending[] = [];
+    let bytes = 0;
+    const close = () => {
+      if (open.length === 0) return;
+      const id = `${this.writerId}:${++this.batchCount}`;
+      const batch: Batch = { id, requestIds: open.map((p) => p.requestId), bytes: encodeBatch(open.map((p) => p.bytes)), sending: false };
+      for (const p of open) p.batch = batch;
+      this.batches.set(id, batch);
+      open = [];
+      bytes = 0;
+    };
+    for (const p of this.pending.values()) {
+      if (p.batch) continue;
+      if (open.length >= maxRecords || (open.length > 0 && bytes + p.bytes.byteLength > MAX_BATCH_BYTES)) close();
+      open.push(p);
+      bytes += p.bytes.byteLength;
+    }
+    close();
+  }
+
+  private async send(js: JetStreamClient, b: Batch): Promise<void> {
     try {
-      const ack = await js.publish(p.subject, p.bytes, { msgID: p.requestId, timeout: PUBLISH_TIMEOUT_MS });
-      this.pending.delete(p.requestId);
-      this.stored++;
+      const ack = await js.publish(ledgerBatchSubject(this.options.subjectPrefix), b.bytes, { msgID: b.id, timeout: PUBLISH_TIMEOUT_MS });
+      this.batches.delete(b.id);
       this.retryMs = 0;
-      this.options.onStored?.(p.requestId, ack.seq);
+      for (const [index, requestId] of b.requestIds.entries()) {
+        this.pending.delete(requestId);
+        this.stored++;
+        this.options.onStored?.(requestId, ledgerPosition(ack.seq, index));
+      }
     } catch (err) {
-      p.sending = false;
+      b.sending = false;
       this.options.onError?.(err);
       // The stream may be gone or the connection new: set up again before the next try.
       this.prepared = undefined;
@@ -154,7 +198,8 @@ export class LedgerWriter {
     } finally {
       this.inFlight--;
       if (this.pending.size === 0) for (const done of [...this.idle]) done();
-      else if (this.retryMs === 0) this.schedule(0);
+      // What arrived meanwhile waits for the next flush and goes out together (at once when draining).
+      else if (this.retryMs === 0) this.schedule(this.idle.size > 0 ? 0 : this.options.flushMs);
     }
   }
 

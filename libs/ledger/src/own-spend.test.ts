@@ -14,7 +14,7 @@ describe("OwnSpend", () => {
     expect(own.spend("acme", t).monthUsd).toBeCloseTo(0.04, 12);
     // Not stored yet: kept whatever the aggregates say.
     expect(own.settle(() => 100n, t)).toEqual(new Set());
-    own.stored("r1", 42);
+    own.stored("r1", 42n);
     expect(own.settle(() => 41n, t)).toEqual(new Set());
     expect(own.settle(() => 42n, t)).toEqual(new Set());
     expect(own.spend("acme", t).monthUsd).toBeCloseTo(0.04, 12);

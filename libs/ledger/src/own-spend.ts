@@ -7,7 +7,7 @@ interface Entry {
   usd: number;
   /** Finished: the aggregate key its record counts under. */
   key?: string;
-  /** Stream sequence of its record once stored. */
+  /** Ledger position of its record once stored (see `ledgerPosition`). */
   sequence?: bigint;
   /** When the aggregates were first seen to hold it. */
   seenAt?: number;
@@ -50,10 +50,10 @@ export class OwnSpend {
     if (entries.size === 0) this.byTenant.delete(tenant);
   }
 
-  /** The record of `id` was stored at `sequence`. */
-  stored(id: string, sequence: number): void {
+  /** The record of `id` was stored at `position` (see `ledgerPosition`). */
+  stored(id: string, position: bigint): void {
     const e = this.entry(id);
-    if (e?.key !== undefined) e.sequence = BigInt(sequence);
+    if (e?.key !== undefined) e.sequence = position;
   }
 
   /** Forgets costs the aggregates hold (by `appliedFor`) since at least the grace. Returns the tenants that changed. */

@@ -37,7 +37,10 @@ const fileObject = (f: StoredFile) => ({
  * any other path.
  */
 export async function serveBatchApi(desk: BatchDesk, req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
-  const url = new URL(req.url ?? "/", "http://edge");
+  // Every chat completion passes here first: leave at once, before parsing anything.
+  const raw = req.url ?? "/";
+  if (!raw.startsWith(FILES) && !raw.startsWith(BATCHES)) return false;
+  const url = new URL(raw, "http://edge");
   const path = url.pathname;
   const auth = typeof req.headers.authorization === "string" ? req.headers.authorization : null;
   const method = req.method ?? "GET";

@@ -10,12 +10,33 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tiermesh/ledger/v1/usage.proto.
  */
 export const file_tiermesh_ledger_v1_usage: GenFile = /*@__PURE__*/
-  fileDesc("Ch50aWVybWVzaC9sZWRnZXIvdjEvdXNhZ2UucHJvdG8SEnRpZXJtZXNoLmxlZGdlci52MSKCAwoLVXNhZ2VSZWNvcmQSEgoKcmVxdWVzdF9pZBgBIAEoCRIOCgZ0ZW5hbnQYAiABKAkSDAoEdXNlchgDIAEoCRIMCgRwbGFuGAQgASgJEhYKDnJlcXVlc3RlZF90aWVyGAUgASgJEhMKC3NlcnZlZF90aWVyGAYgASgJEg0KBW1vZGVsGAcgASgJEhAKCHByb3ZpZGVyGAggASgJEhUKDXByb21wdF90b2tlbnMYCSABKA0SGQoRY29tcGxldGlvbl90b2tlbnMYCiABKA0SEAoIY29zdF91c2QYCyABKAESDwoHdHRmdF9tcxgMIAEoDRISCgpsYXRlbmN5X21zGA0gASgNEjEKB291dGNvbWUYDiABKA4yIC50aWVybWVzaC5sZWRnZXIudjEuVXNhZ2VPdXRjb21lEg8KB3JlYXNvbnMYDyADKAkSDQoFYXRfbXMYECABKAMSEgoKZXJyb3JfY29kZRgRIAEoCRIVCg1lbnRpdGxlZF90aWVyGBIgASgJIsgCCg5Vc2FnZUFnZ3JlZ2F0ZRIOCgZ0ZW5hbnQYASABKAkSDAoEdGllchgCIAEoCRIPCgdob3VyX21zGAMgASgDEhgKEGFwcGxpZWRfc2VxdWVuY2UYBCABKAQSEAoIcmVxdWVzdHMYBSABKAQSCgoCb2sYBiABKAQSDgoGZmFpbGVkGAcgASgEEhcKD3NlcnZlZF9lbnRpdGxlZBgIIAEoBBIUCgxtZXRfdHRmdF9zbG8YCSABKAQSFQoNcHJvbXB0X3Rva2VucxgKIAEoBBIZChFjb21wbGV0aW9uX3Rva2VucxgLIAEoBBIQCghjb3N0X3VzZBgMIAEoARIUCgx0dGZ0X2J1Y2tldHMYDSADKAQSFwoPbGF0ZW5jeV9idWNrZXRzGA4gAygEEg8KB3JlZnVzZWQYDyABKAQSDAoEcGxhbhgQIAEoCSJbCgpCdWRnZXRIb2xkEg0KBW1vbnRoGAEgASgJEgsKA2RheRgCIAEoCRIRCgltb250aF91c2QYAyABKAESDwoHZGF5X3VzZBgEIAEoARINCgVhdF9tcxgFIAEoAyKcAQoLQnVkZ2V0SG9sZHMSPQoHcm91dGVycxgBIAMoCzIsLnRpZXJtZXNoLmxlZGdlci52MS5CdWRnZXRIb2xkcy5Sb3V0ZXJzRW50cnkaTgoMUm91dGVyc0VudHJ5EgsKA2tleRgBIAEoCRItCgV2YWx1ZRgCIAEoCzIeLnRpZXJtZXNoLmxlZGdlci52MS5CdWRnZXRIb2xkOgI4ASqxAQoMVXNhZ2VPdXRjb21lEh0KGVVTQUdFX09VVENPTUVfVU5TUEVDSUZJRUQQABIUChBVU0FHRV9PVVRDT01FX09LEAESGAoUVVNBR0VfT1VUQ09NRV9GQUlMRUQQAhIZChVVU0FHRV9PVVRDT01FX1JFRlVTRUQQAxIbChdVU0FHRV9PVVRDT01FX0NBTkNFTExFRBAEEhoKFlVTQUdFX09VVENPTUVfUkVKRUNURUQQBWIGcHJvdG8z");
+  fileDesc("Ch50aWVybWVzaC9sZWRnZXIvdjEvdXNhZ2UucHJvdG8SEnRpZXJtZXNoLmxlZGdlci52MSJEChBVc2FnZVJlY29yZEJhdGNoEjAKB3JlY29yZHMYASADKAsyHy50aWVybWVzaC5sZWRnZXIudjEuVXNhZ2VSZWNvcmQiggMKC1VzYWdlUmVjb3JkEhIKCnJlcXVlc3RfaWQYASABKAkSDgoGdGVuYW50GAIgASgJEgwKBHVzZXIYAyABKAkSDAoEcGxhbhgEIAEoCRIWCg5yZXF1ZXN0ZWRfdGllchgFIAEoCRITCgtzZXJ2ZWRfdGllchgGIAEoCRINCgVtb2RlbBgHIAEoCRIQCghwcm92aWRlchgIIAEoCRIVCg1wcm9tcHRfdG9rZW5zGAkgASgNEhkKEWNvbXBsZXRpb25fdG9rZW5zGAogASgNEhAKCGNvc3RfdXNkGAsgASgBEg8KB3R0ZnRfbXMYDCABKA0SEgoKbGF0ZW5jeV9tcxgNIAEoDRIxCgdvdXRjb21lGA4gASgOMiAudGllcm1lc2gubGVkZ2VyLnYxLlVzYWdlT3V0Y29tZRIPCgdyZWFzb25zGA8gAygJEg0KBWF0X21zGBAgASgDEhIKCmVycm9yX2NvZGUYESABKAkSFQoNZW50aXRsZWRfdGllchgSIAEoCSLIAgoOVXNhZ2VBZ2dyZWdhdGUSDgoGdGVuYW50GAEgASgJEgwKBHRpZXIYAiABKAkSDwoHaG91cl9tcxgDIAEoAxIYChBhcHBsaWVkX3NlcXVlbmNlGAQgASgEEhAKCHJlcXVlc3RzGAUgASgEEgoKAm9rGAYgASgEEg4KBmZhaWxlZBgHIAEoBBIXCg9zZXJ2ZWRfZW50aXRsZWQYCCABKAQSFAoMbWV0X3R0ZnRfc2xvGAkgASgEEhUKDXByb21wdF90b2tlbnMYCiABKAQSGQoRY29tcGxldGlvbl90b2tlbnMYCyABKAQSEAoIY29zdF91c2QYDCABKAESFAoMdHRmdF9idWNrZXRzGA0gAygEEhcKD2xhdGVuY3lfYnVja2V0cxgOIAMoBBIPCgdyZWZ1c2VkGA8gASgEEgwKBHBsYW4YECABKAkiWwoKQnVkZ2V0SG9sZBINCgVtb250aBgBIAEoCRILCgNkYXkYAiABKAkSEQoJbW9udGhfdXNkGAMgASgBEg8KB2RheV91c2QYBCABKAESDQoFYXRfbXMYBSABKAMinAEKC0J1ZGdldEhvbGRzEj0KB3JvdXRlcnMYASADKAsyLC50aWVybWVzaC5sZWRnZXIudjEuQnVkZ2V0SG9sZHMuUm91dGVyc0VudHJ5Gk4KDFJvdXRlcnNFbnRyeRILCgNrZXkYASABKAkSLQoFdmFsdWUYAiABKAsyHi50aWVybWVzaC5sZWRnZXIudjEuQnVkZ2V0SG9sZDoCOAEqsQEKDFVzYWdlT3V0Y29tZRIdChlVU0FHRV9PVVRDT01FX1VOU1BFQ0lGSUVEEAASFAoQVVNBR0VfT1VUQ09NRV9PSxABEhgKFFVTQUdFX09VVENPTUVfRkFJTEVEEAISGQoVVVNBR0VfT1VUQ09NRV9SRUZVU0VEEAMSGwoXVVNBR0VfT1VUQ09NRV9DQU5DRUxMRUQQBBIaChZVU0FHRV9PVVRDT01FX1JFSkVDVEVEEAViBnByb3RvMw");
 
 /**
- * One finished request, as the router appends it to the usage ledger: JetStream stream
- * subject "<prefix>.ledger.<tenant>", message id = request_id (so a retried append is
- * stored once).
+ * Usage records as a router appends them to the ledger, many to a JetStream message: subject
+ * "<prefix>.ledger._batches", message id = the router's id for the batch, sent again as it is
+ * until stored (so a retried append is stored once). A record's position in the ledger is
+ * (stream sequence × 1024 + its index in the batch).
+ *
+ * @generated from message tiermesh.ledger.v1.UsageRecordBatch
+ */
+export type UsageRecordBatch = Message<"tiermesh.ledger.v1.UsageRecordBatch"> & {
+  /**
+   * @generated from field: repeated tiermesh.ledger.v1.UsageRecord records = 1;
+   */
+  records: UsageRecord[];
+};
+
+/**
+ * Describes the message tiermesh.ledger.v1.UsageRecordBatch.
+ * Use `create(UsageRecordBatchSchema)` to create a new message.
+ */
+export const UsageRecordBatchSchema: GenMessage<UsageRecordBatch> = /*@__PURE__*/
+  messageDesc(file_tiermesh_ledger_v1_usage, 0);
+
+/**
+ * One finished request, as the router appends it to the usage ledger (in a UsageRecordBatch;
+ * a message of its own on subject "<prefix>.ledger.<tenant>" is read too).
  *
  * @generated from message tiermesh.ledger.v1.UsageRecord
  */
@@ -127,7 +148,7 @@ export type UsageRecord = Message<"tiermesh.ledger.v1.UsageRecord"> & {
  * Use `create(UsageRecordSchema)` to create a new message.
  */
 export const UsageRecordSchema: GenMessage<UsageRecord> = /*@__PURE__*/
-  messageDesc(file_tiermesh_ledger_v1_usage, 0);
+  messageDesc(file_tiermesh_ledger_v1_usage, 1);
 
 /**
  * Counts of one tenant × tier × hour, as the aggregator keeps them in the key-value bucket
@@ -235,7 +256,7 @@ export type UsageAggregate = Message<"tiermesh.ledger.v1.UsageAggregate"> & {
  * Use `create(UsageAggregateSchema)` to create a new message.
  */
 export const UsageAggregateSchema: GenMessage<UsageAggregate> = /*@__PURE__*/
-  messageDesc(file_tiermesh_ledger_v1_usage, 1);
+  messageDesc(file_tiermesh_ledger_v1_usage, 2);
 
 /**
  * What one router holds against a tenant's budget: its requests in flight (their estimated
@@ -279,7 +300,7 @@ export type BudgetHold = Message<"tiermesh.ledger.v1.BudgetHold"> & {
  * Use `create(BudgetHoldSchema)` to create a new message.
  */
 export const BudgetHoldSchema: GenMessage<BudgetHold> = /*@__PURE__*/
-  messageDesc(file_tiermesh_ledger_v1_usage, 2);
+  messageDesc(file_tiermesh_ledger_v1_usage, 3);
 
 /**
  * Key-value entry "<tenant>" of the budget holds bucket: every router's hold, by router id.
@@ -299,7 +320,7 @@ export type BudgetHolds = Message<"tiermesh.ledger.v1.BudgetHolds"> & {
  * Use `create(BudgetHoldsSchema)` to create a new message.
  */
 export const BudgetHoldsSchema: GenMessage<BudgetHolds> = /*@__PURE__*/
-  messageDesc(file_tiermesh_ledger_v1_usage, 3);
+  messageDesc(file_tiermesh_ledger_v1_usage, 4);
 
 /**
  * How a finished request ended, as the ledger counts it.
