@@ -183,12 +183,12 @@ export class RouterCore {
    * Counts the request against its tenant's rate limits, or refuses it (RESOURCE_EXHAUSTED with a
    * retry-after). Only requests that passed authentication and classification count.
    */
-  private admit(tenant: string, input: CompletionInput, classification: Classification): void {
+  private admit(tenant: string, input: CompletionInput, contents: readonly string[], classification: Classification): void {
     const limiter = this.deps.limiter;
     if (!limiter) return;
     const tier = this.deps.tiers[classification.tier];
     const decision = limiter.admit(tenant, (limits) =>
-      chargedTokens(tier, estimatedPromptTokens(input.messages.map((m) => m.content)), input.maxTokens, limits.outputTokensEstimate),
+      chargedTokens(tier, estimatedPromptTokens(contents), input.maxTokens, limits.outputTokensEstimate),
     );
     if (!decision.admitted || decision.cost) this.deps.onRateDecision?.(tenant, decision);
     if (!decision.admitted) throw rateLimitError(decision);
@@ -264,7 +264,8 @@ export class RouterCore {
     const input = call.input;
     if (!input) throw new ConnectError("input: required", Code.InvalidArgument);
     const classification = this.policyNow()(tenant, input, Math.max(0, deadline - Date.now()));
-    this.admit(tenant, input, classification);
+    const contents = input.messages.map((m) => m.content);
+    this.admit(tenant, input, contents, classification);
     const id = randomUUID();
     const usage: UsageHeader = {
       requestId: id,
@@ -274,10 +275,7 @@ export class RouterCore {
       entitledTier: classification.tier,
       requestedTier: classification.tier,
     };
-    const prompt = promptTokensOf(
-      classification,
-      input.messages.map((m) => m.content),
-    );
+    const prompt = promptTokensOf(classification, contents);
     const { tier, minTier, maxTier, paced, noPromotion } = await this.budgeted(id, classification, input, prompt.bound, usage, started);
     usage.requestedTier = tier;
     const plan = deps.policy.plan({
