@@ -65,8 +65,13 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
     const tier = r.tiers[index]!;
     const hedgeable = calls.hedges(tier) && index + 1 < r.tiers.length;
     const streamed = !collect || hedgeable;
+    // Aborted with the request, or alone when it loses a race. (Linked by a listener rather than
+    // AbortSignal.any, which costs several times more per call; the request's signal lives only
+    // as long as the request, so the listener needs no removal.)
     const controller = new AbortController();
-    const options = r.callOptions(AbortSignal.any([r.signal, controller.signal]));
+    if (r.signal.aborted) controller.abort(r.signal.reason);
+    else r.signal.addEventListener("abort", () => controller.abort(r.signal.reason), { once: true });
+    const options = r.callOptions(controller.signal);
     const events = calls.open(tier, r.executeRequest(tier, collect && streamed, reserve), options, streamed)[Symbol.asyncIterator]();
     if (hedgeable && !hedged) calls.deposit(tier);
     running.add({ tier, controller, events, pending: undefined });
