@@ -1,3 +1,4 @@
+import { renderHopFloor } from "./hop-floor.mjs";
 // The markdown report: targets with PASS/MISS, latency per mode and rate, CPU and memory per process.
 import { outsideMesh } from "./summary.mjs";
 
@@ -153,5 +154,26 @@ export function renderMarkdown(results, targets) {
     m.rates.flatMap((r) => Object.entries(r.errorKinds).map(([k, v]) => `- ${m.mode} ${m.path} @ ${r.target}: ${v} × ${k}`)),
   );
   if (errors.length) out.push("", "## Errors", "", ...errors);
+  if (results.floor) {
+    out.push(
+      "",
+      "## The floor: one hop before any tiermesh logic",
+      "",
+      "A request through the multi-process mesh crosses three hops: the HTTP edge (HTTP/1.1 server), router → executor " +
+        "(the mesh transport, client and server) and executor → provider (HTTP/1.1 client); the one-process mode crosses " +
+        "the first and the last. What those hops cost alone, in this run:",
+      "",
+      renderHopFloor(results.floor),
+    );
+    const hop = (k) => results.floor.hops.find((h) => h.kind === k)?.cpuMs;
+    const [connect, h1] = [hop("connect"), hop("h1")];
+    if (connect !== undefined && h1 !== undefined) {
+      out.push(
+        "",
+        `Sum of the hops alone, a lower bound for a request's CPU with no routing, metrics, ledger or tracing at all: ` +
+          `multi-process ${f(h1 + connect, 2)} ms (HTTP/1.1 exchange + mesh hop), one-process ${f(h1, 2)} ms (HTTP/1.1 exchange).`,
+      );
+    }
+  }
   return `${out.join("\n")}\n`;
 }

@@ -7,13 +7,14 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { measureHopFloor } from "./hop-floor.mjs";
 import { MODES, startMode } from "./modes.mjs";
 import { openLoop } from "./open-loop.mjs";
 import { cpuSnapshot, memoryMb, startMemorySampler } from "./proc-stats.mjs";
 import { evaluateTargets, renderMarkdown } from "./report.mjs";
 import { SUSTAINED, summarise } from "./summary.mjs";
 
-const usage = `usage: npm run bench -- [--rates 100,200,...] [--seconds N] [--runs N] [--warmup S] [--soak-seconds S] [--soak-rate R] [--modes ${MODES.join(",")}] [--rpc] [--connections N] [--out DIR]`;
+const usage = `usage: npm run bench -- [--rates 100,200,...] [--seconds N] [--runs N] [--warmup S] [--soak-seconds S] [--soak-rate R] [--modes ${MODES.join(",")}] [--rpc] [--connections N] [--floor-seconds S] [--out DIR]`;
 let values;
 try {
   ({ values } = parseArgs({
@@ -27,6 +28,7 @@ try {
       connections: { type: "string", default: "128" },
       "soak-seconds": { type: "string", default: "60" },
       "soak-rate": { type: "string", default: "300" },
+      "floor-seconds": { type: "string", default: "8" },
       out: { type: "string", default: join(dirname(fileURLToPath(import.meta.url)), "..", "results") },
     },
   }));
@@ -41,11 +43,13 @@ const warmupSeconds = Number(values.warmup);
 const connections = Number(values.connections);
 const soakSeconds = Number(values["soak-seconds"]);
 const soakRate = Number(values["soak-rate"]);
+const floorSeconds = Number(values["floor-seconds"]);
 const modes = values.modes.split(",");
 const bad =
   [...rates, seconds, runs, connections, soakRate].some((n) => !(n > 0)) ||
   !(warmupSeconds >= 0) ||
   !(soakSeconds >= 0) ||
+  !(floorSeconds >= 0) ||
   modes.some((m) => !MODES.includes(m));
 if (bad) {
   console.error(usage);
@@ -143,6 +147,13 @@ for (const mode of modes) {
     await running.stop();
     running = undefined;
   }
+}
+
+// What the hops cost alone, at the middle of the sweep's rates (0 s: skipped).
+if (floorSeconds > 0) {
+  const rate = rates.includes(500) ? 500 : rates[Math.floor(rates.length / 2)];
+  console.log(`hop floor: ${rate} calls/s, ${floorSeconds} s, ${runs} run(s) per hop`);
+  results.floor = await measureHopFloor({ rate, seconds: floorSeconds, runs });
 }
 
 const targets = evaluateTargets(results);
