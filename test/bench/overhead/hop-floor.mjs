@@ -45,15 +45,19 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Median over `runs` runs of each kind (interleaved, so a machine drifting in speed affects every kind alike). */
 export async function measureHopFloor({ rate = 500, seconds = 8, runs = 3, kinds = HOP_KINDS } = {}) {
-  const byKind = new Map(kinds.map((k) => [k, []]));
-  for (let r = 0; r < runs; r++) for (const kind of kinds) byKind.get(kind).push(await measureOnce(kind, rate, seconds));
+  const measured = ["none", ...kinds];
+  const byKind = new Map(measured.map((k) => [k, []]));
+  for (let r = 0; r < runs; r++) for (const kind of measured) byKind.get(kind).push(await measureOnce(kind, rate, seconds));
+  // The client's figures leave out what the load generator costs by itself (scheduling, timing).
+  const generator = median(byKind.get("none").map((x) => x.client));
   return {
     rate,
     seconds,
     runs,
+    generatorCpuMs: generator,
     hops: kinds.map((kind) => {
       const rs = byKind.get(kind);
-      const client = median(rs.map((x) => x.client));
+      const client = median(rs.map((x) => x.client)) - generator;
       const server = median(rs.map((x) => x.server));
       return { kind, clientCpuMs: client, serverCpuMs: server, cpuMs: client + server, errors: rs.reduce((n, x) => n + x.errors, 0) };
     }),
@@ -63,7 +67,8 @@ export async function measureHopFloor({ rate = 500, seconds = 8, runs = 3, kinds
 /** The floor as a markdown table. */
 export function renderHopFloor(floor) {
   const lines = [
-    `CPU per call of one hop alone, ${floor.rate} calls/s for ${floor.seconds} s, median of ${floor.runs} runs (client and server are separate processes):`,
+    `CPU per call of one hop alone, ${floor.rate} calls/s for ${floor.seconds} s, median of ${floor.runs} runs (client and server are separate processes; ` +
+      `the client's figure leaves out the load generator's own ${floor.generatorCpuMs.toFixed(3)} ms per call):`,
     "",
     "| hop | client ms | server ms | both ms | errors |",
     "|---|---|---|---|---|",

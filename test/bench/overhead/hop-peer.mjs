@@ -1,6 +1,6 @@
 // One side of a hop, run as its own process: `server <kind>` listens and prints its port;
 // `client <kind> <port> <rate> <seconds>` calls it open-loop and prints its figures as JSON.
-// Kinds: `connect` (the mesh's own transport and RPC server, a trivial TierExecutorService),
+// Kinds: `none` (no call: the load generator's own cost), `connect` (the mesh's own transport and RPC server, a trivial TierExecutorService),
 // `h2` (bare node:http2, the same bytes), `h1` (bare node:http with keep-alive, JSON bodies).
 import * as http from "node:http";
 import * as http2 from "node:http2";
@@ -52,7 +52,9 @@ process.on("SIGTERM", () => process.exit(0));
 
 async function server() {
   let port;
-  if (kind === "connect") {
+  if (kind === "none") {
+    port = 0;
+  } else if (kind === "connect") {
     const rpc = createRpcServer({
       serviceNames: [TierExecutorService.typeName],
       logger: createLogger("hop-floor", "warn"),
@@ -111,7 +113,10 @@ async function server() {
 async function client() {
   const [port, rate, seconds] = rest.map(Number);
   let call;
-  if (kind === "connect") {
+  if (kind === "none") {
+    // No hop at all: what the load generator itself costs per call, subtracted from the others.
+    call = () => Promise.resolve();
+  } else if (kind === "connect") {
     const c = createClient(TierExecutorService, createMeshTransport(`http://127.0.0.1:${port}`));
     call = () => c.execute(requestInit, { timeoutMs: 10_000 });
   } else if (kind === "grpc-js") {
