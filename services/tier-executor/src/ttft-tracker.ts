@@ -23,7 +23,8 @@ export class TtftTracker {
   private compute(): void {
     this.sinceCompute = 0;
     const n = Math.min(this.count, this.size);
-    const sorted = Array.from(this.samples.subarray(0, n)).sort((a, b) => a - b);
+    // A typed array sorts numerically, natively, with no comparator calls.
+    const sorted = this.samples.slice(0, n).sort();
     this.cachedP95 = sorted[Math.min(n - 1, Math.floor(n * 0.95))]!;
   }
 }

@@ -11,7 +11,9 @@ export async function* sseEvents(body: AsyncIterable<unknown>): AsyncGenerator<E
   const decoder = new TextDecoder();
   for await (const chunk of body) {
     parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
-    yield* events.splice(0);
+    // Yielded one by one: `yield*` over an array wraps every event in an async-from-sync step.
+    for (let i = 0; i < events.length; i++) yield events[i]!;
+    events.length = 0;
   }
 }
 
