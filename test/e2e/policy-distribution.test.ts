@@ -130,6 +130,18 @@ describe("policy distribution from the classifier to routers", () => {
     expect(Math.max(first, second)).toBeLessThan(1_000);
     expect(Date.now() - changedAt).toBeLessThan(3_000);
     expect(replica.lines.join("\n")).not.toMatch(/"level":50/);
+
+    // The classifier's own /metrics: the version it publishes is the one both routers hold, and both watch it.
+    const [published] = await metric(m.classifierUrl, "tiermesh_classifier_policy_info");
+    const version = /version="([^"]+)"/.exec(published ?? "")?.[1];
+    expect(version).toBeTruthy();
+    for (const url of [m.routerUrl, replicaUrl]) {
+      expect((await metric(url, "tiermesh_router_policy_info"))[0]).toContain(`version="${version}"`);
+    }
+    const [watchers] = await metric(m.classifierUrl, "tiermesh_classifier_policy_watchers");
+    expect(Number(watchers?.split(" ")[1])).toBeGreaterThanOrEqual(2);
+    const [publications] = await metric(m.classifierUrl, "tiermesh_classifier_policy_publications_total");
+    expect(Number(publications?.split(" ")[1])).toBeGreaterThanOrEqual(1);
   });
 });
 

@@ -57,7 +57,7 @@ export function endpointsOf(config: Config): Endpoint[] {
       script: "services/classifier/dist/main.js",
       port: splitHostPort(config.classifier.listen).port,
       reachedAt: reached(config.classifier.url)!,
-      metrics: false,
+      metrics: true,
     },
     {
       name: "tiermesh-health-monitor",

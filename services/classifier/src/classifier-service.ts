@@ -8,12 +8,15 @@ export interface ClassifierServiceDeps {
   policy: PublishedPolicy;
   /** Aborted when the server shuts down, so watch streams end. */
   shutdownSignal?: AbortSignal;
+  /** Told of every Classify answer, with the tier assigned. */
+  onClassified?: (tier: string) => void;
 }
 
 export function createClassifierService(deps: ClassifierServiceDeps): ServiceImpl<typeof ClassifierService> {
   return {
     classify(req) {
       const c = deps.policy.current.classify(req.tenant, req.input, req.deadlineMs);
+      deps.onClassified?.(c.tier);
       return create(ClassifyResponseSchema, c);
     },
     async *watchPolicy(_req, ctx) {
