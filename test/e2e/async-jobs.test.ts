@@ -106,6 +106,25 @@ describe("asynchronous jobs over the Job RPC", () => {
     await jobIn(jobs, id, JobState.SUCCEEDED);
   });
 
+  it("serves a job due in 1 min, submitted after jobs due in 1 h, before them (earliest deadline first)", async () => {
+    await patchModel(m.simulatorUrl, "sim-bronze", { ttft_ms: { median: 600, p99: 600 } });
+    try {
+      const later = (
+        await jobs.submitJobs({
+          jobs: Array.from({ length: 8 }, (_, i) => ({ ...jobSpec(key(`later-${i}`)), completionWindowSeconds: 3_600 })),
+        })
+      ).jobs.map((s) => s.job!.id);
+      const [urgent] = (await jobs.submitJobs({ jobs: [{ ...jobSpec(key("urgent")), completionWindowSeconds: 60 }] })).jobs;
+      const done = await jobIn(jobs, urgent!.job!.id, JobState.SUCCEEDED, 30_000);
+      const others = await Promise.all(later.map((id) => jobIn(jobs, id, JobState.SUCCEEDED, 30_000)));
+      // Bronze serves two at a time: those already running when it was queued, at most, start before it.
+      const before = others.filter((j) => j.startedAtMs < done.startedAtMs);
+      expect(before.length).toBeLessThanOrEqual(2);
+    } finally {
+      await patchModel(m.simulatorUrl, "sim-bronze", FAST);
+    }
+  });
+
   it("lists the caller's jobs newest first, in pages", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await jobs.submitJobs({ jobs: [jobSpec(key("page"))] })).jobs[0]!.job!.id);
@@ -157,7 +176,11 @@ describe("asynchronous jobs over the Job RPC", () => {
 
   it("loses no queued job when NATS is killed and restarted (file storage)", async () => {
     await patchModel(m.simulatorUrl, "sim-bronze", { ttft_ms: { median: 400, p99: 400 } });
-    const specs = Array.from({ length: 12 }, (_, i) => jobSpec(key(`nats-${i}`)));
+    // Due at different times: queued over several deadline bands.
+    const specs = Array.from({ length: 12 }, (_, i) => ({
+      ...jobSpec(key(`nats-${i}`)),
+      completionWindowSeconds: [600, 1_800, 3_600][i % 3],
+    }));
     const submitted = (await jobs.submitJobs({ jobs: specs })).jobs.map((s) => s.job!.id);
     const nats = m.mesh.status().find((p) => p.name === "nats-server")!;
     process.kill(nats.pid!, "SIGKILL");

@@ -24,6 +24,7 @@ describe("tiers.<name>.async", () => {
       retention_hours: 72,
       max_deliveries: 3,
       ack_wait_ms: 30_000,
+      deadline_band_seconds: 300,
     });
     expect(config.nats).toMatchObject({ jobs_stream: "TIERMESH_JOBS", jobs_bucket: "tiermesh_jobs", files_bucket: "tiermesh_files" });
   });
@@ -34,6 +35,8 @@ describe("tiers.<name>.async", () => {
       [", async: { max_deliveries: 0 }", "tiers.bronze.async.max_deliveries"],
       [", async: { interactive_below: 2 }", "tiers.bronze.async.interactive_below"],
       [", async: { enable: true }", "tiers.bronze.async"],
+      [", async: { deadline_band_seconds: 0 }", "tiers.bronze.async.deadline_band_seconds"],
+      [", async: { deadline_band_seconds: 1.5 }", "tiers.bronze.async.deadline_band_seconds"],
     ] as const) {
       expect(() => parseConfig(yaml(section), "t.yaml", {}), section).toThrow(ConfigError);
       try {

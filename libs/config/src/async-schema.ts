@@ -24,6 +24,12 @@ export const asyncSchema = z.strictObject({
    * again (an executor reports progress every third of it while a job runs).
    */
   ack_wait_ms: positiveMs.min(1_000).default(30_000),
+  /**
+   * Jobs are served earliest deadline first, in bands of this many seconds (a job's deadline
+   * floored to it): bands in deadline order, and within a band in submission order. A narrower
+   * band orders more exactly at the cost of more consumers on the jobs stream.
+   */
+  deadline_band_seconds: z.number().int().min(1).max(86_400).default(300),
 });
 
 export type AsyncConfig = z.output<typeof asyncSchema>;

@@ -1,7 +1,17 @@
 export { asyncTiers, jobRetentionMs, openFileStore, openJobBackend, type JobBackend } from "./job-backend.js";
 export { FileStore, isFileId, newFileId, type StoredFile } from "./file-store.js";
-export { consumerName, isJobId, jobSubjects, newJobId, parseQueuePayload, type JobSubjects } from "./job-names.js";
-export { JobQueue, type JobQueueOptions, type TierBacklog, type TierConsumerOptions } from "./job-queue.js";
+export {
+  bandConsumerName,
+  consumerName,
+  deadlineBand,
+  isJobId,
+  jobSubjects,
+  newJobId,
+  parseQueuePayload,
+  type JobSubjects,
+} from "./job-names.js";
+export { JobQueue, type JobQueueOptions, type TierBacklog } from "./job-queue.js";
+export { DeadlineConsumer, type JobSource, type TierConsumerOptions } from "./deadline-consumer.js";
 export { isFinal, stateName } from "./job-states.js";
 export { JobContentionError, JobStore } from "./job-store.js";
 export { JsonRecords } from "./json-records.js";

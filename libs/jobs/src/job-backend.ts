@@ -32,7 +32,12 @@ export async function openJobBackend(nc: NatsConnection, config: Pick<Config, "t
   const retentionMs = jobRetentionMs(config);
   const [store, queue] = await Promise.all([
     JobStore.open(nc, config.nats.jobs_bucket, retentionMs),
-    JobQueue.open(nc, { stream: config.nats.jobs_stream, prefix: config.nats.subject_prefix, retentionMs }),
+    JobQueue.open(nc, {
+      stream: config.nats.jobs_stream,
+      prefix: config.nats.subject_prefix,
+      retentionMs,
+      bandSeconds: (tier) => config.tiers[tier]?.async.deadline_band_seconds,
+    }),
   ]);
   return { store, queue };
 }

@@ -52,7 +52,7 @@ async function setup(behaviour: Behaviour) {
   const provider = new FakeProvider({ m: behaviour });
   const runner = new TierRunner({ tierName: "gold", tier, providers: new Map([["fake", provider]]), report: () => undefined });
   const backend = await openJobBackend(nc, config);
-  const consumer = await backend.queue.consumer({ tier: "gold", maxDeliver: 3, ackWaitMs: ACK_WAIT_MS });
+  const consumer = backend.queue.consumer({ tier: "gold", maxDeliver: 3, ackWaitMs: ACK_WAIT_MS });
   const worker = new JobWorker({
     tier: "gold",
     config: tier.async,

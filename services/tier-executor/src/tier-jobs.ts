@@ -42,7 +42,7 @@ export class TierJobs {
     const nc = await this.deps.link.ready;
     const backend = await openJobBackend(nc, config);
     // One delivery more than max_deliveries: the last one fails a job whose executor died on its final attempt.
-    const consumer = await backend.queue.consumer({
+    const consumer = backend.queue.consumer({
       tier: tierName,
       maxDeliver: tier.async.max_deliveries + 1,
       ackWaitMs: tier.async.ack_wait_ms,
