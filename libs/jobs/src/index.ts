@@ -1,4 +1,12 @@
-export { asyncTiers, jobRetentionMs, openFileStore, openJobBackend, type JobBackend } from "./job-backend.js";
+export {
+  asyncTiers,
+  jobRetentionMs,
+  openBatchRecords,
+  openBatchStores,
+  openFileStore,
+  openJobBackend,
+  type JobBackend,
+} from "./job-backend.js";
 export { FileStore, isFileId, newFileId, type StoredFile } from "./file-store.js";
 export {
   bandConsumerName,
@@ -17,3 +25,26 @@ export { JobContentionError, JobStore } from "./job-store.js";
 export { JsonRecords } from "./json-records.js";
 export { BacklogSampler } from "./backlog-sampler.js";
 export { registerBacklogMetrics } from "./backlog-metrics.js";
+export {
+  batchObject,
+  batchRecordSchema,
+  batchStatuses,
+  isBatchId,
+  newBatchId,
+  type BatchRecord,
+  type BatchStatus,
+  type LineError,
+} from "./batches/batch-record.js";
+export { batchOutputs } from "./batches/batch-output.js";
+export {
+  batchCounts,
+  expireOpenJobs,
+  finishBatch,
+  forBatchJobs,
+  isOpenBatch,
+  readBatchJobs,
+  windowPassed,
+  type BatchStores,
+} from "./batches/batch-settle.js";
+export { BatchFinaliser, type BatchFinaliserOptions } from "./batches/batch-finaliser.js";
+export { completionBody, extensionOf, usageOf } from "./batches/chat-completion-body.js";

@@ -3,6 +3,9 @@ import type { Config } from "@tiermesh/config";
 import { JobQueue } from "./job-queue.js";
 import { FileStore } from "./file-store.js";
 import { JobStore } from "./job-store.js";
+import { JsonRecords } from "./json-records.js";
+import { batchRecordSchema, type BatchRecord } from "./batches/batch-record.js";
+import type { BatchStores } from "./batches/batch-settle.js";
 
 /** The job stream and bucket of a mesh, opened together. */
 export interface JobBackend {
@@ -45,4 +48,19 @@ export async function openJobBackend(nc: NatsConnection, config: Pick<Config, "t
 /** The Batch API's files, kept as long as jobs are. */
 export function openFileStore(nc: NatsConnection, config: Pick<Config, "tiers" | "nats">): Promise<FileStore> {
   return FileStore.open(nc, config.nats.files_bucket, jobRetentionMs(config));
+}
+
+/** The Batch API's batch records (JSON under `batches.<tenant>.<id>` in the jobs bucket). */
+export function openBatchRecords(nc: NatsConnection, config: Pick<Config, "tiers" | "nats">): Promise<JsonRecords<BatchRecord>> {
+  return JsonRecords.open(nc, config.nats.jobs_bucket, jobRetentionMs(config), "batches", (v) => batchRecordSchema.parse(v));
+}
+
+/** Everything ending a batch reads and writes: job records, files and batch records. */
+export async function openBatchStores(nc: NatsConnection, config: Pick<Config, "tiers" | "nats">): Promise<BatchStores> {
+  const [backend, files, batches] = await Promise.all([
+    openJobBackend(nc, config),
+    openFileStore(nc, config),
+    openBatchRecords(nc, config),
+  ]);
+  return { jobs: backend.store, files, batches };
 }
