@@ -1,3 +1,5 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -12,6 +14,11 @@ import { patchModel, startMesh, type RunningMesh } from "../support/running-mesh
 const ACK_WAIT_MS = 2_000;
 const FAST = { ttft_ms: { median: 5, p99: 20 }, error_rate: 0, outage: false };
 const SLOW = { ttft_ms: { median: 2_500, p99: 2_500 } };
+const cli = fileURLToPath(new URL("../../services/cli/dist/main.js", import.meta.url));
+/** The CLI on the mesh's config, and its NATS (the config file names none). */
+let natsUrl = "";
+const tiermesh = (...args: string[]) =>
+  spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", timeout: 20_000, env: { ...process.env, TIERMESH_NATS_URL: natsUrl } });
 
 describe("asynchronous jobs over the Job RPC", () => {
   let m: RunningMesh;
@@ -30,6 +37,7 @@ describe("asynchronous jobs over the Job RPC", () => {
       },
     });
     jobs = jobClient(m.routerUrl);
+    natsUrl = m.mesh.natsUrl;
   });
   afterAll(async () => {
     await m?.stop();
@@ -212,6 +220,52 @@ describe("asynchronous jobs over the Job RPC", () => {
       }
     } finally {
       await patchModel(m.simulatorUrl, "sim-bronze", FAST);
+    }
+  });
+
+  it("lists dead-lettered jobs with tiermesh jobs dead-letters, and replays one under its id with tiermesh jobs replay", async () => {
+    await patchModel(m.simulatorUrl, "sim-bronze", { error_rate: 1 });
+    let id: string;
+    try {
+      id = (await jobs.submitJobs({ jobs: [jobSpec(key("replay"))] })).jobs[0]!.job!.id;
+      await jobIn(jobs, id, JobState.FAILED, 30_000);
+    } finally {
+      await patchModel(m.simulatorUrl, "sim-bronze", FAST);
+    }
+    // The job is failed first, then kept on the dead-letter subject.
+    const listed = await until("the job dead-lettered", async () => {
+      const r = tiermesh("jobs", "dead-letters", "--tier", "bronze", "--tenant", "acme", "--config", m.file);
+      return r.stdout.includes(id) ? r : undefined;
+    });
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`${id}\\s+acme\\s+bronze\\s+3\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+\\w+: `));
+    expect(tiermesh("jobs", "dead-letters", "--tenant", "nobody", "--config", m.file).stdout).toBe("no dead-lettered jobs\n");
+
+    const replayed = tiermesh("jobs", "replay", id, "--config", m.file);
+    expect(replayed.status, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toBe(`${id} acme bronze: queued again, replay 1\n`);
+    const done = await jobIn(jobs, id, JobState.SUCCEEDED, 30_000);
+    expect(done).toMatchObject({ attempts: 1, replays: 1 });
+    expect(done.result!.content.length).toBeGreaterThan(0);
+    expect(tiermesh("jobs", "dead-letters", "--config", m.file).stdout).not.toContain(id);
+    // Its dead letter is gone: asking again names the job and fails.
+    const again = tiermesh("jobs", "replay", id, "--config", m.file);
+    expect(again.status).toBe(1);
+    expect(again.stdout).toContain(`${id}: no dead letter for this job`);
+  });
+
+  it("refuses a jobs command given wrongly, naming what is wrong", () => {
+    for (const [args, said] of [
+      [["jobs", "replay"], /give the ids of the jobs to replay, or --all/],
+      [["jobs", "replay", "nope"], /"nope" is not a job id/],
+      [["jobs", "replay", "--all", "job_00000000000000000000000000"], /--all: give job ids or --all, not both/],
+      [["jobs", "dead-letters", "--tier", "gold"], /--tier: "gold" is not a tier that takes jobs \(tiers with async.enabled: bronze\)/],
+      [["jobs", "dead-letters", "--since", "1h"], /jobs dead-letters: .*--since/],
+      [["jobs", "purge"], /jobs: unknown subcommand "purge"/],
+    ] as const) {
+      const r = tiermesh(...args, "--config", m.file);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(said);
     }
   });
 });

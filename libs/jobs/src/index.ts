@@ -1,7 +1,9 @@
 export {
   asyncTiers,
   jobRetentionMs,
+  JobStreamMissingError,
   openBatchRecords,
+  openExistingJobBackend,
   openBatchStores,
   openFileStore,
   openJobBackend,
@@ -18,7 +20,8 @@ export {
   parseQueuePayload,
   type JobSubjects,
 } from "./job-names.js";
-export { JobQueue, type JobQueueOptions, type TierBacklog } from "./job-queue.js";
+export { JobQueue, type DeadLetter, type JobQueueOptions, type TierBacklog } from "./job-queue.js";
+export { replayDeadLetters, type ReplayOutcome } from "./dead-letter-replay.js";
 export { DeadlineConsumer, type JobSource, type TierConsumerOptions } from "./deadline-consumer.js";
 export { isFinal, stateName } from "./job-states.js";
 export { JobContentionError, JobStore } from "./job-store.js";

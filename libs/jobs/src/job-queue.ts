@@ -9,7 +9,7 @@ import {
   type NextMsgRequest,
 } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
-import { toBinary } from "@bufbuild/protobuf";
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { JobSchema, type Job } from "@tiermesh/proto";
 import { DeadlineConsumer, subjectCounts, type TierConsumerOptions } from "./deadline-consumer.js";
 import { bandConsumerName, consumerName, deadlineBand, jobSubjects, queuePayload, type JobSubjects } from "./job-names.js";
@@ -26,6 +26,16 @@ export interface JobQueueOptions {
   retentionMs: number;
   /** Width of each tier's deadline bands (`async.deadline_band_seconds`). */
   bandSeconds?: (tier: string) => number | undefined;
+}
+
+/** A job kept on a dead-letter subject. */
+export interface DeadLetter {
+  /** Its sequence in the jobs stream. */
+  seq: number;
+  /** When it was dead-lettered. */
+  at: Date;
+  /** The job as it failed. */
+  job: Job;
 }
 
 /** Backlog of one tier: jobs waiting, jobs delivered and not yet acknowledged. */
@@ -67,6 +77,13 @@ export class JobQueue {
     } catch {
       await jsm.streams.update(options.stream, config);
     }
+    return new JobQueue(jetstream(nc), jsm, options);
+  }
+
+  /** Opens the stream as it is, changing nothing (for tools); fails if there is none. */
+  static async existing(nc: NatsConnection, options: JobQueueOptions): Promise<JobQueue> {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.info(options.stream);
     return new JobQueue(jetstream(nc), jsm, options);
   }
 
@@ -130,6 +147,36 @@ export class JobQueue {
     const times = await Promise.all([firstOf(this.subjects.dueAll(tier)), firstOf(this.subjects.legacy(tier))]);
     const known = times.filter((t): t is number => t !== undefined);
     return known.length > 0 ? Math.min(...known) : undefined;
+  }
+
+  /**
+   * The jobs kept on the dead-letter subjects (of `tier`, or of every tier), oldest first,
+   * each with its sequence in the stream and when it was dead-lettered.
+   */
+  async deadLetters(tier?: string): Promise<DeadLetter[]> {
+    const subject = tier === undefined ? this.subjects.dead("*") : this.subjects.dead(tier);
+    const out: DeadLetter[] = [];
+    for (let seq = 1; ; ) {
+      // STREAM.MSG.GET takes `next_by_subj` (the first message of a subject at or after seq), which the client's type leaves out.
+      const query = { seq, next_by_subj: subject } as NextMsgRequest as unknown as MsgRequest;
+      const msg = await this.jsm.streams.getMessage(this.options.stream, query);
+      if (!msg) return out;
+      try {
+        out.push({ seq: msg.seq, at: msg.time, job: fromBinary(JobSchema, msg.data) });
+      } catch {
+        // Not a Job (written by something else): not a dead letter to show or replay.
+      }
+      seq = msg.seq + 1;
+    }
+  }
+
+  /** Removes one dead letter (by its sequence in the stream); false if it was gone already. */
+  async dropDeadLetter(seq: number): Promise<boolean> {
+    try {
+      return await this.jsm.streams.deleteMessage(this.options.stream, seq, false);
+    } catch {
+      return false;
+    }
   }
 
   /** Jobs on a tier's dead-letter subject. */
