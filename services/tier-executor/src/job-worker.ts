@@ -5,6 +5,7 @@ import type { AsyncConfig } from "@tiermesh/config";
 import { isFinal, parseQueuePayload, type JobBackend, type JobSource } from "@tiermesh/jobs";
 import { JobErrorSchema, JobState, type Job, type JobError } from "@tiermesh/proto";
 import type { Logger } from "@tiermesh/runtime";
+import type { LoopLoad } from "./event-loop-load.js";
 import { hasRoomForJob } from "./job-capacity.js";
 import { executeJob } from "./job-execution.js";
 import type { TierRunner } from "./tier-runner.js";
@@ -49,6 +50,8 @@ export interface JobWorkerDeps {
   consumer: JobSource;
   /** Longest one attempt at a job may take (the tier's attempt timeout times its attempts). */
   runTimeoutMs: number;
+  /** How loaded the process's event loop is lately; jobs are taken only while it has room (see hasRoomForJob). */
+  loop?: () => LoopLoad;
   logger: Logger;
 }
 
@@ -89,7 +92,7 @@ export class JobWorker {
 
   private hasRoom(): boolean {
     const { inFlight, queued } = this.deps.runner.load;
-    return hasRoomForJob({ inFlight, queued, jobs: this.active }, this.deps.config, this.deps.bulkheadCapacity);
+    return hasRoomForJob({ inFlight, queued, jobs: this.active }, this.deps.config, this.deps.bulkheadCapacity, this.deps.loop?.());
   }
 
   private async pull(): Promise<void> {
