@@ -76,12 +76,19 @@ export class DeadlineConsumer implements JobSource {
       await sleep(Math.min(expires, BANDS_FRESH_MS));
       return null;
     }
+    const waiting: Band[] = [];
     for (const band of bands) {
       const info = await this.guard(band, async () => (await this.consumer(band)).info());
       if (info.num_pending > 0) return this.pull(band, expires);
+      if (info.num_ack_pending > 0) waiting.push(band);
+    }
+    if (waiting.length === 0) {
+      // Only messages no delivery will take any more (their deliveries used up): nothing to pull.
+      await sleep(Math.min(expires, BANDS_FRESH_MS));
+      return null;
     }
     // Nothing undelivered: what is left runs, or waits to be delivered again (a failed attempt, a dead executor's job).
-    const band = bands[this.turn++ % bands.length]!;
+    const band = waiting[this.turn++ % waiting.length]!;
     return this.pull(band, expires);
   }
 
