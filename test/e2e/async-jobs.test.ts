@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { create } from "@bufbuild/protobuf";
 import { JobStore, newJobId } from "@tiermesh/jobs";
@@ -131,6 +131,32 @@ describe("asynchronous jobs over the Job RPC", () => {
     } finally {
       await patchModel(m.simulatorUrl, "sim-bronze", FAST);
     }
+  });
+
+  it("serves a job an older router queued on the subject used before deadline bands", async () => {
+    const nc = await connect({ servers: m.mesh.natsUrl });
+    const id = newJobId();
+    try {
+      const store = await JobStore.open(nc, "tiermesh_jobs", 3_600_000);
+      const now = BigInt(Date.now());
+      const spec = jobSpec(key("legacy"));
+      await store.create(
+        create(JobSchema, {
+          id,
+          tenant: "acme",
+          tier: "bronze",
+          state: JobState.QUEUED,
+          input: spec.input,
+          idempotencyKey: spec.idempotencyKey,
+          createdAtMs: now,
+          deadlineMs: now + 3_600_000n,
+        }),
+      );
+      await jetstream(nc).publish("tiermesh.jobs.queue.bronze", `acme/${id}`, { msgID: id });
+    } finally {
+      await nc.close();
+    }
+    expect((await jobIn(jobs, id, JobState.SUCCEEDED)).attempts).toBe(1);
   });
 
   it("lists the caller's jobs newest first, in pages", async () => {
