@@ -1,5 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { create } from "@bufbuild/protobuf";
 import { JobStore, newJobId } from "@tiermesh/jobs";
@@ -12,6 +14,11 @@ import { patchModel, startMesh, type RunningMesh } from "../support/running-mesh
 const ACK_WAIT_MS = 2_000;
 const FAST = { ttft_ms: { median: 5, p99: 20 }, error_rate: 0, outage: false };
 const SLOW = { ttft_ms: { median: 2_500, p99: 2_500 } };
+const cli = fileURLToPath(new URL("../../services/cli/dist/main.js", import.meta.url));
+/** The CLI on the mesh's config, and its NATS (the config file names none). */
+let natsUrl = "";
+const tiermesh = (...args: string[]) =>
+  spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", timeout: 20_000, env: { ...process.env, TIERMESH_NATS_URL: natsUrl } });
 
 describe("asynchronous jobs over the Job RPC", () => {
   let m: RunningMesh;
@@ -30,6 +37,7 @@ describe("asynchronous jobs over the Job RPC", () => {
       },
     });
     jobs = jobClient(m.routerUrl);
+    natsUrl = m.mesh.natsUrl;
   });
   afterAll(async () => {
     await m?.stop();
@@ -106,6 +114,51 @@ describe("asynchronous jobs over the Job RPC", () => {
     await jobIn(jobs, id, JobState.SUCCEEDED);
   });
 
+  it("serves a job due in 1 min, submitted after jobs due in 1 h, before them (earliest deadline first)", async () => {
+    await patchModel(m.simulatorUrl, "sim-bronze", { ttft_ms: { median: 600, p99: 600 } });
+    try {
+      const later = (
+        await jobs.submitJobs({
+          jobs: Array.from({ length: 8 }, (_, i) => ({ ...jobSpec(key(`later-${i}`)), completionWindowSeconds: 3_600 })),
+        })
+      ).jobs.map((s) => s.job!.id);
+      const [urgent] = (await jobs.submitJobs({ jobs: [{ ...jobSpec(key("urgent")), completionWindowSeconds: 60 }] })).jobs;
+      const done = await jobIn(jobs, urgent!.job!.id, JobState.SUCCEEDED, 30_000);
+      const others = await Promise.all(later.map((id) => jobIn(jobs, id, JobState.SUCCEEDED, 30_000)));
+      // Bronze serves two at a time: those already running when it was queued, at most, start before it.
+      const before = others.filter((j) => j.startedAtMs < done.startedAtMs);
+      expect(before.length).toBeLessThanOrEqual(2);
+    } finally {
+      await patchModel(m.simulatorUrl, "sim-bronze", FAST);
+    }
+  });
+
+  it("serves a job an older router queued on the subject used before deadline bands", async () => {
+    const nc = await connect({ servers: m.mesh.natsUrl });
+    const id = newJobId();
+    try {
+      const store = await JobStore.open(nc, "tiermesh_jobs", 3_600_000);
+      const now = BigInt(Date.now());
+      const spec = jobSpec(key("legacy"));
+      await store.create(
+        create(JobSchema, {
+          id,
+          tenant: "acme",
+          tier: "bronze",
+          state: JobState.QUEUED,
+          input: spec.input,
+          idempotencyKey: spec.idempotencyKey,
+          createdAtMs: now,
+          deadlineMs: now + 3_600_000n,
+        }),
+      );
+      await jetstream(nc).publish("tiermesh.jobs.queue.bronze", `acme/${id}`, { msgID: id });
+    } finally {
+      await nc.close();
+    }
+    expect((await jobIn(jobs, id, JobState.SUCCEEDED)).attempts).toBe(1);
+  });
+
   it("lists the caller's jobs newest first, in pages", async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await jobs.submitJobs({ jobs: [jobSpec(key("page"))] })).jobs[0]!.job!.id);
@@ -157,7 +210,11 @@ describe("asynchronous jobs over the Job RPC", () => {
 
   it("loses no queued job when NATS is killed and restarted (file storage)", async () => {
     await patchModel(m.simulatorUrl, "sim-bronze", { ttft_ms: { median: 400, p99: 400 } });
-    const specs = Array.from({ length: 12 }, (_, i) => jobSpec(key(`nats-${i}`)));
+    // Due at different times: queued over several deadline bands.
+    const specs = Array.from({ length: 12 }, (_, i) => ({
+      ...jobSpec(key(`nats-${i}`)),
+      completionWindowSeconds: [600, 1_800, 3_600][i % 3],
+    }));
     const submitted = (await jobs.submitJobs({ jobs: specs })).jobs.map((s) => s.job!.id);
     const nats = m.mesh.status().find((p) => p.name === "nats-server")!;
     process.kill(nats.pid!, "SIGKILL");
@@ -189,6 +246,52 @@ describe("asynchronous jobs over the Job RPC", () => {
       }
     } finally {
       await patchModel(m.simulatorUrl, "sim-bronze", FAST);
+    }
+  });
+
+  it("lists dead-lettered jobs with tiermesh jobs dead-letters, and replays one under its id with tiermesh jobs replay", async () => {
+    await patchModel(m.simulatorUrl, "sim-bronze", { error_rate: 1 });
+    let id: string;
+    try {
+      id = (await jobs.submitJobs({ jobs: [jobSpec(key("replay"))] })).jobs[0]!.job!.id;
+      await jobIn(jobs, id, JobState.FAILED, 30_000);
+    } finally {
+      await patchModel(m.simulatorUrl, "sim-bronze", FAST);
+    }
+    // The job is failed first, then kept on the dead-letter subject.
+    const listed = await until("the job dead-lettered", async () => {
+      const r = tiermesh("jobs", "dead-letters", "--tier", "bronze", "--tenant", "acme", "--config", m.file);
+      return r.stdout.includes(id) ? r : undefined;
+    });
+    expect(listed.status, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(new RegExp(`${id}\\s+acme\\s+bronze\\s+3\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+\\w+: `));
+    expect(tiermesh("jobs", "dead-letters", "--tenant", "nobody", "--config", m.file).stdout).toBe("no dead-lettered jobs\n");
+
+    const replayed = tiermesh("jobs", "replay", id, "--config", m.file);
+    expect(replayed.status, replayed.stderr).toBe(0);
+    expect(replayed.stdout).toBe(`${id} acme bronze: queued again, replay 1\n`);
+    const done = await jobIn(jobs, id, JobState.SUCCEEDED, 30_000);
+    expect(done).toMatchObject({ attempts: 1, replays: 1 });
+    expect(done.result!.content.length).toBeGreaterThan(0);
+    expect(tiermesh("jobs", "dead-letters", "--config", m.file).stdout).not.toContain(id);
+    // Its dead letter is gone: asking again names the job and fails.
+    const again = tiermesh("jobs", "replay", id, "--config", m.file);
+    expect(again.status).toBe(1);
+    expect(again.stdout).toContain(`${id}: no dead letter for this job`);
+  });
+
+  it("refuses a jobs command given wrongly, naming what is wrong", () => {
+    for (const [args, said] of [
+      [["jobs", "replay"], /give the ids of the jobs to replay, or --all/],
+      [["jobs", "replay", "nope"], /"nope" is not a job id/],
+      [["jobs", "replay", "--all", "job_00000000000000000000000000"], /--all: give job ids or --all, not both/],
+      [["jobs", "dead-letters", "--tier", "gold"], /--tier: "gold" is not a tier that takes jobs \(tiers with async.enabled: bronze\)/],
+      [["jobs", "dead-letters", "--since", "1h"], /jobs dead-letters: .*--since/],
+      [["jobs", "purge"], /jobs: unknown subcommand "purge"/],
+    ] as const) {
+      const r = tiermesh(...args, "--config", m.file);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(said);
     }
   });
 });

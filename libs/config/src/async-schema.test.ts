@@ -24,6 +24,9 @@ describe("tiers.<name>.async", () => {
       retention_hours: 72,
       max_deliveries: 3,
       ack_wait_ms: 30_000,
+      deadline_band_seconds: 300,
+      event_loop_utilization_below: 0.9,
+      event_loop_delay_below_ms: 0,
     });
     expect(config.nats).toMatchObject({ jobs_stream: "TIERMESH_JOBS", jobs_bucket: "tiermesh_jobs", files_bucket: "tiermesh_files" });
   });
@@ -34,6 +37,10 @@ describe("tiers.<name>.async", () => {
       [", async: { max_deliveries: 0 }", "tiers.bronze.async.max_deliveries"],
       [", async: { interactive_below: 2 }", "tiers.bronze.async.interactive_below"],
       [", async: { enable: true }", "tiers.bronze.async"],
+      [", async: { deadline_band_seconds: 0 }", "tiers.bronze.async.deadline_band_seconds"],
+      [", async: { deadline_band_seconds: 1.5 }", "tiers.bronze.async.deadline_band_seconds"],
+      [", async: { event_loop_utilization_below: 1.5 }", "tiers.bronze.async.event_loop_utilization_below"],
+      [", async: { event_loop_delay_below_ms: -1 }", "tiers.bronze.async.event_loop_delay_below_ms"],
     ] as const) {
       expect(() => parseConfig(yaml(section), "t.yaml", {}), section).toThrow(ConfigError);
       try {

@@ -15,6 +15,17 @@ export const asyncSchema = z.strictObject({
    * fewer than this share of the bulkhead's max_concurrency, so jobs never crowd them out.
    */
   interactive_below: fraction.default(0.5),
+  /**
+   * ...and only while the executor's event loop was busy less than this share of the last
+   * half second (1 = no limit): jobs never take the CPU that interactive streams need.
+   */
+  event_loop_utilization_below: fraction.default(0.9),
+  /**
+   * ...and only while the event loop's delay (p99 over the last half second) stayed under
+   * this many ms (0 = no limit): on cores shared with other work, the loop lags before it
+   * looks busy. 50 to 100 suits a busy machine.
+   */
+  event_loop_delay_below_ms: z.number().int().nonnegative().default(0),
   /** How long a finished job (and its result) stays readable; also the longest completion window. */
   retention_hours: z.number().positive().default(72),
   /** Deliveries of one job (first included) before it fails and goes to the dead-letter subject. */
@@ -24,6 +35,12 @@ export const asyncSchema = z.strictObject({
    * again (an executor reports progress every third of it while a job runs).
    */
   ack_wait_ms: positiveMs.min(1_000).default(30_000),
+  /**
+   * Jobs are served earliest deadline first, in bands of this many seconds (a job's deadline
+   * floored to it): bands in deadline order, and within a band in submission order. A narrower
+   * band orders more exactly at the cost of more consumers on the jobs stream.
+   */
+  deadline_band_seconds: z.number().int().min(1).max(86_400).default(300),
 });
 
 export type AsyncConfig = z.output<typeof asyncSchema>;

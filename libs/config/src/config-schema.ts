@@ -121,6 +121,8 @@ export const configSchema = z
       heartbeat_ms: positiveMs.default(2_000),
       /** Lease time of the leading replica; another takes over within about this long. */
       lease_ms: z.number().int().min(300).default(3_000),
+      /** How often the leading monitor looks at open Batch API batches, to end those whose requests all ended. */
+      batch_sweep_ms: positiveMs.min(100).default(2_000),
       /** Tier state changes are also POSTed here as JSON. */
       alert_webhook: z
         .strictObject({

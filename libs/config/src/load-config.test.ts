@@ -131,6 +131,13 @@ describe("parseConfig defaults", () => {
     expect(() => parse(cfg)).toThrow(/tiers\.gold\.cooldown\.default_ms: default_ms must not exceed max_ms/);
   });
 
+  it("looks at open batches every 2 s by default, and names health_monitor.batch_sweep_ms when it is bad", () => {
+    expect(parse(baseConfig()).health_monitor.batch_sweep_ms).toBe(2_000);
+    const cfg = baseConfig();
+    cfg.health_monitor = { ...cfg.health_monitor, batch_sweep_ms: 10 };
+    expect(() => parse(cfg)).toThrow(/health_monitor\.batch_sweep_ms/);
+  });
+
   it("accepts the shipped example config", async () => {
     const { readFileSync } = await import("node:fs");
     const text = readFileSync(new URL("../../../deploy/tiermesh.example.yaml", import.meta.url), "utf8");

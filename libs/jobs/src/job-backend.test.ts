@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { startNatsServer, type NatsServer } from "@tiermesh/process";
 import { JobSchema, JobState } from "@tiermesh/proto";
@@ -96,35 +96,98 @@ describe("JobStore.ids", () => {
 });
 
 describe("JobQueue", () => {
-  it("delivers a tier's jobs once each, in submission order, to a shared durable consumer; publishing twice queues once", async () => {
+  it("delivers a tier's jobs once each, in submission order within a band, to consumers executors share; publishing twice queues once", async () => {
     const queue = await JobQueue.open(nc, { stream: "JOBS_ORDER", prefix: "t1", retentionMs: HOUR });
     const jobs = [job(), job(), job()];
     for (const j of jobs) await queue.enqueue(j);
     await queue.enqueue(jobs[0]!);
-    const consumer = await queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 1_000 });
-    const again = await queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 1_000 });
+    const consumer = queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 1_000 });
+    const again = queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 1_000 });
     expect(await queue.backlog("bronze")).toEqual({ pending: 3, inProgress: 0 });
     expect(await queue.oldestQueuedAt("bronze")).toBeGreaterThan(Date.now() - 10_000);
     const got: string[] = [];
     for (const c of [consumer, again, consumer]) {
       const m = await c.next({ expires: 1_000 });
       got.push(parseQueuePayload(m!.string())!.id);
-      m!.ack();
+      expect(await queue.backlog("bronze")).toMatchObject({ inProgress: 1 });
+      await m!.ackAck();
     }
     expect(got).toEqual(jobs.map((j) => j.id));
     expect(await consumer.next({ expires: 1_000 })).toBeNull();
     expect(await queue.oldestQueuedAt("bronze")).toBeUndefined();
+    expect(await queue.backlog("bronze")).toEqual({ pending: 0, inProgress: 0 });
+  });
+
+  it("serves a job due in 1 h, submitted after 300 jobs due in 24 h, before them", async () => {
+    const queue = await JobQueue.open(nc, { stream: "JOBS_DEADLINE", prefix: "t3", retentionMs: 48 * HOUR, bandSeconds: () => 300 });
+    const now = Date.now();
+    const late = Array.from({ length: 300 }, () => create(JobSchema, { ...job(), deadlineMs: BigInt(now + 24 * HOUR) }));
+    await Promise.all(late.map((j) => queue.enqueue(j)));
+    const urgent = create(JobSchema, { ...job(), deadlineMs: BigInt(now + HOUR) });
+    const sooner = create(JobSchema, { ...job(), deadlineMs: BigInt(now + 2 * HOUR) });
+    await queue.enqueue(sooner);
+    await queue.enqueue(urgent);
+    const consumer = queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 5_000 });
+    const got: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const m = await consumer.next({ expires: 1_000 });
+      got.push(parseQueuePayload(m!.string())!.id);
+      await m!.ackAck();
+    }
+    expect(got).toEqual([urgent.id, sooner.id, late[0]!.id]);
+  });
+
+  it("goes on to later bands while the earliest band's jobs all run, and serves jobs queued before bands first", async () => {
+    const queue = await JobQueue.open(nc, { stream: "JOBS_BANDS", prefix: "t4", retentionMs: 48 * HOUR, bandSeconds: () => 60 });
+    const now = Date.now();
+    // A job an older router queued on the subject used before deadline bands.
+    const old = job();
+    const js = jetstream(nc);
+    await js.publish("t4.jobs.queue.bronze", `${old.tenant}/${old.id}`, { msgID: old.id });
+    const first = create(JobSchema, { ...job(), deadlineMs: BigInt(now + HOUR) });
+    const second = create(JobSchema, { ...job(), deadlineMs: BigInt(now + 3 * HOUR) });
+    await queue.enqueue(second);
+    await queue.enqueue(first);
+    expect(await queue.backlog("bronze")).toEqual({ pending: 3, inProgress: 0 });
+    const consumer = queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 5_000 });
+    const held = [];
+    for (let i = 0; i < 3; i++) held.push((await consumer.next({ expires: 1_000 }))!);
+    expect(held.map((m) => parseQueuePayload(m.string())!.id)).toEqual([old.id, first.id, second.id]);
+    expect(await queue.backlog("bronze")).toEqual({ pending: 0, inProgress: 3 });
+    // A failed attempt handed back is delivered again although nothing else is waiting.
+    held[2]!.nak();
+    // Every band holds only running jobs now: pulls go to each band in turn.
+    let again = null;
+    for (let i = 0; i < 4 && !again; i++) again = await consumer.next({ expires: 1_000 });
+    expect(again?.info.deliveryCount).toBe(2);
+    expect(parseQueuePayload(again!.string())!.id).toBe(second.id);
+    for (const m of [held[0]!, held[1]!, again!]) await m.ackAck();
+    expect(await queue.backlog("bronze")).toEqual({ pending: 0, inProgress: 0 });
   });
 
   it("redelivers an unacknowledged job after ack_wait, up to max_deliver", async () => {
     const queue = await JobQueue.open(nc, { stream: "JOBS_REDELIVER", prefix: "t2", retentionMs: HOUR });
     await queue.enqueue(job());
-    const consumer = await queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 1_000 });
+    const consumer = queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 1_000 });
     const first = await consumer.next({ expires: 1_000 });
     expect(first?.info.deliveryCount).toBe(1);
     const second = await consumer.next({ expires: 3_000 });
     expect(second?.info.deliveryCount).toBe(2);
     expect(await consumer.next({ expires: 2_000 })).toBeNull();
+  });
+
+  it("removes the consumers of past bands once they are empty", async () => {
+    const queue = await JobQueue.open(nc, { stream: "JOBS_SWEEP", prefix: "t5", retentionMs: 48 * HOUR, bandSeconds: () => 60 });
+    const expired = create(JobSchema, { ...job(), deadlineMs: BigInt(Date.now() - HOUR) });
+    await queue.enqueue(expired);
+    const consumer = queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 5_000 });
+    await (await consumer.next({ expires: 1_000 }))!.ackAck();
+    const jsm = await jetstreamManager(nc);
+    const names = async () => (await jsm.consumers.list("JOBS_SWEEP").next()).map((c) => c.name);
+    expect(await names()).toHaveLength(1);
+    // A later executor (a new consumer object) sweeps at its first look at the bands.
+    await queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 5_000 }).nonEmptyBands();
+    expect(await names()).toEqual([]);
   });
 });
 

@@ -3,27 +3,51 @@ import { createHash, randomBytes } from "node:crypto";
 /**
  * Where jobs live on NATS. `prefix` is `nats.subject_prefix`.
  *
- * - `<prefix>.jobs.queue.<tier>` a job waiting for the tier's executors (its key as payload);
- * - `<prefix>.jobs.dead.<tier>`  a job that failed on its last delivery (the Job, protobuf).
+ * - `<prefix>.jobs.due.<tier>.<band>` a job waiting for the tier's executors (its key as
+ *   payload), `<band>` being its deadline floored to the tier's band width, in epoch seconds;
+ * - `<prefix>.jobs.queue.<tier>`      a job queued before deadline bands (by an older router);
+ * - `<prefix>.jobs.dead.<tier>`       a job that failed on its last delivery (the Job, protobuf).
  *
- * Both are kept by the jobs stream; the tier's executors consume only the first.
+ * All are kept by the jobs stream; the tier's executors consume the first two.
  */
 export interface JobSubjects {
-  queue(tier: string): string;
+  due(tier: string, band: number): string;
+  /** Every band of a tier. */
+  dueAll(tier: string): string;
+  legacy(tier: string): string;
   dead(tier: string): string;
+  /** The band of a `due` subject, or undefined for any other subject. */
+  bandOf(subject: string): number | undefined;
   readonly all: string[];
 }
 
 export function jobSubjects(prefix: string): JobSubjects {
+  const due = `${prefix}.jobs.due.`;
   return {
-    queue: (tier) => `${prefix}.jobs.queue.${tier}`,
+    due: (tier, band) => `${due}${tier}.${band}`,
+    dueAll: (tier) => `${due}${tier}.*`,
+    legacy: (tier) => `${prefix}.jobs.queue.${tier}`,
     dead: (tier) => `${prefix}.jobs.dead.${tier}`,
-    all: [`${prefix}.jobs.queue.*`, `${prefix}.jobs.dead.*`],
+    bandOf(subject) {
+      if (!subject.startsWith(due)) return undefined;
+      const band = Number(subject.slice(subject.lastIndexOf(".") + 1));
+      return Number.isSafeInteger(band) ? band : undefined;
+    },
+    all: [`${prefix}.jobs.queue.*`, `${prefix}.jobs.due.*.*`, `${prefix}.jobs.dead.*`],
   };
 }
 
-/** Durable name of the pull consumer a tier's executors share. */
+/** Durable name of the pull consumer of a tier's jobs queued before deadline bands. */
 export const consumerName = (tier: string) => `jobs-${tier}`;
+
+/** Durable name of the pull consumer of one deadline band of a tier, shared by the tier's executors. */
+export const bandConsumerName = (tier: string, band: number) => `jobs-${tier}-due-${band}`;
+
+/** The band (epoch seconds) of a deadline: the deadline floored to the band width. */
+export function deadlineBand(deadlineMs: number, bandSeconds: number): number {
+  const s = Math.floor(Math.max(0, deadlineMs) / 1_000);
+  return s - (s % bandSeconds);
+}
 
 /**
  * A new job id: the time in ms (base 36, fixed width) then randomness, so ids sort by

@@ -2,7 +2,7 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { JetStreamApiCodes, JetStreamApiError, StorageType } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { JobSchema, type Job } from "@tiermesh/proto";
+import { JobSchema, JobState, type Job } from "@tiermesh/proto";
 import { idempotencyKey, jobKey, tenantJobs } from "./job-names.js";
 import { isFinal } from "./job-states.js";
 import { bucketKeys } from "./bucket-keys.js";
@@ -37,6 +37,11 @@ export class JobStore {
     const kv = await new Kvm(nc).create(bucket, { history: 1, ttl: retentionMs, storage: StorageType.File });
     await keepMaxAge(nc, `KV_${bucket}`, retentionMs);
     return new JobStore(kv, nc, bucket);
+  }
+
+  /** Opens the bucket as it is, changing nothing (for tools); fails if there is none. */
+  static async existing(nc: NatsConnection, bucket: string): Promise<JobStore> {
+    return new JobStore(await new Kvm(nc).open(bucket), nc, bucket);
   }
 
   async get(tenant: string, id: string): Promise<Job | undefined> {
@@ -83,12 +88,43 @@ export class JobStore {
    * `change`. Returns the job as stored afterwards, and whether this call changed it.
    */
   async update(tenant: string, id: string, change: (job: Job) => Job | undefined): Promise<{ job: Job | undefined; changed: boolean }> {
+    return this.change(tenant, id, (job) => (isFinal(job.state) ? undefined : change(job)));
+  }
+
+  /**
+   * Queues a job that failed for good again, as `tiermesh jobs replay` does: the one change
+   * of a final state there is. The job keeps its id (callers see one result), gets a fresh
+   * completion window as long as its first and a fresh budget of deliveries, and counts the
+   * replay. A job in any other state is left as it is.
+   */
+  async replay(tenant: string, id: string, now = Date.now()): Promise<{ job: Job | undefined; changed: boolean }> {
+    return this.change(tenant, id, (job) =>
+      job.state === JobState.FAILED
+        ? {
+            ...job,
+            state: JobState.QUEUED,
+            attempts: 0,
+            startedAtMs: 0n,
+            finishedAtMs: 0n,
+            progressAtMs: 0n,
+            deadlineMs: BigInt(now) + (job.deadlineMs - job.createdAtMs),
+            replays: job.replays + 1,
+            replayedAtMs: BigInt(now),
+          }
+        : undefined,
+    );
+  }
+
+  private async change(
+    tenant: string,
+    id: string,
+    change: (job: Job) => Job | undefined,
+  ): Promise<{ job: Job | undefined; changed: boolean }> {
     const key = jobKey(tenant, id);
     for (let round = 0; round < MAX_CAS_ROUNDS; round++) {
       const entry = await this.kv.get(key);
       if (entry?.operation !== "PUT" || entry.value.length === 0) return { job: undefined, changed: false };
       const job = fromBinary(JobSchema, entry.value);
-      if (isFinal(job.state)) return { job, changed: false };
       const next = change(job);
       if (next === undefined) return { job, changed: false };
       try {

@@ -69,4 +69,14 @@ export class JsonRecords<T> {
       .sort()
       .reverse();
   }
+
+  /** Every record's tenant and id, whatever its tenant (a snapshot of the bucket's keys). */
+  async all(): Promise<{ tenant: string; id: string }[]> {
+    const keys = await bucketKeys(this.nc, this.bucket, `${this.kind}.*.*`);
+    return keys.map((k) => {
+      const rest = k.slice(this.kind.length + 1);
+      const dot = rest.lastIndexOf(".");
+      return { tenant: rest.slice(0, dot), id: rest.slice(dot + 1) };
+    });
+  }
 }

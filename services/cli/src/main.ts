@@ -6,6 +6,7 @@ import { NatsServerMissingError } from "@tiermesh/process";
 import { configDiffCommand, configDiffUsage } from "./commands/config-diff.js";
 import { drill, drillUsage } from "./commands/drill.js";
 import { explain, explainUsage } from "./commands/explain.js";
+import { jobs, jobsUsage } from "./commands/jobs.js";
 import { keygen, keygenUsage } from "./commands/keygen.js";
 import { ledger, ledgerUsage } from "./commands/ledger.js";
 import { report, reportUsage } from "./commands/report.js";
@@ -22,6 +23,7 @@ const usage = [
   `  ${statusUsage}`,
   `  ${reportUsage}`,
   `  ${ledgerUsage}`,
+  `  ${jobsUsage}`,
   `  ${keygenUsage}`,
   `  ${explainUsage}`,
   `  ${drillUsage}`,
@@ -63,6 +65,8 @@ async function main(argv: string[]): Promise<void> {
       const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { config: { type: "string" } } });
       return ledger(positionals[0], values.config);
     }
+    case "jobs":
+      return jobs(rest);
     case "keygen":
       return keygen(rest[0]);
     case "explain": {

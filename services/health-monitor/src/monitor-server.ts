@@ -1,13 +1,13 @@
 import { hostname } from "node:os";
 import type { KV } from "@nats-io/kv";
-import type { Subscription } from "@nats-io/transport-node";
+import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import type { Transport } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { HealthMonitorService, ReportService, TierState, type TierStatusEvent } from "@tiermesh/proto";
 import { judgeByConfig, LedgerAggregator, openAggregates } from "@tiermesh/ledger";
 import { createMetricsRegistry, createRpcServer, serverTracing, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { tracerFor, type SpanContext } from "@tiermesh/telemetry";
-import { asyncTiers, BacklogSampler, openJobBackend } from "@tiermesh/jobs";
+import { asyncTiers, BacklogSampler, BatchFinaliser, openBatchStores, openJobBackend } from "@tiermesh/jobs";
 import { decodeOutcomes, NatsLink, openStatusBucket, readStatuses, subjects } from "@tiermesh/tier-status";
 import { OutcomeTracing } from "./outcome-tracing.js";
 import { AlertWebhook } from "./alert-webhook.js";
@@ -116,11 +116,16 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     logger,
     onChange(leader) {
       // The leader alone folds the usage ledger into the aggregates (see LedgerAggregator).
+      // It also ends Batch API batches whose requests all ended (see BatchFinaliser).
       if (!leader) {
         void aggregator.stop();
+        void finaliser.stop();
         return;
       }
-      if (link.connection) aggregator.start(link.connection);
+      if (link.connection) {
+        aggregator.start(link.connection);
+        startFinaliser(link.connection);
+      }
       // Taking over: continue the sequence from what was last published, then say where every tier stands.
       void (async () => {
         if (bucket) {
@@ -139,6 +144,18 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
     logger,
     mayWrite: () => lease.isLeader,
   });
+  const finaliser = new BatchFinaliser({
+    intervalMs: config.health_monitor.batch_sweep_ms,
+    mayWrite: () => lease.isLeader,
+    logger,
+  });
+  const startFinaliser = (nc: NatsConnection) => {
+    if (asyncTiers(config).length === 0) return;
+    openBatchStores(nc, config).then(
+      (stores) => lease.isLeader && finaliser.start(stores),
+      (err: unknown) => logger.warn({ err }, "job and batch stores unavailable; batches end only when asked for"),
+    );
+  };
   // Tiers that take jobs carry their backlog in their status, sampled from the jobs stream.
   const backlog = new BacklogSampler(asyncTiers(config));
   const withJobs = (event: TierStatusEvent): TierStatusEvent => {
@@ -259,6 +276,7 @@ export function createHealthMonitorServer(config: Config, logger: Logger, option
       prober.stop();
       tierConsole.close();
       await aggregator.stop();
+      await finaliser.stop();
       await lease.stop();
       await rpc.close(2_000);
       subscription?.unsubscribe();

@@ -1,9 +1,23 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { isFinal, isJobId, newFileId, type FileStore, type JobBackend, type JsonRecords, type StoredFile } from "@tiermesh/jobs";
-import { JobState, type Job } from "@tiermesh/proto";
+import {
+  batchCounts,
+  expireOpenJobs,
+  finishBatch,
+  forBatchJobs,
+  isOpenBatch,
+  newBatchId,
+  newFileId,
+  readBatchJobs,
+  windowPassed,
+  type BatchRecord,
+  type FileStore,
+  type JobBackend,
+  type JsonRecords,
+  type LineError,
+  type StoredFile,
+} from "@tiermesh/jobs";
+import { JobState } from "@tiermesh/proto";
 import { BATCH_ENDPOINT, readBatchLines } from "./batch-lines.js";
-import { newBatchId, type BatchRecord, type LineError } from "./batch-record.js";
-import { batchOutputs } from "./batch-output.js";
 import { EdgeError } from "./edge-error.js";
 import type { JobIntake, PlacedSpec } from "./job-intake.js";
 
@@ -12,7 +26,6 @@ const WINDOW_SECONDS = 24 * 3_600;
 const REFRESH_MS = 1_000;
 /** A batch still validating this long after creation, and not by this router, was left by a router that stopped: resume it. */
 const ORPHAN_MS = 30_000;
-const READ_PARALLEL = 64;
 
 export interface BatchDeskDeps {
   intake: JobIntake;
@@ -28,9 +41,9 @@ const nowS = () => Math.floor(Date.now() / 1_000);
 /**
  * The OpenAI Batch API over jobs: a batch's lines become jobs (one per custom_id, queued
  * like any job), its status and counts are read from its jobs when asked, and once every job
- * is final its output and error files are written and the batch completes. Finalising on
- * demand means any router replica can do it, at most once (the batch record changes by
- * compare-and-set), and a batch needs no process of its own while it runs.
+ * is final (or its window passed) its output and error files are written and the batch ends.
+ * The leading health monitor ends batches in the background too (BatchFinaliser); whoever
+ * does it first, it is done once (the batch record changes by compare-and-set).
  */
 export class BatchDesk {
   private readonly validating = new Set<string>();
@@ -144,7 +157,7 @@ export class BatchDesk {
 
   private async cancelJobs(batch: BatchRecord): Promise<void> {
     const { store } = this.need("jobs", this.deps.jobs());
-    await this.forJobs(batch, async (jobId) => {
+    await forBatchJobs(batch, async (jobId) => {
       await store.update(batch.tenant, jobId, (j) => ({ ...j, state: JobState.CANCELLED, finishedAtMs: BigInt(Date.now()) }));
     });
   }
@@ -214,26 +227,22 @@ export class BatchDesk {
     if (after?.status === "cancelling") await this.cancelJobs(after);
   }
 
-  /** Reads the batch's jobs (at most once per REFRESH_MS) and finalises it when all are final. */
+  /** Reads the batch's jobs (at most once per REFRESH_MS) and ends it when all are final or its window passed. */
   private async refresh(authorization: string | null, batch: BatchRecord): Promise<BatchRecord> {
     if (batch.status === "validating") {
       if (!this.validating.has(batch.id) && Date.now() - batch.created_at * 1_000 > ORPHAN_MS) this.startValidating(authorization, batch);
       return batch;
     }
-    if (batch.status !== "in_progress" && batch.status !== "cancelling" && batch.status !== "finalizing") return batch;
+    if (!isOpenBatch(batch)) return batch;
     const last = this.refreshedAt.get(batch.id) ?? 0;
     if (Date.now() - last < REFRESH_MS) return batch;
     this.refreshedAt.set(batch.id, Date.now());
     const backend = this.need("jobs", this.deps.jobs());
-    const jobs: (Job | undefined)[] = new Array<Job | undefined>(batch.jobs.length);
-    await this.forJobs(batch, async (jobId, i) => {
-      jobs[i] = await backend.store.get(batch.tenant, jobId);
-    });
-    const succeeded = jobs.filter((j) => j?.state === JobState.SUCCEEDED).length;
-    const finished = jobs.filter((j) => j === undefined || isFinal(j.state)).length;
-    const failed = batch.line_errors.length + finished - succeeded;
+    let jobs = await readBatchJobs(backend.store, batch);
+    if (windowPassed(batch)) jobs = await expireOpenJobs(backend.store, batch, jobs);
+    const { succeeded, failed, allFinal } = batchCounts(batch, jobs);
     const store = this.need("batches", this.deps.batches());
-    if (finished < jobs.length) {
+    if (!allFinal) {
       if (succeeded === batch.completed && failed === batch.failed) return batch;
       return (
         (await store.update(batch.tenant, batch.id, (b) =>
@@ -241,54 +250,6 @@ export class BatchDesk {
         )) ?? batch
       );
     }
-    // Every job is final: write the output and error files, then complete the batch.
-    const finalizingAt = nowS();
-    const files = this.need("files", this.deps.files());
-    const { output, errors } = batchOutputs(batch, jobs);
-    const stem = batch.id.slice("batch_".length);
-    const outputFile =
-      output.length > 0
-        ? await files.put(
-            { id: `file-${stem}-output`, tenant: batch.tenant, filename: `${batch.id}_output.jsonl`, purpose: "batch_output" },
-            output,
-          )
-        : undefined;
-    const errorFile =
-      errors.length > 0
-        ? await files.put(
-            { id: `file-${stem}-errors`, tenant: batch.tenant, filename: `${batch.id}_error.jsonl`, purpose: "batch_output" },
-            errors,
-          )
-        : undefined;
-    const expired = jobs.some((j) => j?.state === JobState.EXPIRED);
-    const done = nowS();
-    return (
-      (await store.update(batch.tenant, batch.id, (b) => {
-        if (b.status !== "in_progress" && b.status !== "cancelling" && b.status !== "finalizing") return undefined;
-        const end =
-          b.status === "cancelling"
-            ? { status: "cancelled" as const, cancelled_at: done }
-            : expired
-              ? { status: "expired" as const, expired_at: done }
-              : { status: "completed" as const, completed_at: done };
-        return {
-          ...b,
-          ...end,
-          finalizing_at: finalizingAt,
-          completed: succeeded,
-          failed,
-          output_file_id: outputFile?.id ?? null,
-          error_file_id: errorFile?.id ?? null,
-        };
-      })) ?? batch
-    );
-  }
-
-  private async forJobs(batch: BatchRecord, each: (jobId: string, index: number) => Promise<void>): Promise<void> {
-    for (let i = 0; i < batch.jobs.length; i += READ_PARALLEL) {
-      await Promise.all(
-        batch.jobs.slice(i, i + READ_PARALLEL).map((j, k) => (isJobId(j.job_id) ? each(j.job_id, i + k) : Promise.resolve())),
-      );
-    }
+    return finishBatch({ jobs: backend.store, files: this.need("files", this.deps.files()), batches: store }, batch, jobs);
   }
 }

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { JobSpecSchema, type JobSpec } from "@tiermesh/proto";
 import { EdgeError } from "./edge-error.js";
 import { parseChatBody, toInput } from "./openai-request.js";
-import type { LineError } from "./batch-record.js";
+import type { LineError } from "@tiermesh/jobs";
 
 export const BATCH_ENDPOINT = "/v1/chat/completions";
 

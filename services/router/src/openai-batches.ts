@@ -1,7 +1,6 @@
 import type * as http from "node:http";
 import { z } from "zod";
-import type { StoredFile } from "@tiermesh/jobs";
-import { batchObject } from "./batch-record.js";
+import { batchObject, type StoredFile } from "@tiermesh/jobs";
 import type { BatchDesk } from "./batch-desk.js";
 import { EdgeError } from "./edge-error.js";
 import { readBody, readBytes, sendJson } from "./edge-io.js";

@@ -3,15 +3,15 @@ import type { Config } from "@tiermesh/config";
 import {
   asyncTiers,
   BacklogSampler,
-  jobRetentionMs,
-  JsonRecords,
+  openBatchRecords,
   openFileStore,
   openJobBackend,
+  type BatchRecord,
   type FileStore,
   type JobBackend,
+  type JsonRecords,
 } from "@tiermesh/jobs";
 import type { Logger } from "@tiermesh/runtime";
-import { batchRecordSchema, type BatchRecord } from "./batch-record.js";
 
 /**
  * What the router keeps of asynchronous jobs on NATS: the jobs stream and bucket, the Batch
@@ -47,11 +47,7 @@ export class RouterJobs {
     if (this.opened || this.opening || this.sampler.tiers.length === 0) return;
     this.opening = true;
     const { config } = this;
-    Promise.all([
-      openJobBackend(nc, config),
-      openFileStore(nc, config),
-      JsonRecords.open(nc, config.nats.jobs_bucket, jobRetentionMs(config), "batches", (v) => batchRecordSchema.parse(v)),
-    ])
+    Promise.all([openJobBackend(nc, config), openFileStore(nc, config), openBatchRecords(nc, config)])
       .then(([jobs, files, batches]) => {
         this.opened = { jobs, files, batches };
         this.sampler.attach(jobs.queue);

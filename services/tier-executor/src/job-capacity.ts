@@ -1,4 +1,5 @@
 import type { AsyncConfig } from "@tiermesh/config";
+import type { LoopLoad } from "./event-loop-load.js";
 
 export interface JobLoad {
   /** Requests holding a bulkhead slot, jobs included. */
@@ -10,16 +11,25 @@ export interface JobLoad {
 }
 
 /**
- * Whether the executor may take one more job: fewer than `max_concurrency` jobs run, and the
+ * Whether the executor may take one more job: fewer than `max_concurrency` jobs run, the
  * interactive requests in the bulkhead (holding or waiting for a slot) are fewer than
- * `interactive_below` of its capacity. Jobs take what interactive traffic leaves over.
+ * `interactive_below` of its capacity, and the event loop (when `loop` is known) is neither
+ * busier than `event_loop_utilization_below` nor lagging by `event_loop_delay_below_ms` or
+ * more. Jobs take what interactive traffic leaves over, of slots and of CPU.
  */
 export function hasRoomForJob(
   load: JobLoad,
-  config: Pick<AsyncConfig, "max_concurrency" | "interactive_below">,
+  config: Pick<AsyncConfig, "max_concurrency" | "interactive_below"> &
+    Partial<Pick<AsyncConfig, "event_loop_utilization_below" | "event_loop_delay_below_ms">>,
   bulkheadCapacity: number,
+  loop?: LoopLoad,
 ): boolean {
   if (load.jobs >= config.max_concurrency) return false;
   const interactive = Math.max(0, load.inFlight + load.queued - load.jobs);
-  return interactive < config.interactive_below * bulkheadCapacity;
+  if (interactive >= config.interactive_below * bulkheadCapacity) return false;
+  if (!loop) return true;
+  const busy = config.event_loop_utilization_below ?? 1;
+  if (busy < 1 && loop.utilization >= busy) return false;
+  const lag = config.event_loop_delay_below_ms ?? 0;
+  return lag === 0 || loop.delayP99Ms < lag;
 }

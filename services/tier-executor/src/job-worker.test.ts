@@ -7,6 +7,7 @@ import { CompletionInputSchema, JobSchema, JobState, type Job } from "@tiermesh/
 import { createLogger } from "@tiermesh/runtime";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { answering, failing, FakeProvider, hung, tierOf, type Behaviour } from "./fake-provider.test-support.js";
+import type { LoopLoad } from "./event-loop-load.js";
 import { JobWorker } from "./job-worker.js";
 import { TierRunner } from "./tier-runner.js";
 
@@ -31,10 +32,10 @@ afterAll(async () => {
 const ACK_WAIT_MS = 1_000;
 
 /** A worker for tier gold on streams of its own, its model behaving as told. */
-async function setup(behaviour: Behaviour) {
+async function setup(behaviour: Behaviour, loop?: () => LoopLoad) {
   run++;
   const tier = tierOf(["m"], {
-    async: { enabled: true, max_concurrency: 2, max_deliveries: 2, ack_wait_ms: ACK_WAIT_MS },
+    async: { enabled: true, max_concurrency: 2, max_deliveries: 2, ack_wait_ms: ACK_WAIT_MS, event_loop_delay_below_ms: 100 },
     retries: { max_attempts: 1 },
     stall: { enabled: false },
   });
@@ -52,7 +53,7 @@ async function setup(behaviour: Behaviour) {
   const provider = new FakeProvider({ m: behaviour });
   const runner = new TierRunner({ tierName: "gold", tier, providers: new Map([["fake", provider]]), report: () => undefined });
   const backend = await openJobBackend(nc, config);
-  const consumer = await backend.queue.consumer({ tier: "gold", maxDeliver: 3, ackWaitMs: ACK_WAIT_MS });
+  const consumer = backend.queue.consumer({ tier: "gold", maxDeliver: 3, ackWaitMs: ACK_WAIT_MS });
   const worker = new JobWorker({
     tier: "gold",
     config: tier.async,
@@ -61,6 +62,7 @@ async function setup(behaviour: Behaviour) {
     backend,
     consumer,
     runTimeoutMs: 5_000,
+    ...(loop ? { loop } : {}),
     logger: createLogger("test", "silent"),
   });
   workers.push(worker);
@@ -111,6 +113,18 @@ describe("JobWorker", () => {
     expect(provider.callsTo("m")).toBe(1);
     expect(worker.tallies).toMatchObject({ succeeded: 1, retried: 0 });
     expect(await backend.queue.backlog("gold")).toEqual({ pending: 0, inProgress: 0 });
+  });
+
+  it("takes no job while the event loop lags, and takes it once the loop is back", async () => {
+    let load: LoopLoad = { utilization: 0.3, delayP99Ms: 250 };
+    const { backend, worker } = await setup(answering(5), () => load);
+    worker.start();
+    const job = await submit(backend);
+    await new Promise((r) => setTimeout(r, 600));
+    expect((await backend.store.get("acme", job.id))?.state).toBe(JobState.QUEUED);
+    expect(worker.inFlight).toBe(0);
+    load = { utilization: 0.3, delayP99Ms: 10 };
+    expect((await stateOf(backend, job, JobState.SUCCEEDED)).attempts).toBe(1);
   });
 
   it("hands a failed attempt back and fails the job to the dead-letter subject after max_deliveries", async () => {

@@ -1,10 +1,11 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { Consumer, JsMsg } from "@nats-io/jetstream";
+import type { JsMsg } from "@nats-io/jetstream";
 import type { AsyncConfig } from "@tiermesh/config";
-import { isFinal, parseQueuePayload, type JobBackend } from "@tiermesh/jobs";
+import { isFinal, parseQueuePayload, type JobBackend, type JobSource } from "@tiermesh/jobs";
 import { JobErrorSchema, JobState, type Job, type JobError } from "@tiermesh/proto";
 import type { Logger } from "@tiermesh/runtime";
+import type { LoopLoad } from "./event-loop-load.js";
 import { hasRoomForJob } from "./job-capacity.js";
 import { executeJob } from "./job-execution.js";
 import type { TierRunner } from "./tier-runner.js";
@@ -45,14 +46,17 @@ export interface JobWorkerDeps {
   bulkheadCapacity: number;
   runner: TierRunner;
   backend: JobBackend;
-  consumer: Consumer;
+  /** Where jobs come from: the tier's queue, earliest deadline first. */
+  consumer: JobSource;
   /** Longest one attempt at a job may take (the tier's attempt timeout times its attempts). */
   runTimeoutMs: number;
+  /** How loaded the process's event loop is lately; jobs are taken only while it has room (see hasRoomForJob). */
+  loop?: () => LoopLoad;
   logger: Logger;
 }
 
 /**
- * Takes a tier's jobs from its shared durable consumer when the executor has room (see
+ * Takes a tier's jobs, earliest deadline first, from the consumers its executors share when the executor has room (see
  * hasRoomForJob), runs each, stores its result, and only then acknowledges it. While a job
  * runs, the worker tells the server it is still working every third of `ack_wait_ms`, and
  * stops the job if it was cancelled. A job not acknowledged (its executor died) is delivered
@@ -88,7 +92,7 @@ export class JobWorker {
 
   private hasRoom(): boolean {
     const { inFlight, queued } = this.deps.runner.load;
-    return hasRoomForJob({ inFlight, queued, jobs: this.active }, this.deps.config, this.deps.bulkheadCapacity);
+    return hasRoomForJob({ inFlight, queued, jobs: this.active }, this.deps.config, this.deps.bulkheadCapacity, this.deps.loop?.());
   }
 
   private async pull(): Promise<void> {

@@ -3,6 +3,7 @@ import { BacklogSampler, openJobBackend } from "@tiermesh/jobs";
 import type { Logger, Registry } from "@tiermesh/runtime";
 import type { NatsLink } from "@tiermesh/tier-status";
 import { registerExecutorJobMetrics } from "./job-metrics.js";
+import { EventLoopLoad } from "./event-loop-load.js";
 import { JobWorker } from "./job-worker.js";
 import type { TierRunner } from "./tier-runner.js";
 
@@ -27,6 +28,7 @@ export class TierJobs {
   private worker: JobWorker | undefined;
   private closed = false;
   private readonly sampler: BacklogSampler;
+  private readonly loop = new EventLoopLoad();
 
   constructor(private readonly deps: TierJobsDeps) {
     this.sampler = new BacklogSampler([deps.tierName]);
@@ -42,7 +44,7 @@ export class TierJobs {
     const nc = await this.deps.link.ready;
     const backend = await openJobBackend(nc, config);
     // One delivery more than max_deliveries: the last one fails a job whose executor died on its final attempt.
-    const consumer = await backend.queue.consumer({
+    const consumer = backend.queue.consumer({
       tier: tierName,
       maxDeliver: tier.async.max_deliveries + 1,
       ackWaitMs: tier.async.ack_wait_ms,
@@ -57,8 +59,10 @@ export class TierJobs {
       backend,
       consumer,
       runTimeoutMs: this.deps.runTimeoutMs,
+      loop: () => this.loop.load,
       logger,
     });
+    this.loop.start();
     this.worker.start();
     logger.info({ maxConcurrency: tier.async.max_concurrency }, "taking asynchronous jobs");
   }
@@ -67,6 +71,7 @@ export class TierJobs {
   async close(): Promise<void> {
     this.closed = true;
     this.sampler.close();
+    this.loop.stop();
     await this.worker?.close();
   }
 }

@@ -1,7 +1,7 @@
 import type { Job } from "@tiermesh/proto";
 import { JobState } from "@tiermesh/proto";
 import type { BatchRecord } from "./batch-record.js";
-import { completionBody } from "./openai-response.js";
+import { completionBody } from "./chat-completion-body.js";
 
 const encoder = new TextEncoder();
 const jsonl = (rows: object[]) => encoder.encode(rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
