@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
-import { connect } from "@nats-io/transport-node";
 import { asyncTiers, isJobId, openExistingJobBackend, replayDeadLetters, type DeadLetter } from "@tiermesh/jobs";
 import { type Config, loadConfig } from "@tiermesh/config";
+import { connectMeshNats } from "../mesh-nats.js";
 import { UsageError } from "../usage-error.js";
 import { deadLetterLines, replayLines } from "./dead-letter-lines.js";
 
@@ -28,7 +28,7 @@ function checkedTier(config: Config, tier: string | undefined): string | undefin
 /**
  * `dead-letters` lists the jobs kept on the dead-letter subjects; `replay` queues them again
  * (the named ones, or `--all` of those the filters select) and removes their dead letters.
- * Talks to NATS directly, as the executors and routers do.
+ * Talks to NATS directly, as the executors and routers do: the running `tiermesh up`'s NATS, else the config's.
  */
 export async function jobs(args: string[]): Promise<void> {
   const [sub, ...rest] = args;
@@ -44,7 +44,7 @@ export async function jobs(args: string[]): Promise<void> {
   }
   const config = loadConfig(values.config ?? "deploy/tiermesh.example.yaml");
   const tier = checkedTier(config, values.tier);
-  const nc = await connect({ servers: config.nats.url.split(","), name: "tiermesh-cli", timeout: 5_000 });
+  const nc = await connectMeshNats(config);
   try {
     const backend = await openExistingJobBackend(nc, config);
     const letters = (await backend.queue.deadLetters(tier)).filter((l) => values.tenant === undefined || l.job.tenant === values.tenant);

@@ -1,6 +1,6 @@
-import { connect } from "@nats-io/transport-node";
 import { loadConfig } from "@tiermesh/config";
 import { rebuildAggregates } from "@tiermesh/ledger";
+import { connectMeshNats } from "../mesh-nats.js";
 import { UsageError } from "../usage-error.js";
 
 export const ledgerUsage = "tiermesh ledger rebuild [--config <file>]";
@@ -12,7 +12,7 @@ export const ledgerUsage = "tiermesh ledger rebuild [--config <file>]";
 export async function ledger(sub: string | undefined, configFile: string | undefined): Promise<void> {
   if (sub !== "rebuild") throw new UsageError(`ledger: unknown subcommand "${sub ?? ""}"; usage: ${ledgerUsage}`);
   const config = loadConfig(configFile ?? "deploy/tiermesh.example.yaml");
-  const nc = await connect({ servers: config.nats.url.split(","), name: "tiermesh-cli", timeout: 5_000 });
+  const nc = await connectMeshNats(config);
   try {
     const removed = await rebuildAggregates(nc, config.ledger);
     process.stdout.write(
