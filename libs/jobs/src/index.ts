@@ -29,6 +29,7 @@ export { JsonRecords } from "./json-records.js";
 export { BacklogSampler } from "./backlog-sampler.js";
 export { registerBacklogMetrics } from "./backlog-metrics.js";
 export {
+  BATCH_EXPIRED,
   batchObject,
   batchRecordSchema,
   batchStatuses,

@@ -77,6 +77,12 @@ export class JobStore {
     }
   }
 
+  /** The job an idempotency key was claimed for, without claiming it; undefined when unclaimed. */
+  async find(tenant: string, key: string): Promise<string | undefined> {
+    const entry = await this.kv.get(idempotencyKey(tenant, key));
+    return entry?.operation === "PUT" && entry.value.length > 0 ? entry.string() : undefined;
+  }
+
   /** Forgets an idempotency key (a submission that could not be queued). */
   async release(tenant: string, key: string): Promise<void> {
     await this.kv.delete(idempotencyKey(tenant, key));

@@ -28,8 +28,10 @@ export interface PlacedSpec {
 
 export interface JobIntakeDeps {
   tiers: Config["tiers"];
-  /** Authenticates and classifies (see RouterCore.place). */
-  place: (authorization: string | null, input: CompletionInput) => Placement;
+  /** The tenant of a caller's API key, or throws UNAUTHENTICATED (see RouterCore.tenantOf). */
+  tenantOf: (authorization: string | null) => string;
+  /** Classifies a request of a tenant (see RouterCore.placeFor). */
+  placeFor: (tenant: string, input: CompletionInput) => Placement;
   /** Told of every job submitted (a duplicate: its idempotency key named an earlier job). */
   onSubmitted?: (tier: string, duplicate: boolean) => void;
 }
@@ -49,8 +51,17 @@ export class JobIntake {
     return specs.map((spec, i) => this.checkOne(authorization, spec, `jobs[${i}]`));
   }
 
-  /** Checks and classifies one job; `at` names it in a refusal. */
+  /** Authenticates the caller, then checks and classifies one job; `at` names it in a refusal. */
   checkOne(authorization: string | null, spec: JobSpec, at: string): PlacedSpec {
+    return this.checkFor(this.deps.tenantOf(authorization), spec, at);
+  }
+
+  /**
+   * Checks and classifies one job of `tenant`, without a caller's key: for work an
+   * authenticated caller left stored (a batch resumed in the background), whose record names
+   * its tenant. Never for a tenant named by a request.
+   */
+  checkFor(tenant: string, spec: JobSpec, at: string): PlacedSpec {
     if (spec.idempotencyKey === "") throw new ConnectError(`${at}.idempotency_key: required`, Code.InvalidArgument);
     if (spec.idempotencyKey.length > MAX_IDEMPOTENCY_KEY)
       throw new ConnectError(`${at}.idempotency_key: at most ${MAX_IDEMPOTENCY_KEY} characters`, Code.InvalidArgument);
@@ -58,7 +69,7 @@ export class JobIntake {
       throw new ConnectError(`${at}.input.messages: at least one message is required`, Code.InvalidArgument);
     // Work submitted as a job can wait: unless it says otherwise, its urgency is "batch".
     const input = spec.input.urgency === "" ? { ...spec.input, urgency: "batch" } : spec.input;
-    const placement = this.deps.place(authorization, input);
+    const placement = this.deps.placeFor(tenant, input);
     const tier = this.deps.tiers[placement.tier];
     if (!tier?.async.enabled) {
       throw new ConnectError(

@@ -37,8 +37,9 @@ const tenantOf = (authorization: string | null) => {
 };
 const intake = new JobIntake({
   tiers: config.tiers,
-  place: (authorization, input) => ({
-    tenant: tenantOf(authorization),
+  tenantOf,
+  placeFor: (tenant, input) => ({
+    tenant,
     tier: input.urgency === "batch" ? "bronze" : "gold",
     promptTokens: 3,
     reasons: ["test"],

@@ -161,7 +161,15 @@ export class RouterCore {
    * the classifier assigns, within the tenant's plan, as for any request.
    */
   place(authorization: string | null, input: CompletionInput): Placement {
-    const tenant = this.deps.auth().tenantOf(authorization);
+    return this.placeFor(this.deps.auth().tenantOf(authorization), input);
+  }
+
+  /**
+   * Classifies a request of `tenant` without serving it, as `place` does after authentication.
+   * The tenant must come from what an authenticated caller stored (a batch record), never from
+   * a request: this path checks no key. An unknown tenant (removed from the config) is refused.
+   */
+  placeFor(tenant: string, input: CompletionInput): Placement {
     const classification = this.policyNow()(tenant, input, this.deps.defaultTimeoutMs);
     return { tenant, tier: classification.tier, promptTokens: classification.promptTokens, reasons: classification.reasons };
   }

@@ -1,13 +1,13 @@
 import type { Job } from "@tiermesh/proto";
 import { JobState } from "@tiermesh/proto";
-import type { BatchRecord } from "./batch-record.js";
+import { BATCH_EXPIRED, type BatchRecord } from "./batch-record.js";
 import { completionBody } from "./chat-completion-body.js";
 
 const encoder = new TextEncoder();
 const jsonl = (rows: object[]) => encoder.encode(rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
 
 const ERROR_CODES: Partial<Record<JobState, string>> = {
-  [JobState.EXPIRED]: "batch_expired",
+  [JobState.EXPIRED]: BATCH_EXPIRED,
   [JobState.CANCELLED]: "batch_cancelled",
 };
 

@@ -14,6 +14,9 @@ export const batchStatuses = [
 ] as const;
 export type BatchStatus = (typeof batchStatuses)[number];
 
+/** The error code of a request that did not end within its batch's window (OpenAI's). */
+export const BATCH_EXPIRED = "batch_expired";
+
 const epoch = z.number().int().nullable();
 
 const lineErrorSchema = z.object({
@@ -41,6 +44,8 @@ export const batchRecordSchema = z.object({
   expired_at: epoch,
   cancelling_at: epoch,
   cancelled_at: epoch,
+  /** While validating: when the router turning its lines into jobs last recorded progress (a router that stopped leaves it old). */
+  validated_at: epoch.default(null),
   output_file_id: z.string().nullable(),
   error_file_id: z.string().nullable(),
   metadata: z.record(z.string(), z.string()).nullable(),

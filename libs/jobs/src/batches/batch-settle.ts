@@ -6,7 +6,7 @@ import { isFinal } from "../job-states.js";
 import type { JobStore } from "../job-store.js";
 import type { JsonRecords } from "../json-records.js";
 import { batchOutputs } from "./batch-output.js";
-import type { BatchRecord } from "./batch-record.js";
+import { BATCH_EXPIRED, type BatchRecord } from "./batch-record.js";
 
 /** What ending a batch reads and writes. */
 export interface BatchStores {
@@ -90,7 +90,8 @@ export async function finishBatch(stores: BatchStores, batch: BatchRecord, jobs:
       : undefined;
   const outputFile = await put("output", `${batch.id}_output.jsonl`, output);
   const errorFile = await put("errors", `${batch.id}_error.jsonl`, errors);
-  const expired = jobs.some((j) => j?.state === JobState.EXPIRED);
+  // A line not queued before the window passed (its batch was still validating) expired too.
+  const expired = jobs.some((j) => j?.state === JobState.EXPIRED) || batch.line_errors.some((e) => e.code === BATCH_EXPIRED);
   const done = nowS();
   return (
     (await stores.batches.update(batch.tenant, batch.id, (b) => {
