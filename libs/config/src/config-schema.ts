@@ -110,6 +110,17 @@ export const configSchema = z
           cool_ms: positiveMs.default(5_000),
         })
         .prefault({}),
+      /**
+       * Batch API batches left validating by a router that stopped: every router looks for them
+       * about every `sweep_ms` (jittered), and resumes a batch whose validating router has
+       * recorded no progress for `orphan_ms`.
+       */
+      batch_resume: z
+        .strictObject({
+          sweep_ms: positiveMs.min(100).default(5_000),
+          orphan_ms: positiveMs.min(2_000).default(30_000),
+        })
+        .prefault({}),
     }),
     classifier: serviceEndpoint.extend({
       rules: z.array(ruleSchema).default([]),

@@ -138,6 +138,13 @@ describe("parseConfig defaults", () => {
     expect(() => parse(cfg)).toThrow(/health_monitor\.batch_sweep_ms/);
   });
 
+  it("resumes batches left validating after 30 s, looking every 5 s, by default; names router.batch_resume.orphan_ms when it is bad", () => {
+    expect(parse(baseConfig()).router.batch_resume).toEqual({ sweep_ms: 5_000, orphan_ms: 30_000 });
+    const cfg = baseConfig();
+    cfg.router = { ...cfg.router, batch_resume: { orphan_ms: 500 } };
+    expect(() => parse(cfg)).toThrow(/router\.batch_resume\.orphan_ms/);
+  });
+
   it("accepts the shipped example config", async () => {
     const { readFileSync } = await import("node:fs");
     const text = readFileSync(new URL("../../../deploy/tiermesh.example.yaml", import.meta.url), "utf8");

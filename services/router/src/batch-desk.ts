@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
+  BATCH_EXPIRED,
   batchCounts,
   expireOpenJobs,
   finishBatch,
@@ -16,7 +17,7 @@ import {
   type LineError,
   type StoredFile,
 } from "@tiermesh/jobs";
-import { JobState } from "@tiermesh/proto";
+import { JobState, type JobSpec } from "@tiermesh/proto";
 import { BATCH_ENDPOINT, readBatchLines } from "./batch-lines.js";
 import { EdgeError } from "./edge-error.js";
 import type { JobIntake, PlacedSpec } from "./job-intake.js";
@@ -24,8 +25,8 @@ import type { JobIntake, PlacedSpec } from "./job-intake.js";
 const WINDOW_SECONDS = 24 * 3_600;
 /** A batch is looked at again (its jobs read) at most this often per router. */
 const REFRESH_MS = 1_000;
-/** A batch still validating this long after creation, and not by this router, was left by a router that stopped: resume it. */
-const ORPHAN_MS = 30_000;
+/** Lines queued between two records of a validation's progress (at most). */
+const CHUNK_LINES = 256;
 
 export interface BatchDeskDeps {
   intake: JobIntake;
@@ -33,8 +34,19 @@ export interface BatchDeskDeps {
   jobs: () => JobBackend | undefined;
   files: () => FileStore | undefined;
   batches: () => JsonRecords<BatchRecord> | undefined;
+  /**
+   * A batch still validating with no progress recorded for this long, and not by this router,
+   * was left by a router that stopped: it is resumed. Its validating router records progress
+   * at least every third of this.
+   */
+  orphanMs: number;
   onError: (err: unknown) => void;
+  /** Told of every batch this router resumes: `by` is "request" (a caller asked for it) or "sweep". */
+  onResumed?: (batch: BatchRecord, by: "request" | "sweep") => void;
 }
+
+/** Checks and classifies one line's job; throws its refusal. */
+type LineCheck = (spec: JobSpec, at: string) => PlacedSpec;
 
 const nowS = () => Math.floor(Date.now() / 1_000);
 
@@ -48,6 +60,8 @@ const nowS = () => Math.floor(Date.now() / 1_000);
 export class BatchDesk {
   private readonly validating = new Set<string>();
   private readonly refreshedAt = new Map<string, number>();
+  /** Batches seen past validating (a status never goes back to it): the sweep skips them. */
+  private readonly validated = new Set<string>();
 
   constructor(private readonly deps: BatchDeskDeps) {}
 
@@ -109,6 +123,7 @@ export class BatchDesk {
       expired_at: null,
       cancelling_at: null,
       cancelled_at: null,
+      validated_at: null,
       output_file_id: null,
       error_file_id: null,
       metadata: body.metadata ?? null,
@@ -120,7 +135,7 @@ export class BatchDesk {
       failed: 0,
     };
     await this.need("batches", this.deps.batches()).create(tenant, id, record);
-    this.startValidating(authorization, record);
+    this.startValidating(record, (spec, at) => this.deps.intake.checkOne(authorization, spec, at));
     return record;
   }
 
@@ -128,7 +143,7 @@ export class BatchDesk {
     const tenant = this.deps.tenantOf(authorization);
     const batch = await this.need("batches", this.deps.batches()).get(tenant, id);
     if (!batch) throw new EdgeError(404, `No such Batch object: ${id}`, "batch_id", "not_found");
-    return this.refresh(authorization, batch);
+    return this.refresh(batch);
   }
 
   async list(authorization: string | null, after: string | undefined, limit: number): Promise<{ data: BatchRecord[]; hasMore: boolean }> {
@@ -139,7 +154,7 @@ export class BatchDesk {
     const data: BatchRecord[] = [];
     for (const id of page) {
       const b = await store.get(tenant, id);
-      if (b) data.push(await this.refresh(authorization, b));
+      if (b) data.push(await this.refresh(b));
     }
     return { data, hasMore: ids.length > limit };
   }
@@ -152,7 +167,7 @@ export class BatchDesk {
     );
     await this.cancelJobs(updated ?? batch);
     this.refreshedAt.delete(id);
-    return this.refresh(authorization, updated ?? batch);
+    return this.refresh(updated ?? batch);
   }
 
   private async cancelJobs(batch: BatchRecord): Promise<void> {
@@ -162,9 +177,43 @@ export class BatchDesk {
     });
   }
 
-  private startValidating(authorization: string | null, batch: BatchRecord): void {
+  /**
+   * Resumes every batch left validating by a router that stopped (see `orphanMs`), without a
+   * caller: each line is classified for the tenant the batch record names (the caller that
+   * created it was authenticated then). Several routers may resume one batch at once: each
+   * line's job is claimed by its idempotency key, so every custom_id is one job whoever queues
+   * it, and the record is written by compare-and-set. Returns the batches resumed now.
+   */
+  async resumeOrphans(now = Date.now()): Promise<BatchRecord[]> {
+    const store = this.deps.batches();
+    if (!store || !this.deps.jobs() || !this.deps.files()) return [];
+    const resumed: BatchRecord[] = [];
+    for (const { tenant, id } of await store.all()) {
+      if (this.validated.has(id) || this.validating.has(id)) continue;
+      const batch = await store.get(tenant, id);
+      if (!batch) continue;
+      if (batch.status !== "validating") this.validated.add(id);
+      else if (this.orphaned(batch, now)) {
+        this.resume(batch, "sweep");
+        resumed.push(batch);
+      }
+    }
+    return resumed;
+  }
+
+  private orphaned(batch: BatchRecord, now = Date.now()): boolean {
+    const progress = Math.max(batch.created_at, batch.validated_at ?? 0) * 1_000;
+    return batch.status === "validating" && !this.validating.has(batch.id) && now - progress > this.deps.orphanMs;
+  }
+
+  private resume(batch: BatchRecord, by: "request" | "sweep"): void {
+    this.deps.onResumed?.(batch, by);
+    this.startValidating(batch, (spec, at) => this.deps.intake.checkFor(batch.tenant, spec, at));
+  }
+
+  private startValidating(batch: BatchRecord, check: LineCheck): void {
     this.validating.add(batch.id);
-    this.validate(authorization, batch)
+    this.validate(batch, check)
       .catch(async (cause: unknown) => {
         this.deps.onError(cause);
         // The batch as a whole cannot go on (its input file is gone, say): it fails, saying why.
@@ -181,19 +230,27 @@ export class BatchDesk {
       .finally(() => this.validating.delete(batch.id));
   }
 
-  /** Turns the input file's lines into jobs; idempotent (each line's key is its batch and custom_id), so a resumed validation queues nothing twice. */
-  private async validate(authorization: string | null, batch: BatchRecord): Promise<void> {
+  /**
+   * Turns the input file's lines into jobs; idempotent (each line's key is its batch and
+   * custom_id), so a resumed validation queues nothing twice. Records its progress on the
+   * batch as it goes, so other routers leave it alone while it lives. A batch whose window
+   * passed before it was resumed queues nothing more: it ends expired (see `expireUnqueued`).
+   */
+  private async validate(batch: BatchRecord, check: LineCheck): Promise<void> {
     const files = this.need("files", this.deps.files());
     const backend = this.need("jobs", this.deps.jobs());
+    const store = this.need("batches", this.deps.batches());
     const data = await files.content(batch.tenant, batch.input_file_id);
     if (!data) throw new ConnectError(`input_file_id: file ${batch.input_file_id} is no longer kept`, Code.NotFound);
     const text = new TextDecoder().decode(data);
-    const read = readBatchLines(text, batch.id, WINDOW_SECONDS);
+    // Jobs end by the batch's deadline, however late their lines are queued.
+    const read = readBatchLines(text, batch.id, Math.max(1, Math.min(WINDOW_SECONDS, batch.expires_at - nowS())));
+    if (windowPassed(batch)) return this.expireUnqueued(batch, read);
     const errors: LineError[] = [...read.errors];
     const placed: { customId: string; placed: PlacedSpec }[] = [];
     for (const l of read.lines) {
       try {
-        placed.push({ customId: l.customId, placed: this.deps.intake.checkOne(authorization, l.spec, `line ${l.line}`) });
+        placed.push({ customId: l.customId, placed: check(l.spec, `line ${l.line}`) });
       } catch (cause) {
         const err = ConnectError.from(cause);
         errors.push({
@@ -204,13 +261,20 @@ export class BatchDesk {
         });
       }
     }
-    const submitted = await this.deps.intake.submit(
-      backend,
-      placed.map((p) => p.placed),
-    );
+    const submitted = [];
+    // Progress is recorded before the first lines are queued too: a resumed batch is then left to this router.
+    let recordedAt = 0;
+    for (let i = 0; i < placed.length; i += CHUNK_LINES) {
+      if (Date.now() - recordedAt > this.deps.orphanMs / 3) {
+        recordedAt = Date.now();
+        await store.update(batch.tenant, batch.id, (b) => (b.status === "validating" ? { ...b, validated_at: nowS() } : undefined));
+      }
+      const chunk = placed.slice(i, i + CHUNK_LINES).map((p) => p.placed);
+      submitted.push(...(await this.deps.intake.submit(backend, chunk)));
+    }
     const jobs = submitted.map((s, i) => ({ custom_id: placed[i]!.customId, job_id: s.job!.id }));
     errors.sort((a, b) => a.line - b.line);
-    const after = await this.need("batches", this.deps.batches()).update(batch.tenant, batch.id, (b) =>
+    const after = await store.update(batch.tenant, batch.id, (b) =>
       b.status === "validating" || b.status === "cancelling"
         ? {
             ...b,
@@ -227,10 +291,50 @@ export class BatchDesk {
     if (after?.status === "cancelling") await this.cancelJobs(after);
   }
 
+  /**
+   * Ends a batch whose completion window passed while it was validating, as OpenAI does: the
+   * lines already queued keep their jobs (expired unless final, the finished ones in the
+   * output file), the others go to the error file as `batch_expired`; nothing more is queued.
+   */
+  private async expireUnqueued(batch: BatchRecord, read: ReturnType<typeof readBatchLines>): Promise<void> {
+    const backend = this.need("jobs", this.deps.jobs());
+    const store = this.need("batches", this.deps.batches());
+    const errors: LineError[] = [...read.errors];
+    const jobs: BatchRecord["jobs"] = [];
+    for (const l of read.lines) {
+      const jobId = await backend.store.find(batch.tenant, l.spec.idempotencyKey);
+      if (jobId) jobs.push({ custom_id: l.customId, job_id: jobId });
+      else
+        errors.push({
+          line: l.line,
+          custom_id: l.customId,
+          code: BATCH_EXPIRED,
+          message: "the batch's completion window passed before the request was queued",
+        });
+    }
+    errors.sort((a, b) => a.line - b.line);
+    const after = await store.update(batch.tenant, batch.id, (b) =>
+      b.status === "validating" || b.status === "cancelling"
+        ? {
+            ...b,
+            status: b.status === "validating" ? "in_progress" : b.status,
+            in_progress_at: nowS(),
+            total: read.total,
+            jobs,
+            line_errors: errors,
+            failed: errors.length,
+          }
+        : undefined,
+    );
+    if (!after || !isOpenBatch(after)) return;
+    const stored = await expireOpenJobs(backend.store, after, await readBatchJobs(backend.store, after));
+    await finishBatch({ jobs: backend.store, files: this.need("files", this.deps.files()), batches: store }, after, stored);
+  }
+
   /** Reads the batch's jobs (at most once per REFRESH_MS) and ends it when all are final or its window passed. */
-  private async refresh(authorization: string | null, batch: BatchRecord): Promise<BatchRecord> {
+  private async refresh(batch: BatchRecord): Promise<BatchRecord> {
     if (batch.status === "validating") {
-      if (!this.validating.has(batch.id) && Date.now() - batch.created_at * 1_000 > ORPHAN_MS) this.startValidating(authorization, batch);
+      if (this.orphaned(batch)) this.resume(batch, "request");
       return batch;
     }
     if (!isOpenBatch(batch)) return batch;

@@ -30,6 +30,7 @@ import { ApiKeyAuth } from "./api-key-auth.js";
 import { ContextFit } from "./context-fit.js";
 import { BatchDesk } from "./batch-desk.js";
 import { JobIntake } from "./job-intake.js";
+import { OrphanBatchSweep } from "./orphan-batch-sweep.js";
 import { createRouterJobMetrics } from "./job-metrics.js";
 import { RouterJobs } from "./router-jobs.js";
 import { createJobService } from "./job-service.js";
@@ -218,7 +219,8 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
   });
   const intake = new JobIntake({
     tiers: config.tiers,
-    place: (authorization, input) => core.place(authorization, input),
+    tenantOf: (authorization) => core.tenantOf(authorization),
+    placeFor: (tenant, input) => core.placeFor(tenant, input),
     onSubmitted: jobMetrics.submitted,
   });
   const batchDesk = new BatchDesk({
@@ -227,7 +229,20 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     jobs: () => asyncJobs.jobs,
     files: () => asyncJobs.files,
     batches: () => asyncJobs.batches,
+    orphanMs: config.router.batch_resume.orphan_ms,
     onError: (err) => logger.error({ err }, "batch validation failed"),
+    onResumed(batch, by) {
+      logger.info(
+        { batch: batch.id, tenant: batch.tenant, by, created_at: batch.created_at, validated_at: batch.validated_at },
+        "resuming a batch left validating by a router that stopped",
+      );
+      jobMetrics.batchResumed(by);
+    },
+  });
+  const orphanSweep = new OrphanBatchSweep({
+    resumeOrphans: () => batchDesk.resumeOrphans(),
+    intervalMs: config.router.batch_resume.sweep_ms,
+    logger,
   });
   const rpc = createRpcServer({
     logger,
@@ -242,6 +257,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     metrics: metrics.registry,
   });
   policySource.start();
+  orphanSweep.start();
   return {
     rpc,
     status,
@@ -259,6 +275,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       current = next;
     },
     async close() {
+      await orphanSweep.stop();
       asyncJobs.close();
       await policySource.close();
       await rpc.close();
