@@ -232,7 +232,8 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     orphanMs: config.router.batch_resume.orphan_ms,
     onError: (err) => logger.error({ err }, "batch validation failed"),
     onResumed(batch, by) {
-      logger.info(
+      // Not routine: a router stopped while it was queuing a batch's lines.
+      logger.warn(
         { batch: batch.id, tenant: batch.tenant, by, created_at: batch.created_at, validated_at: batch.validated_at },
         "resuming a batch left validating by a router that stopped",
       );
