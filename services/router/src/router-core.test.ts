@@ -4,6 +4,7 @@ import { parseConfig, TierLadder } from "@tiermesh/config";
 import { compileTierPolicy, policyDocument, type CompiledPolicy } from "@tiermesh/policy";
 import {
   ERROR_REASON_HEADER,
+  CompletionInputSchema,
   ExecuteResponseSchema,
   InterruptedAnswerSchema,
   PROVIDER_RATE_LIMITED,
@@ -136,7 +137,7 @@ function routerWith(
     RouterService,
     createRouterTransport(({ service }) => service(RouterService, createRouterService(core))),
   );
-  return { client, calls };
+  return { client, calls, core };
 }
 
 const input = (extra: Record<string, unknown> = {}) => ({ input: { messages: [{ role: "user", content: "hi" }], ...extra } });
@@ -245,6 +246,22 @@ describe("RouterCore through the Router RPC, in memory", () => {
     expect([...err.metadata.entries()]).toEqual([[RETRY_AFTER_HEADER, "1"]]);
     expect(err.code).toBe(Code.ResourceExhausted);
     expect(err.rawMessage).toBe("full");
+  });
+
+  it("classifies a stored batch's lines for the tenant its record names as for that tenant's key, and refuses a tenant without a plan", () => {
+    const { core } = routerWith({});
+    const batchInput = create(CompletionInputSchema, { messages: [{ role: "user", content: "hi" }], urgency: "batch" });
+    // No key: the anonymous tenant is acme, so place(null) is acme's request.
+    expect(core.placeFor("acme", batchInput)).toEqual(core.place(null, batchInput));
+    expect(core.placeFor("acme", batchInput)).toMatchObject({ tenant: "acme", tier: "bronze" });
+    expect(core.placeFor("acme", create(CompletionInputSchema, { messages: [{ role: "user", content: "hi" }] })).tier).toBe("gold");
+    let refused: unknown;
+    try {
+      core.placeFor("mallory", batchInput);
+    } catch (err) {
+      refused = err;
+    }
+    expect(ConnectError.from(refused).code).toBe(Code.Unauthenticated);
   });
 
   it("refuses with UNAVAILABLE while it holds no policy, and with the field's name on bad input", async () => {
