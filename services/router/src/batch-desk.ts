@@ -274,19 +274,7 @@ export class BatchDesk {
     }
     const jobs = submitted.map((s, i) => ({ custom_id: placed[i]!.customId, job_id: s.job!.id }));
     errors.sort((a, b) => a.line - b.line);
-    const after = await store.update(batch.tenant, batch.id, (b) =>
-      b.status === "validating" || b.status === "cancelling"
-        ? {
-            ...b,
-            status: b.status === "validating" ? "in_progress" : b.status,
-            in_progress_at: nowS(),
-            total: read.total,
-            jobs,
-            line_errors: errors,
-            failed: errors.length,
-          }
-        : undefined,
-    );
+    const after = await queued(store, batch, read.total, jobs, errors);
     // Cancelled while its lines were being queued: cancel the jobs just queued too.
     if (after?.status === "cancelling") await this.cancelJobs(after);
   }
@@ -313,19 +301,7 @@ export class BatchDesk {
         });
     }
     errors.sort((a, b) => a.line - b.line);
-    const after = await store.update(batch.tenant, batch.id, (b) =>
-      b.status === "validating" || b.status === "cancelling"
-        ? {
-            ...b,
-            status: b.status === "validating" ? "in_progress" : b.status,
-            in_progress_at: nowS(),
-            total: read.total,
-            jobs,
-            line_errors: errors,
-            failed: errors.length,
-          }
-        : undefined,
-    );
+    const after = await queued(store, batch, read.total, jobs, errors);
     if (!after || !isOpenBatch(after)) return;
     const stored = await expireOpenJobs(backend.store, after, await readBatchJobs(backend.store, after));
     await finishBatch({ jobs: backend.store, files: this.need("files", this.deps.files()), batches: store }, after, stored);
@@ -356,4 +332,30 @@ export class BatchDesk {
     }
     return finishBatch({ jobs: backend.store, files: this.need("files", this.deps.files()), batches: store }, batch, jobs);
   }
+}
+
+/**
+ * Records a batch's lines as queued (their jobs and the lines refused): `in_progress`, or still
+ * `cancelling` if it was cancelled meanwhile; undefined when it had moved on already.
+ */
+function queued(
+  store: JsonRecords<BatchRecord>,
+  batch: BatchRecord,
+  total: number,
+  jobs: BatchRecord["jobs"],
+  errors: LineError[],
+): Promise<BatchRecord | undefined> {
+  return store.update(batch.tenant, batch.id, (b) =>
+    b.status === "validating" || b.status === "cancelling"
+      ? {
+          ...b,
+          status: b.status === "validating" ? "in_progress" : b.status,
+          in_progress_at: nowS(),
+          total,
+          jobs,
+          line_errors: errors,
+          failed: errors.length,
+        }
+      : undefined,
+  );
 }
