@@ -1,4 +1,6 @@
+import type { DescMethod } from "@bufbuild/protobuf";
 import {
+  type ContextValues,
   createContextValues,
   type Interceptor,
   type StreamRequest,
@@ -8,6 +10,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 
+type HeadersInit = ConstructorParameters<typeof Headers>[0];
 type AnyCall = (req: UnaryRequest | StreamRequest) => Promise<UnaryResponse | StreamResponse>;
 
 /** `call` wrapped in `interceptors`, the first outermost (as Connect applies them). */
@@ -25,6 +28,26 @@ const NEVER = new AbortController().signal;
  */
 export function withInterceptors(transport: Transport, interceptors: Interceptor[]): Transport {
   if (interceptors.length === 0) return transport;
+  /** The request interceptors see, before the call goes on to `transport`. */
+  const requestOf = (
+    stream: boolean,
+    method: DescMethod,
+    signal: AbortSignal | undefined,
+    header: HeadersInit | undefined,
+    message: unknown,
+    contextValues: ContextValues | undefined,
+  ) =>
+    ({
+      stream,
+      service: method.parent,
+      method,
+      requestMethod: "POST",
+      url: `/${method.parent.typeName}/${method.name}`,
+      signal: signal ?? NEVER,
+      header: new Headers(header),
+      contextValues: contextValues ?? createContextValues(),
+      message,
+    }) as UnaryRequest & StreamRequest;
   return {
     unary(method, signal, timeoutMs, header, message, contextValues) {
       const call = applyInterceptors(
@@ -32,17 +55,7 @@ export function withInterceptors(transport: Transport, interceptors: Interceptor
           transport.unary(method, req.signal, timeoutMs, req.header, (req as UnaryRequest).message as never, req.contextValues),
         interceptors,
       );
-      return call({
-        stream: false,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: `/${method.parent.typeName}/${method.name}`,
-        signal: signal ?? NEVER,
-        header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
-        message,
-      } as UnaryRequest) as never;
+      return call(requestOf(false, method, signal, header, message, contextValues)) as never;
     },
     stream(method, signal, timeoutMs, header, input, contextValues) {
       const call = applyInterceptors(
@@ -50,17 +63,7 @@ export function withInterceptors(transport: Transport, interceptors: Interceptor
           transport.stream(method, req.signal, timeoutMs, req.header, (req as StreamRequest).message as never, req.contextValues),
         interceptors,
       );
-      return call({
-        stream: true,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: `/${method.parent.typeName}/${method.name}`,
-        signal: signal ?? NEVER,
-        header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
-        message: input,
-      } as StreamRequest) as never;
+      return call(requestOf(true, method, signal, header, input, contextValues)) as never;
     },
   };
 }
