@@ -1,7 +1,7 @@
 import { createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthMonitorService, TierExecutorService } from "@tiermesh/proto";
-import { createMeshTransport } from "@tiermesh/runtime";
+import { createGrpcJsTransport, createMeshTransport } from "@tiermesh/runtime";
 import { startMesh, type RunningMesh } from "../support/running-mesh.js";
 
 describe("canary probes per deployment", () => {
@@ -36,7 +36,7 @@ describe("canary probes per deployment", () => {
   });
 
   it("only probes may pick a deployment", async () => {
-    const executor = createClient(TierExecutorService, createMeshTransport(m.executorUrls["gold"]!));
+    const executor = createClient(TierExecutorService, createGrpcJsTransport(m.executorUrls["gold"]!));
     const input = { messages: [{ role: "user", content: "hi" }] };
     await expect(executor.execute({ tier: "gold", deployment: "sim/sim-gold", input })).rejects.toThrow(/deployment: only canary probes/);
     await expect(executor.execute({ tier: "gold", deployment: "sim/nope", probe: true, input })).rejects.toThrow(

@@ -2,6 +2,7 @@ export { createLauncherLogger, createLogger, type Logger } from "./logger.js";
 export { createHealthService, HealthStatus, LIVENESS_SERVICE, ServingStatus } from "./health-service.js";
 export { createRpcServer, type RpcServer, type RpcServerOptions } from "./rpc-server.js";
 export { createMeshTransport } from "./rpc-client.js";
+export { createGrpcJsTransport, type ClosableTransport } from "./grpc-js-transport.js";
 export { createInProcessTransport, type InProcessTransportOptions } from "./in-process-transport.js";
 export { withInterceptors } from "./intercepted-transport.js";
 export { clientTracing, serverTracing, TRACE_CONTEXT, traceContextOf, type ClientTracingOptions } from "./rpc-tracing.js";

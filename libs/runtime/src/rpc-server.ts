@@ -1,11 +1,13 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
 import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
 import { Health } from "@tiermesh/proto";
 import { splitHostPort } from "@tiermesh/config";
 import type { Registry } from "prom-client";
+import { createGrpcJsConnections, type GrpcJsConnections, type RegisteredService } from "./grpc-js-server.js";
 import { createHealthService, HealthStatus, ServingStatus } from "./health-service.js";
 import { Http1Connections } from "./http1-connections.js";
 import type { Logger } from "./logger.js";
@@ -28,6 +30,13 @@ export interface RpcServerOptions {
   ready?: () => boolean;
   /** Server interceptors around every RPC (the service's tracing: serverTracing). */
   interceptors?: Interceptor[];
+  /**
+   * What serves HTTP/2 connections. "connect" (the default): connect-node, speaking gRPC,
+   * gRPC-Web and Connect. "grpc-js": @grpc/grpc-js, speaking gRPC only, for a service whose
+   * HTTP/2 callers are all in the mesh (the tier executor): about 0.4 ms less CPU per call.
+   * HTTP/1.1 (Connect, gRPC-Web, /metrics) is served by connect-node either way.
+   */
+  http2?: "connect" | "grpc-js";
 }
 
 export interface RpcServer {
@@ -54,9 +63,11 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0");
 export function createRpcServer(options: RpcServerOptions): RpcServer {
   const health = new HealthStatus(options.serviceNames);
   const shutdown = new AbortController();
+  const registered: RegisteredService[] = [];
   const handler = connectNodeAdapter({
     interceptors: options.interceptors ?? [],
-    routes(router) {
+    routes(connectRouter) {
+      const router = recording(connectRouter, registered);
       router.service(Health, createHealthService(health));
       options.routes(router, shutdown.signal);
       registerReflection(router);
@@ -82,6 +93,9 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
     },
   });
   const h2 = http2.createServer({ maxSessionMemory: 64 }, handler);
+  // The adapter registered its routes above, so the services are known by now.
+  const grpcJs: GrpcJsConnections | undefined =
+    options.http2 === "grpc-js" ? createGrpcJsConnections(registered, options.interceptors) : undefined;
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler);
   const h1Connections = new Http1Connections(h1);
   /**
@@ -98,7 +112,9 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       socket.pause();
       socket.unshift(first);
       const isH2 = first.subarray(0, H2_PREFACE.length).equals(H2_PREFACE.subarray(0, Math.min(first.length, H2_PREFACE.length)));
-      (isH2 ? h2 : h1).emit("connection", socket);
+      if (!isH2) h1.emit("connection", socket);
+      else if (grpcJs) grpcJs.inject(socket);
+      else h2.emit("connection", socket);
       process.nextTick(() => socket.resume());
     });
     socket.on("error", () => socket.destroy());
@@ -132,6 +148,7 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       if (!server.listening) return;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
+      grpcJs?.drain(graceMs);
       for (const socket of unclaimed) socket.destroy();
       // HTTP/1.1 keep-alive connections close as soon as their in-flight request is done.
       h1Connections.drain();
@@ -142,6 +159,18 @@ export function createRpcServer(options: RpcServerOptions): RpcServer {
       timer.unref();
       await closed;
       clearTimeout(timer);
+      grpcJs?.destroy();
     },
   };
+}
+
+/** `router` that also keeps each service registered on it, with its implementation. */
+function recording(router: ConnectRouter, into: RegisteredService[]): ConnectRouter {
+  const proxy: ConnectRouter = Object.create(router);
+  proxy.service = (service: DescService, impl: Partial<ServiceImpl<DescService>>, options?: unknown) => {
+    into.push({ service, impl: impl as ServiceImpl<DescService> });
+    router.service(service, impl, options as never);
+    return proxy;
+  };
+  return proxy;
 }

@@ -1,10 +1,14 @@
 import { createClient } from "@connectrpc/connect";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "@tiermesh/proto";
-import { createMeshTransport } from "./rpc-client.js";
+import { createConnectTransport } from "@connectrpc/connect-node";
 
-/** Resolves when the gRPC health check at `baseUrl` answers SERVING; rejects after `timeoutMs`. */
+/**
+ * Resolves when the gRPC health check at `baseUrl` answers SERVING; rejects after `timeoutMs`.
+ * It asks with Connect over HTTP/1.1, which every tiermesh service answers (on HTTP/2 the tier
+ * executor speaks gRPC only), with no reconnect backoff between polls.
+ */
 export async function waitForServing(baseUrl: string, timeoutMs: number, service = ""): Promise<void> {
-  const client = createClient(Health, createMeshTransport(baseUrl));
+  const client = createClient(Health, createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true }));
   const until = Date.now() + timeoutMs;
   let last = "no answer";
   while (Date.now() < until) {

