@@ -1,5 +1,5 @@
 // What one hop costs on this machine before any tiermesh logic runs (see overhead/hop-floor.mjs).
-// Usage: node test/bench/hop-floor.mjs [--rate 500] [--seconds 8] [--runs 3] [--kinds connect,grpc-js,h2,h1]
+// Usage: node test/bench/hop-floor.mjs [--rate 500] [--seconds 8] [--runs 3] [--kinds mesh,connect,grpc-js,h2,h1]
 import { parseArgs } from "node:util";
 import { HOP_KINDS, measureHopFloor, renderHopFloor } from "./overhead/hop-floor.mjs";
 

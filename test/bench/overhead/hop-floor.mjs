@@ -1,14 +1,15 @@
 // What one hop costs on this machine before any tiermesh logic runs: CPU per call of the mesh's
-// own transport (Connect, binary protobuf, HTTP/2, its RPC server, as router → executor calls
-// go), of @grpc/grpc-js with the same messages, of bare node:http2 with the same bytes, and of
-// a bare HTTP/1.1 JSON exchange (what the HTTP edge and a provider call are made of). Client
-// and server are separate processes (hop-peer.mjs); open-loop at a constant rate.
+// router → executor hop as deployed (gRPC over grpc-js on both ends, through the runtime's
+// transport and RPC server), of the same on connect-node (Connect protocol, as before), of bare
+// @grpc/grpc-js with the same messages, of bare node:http2 with the same bytes, and of a bare
+// HTTP/1.1 JSON exchange (what the HTTP edge and a provider call are made of). Client and
+// server are separate processes (hop-peer.mjs); open-loop at a constant rate.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { cpuMs } from "./proc-stats.mjs";
 
-export const HOP_KINDS = ["connect", "grpc-js", "h2", "h1"];
+export const HOP_KINDS = ["mesh", "connect", "grpc-js", "h2", "h1"];
 /** Calls the peer client makes before its measured window (2 s at 200/s). */
 const WARMUP_CALLS = 400;
 const peer = fileURLToPath(new URL("./hop-peer.mjs", import.meta.url));
@@ -74,7 +75,8 @@ export function renderHopFloor(floor) {
     "|---|---|---|---|---|",
   ];
   const label = {
-    connect: "Connect, binary, HTTP/2 (the mesh's transport and RPC server)",
+    mesh: "router → executor as deployed: gRPC, grpc-js client and server, through tiermesh's transport and RPC server",
+    connect: "the same on connect-node: Connect protocol, binary, HTTP/2",
     "grpc-js": "gRPC (@grpc/grpc-js), same messages",
     h2: "bare node:http2, same bytes",
     h1: "bare HTTP/1.1 + JSON (undici → node:http)",

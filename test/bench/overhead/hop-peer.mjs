@@ -1,14 +1,16 @@
 // One side of a hop, run as its own process: `server <kind>` listens and prints its port;
 // `client <kind> <port> <rate> <seconds>` calls it open-loop and prints its figures as JSON.
-// Kinds: `none` (no call: the load generator's own cost), `connect` (the mesh's own transport and RPC server, a trivial TierExecutorService),
-// `h2` (bare node:http2, the same bytes), `h1` (bare node:http with keep-alive, JSON bodies).
+// Kinds: `none` (no call: the load generator's own cost), `mesh` (router → executor as deployed: the
+// runtime's gRPC transport to an RPC server whose HTTP/2 is grpc-js, a trivial TierExecutorService),
+// `connect` (the same server and client on connect-node, Connect protocol, as before), `grpc-js`
+// (bare @grpc/grpc-js), `h2` (bare node:http2, the same bytes), `h1` (bare node:http with keep-alive, JSON bodies).
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { ExecuteRequestSchema, ExecuteResponseSchema, TierExecutorService } from "@tiermesh/proto";
-import { createLogger, createMeshTransport, createRpcServer } from "@tiermesh/runtime";
+import { createGrpcJsTransport, createLogger, createMeshTransport, createRpcServer } from "@tiermesh/runtime";
 import { Agent, request } from "undici";
 import { openLoop } from "./open-loop.mjs";
 
@@ -54,8 +56,9 @@ async function server() {
   let port;
   if (kind === "none") {
     port = 0;
-  } else if (kind === "connect") {
+  } else if (kind === "connect" || kind === "mesh") {
     const rpc = createRpcServer({
+      http2: kind === "mesh" ? "grpc-js" : "connect",
       serviceNames: [TierExecutorService.typeName],
       logger: createLogger("hop-floor", "warn"),
       routes: (router) =>
@@ -116,6 +119,9 @@ async function client() {
   if (kind === "none") {
     // No hop at all: what the load generator itself costs per call, subtracted from the others.
     call = () => Promise.resolve();
+  } else if (kind === "mesh") {
+    const c = createClient(TierExecutorService, createGrpcJsTransport(`http://127.0.0.1:${port}`));
+    call = () => c.execute(requestInit, { timeoutMs: 10_000 });
   } else if (kind === "connect") {
     const c = createClient(TierExecutorService, createMeshTransport(`http://127.0.0.1:${port}`));
     call = () => c.execute(requestInit, { timeoutMs: 10_000 });

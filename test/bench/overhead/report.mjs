@@ -166,12 +166,12 @@ export function renderMarkdown(results, targets) {
       renderHopFloor(results.floor),
     );
     const hop = (k) => results.floor.hops.find((h) => h.kind === k)?.cpuMs;
-    const [connect, h1] = [hop("connect"), hop("h1")];
-    if (connect !== undefined && h1 !== undefined) {
+    const [mesh, h1] = [hop("mesh"), hop("h1")];
+    if (mesh !== undefined && h1 !== undefined) {
       out.push(
         "",
         `Sum of the hops alone, a lower bound for a request's CPU with no routing, metrics, ledger or tracing at all: ` +
-          `multi-process ${f(h1 + connect, 2)} ms (HTTP/1.1 exchange + mesh hop), one-process ${f(h1, 2)} ms (HTTP/1.1 exchange).`,
+          `multi-process ${f(h1 + mesh, 2)} ms (HTTP/1.1 exchange + mesh hop), one-process ${f(h1, 2)} ms (HTTP/1.1 exchange).`,
       );
     }
   }
