@@ -69,7 +69,8 @@ export class CallContext implements HandlerContext {
   get requestHeader(): Headers {
     if (this.header === undefined) {
       const init = this.headerInit;
-      this.header = typeof init === "function" ? init() : init instanceof Headers ? init : new Headers(init);
+      // A copy, as over a network: what a handler changes stays out of the caller's headers.
+      this.header = typeof init === "function" ? init() : new Headers(init);
       this.headerInit = undefined;
     }
     return this.header;

@@ -1,8 +1,10 @@
-import { Code, ConnectError, createClient, type ServiceImpl } from "@connectrpc/connect";
-import { ExecuteResponseSchema, TierExecutorService } from "@tiermesh/proto";
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient, createRouterTransport, type ServiceImpl } from "@connectrpc/connect";
+import { ExecuteResponseSchema, reflectionV1 as v1, TierExecutorService } from "@tiermesh/proto";
 import { create } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { createInProcessTransport } from "./in-process-transport.js";
+import { registerReflection } from "./reflection-service.js";
 
 function service(overrides: Partial<ServiceImpl<typeof TierExecutorService>> = {}): ServiceImpl<typeof TierExecutorService> {
   return {
@@ -83,5 +85,43 @@ describe("createInProcessTransport", () => {
     controller.abort();
     await new Promise((r) => setTimeout(r, 10));
     expect(closed).toBe(true);
+  });
+
+  it("serves a bidi-streaming method (server reflection), answering each request as it comes", async () => {
+    // The implementation registerReflection puts on a router, taken from it.
+    let impl: ServiceImpl<typeof v1.ServerReflection> | undefined;
+    createRouterTransport((router) => {
+      const service = (s: DescService, i: unknown) => {
+        if (s === v1.ServerReflection) impl = i as ServiceImpl<typeof v1.ServerReflection>;
+        return router.service(s as never, i as never);
+      };
+      registerReflection({ ...router, handlers: router.handlers, service } as never);
+    });
+    const client = createClient(v1.ServerReflection, createInProcessTransport(v1.ServerReflection, impl!));
+    async function* requests() {
+      yield { messageRequest: { case: "listServices" as const, value: "*" } };
+      yield { messageRequest: { case: "fileContainingSymbol" as const, value: "grpc.reflection.v1.ServerReflection" } };
+    }
+    const answers: string[] = [];
+    for await (const res of client.serverReflectionInfo(requests())) answers.push(res.messageResponse.case ?? "none");
+    expect(answers).toEqual(["listServicesResponse", "fileDescriptorResponse"]);
+  });
+
+  it("gives the implementation a copy of the caller's headers", async () => {
+    const headers = new Headers({ "x-who": "router" });
+    const client = createClient(
+      TierExecutorService,
+      createInProcessTransport(
+        TierExecutorService,
+        service({
+          execute: (_req, ctx) => {
+            ctx.requestHeader.set("x-who", "changed");
+            return { tier: ctx.requestHeader.get("x-who") ?? "" };
+          },
+        }),
+      ),
+    );
+    expect((await client.execute({}, { headers })).tier).toBe("changed");
+    expect(headers.get("x-who")).toBe("router");
   });
 });
