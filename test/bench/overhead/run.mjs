@@ -2,7 +2,7 @@
 // multi-process mesh and the one-process mode, each under open-loop constant-rate load,
 // with CPU per request and peak RSS for every process. Linux only (reads /proc).
 // Usage: npm run bench [-- --rates 100,200 --seconds 5 --runs 3 --rpc]
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -159,7 +159,9 @@ if (floorSeconds > 0) {
 const targets = evaluateTargets(results);
 const markdown = renderMarkdown(results, targets);
 mkdirSync(values.out, { recursive: true });
-const base = join(values.out, `overhead-${date}`);
+// A second run on the same day is kept beside the first (-2, -3, ...), not written over it.
+let base = join(values.out, `overhead-${date}`);
+for (let n = 2; existsSync(`${base}.md`); n++) base = join(values.out, `overhead-${date}-${n}`);
 writeFileSync(`${base}.md`, markdown);
 writeFileSync(`${base}.json`, `${JSON.stringify({ ...results, targets }, null, 2)}\n`);
 console.log(`\n${markdown}\nwritten: ${base}.md, ${base}.json`);
