@@ -1,4 +1,13 @@
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  isMessage,
+  toBinary,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  type MessageInitShape,
+} from "@bufbuild/protobuf";
 import { Code, ConnectError, type StreamResponse, type Transport, type UnaryResponse } from "@connectrpc/connect";
 import { findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import * as grpc from "@grpc/grpc-js";
@@ -142,22 +151,39 @@ class Received {
   }
 
   response(method: DescMethod, stream: boolean, message: unknown): UnaryResponse | StreamResponse {
-    const received = this;
-    return {
-      stream,
-      service: method.parent,
-      method,
-      message,
-      get header() {
-        received.header ??= headersOf(received.headerMd);
-        return received.header;
-      },
-      // A stream's trailers arrive after its last message: read before then, they fill in later.
-      get trailer() {
-        received.trailer ??= headersOf(received.trailerMd);
-        return received.trailer;
-      },
-    } as UnaryResponse | StreamResponse;
+    return new ReceivedResponse(this, method, stream, message) as unknown as UnaryResponse | StreamResponse;
+  }
+
+  headerOf(): Headers {
+    this.header ??= headersOf(this.headerMd);
+    return this.header;
+  }
+
+  // A stream's trailers arrive after its last message: read before then, they fill in later.
+  trailerOf(): Headers {
+    this.trailer ??= headersOf(this.trailerMd);
+    return this.trailer;
+  }
+}
+
+/** A response whose headers are made on first read (a class: an object literal with getters costs microseconds to create). */
+class ReceivedResponse {
+  readonly service: DescService;
+  constructor(
+    private readonly received: Received,
+    readonly method: DescMethod,
+    readonly stream: boolean,
+    readonly message: unknown,
+  ) {
+    this.service = method.parent;
+  }
+
+  get header(): Headers {
+    return this.received.headerOf();
+  }
+
+  get trailer(): Headers {
+    return this.received.trailerOf();
   }
 }
 

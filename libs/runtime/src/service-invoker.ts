@@ -57,20 +57,8 @@ export function createServiceInvoker<S extends DescService>(
     }) as UnaryRequest | StreamRequest;
   const after = (ctx: CallContext, req: UnaryRequest | StreamRequest): HandlerContext =>
     ctx.after(req.header, req.contextValues, req.signal);
-  /** The response; its headers and trailers are made only when someone looks at them. */
   const responseOf = (ctx: CallContext, method: DescMethod, stream: boolean, message: unknown) =>
-    ({
-      stream,
-      service,
-      method,
-      message,
-      get header() {
-        return ctx.responseHeader;
-      },
-      get trailer() {
-        return ctx.responseTrailer;
-      },
-    }) as never;
+    new CallResponse(ctx, service, method, stream, message) as never;
 
   return {
     async unary(method, ctx, input) {
@@ -157,6 +145,28 @@ export function createServiceInvoker<S extends DescService>(
       return responseOf(ctx, method, true, messages());
     },
   };
+}
+
+/**
+ * A call's response; its headers and trailers are the context's, made only when someone looks
+ * at them (a class: an object literal with getters costs microseconds to create).
+ */
+class CallResponse {
+  constructor(
+    private readonly ctx: CallContext,
+    readonly service: DescService,
+    readonly method: DescMethod,
+    readonly stream: boolean,
+    readonly message: unknown,
+  ) {}
+
+  get header(): Headers {
+    return this.ctx.responseHeader;
+  }
+
+  get trailer(): Headers {
+    return this.ctx.responseTrailer;
+  }
 }
 
 async function* singleMessage<T>(message: T): AsyncGenerator<T> {
