@@ -141,20 +141,20 @@ function streamHandler(
     void (async () => {
       try {
         const res = await invoker.stream(method, ctx, input);
+        // Headers the handler set go out with its first message, or before the end if it sent none.
         let headerSent = false;
-        for await (const message of res.message) {
-          if (call.cancelled) return;
-          if (!headerSent) {
-            headerSent = true;
-            const header = sent(ctx.sentHeader);
-            if (header) call.sendMetadata(header);
-          }
-          if (!call.write(message)) await drained(call, ctx.signal);
-        }
-        if (!headerSent) {
+        const sendHeader = () => {
+          if (headerSent) return;
+          headerSent = true;
           const header = sent(ctx.sentHeader);
           if (header) call.sendMetadata(header);
+        };
+        for await (const message of res.message) {
+          if (call.cancelled) return;
+          sendHeader();
+          if (!call.write(message)) await drained(call, ctx.signal);
         }
+        sendHeader();
         call.end(sent(ctx.sentTrailer));
       } catch (err) {
         if (!call.cancelled) call.emit("error", statusOf(err));
