@@ -20,6 +20,21 @@ let natsUrl = "";
 const tiermesh = (...args: string[]) =>
   spawnSync(process.execPath, [cli, ...args], { encoding: "utf8", timeout: 20_000, env: { ...process.env, TIERMESH_NATS_URL: natsUrl } });
 
+/** A bronze job for acme as a router stores it just before queuing it, due within the hour. */
+function queuedRecord(id: string, spec: ReturnType<typeof jobSpec>) {
+  const now = BigInt(Date.now());
+  return create(JobSchema, {
+    id,
+    tenant: "acme",
+    tier: "bronze",
+    state: JobState.QUEUED,
+    input: spec.input,
+    idempotencyKey: spec.idempotencyKey,
+    createdAtMs: now,
+    deadlineMs: now + 3_600_000n,
+  });
+}
+
 describe("asynchronous jobs over the Job RPC", () => {
   let m: RunningMesh;
   let jobs: ReturnType<typeof jobClient>;
@@ -91,19 +106,7 @@ describe("asynchronous jobs over the Job RPC", () => {
       // The bucket as the mesh opened it: bronze's retention_hours (1) is the longest.
       const store = await JobStore.open(nc, "tiermesh_jobs", 3_600_000);
       await store.claim("acme", spec.idempotencyKey, id);
-      const now = BigInt(Date.now());
-      await store.create(
-        create(JobSchema, {
-          id,
-          tenant: "acme",
-          tier: "bronze",
-          state: JobState.QUEUED,
-          input: spec.input,
-          idempotencyKey: spec.idempotencyKey,
-          createdAtMs: now,
-          deadlineMs: now + 3_600_000n,
-        }),
-      );
+      await store.create(queuedRecord(id, spec));
     } finally {
       await nc.close();
     }
@@ -138,20 +141,7 @@ describe("asynchronous jobs over the Job RPC", () => {
     const id = newJobId();
     try {
       const store = await JobStore.open(nc, "tiermesh_jobs", 3_600_000);
-      const now = BigInt(Date.now());
-      const spec = jobSpec(key("legacy"));
-      await store.create(
-        create(JobSchema, {
-          id,
-          tenant: "acme",
-          tier: "bronze",
-          state: JobState.QUEUED,
-          input: spec.input,
-          idempotencyKey: spec.idempotencyKey,
-          createdAtMs: now,
-          deadlineMs: now + 3_600_000n,
-        }),
-      );
+      await store.create(queuedRecord(id, jobSpec(key("legacy"))));
       await jetstream(nc).publish("tiermesh.jobs.queue.bronze", `acme/${id}`, { msgID: id });
     } finally {
       await nc.close();
