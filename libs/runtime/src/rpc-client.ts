@@ -3,10 +3,11 @@ import type { Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 
 /**
- * A transport for calls between tiermesh services: the Connect protocol with binary protobuf
- * over one persistent HTTP/2 connection, kept alive with pings. Every service also speaks
- * gRPC for outside clients; between services Connect costs less CPU per call (no trailers
- * to parse, a lighter envelope path in connect-es), measured at about 5% of the mesh's CPU.
+ * A transport for calls to tiermesh services served by connect-node (router, classifier,
+ * monitor, launcher): the Connect protocol with binary protobuf over one persistent HTTP/2
+ * connection, kept alive with pings. Against connect-node, Connect costs less CPU per call
+ * than gRPC (no trailers to parse, a lighter envelope path in connect-es). Tier executors
+ * speak gRPC alone on HTTP/2: call them with `createGrpcJsTransport`.
  */
 export function createMeshTransport(baseUrl: string): Transport {
   return createConnectTransport({
