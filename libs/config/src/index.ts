@@ -42,7 +42,7 @@ export type {
   TierSloConfig,
 } from "./tier-schema.js";
 export { asyncSchema, type AsyncConfig } from "./async-schema.js";
-export { rateLimitsOf, type RateLimits } from "./rate-limits.js";
+export { hasRateLimits, rateLimitsOf, type RateLimits } from "./rate-limits.js";
 export { generateApiKey, hashApiKey } from "./api-key-hash.js";
 export { budgetOverrideSchema, budgetSchema, pacingStepSchema, type BudgetConfig, type BudgetOverride } from "./budget-schema.js";
 export { tenantBudget, type TenantBudget } from "./tenant-budget.js";

@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "./load-config.js";
-import { rateLimitsOf } from "./rate-limits.js";
+import { hasRateLimits, rateLimitsOf } from "./rate-limits.js";
 
-const config = (tenants: string) =>
+const PLANS = `
+  pro: { default_tier: gold, max_tier: gold, limits: { requests_per_minute: 600, tokens_per_minute: 100000, output_tokens_estimate: 300 } }
+  open: { default_tier: gold, max_tier: gold }`;
+
+const config = (tenants: string, plans = PLANS) =>
   parseConfig(
     `
 router: { listen: "127.0.0.1:7400" }
@@ -11,9 +15,7 @@ health_monitor: { listen: "127.0.0.1:7402" }
 providers: { sim: { kind: openai, base_url: "http://127.0.0.1:7490/v1" } }
 tiers:
   gold: { rank: 1, executor: { listen: "127.0.0.1:7410" }, models: [{ provider: sim, model: g, price: { input_per_mtok: 1, output_per_mtok: 1 } }] }
-plans:
-  pro: { default_tier: gold, max_tier: gold, limits: { requests_per_minute: 600, tokens_per_minute: 100000, output_tokens_estimate: 300 } }
-  open: { default_tier: gold, max_tier: gold }
+plans: ${plans}
 tenants: ${tenants}
 `,
     "t.yaml",
@@ -36,5 +38,20 @@ describe("rateLimitsOf", () => {
     expect(() => config("{ acme: { plan: pro, limits: { max_prompt_tokens: 10 } } }")).toThrow(
       /tenants\.acme\.limits: Unrecognized key: "max_prompt_tokens"/,
     );
+  });
+});
+
+describe("hasRateLimits", () => {
+  const unlimited = `
+  open: { default_tier: gold, max_tier: gold }
+  estimated: { default_tier: gold, max_tier: gold, limits: { output_tokens_estimate: 300 } }`;
+
+  it("is true when a plan or a tenant sets a request or token limit", () => {
+    expect(hasRateLimits(config("{ acme: { plan: pro } }"))).toBe(true);
+    expect(hasRateLimits(config("{ acme: { plan: open, limits: { tokens_per_minute: 5000 } } }", unlimited))).toBe(true);
+  });
+
+  it("is false when none does (an output token estimate alone limits nothing)", () => {
+    expect(hasRateLimits(config("{ acme: { plan: open }, beta: { plan: estimated } }", unlimited))).toBe(false);
   });
 });

@@ -20,3 +20,10 @@ export function rateLimitsOf(config: Pick<Config, "plans" | "tenants">, tenant: 
     outputTokensEstimate: own?.output_tokens_estimate ?? plan?.output_tokens_estimate,
   };
 }
+
+/** Some plan or tenant has a request or token rate limit. */
+export function hasRateLimits(config: Pick<Config, "plans" | "tenants">): boolean {
+  const limited = (l: { requests_per_minute?: number | undefined; tokens_per_minute?: number | undefined } | undefined) =>
+    l?.requests_per_minute !== undefined || l?.tokens_per_minute !== undefined;
+  return Object.values(config.plans).some((p) => limited(p.limits)) || Object.values(config.tenants).some((t) => limited(t.limits));
+}

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import { endpointUrl, rateLimitsOf, TierLadder, type Config } from "@tiermesh/config";
+import { endpointUrl, hasRateLimits, rateLimitsOf, TierLadder, type Config } from "@tiermesh/config";
 import { ClassifierService, JobService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import {
   clientTracing,
@@ -115,11 +115,14 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     onError: (err) => logger.warn({ err }, "tier status feed error"),
     tracer,
   });
+  /** Some tenant has a rate limit: otherwise replicas have nothing to exchange but heartbeats. */
+  let limited = hasRateLimits(config);
   const usage = new UsageExchange({
     subject: subjects(config.nats.subject_prefix).limitsUsage,
     connection: () => link.connection,
     connected: () => link.connected,
     syncMs: config.router.rate_limit_sync_ms,
+    sharing: () => limited,
     onError: (err) => logger.warn({ err }, "rate-limit usage exchange error"),
   });
   const routerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -283,6 +286,7 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
     reload(next) {
       auth = new ApiKeyAuth(next);
       current = next;
+      limited = hasRateLimits(next);
     },
     async close() {
       await orphanSweep.stop();

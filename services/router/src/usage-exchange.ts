@@ -14,6 +14,12 @@ export interface UsageExchangeOptions {
   onError?: (err: unknown) => void;
   /** Every this many periods a report carries every window, not only those changed (late joiners, lost reports). */
   fullEvery?: number;
+  /**
+   * Some tenant has a rate limit (default: always). While none has, there is nothing to share
+   * and a report goes only every half `max(1 s, 5 periods)`, as a heartbeat that keeps the
+   * replicas known to each other for when a limit is set.
+   */
+  sharing?: () => boolean;
 }
 
 /**
@@ -21,9 +27,10 @@ export interface UsageExchangeOptions {
  * NATS subject: every sync period this replica claims its allowances (see RateLimiter) and
  * reports its cumulative counts and ceilings per tenant window (changed ones; all of them about
  * once a second); a claim made between periods is reported at once. A report is sent even when
- * nothing changed, as a heartbeat. A replica not heard for `max(1 s, 5 periods)` no longer
- * counts among those sharing the headroom, and what it claimed but did not use is released.
- * While NATS is down the replicas last seen keep their shares.
+ * nothing changed, as a heartbeat (while no tenant has a rate limit, only often enough to stay
+ * known). A replica not heard for `max(1 s, 5 periods)` no longer counts among those sharing
+ * the headroom, and what it claimed but did not use is released. While NATS is down the
+ * replicas last seen keep their shares.
  */
 export class UsageExchange {
   readonly replica = randomUUID();
@@ -32,6 +39,7 @@ export class UsageExchange {
   private periods = 0;
   private soon = false;
   private replicasLastSeen = 1;
+  private lastSent = -Infinity;
   private readonly timer: NodeJS.Timeout;
   private readonly peerTtlMs: number;
   private readonly fullEvery: number;
@@ -85,6 +93,7 @@ export class UsageExchange {
     if (!this.options.connected()) return;
     this.replicasLastSeen = this.liveReplicas();
     this.limiter?.tick();
+    if (this.options.sharing?.() === false && Date.now() - this.lastSent < this.peerTtlMs / 2) return;
     this.publish(this.periods % this.fullEvery === 0);
   }
 
@@ -104,6 +113,7 @@ export class UsageExchange {
         this.options.subject,
         toBinary(UsageReportSchema, create(UsageReportSchema, { replica: this.replica, sentAtMs: BigInt(Date.now()), usage })),
       );
+      this.lastSent = Date.now();
     } catch (cause) {
       this.options.onError?.(cause);
     }
