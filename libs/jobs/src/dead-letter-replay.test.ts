@@ -1,35 +1,25 @@
 import { create } from "@bufbuild/protobuf";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { startNatsServer, type NatsServer } from "@tiermesh/process";
 import { JobSchema, JobState, type Job } from "@tiermesh/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { replayDeadLetters } from "./dead-letter-replay.js";
 import { JobStreamMissingError, openExistingJobBackend } from "./job-backend.js";
 import { newJobId, parseQueuePayload } from "./job-names.js";
 import { JobQueue } from "./job-queue.js";
 import { JobStore } from "./job-store.js";
+import { useNatsServer } from "../../../test/support/nats-fixture.js";
 
 // A real nats-server with JetStream (never a mocked broker).
-let server: NatsServer;
-let nc: NatsConnection;
 let run = 0;
 const HOUR = 3_600_000;
 
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNatsServer();
 
 async function backend() {
   run++;
   const [store, queue] = await Promise.all([
-    JobStore.open(nc, `dl_jobs${run}`, HOUR),
-    JobQueue.open(nc, { stream: `DL${run}`, prefix: `dl${run}`, retentionMs: HOUR }),
+    JobStore.open(nats.nc, `dl_jobs${run}`, HOUR),
+    JobQueue.open(nats.nc, { stream: `DL${run}`, prefix: `dl${run}`, retentionMs: HOUR }),
   ]);
   return { store, queue };
 }
@@ -99,17 +89,17 @@ describe("dead letters", () => {
     const [outcome] = await replayDeadLetters({ store, queue }, await queue.deadLetters());
     expect(outcome).toMatchObject({ outcome: "replayed", replays: 1 });
     expect((await store.get("acme", job.id))?.state).toBe(JobState.QUEUED);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     expect((await jsm.streams.info(`DL${run}`)).state.messages).toBe(1);
   });
 
   it("opens for tools only a job stream and bucket that exist, creating nothing", async () => {
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     const before = (await jsm.streams.names().next()).length;
     const config = {
       tiers: {},
       nats: {
-        url: server.url,
+        url: nats.server.url,
         subject_prefix: "none",
         kv_bucket: "s",
         jobs_stream: "NO_JOBS",
@@ -117,8 +107,8 @@ describe("dead letters", () => {
         files_bucket: "no_files",
       },
     };
-    await expect(openExistingJobBackend(nc, config)).rejects.toThrow(JobStreamMissingError);
-    await expect(openExistingJobBackend(nc, config)).rejects.toThrow(/nats.jobs_stream: no stream "NO_JOBS"/);
+    await expect(openExistingJobBackend(nats.nc, config)).rejects.toThrow(JobStreamMissingError);
+    await expect(openExistingJobBackend(nats.nc, config)).rejects.toThrow(/nats.jobs_stream: no stream "NO_JOBS"/);
     expect((await jsm.streams.names().next()).length).toBe(before);
   });
 });

@@ -1,41 +1,30 @@
 import { create } from "@bufbuild/protobuf";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { startNatsServer, type NatsServer } from "@tiermesh/process";
 import { JobSchema, JobState } from "@tiermesh/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { newJobId, parseQueuePayload } from "./job-names.js";
 import { JobQueue } from "./job-queue.js";
 import { JobStore } from "./job-store.js";
+import { useNatsServer } from "../../../test/support/nats-fixture.js";
 
 // A real nats-server with JetStream on a free port and a temp store (never a mocked broker).
-let server: NatsServer;
-let nc: NatsConnection;
 const HOUR = 3_600_000;
 
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-});
-
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNatsServer();
 
 const job = (tenant = "acme") =>
   create(JobSchema, { id: newJobId(), tenant, tier: "bronze", state: JobState.QUEUED, createdAtMs: BigInt(Date.now()) });
 
 describe("JobStore", () => {
   it("claims an idempotency key once per tenant; a second claim gets the first job's id", async () => {
-    const store = await JobStore.open(nc, "jobs_claims", HOUR);
+    const store = await JobStore.open(nats.nc, "jobs_claims", HOUR);
     const [a, b] = [newJobId(), newJobId()];
     expect(await Promise.all([store.claim("acme", "key-1", a), store.claim("acme", "key-1", b)])).toEqual([a, a]);
     expect(await store.claim("other", "key-1", b)).toBe(b);
   });
 
   it("never changes a final job: the first final state written wins", async () => {
-    const store = await JobStore.open(nc, "jobs_final", HOUR);
+    const store = await JobStore.open(nats.nc, "jobs_final", HOUR);
     const j = job();
     expect(await store.create(j)).toBe(true);
     expect(await store.create(j)).toBe(false);
@@ -48,7 +37,7 @@ describe("JobStore", () => {
   });
 
   it("serialises concurrent changes (compare-and-set on the revision)", async () => {
-    const store = await JobStore.open(nc, "jobs_cas", HOUR);
+    const store = await JobStore.open(nats.nc, "jobs_cas", HOUR);
     const j = job();
     await store.create(j);
     await Promise.all(Array.from({ length: 10 }, () => store.update(j.tenant, j.id, (x) => ({ ...x, attempts: x.attempts + 1 }))));
@@ -56,7 +45,7 @@ describe("JobStore", () => {
   });
 
   it("lists a tenant's ids newest first and watches a job until it is final", async () => {
-    const store = await JobStore.open(nc, "jobs_watch", HOUR);
+    const store = await JobStore.open(nats.nc, "jobs_watch", HOUR);
     const first = create(JobSchema, { ...job(), id: newJobId(Date.now() - 1_000) });
     const second = job();
     await store.create(first);
@@ -77,7 +66,7 @@ describe("JobStore", () => {
 
 describe("JobStore.ids", () => {
   it("answers at once while the tenant's jobs keep changing", async () => {
-    const store = await JobStore.open(nc, "jobs_busy", HOUR);
+    const store = await JobStore.open(nats.nc, "jobs_busy", HOUR);
     const jobs = Array.from({ length: 20 }, () => job());
     for (const j of jobs) await store.create(j);
     let stop = false;
@@ -97,7 +86,7 @@ describe("JobStore.ids", () => {
 
 describe("JobQueue", () => {
   it("delivers a tier's jobs once each, in submission order within a band, to consumers executors share; publishing twice queues once", async () => {
-    const queue = await JobQueue.open(nc, { stream: "JOBS_ORDER", prefix: "t1", retentionMs: HOUR });
+    const queue = await JobQueue.open(nats.nc, { stream: "JOBS_ORDER", prefix: "t1", retentionMs: HOUR });
     const jobs = [job(), job(), job()];
     for (const j of jobs) await queue.enqueue(j);
     await queue.enqueue(jobs[0]!);
@@ -119,7 +108,7 @@ describe("JobQueue", () => {
   });
 
   it("serves a job due in 1 h, submitted after 300 jobs due in 24 h, before them", async () => {
-    const queue = await JobQueue.open(nc, { stream: "JOBS_DEADLINE", prefix: "t3", retentionMs: 48 * HOUR, bandSeconds: () => 300 });
+    const queue = await JobQueue.open(nats.nc, { stream: "JOBS_DEADLINE", prefix: "t3", retentionMs: 48 * HOUR, bandSeconds: () => 300 });
     const now = Date.now();
     const late = Array.from({ length: 300 }, () => create(JobSchema, { ...job(), deadlineMs: BigInt(now + 24 * HOUR) }));
     await Promise.all(late.map((j) => queue.enqueue(j)));
@@ -138,11 +127,11 @@ describe("JobQueue", () => {
   });
 
   it("goes on to later bands while the earliest band's jobs all run, and serves jobs queued before bands first", async () => {
-    const queue = await JobQueue.open(nc, { stream: "JOBS_BANDS", prefix: "t4", retentionMs: 48 * HOUR, bandSeconds: () => 60 });
+    const queue = await JobQueue.open(nats.nc, { stream: "JOBS_BANDS", prefix: "t4", retentionMs: 48 * HOUR, bandSeconds: () => 60 });
     const now = Date.now();
     // A job an older router queued on the subject used before deadline bands.
     const old = job();
-    const js = jetstream(nc);
+    const js = jetstream(nats.nc);
     await js.publish("t4.jobs.queue.bronze", `${old.tenant}/${old.id}`, { msgID: old.id });
     const first = create(JobSchema, { ...job(), deadlineMs: BigInt(now + HOUR) });
     const second = create(JobSchema, { ...job(), deadlineMs: BigInt(now + 3 * HOUR) });
@@ -166,7 +155,7 @@ describe("JobQueue", () => {
   });
 
   it("redelivers an unacknowledged job after ack_wait, up to max_deliver", async () => {
-    const queue = await JobQueue.open(nc, { stream: "JOBS_REDELIVER", prefix: "t2", retentionMs: HOUR });
+    const queue = await JobQueue.open(nats.nc, { stream: "JOBS_REDELIVER", prefix: "t2", retentionMs: HOUR });
     await queue.enqueue(job());
     const consumer = queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 1_000 });
     const first = await consumer.next({ expires: 1_000 });
@@ -177,12 +166,12 @@ describe("JobQueue", () => {
   });
 
   it("removes the consumers of past bands once they are empty", async () => {
-    const queue = await JobQueue.open(nc, { stream: "JOBS_SWEEP", prefix: "t5", retentionMs: 48 * HOUR, bandSeconds: () => 60 });
+    const queue = await JobQueue.open(nats.nc, { stream: "JOBS_SWEEP", prefix: "t5", retentionMs: 48 * HOUR, bandSeconds: () => 60 });
     const expired = create(JobSchema, { ...job(), deadlineMs: BigInt(Date.now() - HOUR) });
     await queue.enqueue(expired);
     const consumer = queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 5_000 });
     await (await consumer.next({ expires: 1_000 }))!.ackAck();
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nats.nc);
     const names = async () => (await jsm.consumers.list("JOBS_SWEEP").next()).map((c) => c.name);
     expect(await names()).toHaveLength(1);
     // A later executor (a new consumer object) sweeps at its first look at the bands.
@@ -193,9 +182,9 @@ describe("JobQueue", () => {
 
 describe("retention", () => {
   it("brings an existing bucket's age limit to the configured retention", async () => {
-    await JobStore.open(nc, "jobs_retention", HOUR);
-    await JobStore.open(nc, "jobs_retention", 2 * HOUR);
-    const info = await (await jetstreamManager(nc)).streams.info("KV_jobs_retention");
+    await JobStore.open(nats.nc, "jobs_retention", HOUR);
+    await JobStore.open(nats.nc, "jobs_retention", 2 * HOUR);
+    const info = await (await jetstreamManager(nats.nc)).streams.info("KV_jobs_retention");
     expect(info.config.max_age).toBe(2 * HOUR * 1_000_000);
   });
 });

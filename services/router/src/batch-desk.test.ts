@@ -1,5 +1,4 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { parseConfig } from "@tiermesh/config";
 import {
   newBatchId,
@@ -12,13 +11,13 @@ import {
   type JobBackend,
   type JsonRecords,
 } from "@tiermesh/jobs";
-import { startNatsServer, type NatsServer } from "@tiermesh/process";
 import { create } from "@bufbuild/protobuf";
 import { CompleteResponseSchema, JobState } from "@tiermesh/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { BatchDesk } from "./batch-desk.js";
 import { readBatchLines } from "./batch-lines.js";
 import { JobIntake } from "./job-intake.js";
+import { useNatsServer } from "../../../test/support/nats-fixture.js";
 
 const config = parseConfig(
   `
@@ -37,20 +36,17 @@ plans: { p: { default_tier: gold, max_tier: gold } }
 const ORPHAN_MS = 5_000;
 
 // A real nats-server (never a mocked broker); desks and intake in memory, as a router holds them.
-let server: NatsServer;
-let nc: NatsConnection;
 let jobs: JobBackend;
 let files: FileStore;
 let batches: JsonRecords<BatchRecord>;
 
+const nats = useNatsServer();
 beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-  [jobs, files, batches] = await Promise.all([openJobBackend(nc, config), openFileStore(nc, config), openBatchRecords(nc, config)]);
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
+  [jobs, files, batches] = await Promise.all([
+    openJobBackend(nats.nc, config),
+    openFileStore(nats.nc, config),
+    openBatchRecords(nats.nc, config),
+  ]);
 });
 
 /** A desk as one router holds it; no caller's key ever reaches it (resuming uses the batch's tenant). */

@@ -1,12 +1,11 @@
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { parseConfig } from "@tiermesh/config";
 import { openJobBackend, type JobBackend } from "@tiermesh/jobs";
-import { startNatsServer, type NatsServer } from "@tiermesh/process";
 import { JobService, JobState } from "@tiermesh/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { JobIntake } from "./job-intake.js";
 import { createJobService } from "./job-service.js";
+import { useNatsServer } from "../../../test/support/nats-fixture.js";
 
 const config = parseConfig(
   `
@@ -24,8 +23,6 @@ plans: { p: { default_tier: gold, max_tier: gold } }
 );
 
 // A real nats-server (never a mocked broker); the service in memory over createRouterTransport.
-let server: NatsServer;
-let nc: NatsConnection;
 let backend: JobBackend | undefined;
 const submitted: [string, boolean][] = [];
 
@@ -58,19 +55,12 @@ const codeOf = (p: Promise<unknown>) =>
     (e: unknown) => ConnectError.from(e).code,
   );
 
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNatsServer();
 
 describe("JobService", () => {
   it("is UNAVAILABLE until the job store is open", async () => {
     expect(await codeOf(client.submitJobs({ jobs: [spec("early")] }, as("acme")))).toBe(Code.Unavailable);
-    backend = await openJobBackend(nc, config);
+    backend = await openJobBackend(nats.nc, config);
   });
 
   it("queues a job on the tier it classifies to, with its urgency defaulted to batch and its window within the tier's retention", async () => {

@@ -1,30 +1,19 @@
 import { fromBinary } from "@bufbuild/protobuf";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { startNatsServer, type NatsServer } from "@tiermesh/process";
 import { UsageReportSchema } from "@tiermesh/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RateLimiter } from "./rate-limiter.js";
 import { UsageExchange } from "./usage-exchange.js";
+import { useNatsServer } from "../../../test/support/nats-fixture.js";
 
 const SUBJECT = "tiermesh.limits.usage";
 const SYNC_MS = 100;
 
-let server: NatsServer;
-let nc: NatsConnection;
-
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNatsServer();
 
 /** Router replicas exchanging on one subject, each sharing while `sharing.on` says so; `sent` counts each one's reports. */
 function replicas(count: number, sharing: { on: boolean }) {
   const sent = new Map<string, number>();
-  const sub = nc.subscribe(SUBJECT, {
+  const sub = nats.nc.subscribe(SUBJECT, {
     callback: (_err, msg) => {
       const { replica } = fromBinary(UsageReportSchema, msg.data);
       sent.set(replica, (sent.get(replica) ?? 0) + 1);
@@ -33,14 +22,14 @@ function replicas(count: number, sharing: { on: boolean }) {
   const exchanges = Array.from({ length: count }, () => {
     const exchange = new UsageExchange({
       subject: SUBJECT,
-      connection: () => nc,
+      connection: () => nats.nc,
       connected: () => true,
       syncMs: SYNC_MS,
       sharing: () => sharing.on,
     });
     const limits = () => ({ requestsPerMinute: 600, tokensPerMinute: undefined, outputTokensEstimate: undefined });
     exchange.bind(new RateLimiter({ limits, mode: exchange.mode, syncMs: SYNC_MS }));
-    exchange.attach(nc);
+    exchange.attach(nats.nc);
     return exchange;
   });
   const reset = () => sent.clear();

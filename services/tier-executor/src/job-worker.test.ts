@@ -1,32 +1,22 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Config } from "@tiermesh/config";
 import { newJobId, openJobBackend, type JobBackend } from "@tiermesh/jobs";
-import { startNatsServer, type NatsServer } from "@tiermesh/process";
 import { CompletionInputSchema, JobSchema, JobState, type Job } from "@tiermesh/proto";
 import { createLogger } from "@tiermesh/runtime";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { answering, failing, FakeProvider, hung, tierOf, type Behaviour } from "./fake-provider.test-support.js";
 import type { LoopLoad } from "./event-loop-load.js";
 import { JobWorker } from "./job-worker.js";
 import { TierRunner } from "./tier-runner.js";
+import { useNatsServer } from "../../../test/support/nats-fixture.js";
 
 // A real nats-server (never a mocked broker); a real runner over a fake provider.
-let server: NatsServer;
-let nc: NatsConnection;
 const workers: JobWorker[] = [];
 let run = 0;
 
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-});
+const nats = useNatsServer();
 afterEach(async () => {
   await Promise.all(workers.splice(0).map((w) => w.close()));
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
 });
 
 const ACK_WAIT_MS = 1_000;
@@ -42,7 +32,7 @@ async function setup(behaviour: Behaviour, loop?: () => LoopLoad) {
   const config: Pick<Config, "tiers" | "nats"> = {
     tiers: { gold: tier },
     nats: {
-      url: server.url,
+      url: nats.server.url,
       subject_prefix: `t${run}`,
       kv_bucket: "status",
       jobs_stream: `JOBS${run}`,
@@ -52,7 +42,7 @@ async function setup(behaviour: Behaviour, loop?: () => LoopLoad) {
   };
   const provider = new FakeProvider({ m: behaviour });
   const runner = new TierRunner({ tierName: "gold", tier, providers: new Map([["fake", provider]]), report: () => undefined });
-  const backend = await openJobBackend(nc, config);
+  const backend = await openJobBackend(nats.nc, config);
   const consumer = backend.queue.consumer({ tier: "gold", maxDeliver: 3, ackWaitMs: ACK_WAIT_MS });
   const worker = new JobWorker({
     tier: "gold",

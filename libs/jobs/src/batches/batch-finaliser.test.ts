@@ -1,8 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { startNatsServer, type NatsServer } from "@tiermesh/process";
 import { CompleteResponseSchema, JobSchema, JobState, type Job } from "@tiermesh/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FileStore } from "../file-store.js";
 import { newJobId } from "../job-names.js";
 import { JobStore } from "../job-store.js";
@@ -10,29 +8,21 @@ import { JsonRecords } from "../json-records.js";
 import { BatchFinaliser } from "./batch-finaliser.js";
 import { batchRecordSchema, newBatchId, type BatchRecord } from "./batch-record.js";
 import type { BatchStores } from "./batch-settle.js";
+import { useNatsServer } from "../../../../test/support/nats-fixture.js";
 
 // A real nats-server with JetStream (never a mocked broker).
-let server: NatsServer;
-let nc: NatsConnection;
 let run = 0;
 const HOUR = 3_600_000;
 const silent = { info: () => undefined, warn: () => undefined };
 
-beforeAll(async () => {
-  server = await startNatsServer();
-  nc = await connect({ servers: server.url });
-});
-afterAll(async () => {
-  await nc?.close();
-  await server?.dispose();
-});
+const nats = useNatsServer();
 
 async function stores(): Promise<BatchStores> {
   run++;
   const [jobs, files, batches] = await Promise.all([
-    JobStore.open(nc, `fin_jobs${run}`, HOUR),
-    FileStore.open(nc, `fin_files${run}`, HOUR),
-    JsonRecords.open(nc, `fin_jobs${run}`, HOUR, "batches", (v) => batchRecordSchema.parse(v)),
+    JobStore.open(nats.nc, `fin_jobs${run}`, HOUR),
+    FileStore.open(nats.nc, `fin_files${run}`, HOUR),
+    JsonRecords.open(nats.nc, `fin_jobs${run}`, HOUR, "batches", (v) => batchRecordSchema.parse(v)),
   ]);
   return { jobs, files, batches };
 }
