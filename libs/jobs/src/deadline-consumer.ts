@@ -10,6 +10,7 @@ import {
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { bandConsumerName, consumerName, type JobSubjects } from "./job-names.js";
+import type { QueueBell } from "./queue-bell.js";
 
 /** Where a job worker takes its next job from. */
 export interface JobSource {
@@ -37,6 +38,10 @@ interface Band {
 
 /** How long the list of non-empty bands is trusted before the stream is asked again. */
 const BANDS_FRESH_MS = 250;
+/** How long "nothing queued" is trusted while the queue's bell stays quiet. */
+const IDLE_FRESH_MS = 5_000;
+/** A ring this recent may be for a message the stream does not show yet: "nothing queued" is then not trusted long. */
+const RING_SETTLE_MS = 1_000;
 /** How often consumers of past, empty bands are looked for and removed. */
 const SWEEP_MS = 30_000;
 /** A band is past once its last deadline is this far behind. */
@@ -53,11 +58,15 @@ const isNotFound = (err: unknown) =>
  * When every job left is running or waiting to be delivered again, pulls go to the bands in
  * turn, so redeliveries are never starved. Within a band, order is submission order: deadline
  * order is exact up to the band width. Jobs queued on the subject used before bands are
- * served first. Consumers of bands that are empty and past are removed.
+ * served first. Consumers of bands that are empty and past are removed. With a bell (see
+ * QueueBell), an idle consumer waits for it rather than asking the stream every 250 ms: it
+ * looks at once when a job is queued, and otherwise every 5 s.
  */
 export class DeadlineConsumer implements JobSource {
   private bands: Band[] = [];
   private bandsAt = 0;
+  /** Date.now() when the last look at the stream began. */
+  private lookedAt = 0;
   private sweptAt = 0;
   private turn = 0;
   private readonly consumers = new Map<string, Promise<Consumer>>();
@@ -68,12 +77,13 @@ export class DeadlineConsumer implements JobSource {
     private readonly stream: string,
     private readonly subjects: JobSubjects,
     private readonly options: TierConsumerOptions,
+    private readonly bell?: QueueBell,
   ) {}
 
   async next({ expires }: { expires: number }): Promise<JsMsg | null> {
     const bands = await this.nonEmptyBands();
     if (bands.length === 0) {
-      await sleep(Math.min(expires, BANDS_FRESH_MS));
+      await this.idle(expires);
       return null;
     }
     const waiting: Band[] = [];
@@ -94,8 +104,10 @@ export class DeadlineConsumer implements JobSource {
 
   /** The tier's subjects holding messages, earliest band first (the old subject before all). */
   async nonEmptyBands(): Promise<Band[]> {
-    if (Date.now() - this.bandsAt < BANDS_FRESH_MS) return this.bands;
+    const fresh = this.bands.length === 0 && this.quiet() ? IDLE_FRESH_MS : BANDS_FRESH_MS;
+    if (Date.now() - this.bandsAt < fresh) return this.bands;
     const { tier } = this.options;
+    const started = Date.now();
     const counts = await subjectCounts(this.jsm, this.stream, [this.subjects.dueAll(tier), this.subjects.legacy(tier)]);
     const bands: Band[] = [];
     for (const [subject, n] of counts) {
@@ -107,6 +119,7 @@ export class DeadlineConsumer implements JobSource {
     bands.sort((a, b) => a.start - b.start);
     this.bands = bands;
     this.bandsAt = Date.now();
+    this.lookedAt = started;
     if (Date.now() - this.sweptAt > SWEEP_MS) {
       this.sweptAt = Date.now();
       await this.sweep(new Set(bands.map((b) => b.consumer))).catch(() => undefined);
@@ -116,6 +129,25 @@ export class DeadlineConsumer implements JobSource {
 
   private async pull(band: Band, expires: number): Promise<JsMsg | null> {
     return this.guard(band, async () => (await this.consumer(band)).next({ expires }));
+  }
+
+  /** Stops listening for queued jobs. */
+  close(): void {
+    this.bell?.close();
+  }
+
+  /** Nothing queued: waits for the bell (and then looks at once) or `expires`; without a bell, polls. */
+  private async idle(expires: number): Promise<void> {
+    if (!this.bell) {
+      await sleep(Math.min(expires, BANDS_FRESH_MS));
+      return;
+    }
+    if (await this.bell.wait(this.quiet() ? expires : Math.min(expires, BANDS_FRESH_MS))) this.bandsAt = 0;
+  }
+
+  /** The bell has not rung since shortly before the last look began: what it saw still holds. */
+  private quiet(): boolean {
+    return this.bell?.quietSince(this.lookedAt, RING_SETTLE_MS) ?? false;
   }
 
   /** Runs `call` on a band's consumer; a consumer found missing (removed meanwhile) is created again on the next call. */

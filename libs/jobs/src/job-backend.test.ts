@@ -107,6 +107,36 @@ describe("JobQueue", () => {
     expect(await queue.backlog("bronze")).toEqual({ pending: 0, inProgress: 0 });
   });
 
+  it("leaves the stream alone while nothing is queued, and takes a job queued meanwhile within a few hundred ms", async () => {
+    const queue = await JobQueue.open(nats.nc, { stream: "JOBS_IDLE", prefix: "t6", retentionMs: HOUR });
+    let looks = 0;
+    const sub = nats.nc.subscribe("$JS.API.STREAM.INFO.JOBS_IDLE", { callback: () => void looks++ });
+    const consumer = queue.consumer({ tier: "bronze", maxDeliver: 2, ackWaitMs: 5_000 });
+    try {
+      // As a worker does: asks again as soon as an empty pull ends, here for 2.5 s.
+      const until = Date.now() + 2_500;
+      while (Date.now() < until) expect(await consumer.next({ expires: 1_000 })).toBeNull();
+      // One look (one request per filter); polling every 250 ms would have made about 20.
+      expect(looks).toBeLessThanOrEqual(4);
+      const queued = job();
+      const pulling = (async () => {
+        for (;;) {
+          const m = await consumer.next({ expires: 1_000 });
+          if (m) return { m, at: Date.now() };
+        }
+      })();
+      const sent = Date.now();
+      await queue.enqueue(queued);
+      const { m, at } = await pulling;
+      expect(parseQueuePayload(m.string())!.id).toBe(queued.id);
+      expect(at - sent).toBeLessThan(800);
+      await m.ackAck();
+    } finally {
+      consumer.close();
+      sub.unsubscribe();
+    }
+  });
+
   it("serves a job due in 1 h, submitted after 300 jobs due in 24 h, before them", async () => {
     const queue = await JobQueue.open(nats.nc, { stream: "JOBS_DEADLINE", prefix: "t3", retentionMs: 48 * HOUR, bandSeconds: () => 300 });
     const now = Date.now();

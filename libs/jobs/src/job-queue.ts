@@ -12,6 +12,7 @@ import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { JobSchema, type Job } from "@tiermesh/proto";
 import { DeadlineConsumer, subjectCounts, type TierConsumerOptions } from "./deadline-consumer.js";
+import { QueueBell } from "./queue-bell.js";
 import { bandConsumerName, consumerName, deadlineBand, jobSubjects, queuePayload, type JobSubjects } from "./job-names.js";
 
 /** Publishes of one job within this long are one message (the stream's duplicate window). */
@@ -54,6 +55,7 @@ export class JobQueue {
   readonly subjects: JobSubjects;
 
   private constructor(
+    private readonly nc: NatsConnection,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly options: JobQueueOptions,
@@ -77,14 +79,14 @@ export class JobQueue {
     } catch {
       await jsm.streams.update(options.stream, config);
     }
-    return new JobQueue(jetstream(nc), jsm, options);
+    return new JobQueue(nc, jetstream(nc), jsm, options);
   }
 
   /** Opens the stream as it is, changing nothing (for tools); fails if there is none. */
   static async existing(nc: NatsConnection, options: JobQueueOptions): Promise<JobQueue> {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.info(options.stream);
-    return new JobQueue(jetstream(nc), jsm, options);
+    return new JobQueue(nc, jetstream(nc), jsm, options);
   }
 
   private bandSeconds(tier: string): number {
@@ -108,10 +110,15 @@ export class JobQueue {
 
   /** Takes the tier's jobs earliest deadline first, through consumers shared by the tier's executors. */
   consumer(options: Omit<TierConsumerOptions, "bandSeconds">): DeadlineConsumer {
-    return new DeadlineConsumer(this.js, this.jsm, this.options.stream, this.subjects, {
-      ...options,
-      bandSeconds: this.bandSeconds(options.tier),
-    });
+    const bell = new QueueBell(this.nc, [this.subjects.dueAll(options.tier), this.subjects.legacy(options.tier)]);
+    return new DeadlineConsumer(
+      this.js,
+      this.jsm,
+      this.options.stream,
+      this.subjects,
+      { ...options, bandSeconds: this.bandSeconds(options.tier) },
+      bell,
+    );
   }
 
   /** Jobs of a tier waiting and in progress (delivered, not yet acknowledged). */

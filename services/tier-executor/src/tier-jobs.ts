@@ -1,5 +1,5 @@
 import type { Config } from "@tiermesh/config";
-import { BacklogSampler, openJobBackend } from "@tiermesh/jobs";
+import { BacklogSampler, openJobBackend, type DeadlineConsumer } from "@tiermesh/jobs";
 import type { Logger, Registry } from "@tiermesh/runtime";
 import type { NatsLink } from "@tiermesh/tier-status";
 import { registerExecutorJobMetrics } from "./job-metrics.js";
@@ -26,6 +26,7 @@ export interface TierJobsDeps {
  */
 export class TierJobs {
   private worker: JobWorker | undefined;
+  private consumer: DeadlineConsumer | undefined;
   private closed = false;
   private readonly sampler: BacklogSampler;
   private readonly loop = new EventLoopLoad();
@@ -49,7 +50,8 @@ export class TierJobs {
       maxDeliver: tier.async.max_deliveries + 1,
       ackWaitMs: tier.async.ack_wait_ms,
     });
-    if (this.closed) return;
+    this.consumer = consumer;
+    if (this.closed) return consumer.close();
     this.sampler.attach(backend.queue);
     this.worker = new JobWorker({
       tier: tierName,
@@ -73,5 +75,6 @@ export class TierJobs {
     this.sampler.close();
     this.loop.stop();
     await this.worker?.close();
+    this.consumer?.close();
   }
 }
