@@ -7,7 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { JobStore, newJobId } from "@tiermesh/jobs";
 import { JobSchema, JobState } from "@tiermesh/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobClient, jobIn, jobSpec, until } from "../support/job-clients.js";
+import { jobClient, jobIn, jobSpec, jobStoreReady, until } from "../support/job-clients.js";
 import { patchModel, startMesh, type RunningMesh } from "../support/running-mesh.js";
 
 // Runs in the "mesh" project only: it kills the bronze executor and the nats-server.
@@ -53,6 +53,7 @@ describe("asynchronous jobs over the Job RPC", () => {
     });
     jobs = jobClient(m.routerUrl);
     natsUrl = m.mesh.natsUrl;
+    await jobStoreReady(jobs);
   });
   afterAll(async () => {
     await m?.stop();

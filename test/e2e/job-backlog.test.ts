@@ -5,7 +5,7 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { HealthMonitorService, JobState } from "@tiermesh/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jobClient, jobIn, jobSpec, until } from "../support/job-clients.js";
+import { jobClient, jobIn, jobSpec, jobStoreReady, until } from "../support/job-clients.js";
 import { startMesh, type RunningMesh } from "../support/running-mesh.js";
 
 const cli = fileURLToPath(import.meta.resolve("@tiermesh/cli/main"));
@@ -34,6 +34,7 @@ describe("a tier's job backlog: metrics, tier status and tiermesh status", () =>
 
   it("shows queued jobs and the oldest one's age while bronze drains them, then their throughput", async () => {
     const jobs = jobClient(m.routerUrl);
+    await jobStoreReady(jobs);
     const ids = (await jobs.submitJobs({ jobs: Array.from({ length: 8 }, (_, i) => jobSpec(`backlog-${Date.now()}-${i}`)) })).jobs.map(
       (s) => s.job!.id,
     );

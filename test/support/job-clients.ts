@@ -35,3 +35,15 @@ export function jobIn(client: Client<typeof JobService>, id: string, state: JobS
     timeoutMs,
   );
 }
+
+/** Waits until the router's Job RPC answers: a router is SERVING before it reaches the job store, which it opens once NATS answers. */
+export function jobStoreReady(client: Client<typeof JobService>, timeoutMs = 20_000): Promise<true> {
+  return until(
+    "the router's job store",
+    async () => {
+      await client.listJobs({ pageSize: 1 });
+      return true as const;
+    },
+    timeoutMs,
+  );
+}
