@@ -21,9 +21,10 @@ export function rateLimitsOf(config: Pick<Config, "plans" | "tenants">, tenant: 
   };
 }
 
-/** Some plan or tenant has a request or token rate limit. */
+/** Some tenant has a request or token rate limit in force (its own or its plan's). */
 export function hasRateLimits(config: Pick<Config, "plans" | "tenants">): boolean {
-  const limited = (l: { requests_per_minute?: number | undefined; tokens_per_minute?: number | undefined } | undefined) =>
-    l?.requests_per_minute !== undefined || l?.tokens_per_minute !== undefined;
-  return Object.values(config.plans).some((p) => limited(p.limits)) || Object.values(config.tenants).some((t) => limited(t.limits));
+  return Object.keys(config.tenants).some((tenant) => {
+    const limits = rateLimitsOf(config, tenant);
+    return limits?.requestsPerMinute !== undefined || limits?.tokensPerMinute !== undefined;
+  });
 }
