@@ -1,1 +1,1 @@
-export { launchMesh, type Mesh, type MeshOptions } from "./mesh-launcher.js";
+export { launchMesh, serviceNodeArgs, type Mesh, type MeshOptions } from "./mesh-launcher.js";

@@ -52,7 +52,7 @@ export interface Mesh {
  * instead of 140, for a few more (concurrent) major collections.
  */
 const DEFAULT_NODE_ARGS = ["--max-semi-space-size=4", "--max-old-space-size=384"];
-const nodeArgs = () => process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? DEFAULT_NODE_ARGS;
+export const serviceNodeArgs = (): readonly string[] => process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? DEFAULT_NODE_ARGS;
 
 /** glibc keeps one malloc arena per thread by default; two hold a service's native memory with less RSS. */
 const serviceEnv = (natsUrl: string): NodeJS.ProcessEnv => ({ MALLOC_ARENA_MAX: "2", ...process.env, TIERMESH_NATS_URL: natsUrl });
@@ -138,7 +138,7 @@ export async function launchMesh(options: MeshOptions): Promise<Mesh> {
     const proc = spawnServiceProcess({
       name: p.name,
       command: process.execPath,
-      args: [...nodeArgs(), mainOf(p.pkg), ...p.args],
+      args: [...serviceNodeArgs(), mainOf(p.pkg), ...p.args],
       env: serviceEnv(natsUrl),
       ...(options.onLine ? { onLine: (name: string, line: string) => options.onLine!(name, line) } : {}),
     });

@@ -7,6 +7,7 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { serviceNodeArgs } from "@tiermesh/cli";
 import { measureHopFloor } from "./hop-floor.mjs";
 import { MODES, startMode } from "./modes.mjs";
 import { openLoop } from "./open-loop.mjs";
@@ -66,6 +67,8 @@ const results = {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? "unknown",
     node: process.version,
+    serviceNodeArgs: serviceNodeArgs().join(" "),
+    serviceNodeArgsFromEnv: process.env.TIERMESH_NODE_ARGS !== undefined,
     loadAverage: loadavg()
       .map((x) => x.toFixed(2))
       .join(" "),
