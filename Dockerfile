@@ -19,6 +19,8 @@ FROM node:20-slim
 ENV NODE_ENV=production
 # As `tiermesh up` starts services: a small young generation and an old-space limit that makes
 # V8 collect garbage before it grows the heap to several times the live set (README: memory).
+# Node refuses the two garbage-collector flags `tiermesh up` adds (--heap-growing-percent=80
+# --no-memory-reducer) in NODE_OPTIONS: the Kubernetes and Compose files pass them on the command.
 ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=384" MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./

@@ -53,7 +53,7 @@ describe("Dockerfile", () => {
     expect(env).toContain("MALLOC_ARENA_MAX=2");
     expect(last.find((i) => i.keyword === "ENTRYPOINT")?.args).toEqual(["node"]);
     const script = last.find((i) => i.keyword === "CMD")!.args[0]!;
-    expect(existsSync(join(root, script.replace("/dist/main.js", "/src/main.ts"))), script).toBe(true);
+    expect(existsSync(join(root, script.replace(/\/dist\/main(\.bundle\.mjs|\.js)$/, "/src/main.ts"))), script).toBe(true);
     expect(last.find((i) => i.keyword === "USER")?.args).toEqual(["node"]);
   });
 });

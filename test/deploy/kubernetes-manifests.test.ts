@@ -335,7 +335,7 @@ describe.each(OVERLAYS)("deploy/kubernetes/overlays/%s, as kubectl kustomize ren
       const { deployment, container } = r.deploymentOf(e);
       images.add(container.image);
       // The script is built from a service's main.ts, relative to the image's working directory.
-      expect(existsSync(join(root, e.script.replace("/dist/main.js", "/src/main.ts"))), e.script).toBe(true);
+      expect(existsSync(join(root, e.script.replace(/\/dist\/main(\.bundle\.mjs|\.js)$/, "/src/main.ts"))), e.script).toBe(true);
       const args = container.args ?? [];
       expect(args[args.indexOf("--config") + 1], deployment.metadata.name).toBe(`${CONFIG_MOUNT}/${CONFIG_FILE}`);
       const mount = container.volumeMounts!.find((m) => m.mountPath === CONFIG_MOUNT);

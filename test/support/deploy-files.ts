@@ -51,7 +51,12 @@ const reached = (url: string | undefined) => {
 /** Every process the deploy config describes, the simulated provider included when it has a `simulator` section. */
 export function endpointsOf(config: Config): Endpoint[] {
   const list: Endpoint[] = [
-    { name: "tiermesh-router", script: "services/router/dist/main.js", port: splitHostPort(config.router.listen).port, metrics: true },
+    {
+      name: "tiermesh-router",
+      script: "services/router/dist/main.bundle.mjs",
+      port: splitHostPort(config.router.listen).port,
+      metrics: true,
+    },
     {
       name: "tiermesh-classifier",
       script: "services/classifier/dist/main.js",
@@ -70,7 +75,7 @@ export function endpointsOf(config: Config): Endpoint[] {
   for (const [tier, t] of Object.entries(config.tiers)) {
     list.push({
       name: `tiermesh-executor-${tier}`,
-      script: "services/tier-executor/dist/main.js",
+      script: "services/tier-executor/dist/main.bundle.mjs",
       tier,
       port: splitHostPort(t.executor.listen).port,
       reachedAt: reached(t.executor.url)!,

@@ -45,13 +45,16 @@ export interface Mesh {
 
 /**
  * Node flags for every process: TIERMESH_NODE_ARGS when set, else a small young generation
- * (4 MB semi-spaces instead of 16) and a 384 MB old-space limit. A loaded service's live heap
- * is about 30 MB; with the default multi-gigabyte limit V8 lets garbage grow the old
- * generation to about four times that before collecting, since its heap growing factor scales
- * with the limit. With these flags a loaded executor holds about 70 MB of anonymous memory
- * instead of 140, for a few more (concurrent) major collections.
+ * (4 MB semi-spaces instead of 16) and a 384 MB old-space limit: a loaded service's live heap
+ * is about 30 MB, and with the default multi-gigabyte limit V8 lets garbage grow the old
+ * generation to about four times that before collecting (a loaded executor held 140 MB of
+ * anonymous memory instead of 70). The limit alone made the growth factor so small (about
+ * 1.4) that a loaded router ran a major collection every 2 s, and each one is a cluster of
+ * slow requests; hence a growth factor of 1.8 (`--heap-growing-percent=80`) and no memory
+ * reducer (the collections V8 adds in quiet processes to shrink them, at random moments).
+ * README: "Tail latency and the garbage collector".
  */
-const DEFAULT_NODE_ARGS = ["--max-semi-space-size=4", "--max-old-space-size=384"];
+const DEFAULT_NODE_ARGS = ["--max-semi-space-size=4", "--max-old-space-size=384", "--heap-growing-percent=80", "--no-memory-reducer"];
 export const serviceNodeArgs = (): readonly string[] => process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? DEFAULT_NODE_ARGS;
 
 /** glibc keeps one malloc arena per thread by default; two hold a service's native memory with less RSS. */
