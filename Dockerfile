@@ -1,5 +1,5 @@
 # One image for every tiermesh service; the command picks the service, e.g.
-#   docker run tiermesh services/router/dist/main.js --config /etc/tiermesh/tiermesh.yaml
+#   docker run tiermesh --heap-growing-percent=80 --no-memory-reducer services/router/dist/main.bundle.mjs --config /etc/tiermesh/tiermesh.yaml
 # deploy/kubernetes and deploy/docker-compose.yaml run it this way.
 
 FROM node:20-slim AS build
@@ -8,8 +8,10 @@ ENV TURBO_TELEMETRY_DISABLED=1
 COPY package.json package-lock.json turbo.json tsconfig.base.json ./
 COPY libs libs
 COPY services services
-# No install scripts: buf and protobufjs (the only packages with one) need none here, and the
-# generated code under libs/proto is committed.
+# The router's and the executors' builds end by bundling each into one script (esbuild).
+COPY deploy/bundle-service.mjs deploy/
+# No install scripts: buf, protobufjs and esbuild (the only packages with one) need none here
+# (esbuild's binary comes as an optional package), and the generated code under libs/proto is committed.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 RUN npx turbo run build --output-logs=errors-only
 RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
