@@ -80,7 +80,12 @@ export function renderMarkdown(results, targets) {
     `${meta.cpus} × ${meta.cpuModel}, Node ${meta.node}, load average at start ${meta.loadAverage}. ` +
       `\`${meta.command}\`: rates ${meta.rates.join(", ")} req/s, ${meta.seconds} s per window, median of ${meta.runs} run(s), ` +
       `${meta.warmupSeconds} s warm-up per mode. Open loop: latency counts from each request's scheduled send time. ` +
-      `Node flags of the mesh's processes: \`${meta.serviceNodeArgs ?? "(not recorded)"}\`${meta.serviceNodeArgsFromEnv ? " (from TIERMESH_NODE_ARGS)" : " (the default)"}.`,
+      `Node flags of the mesh's processes: \`${meta.serviceNodeArgs ?? "(not recorded)"}\`${meta.serviceNodeArgsFromEnv ? " (from TIERMESH_NODE_ARGS)" : " (the default)"}` +
+      (meta.serviceEntries
+        ? `; entry scripts: ${Object.entries(meta.serviceEntries)
+            .map(([s, e]) => `${s} \`${e}\``)
+            .join(", ")}.`
+        : "."),
     "",
     `Primary path: the OpenAI-compatible edge, \`POST /v1/chat/completions\` non-streaming, over an undici keep-alive pool ` +
       `(${meta.connections} connections); the provider alone is the simulator on the same call (0 ms latency, 4 output tokens). ` +

@@ -69,6 +69,13 @@ const results = {
     node: process.version,
     serviceNodeArgs: serviceNodeArgs().join(" "),
     serviceNodeArgsFromEnv: process.env.TIERMESH_NODE_ARGS !== undefined,
+    // What each service process runs: its bundle or its compiled modules (the package's ./main).
+    serviceEntries: Object.fromEntries(
+      ["router", "tier-executor", "classifier", "health-monitor"].map((s) => [
+        s,
+        fileURLToPath(import.meta.resolve(`@tiermesh/${s}/main`)).split(`/services/${s}/`)[1],
+      ]),
+    ),
     loadAverage: loadavg()
       .map((x) => x.toFixed(2))
       .join(" "),
