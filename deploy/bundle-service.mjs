@@ -1,15 +1,24 @@
 // Bundles a service's compiled entry point (dist/main.js of the package in the current
-// directory) with everything it imports into one file, dist/main.bundle.mjs: what `tiermesh up`,
+// directory) with everything it imports at start into one file, dist/main.bundle.mjs (what it
+// imports later, such as the tracing SDK, goes to dist/bundle-chunks/): what `tiermesh up`,
 // `tiermesh run` and the deployment manifests start. One script instead of hundreds of modules
 // holds about 8 MB less JavaScript heap per process (module sources, records and the code no
 // request reaches), which leaves the heap room to grow between major collections (README:
 // "Tail latency and the garbage collector"). Names are kept and whitespace removed; a source
 // map is written beside the bundle for `node --enable-source-maps` when stack positions matter.
+import { rmSync } from "node:fs";
 import { build } from "esbuild";
 
+/** Code the entry imports only on demand (the tracing SDK, for one) stays out of the bundle, in chunks loaded when needed. */
+const CHUNKS = "bundle-chunks";
+rmSync(`dist/${CHUNKS}`, { recursive: true, force: true });
+
 await build({
-  entryPoints: ["dist/main.js"],
-  outfile: "dist/main.bundle.mjs",
+  entryPoints: { "main.bundle": "dist/main.js" },
+  outdir: "dist",
+  outExtension: { ".js": ".mjs" },
+  chunkNames: `${CHUNKS}/[name]-[hash]`,
+  splitting: true,
   bundle: true,
   platform: "node",
   format: "esm",
