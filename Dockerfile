@@ -23,7 +23,7 @@ ENV NODE_ENV=production
 # V8 collect garbage before it grows the heap to several times the live set (README: memory).
 # Node refuses the two garbage-collector flags `tiermesh up` adds (--heap-growing-percent=80
 # --no-memory-reducer) in NODE_OPTIONS: the Kubernetes and Compose files pass them on the command.
-ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=384" MALLOC_ARENA_MAX=2
+ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=384" MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./
 COPY --from=build --chown=root:root /app/node_modules node_modules

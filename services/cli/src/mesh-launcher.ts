@@ -57,8 +57,15 @@ export interface Mesh {
 const DEFAULT_NODE_ARGS = ["--max-semi-space-size=4", "--max-old-space-size=384", "--heap-growing-percent=80", "--no-memory-reducer"];
 export const serviceNodeArgs = (): readonly string[] => process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? DEFAULT_NODE_ARGS;
 
-/** glibc keeps one malloc arena per thread by default; two hold a service's native memory with less RSS. */
-const serviceEnv = (natsUrl: string): NodeJS.ProcessEnv => ({ MALLOC_ARENA_MAX: "2", ...process.env, TIERMESH_NATS_URL: natsUrl });
+/**
+ * glibc's malloc, as services use it: two arenas instead of one per thread, and fixed mmap and
+ * trim thresholds (128 KB, glibc's starting values), which glibc otherwise raises after the first
+ * large block is freed, keeping up to tens of MB of freed native memory in RSS. One-process mode
+ * after a minute at 300 req/s, 7 runs each: RSS 126 to 146 MB (median 129) instead of 134 to 165
+ * (136), CPU per request within the runs' spread.
+ */
+const MALLOC_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072", MALLOC_TRIM_THRESHOLD_: "131072" };
+const serviceEnv = (natsUrl: string): NodeJS.ProcessEnv => ({ ...MALLOC_ENV, ...process.env, TIERMESH_NATS_URL: natsUrl });
 
 const mainOf = (pkg: string) => fileURLToPath(import.meta.resolve(`${pkg}/main`));
 
