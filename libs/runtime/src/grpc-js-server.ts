@@ -22,8 +22,13 @@ export interface GrpcJsConnections {
   destroy(): void;
 }
 
-/** No message-size limits beyond the mesh's own checks (grpc-js would refuse more than 4 MiB). */
-const UNLIMITED = { "grpc.max_receive_message_length": -1, "grpc.max_send_message_length": -1 };
+const SERVER_OPTIONS: grpc.ServerOptions = {
+  // No message-size limits beyond the mesh's own checks (grpc-js would refuse more than 4 MiB).
+  "grpc.max_receive_message_length": -1,
+  "grpc.max_send_message_length": -1,
+  // Nothing reads channelz here; on, it keeps per-session records and timestamps every message.
+  "grpc.enable_channelz": 0,
+};
 const binary = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 type AnyCall =
@@ -39,7 +44,7 @@ type WritableCall = grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDup
  * as under Connect, and their errors keep their codes, messages, metadata and details.
  */
 export function createGrpcJsConnections(services: readonly RegisteredService[], interceptors: Interceptor[] = []): GrpcJsConnections {
-  const server = new grpc.Server(UNLIMITED);
+  const server = new grpc.Server(SERVER_OPTIONS);
   for (const { service, impl } of services) {
     const invoker = createServiceInvoker(service, impl, interceptors);
     const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};

@@ -29,6 +29,8 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // The router retries and falls back by its own policy; grpc-js's transparent retries would
   // only add a buffering layer to every call.
   "grpc.enable_retries": 0,
+  // Nothing reads channelz here; on, it counts and timestamps every call.
+  "grpc.enable_channelz": 0,
 };
 
 interface Codec {
@@ -75,18 +77,20 @@ export function createGrpcJsTransport(baseUrl: string): ClosableTransport {
         if (signal?.aborted) return reject(ConnectError.from(signal.reason, Code.Canceled));
         const codec = codecOf(method);
         const received = new Received();
-        const call = client.makeUnaryRequest(
-          codec.path,
-          codec.serialize,
-          codec.deserialize,
-          input,
-          metadataOf(header),
-          callOptions(timeoutMs),
-          (err, message) => {
-            signal?.removeEventListener("abort", cancel);
-            if (err) return reject(errorOf(err, signal));
-            resolve(received.response(method, false, message) as UnaryResponse);
-          },
+        const call = withoutCallerStack(() =>
+          client.makeUnaryRequest(
+            codec.path,
+            codec.serialize,
+            codec.deserialize,
+            input,
+            metadataOf(header),
+            callOptions(timeoutMs),
+            (err, message) => {
+              signal?.removeEventListener("abort", cancel);
+              if (err) return reject(errorOf(err, signal));
+              resolve(received.response(method, false, message) as UnaryResponse);
+            },
+          ),
         );
         const cancel = () => call.cancel();
         signal?.addEventListener("abort", cancel, { once: true });
@@ -107,13 +111,8 @@ export function createGrpcJsTransport(baseUrl: string): ClosableTransport {
       }
       if (signal?.aborted) throw ConnectError.from(signal.reason, Code.Canceled);
       const codec = codecOf(method);
-      const call = client.makeServerStreamRequest(
-        codec.path,
-        codec.serialize,
-        codec.deserialize,
-        request,
-        metadataOf(header),
-        callOptions(timeoutMs),
+      const call = withoutCallerStack(() =>
+        client.makeServerStreamRequest(codec.path, codec.serialize, codec.deserialize, request, metadataOf(header), callOptions(timeoutMs)),
       );
       const received = new Received();
       received.follow(call);
@@ -133,6 +132,21 @@ export function createGrpcJsTransport(baseUrl: string): ClosableTransport {
     },
     close: () => client.close(),
   } as ClosableTransport;
+}
+
+/**
+ * Starts a grpc-js call without the stack trace grpc-js captures at every call (`new Error()`,
+ * kept for the stack of a failed call's error): this transport raises its own ConnectErrors
+ * from the status, so the capture, about 5 µs of a deep async stack per call, buys nothing.
+ */
+function withoutCallerStack<T>(start: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return start();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** A call's response metadata and trailers, turned into Headers only if someone reads them. */
