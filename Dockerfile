@@ -1,5 +1,5 @@
 # One image for every tiermesh service; the command picks the service, e.g.
-#   docker run tiermesh --heap-growing-percent=80 --no-memory-reducer services/router/dist/main.bundle.mjs --config /etc/tiermesh/tiermesh.yaml
+#   docker run tiermesh --heap-growing-percent=80 --no-memory-reducer --no-allocation-site-pretenuring services/router/dist/main.bundle.mjs --config /etc/tiermesh/tiermesh.yaml
 # deploy/kubernetes and deploy/docker-compose.yaml run it this way.
 
 FROM node:20-slim AS build
@@ -21,8 +21,9 @@ FROM node:20-slim
 ENV NODE_ENV=production
 # As `tiermesh up` starts services: a small young generation and an old-space limit that makes
 # V8 collect garbage before it grows the heap to several times the live set (README: memory).
-# Node refuses the two garbage-collector flags `tiermesh up` adds (--heap-growing-percent=80
-# --no-memory-reducer) in NODE_OPTIONS: the Kubernetes and Compose files pass them on the command.
+# Node refuses the three garbage-collector flags `tiermesh up` adds (--heap-growing-percent=80
+# --no-memory-reducer --no-allocation-site-pretenuring) in NODE_OPTIONS: the Kubernetes and
+# Compose files pass them on the command.
 ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=384" MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json /app/package-lock.json ./
