@@ -66,19 +66,7 @@ const DEFAULT_NODE_ARGS = [
   "--no-memory-reducer",
   "--no-allocation-site-pretenuring",
 ];
-/**
- * The one-process mode allocates per request what a router and an executor allocate between
- * them, so it gets twice their young generation: its scavenges stay as many requests apart as
- * theirs, and a request's objects as unlikely to be promoted. At 250 req/s with 4 MB it
- * promoted 11.6 to 12.1 KB per request (5 runs) and ran 0.33 to 0.67 major collections per
- * 1,000 requests; with 8 MB, 7.2 to 7.9 KB (4 runs) and 0.33 (`--trace-gc-nvp`); each major
- * collection is a cluster of slow requests. RSS at the end of such a run: median 143 MB
- * instead of 136, highest 172 instead of 146 (9 and 12 runs). (All with pretenuring; with 8 MB
- * and without it, 5.3 KB and 0.2 major collections per 1,000 requests.)
- */
-const ONE_PROCESS_NODE_ARGS = ["--max-semi-space-size=8", ...DEFAULT_NODE_ARGS.slice(1)];
-export const serviceNodeArgs = (singleProcess = false): readonly string[] =>
-  process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? (singleProcess ? ONE_PROCESS_NODE_ARGS : DEFAULT_NODE_ARGS);
+export const serviceNodeArgs = (): readonly string[] => process.env["TIERMESH_NODE_ARGS"]?.split(" ").filter(Boolean) ?? DEFAULT_NODE_ARGS;
 
 /**
  * glibc's malloc, as services use it: two arenas instead of one per thread, and fixed mmap and
@@ -89,9 +77,6 @@ export const serviceNodeArgs = (singleProcess = false): readonly string[] =>
  */
 const MALLOC_ENV = { MALLOC_ARENA_MAX: "2", MALLOC_MMAP_THRESHOLD_: "131072", MALLOC_TRIM_THRESHOLD_: "131072" };
 const serviceEnv = (natsUrl: string): NodeJS.ProcessEnv => ({ ...MALLOC_ENV, ...process.env, TIERMESH_NATS_URL: natsUrl });
-
-/** The one-process mode's process. */
-const ONE_PROCESS = "tiermesh";
 
 const mainOf = (pkg: string) => fileURLToPath(import.meta.resolve(`${pkg}/main`));
 
@@ -115,7 +100,7 @@ function plan(config: Config, configFile: string, healthMonitor: boolean, single
   if (singleProcess) {
     list.push({
       stage: 1,
-      name: ONE_PROCESS,
+      name: "tiermesh",
       pkg: "@tiermesh/cli",
       args: ["run", "mesh", ...base],
       url: endpointUrl(config.router),
@@ -174,7 +159,7 @@ export async function launchMesh(options: MeshOptions): Promise<Mesh> {
     const proc = spawnServiceProcess({
       name: p.name,
       command: process.execPath,
-      args: [...serviceNodeArgs(p.name === ONE_PROCESS), mainOf(p.pkg), ...p.args],
+      args: [...serviceNodeArgs(), mainOf(p.pkg), ...p.args],
       env: serviceEnv(natsUrl),
       ...(options.onLine ? { onLine: (name: string, line: string) => options.onLine!(name, line) } : {}),
     });

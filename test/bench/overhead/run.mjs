@@ -68,7 +68,6 @@ const results = {
     cpuModel: cpus()[0]?.model ?? "unknown",
     node: process.version,
     serviceNodeArgs: serviceNodeArgs().join(" "),
-    oneProcessNodeArgs: serviceNodeArgs(true).join(" "),
     serviceNodeArgsFromEnv: process.env.TIERMESH_NODE_ARGS !== undefined,
     // What each service process runs: its bundle or its compiled modules (the package's ./main).
     serviceEntries: Object.fromEntries(
