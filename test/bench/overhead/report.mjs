@@ -87,11 +87,7 @@ export function renderMarkdown(results, targets) {
     `${meta.cpus} × ${meta.cpuModel}, Node ${meta.node}, load average at start ${meta.loadAverage}. ` +
       `\`${meta.command}\`: rates ${meta.rates.join(", ")} req/s, ${meta.seconds} s per window, median of ${meta.runs} run(s), ` +
       `${meta.warmupSeconds} s warm-up per mode. Open loop: latency counts from each request's scheduled send time. ` +
-      `Node flags of the mesh's processes: \`${meta.serviceNodeArgs ?? "(not recorded)"}\`` +
-      (meta.oneProcessNodeArgs && meta.oneProcessNodeArgs !== meta.serviceNodeArgs
-        ? `, of the one-process mode: \`${meta.oneProcessNodeArgs}\``
-        : "") +
-      (meta.serviceNodeArgsFromEnv ? " (from TIERMESH_NODE_ARGS)" : " (the default)") +
+      `Node flags of the mesh's processes: \`${meta.serviceNodeArgs ?? "(not recorded)"}\`${meta.serviceNodeArgsFromEnv ? " (from TIERMESH_NODE_ARGS)" : " (the default)"}` +
       (meta.serviceEntries
         ? `; entry scripts: ${Object.entries(meta.serviceEntries)
             .map(([s, e]) => `${s} \`${e}\``)
