@@ -5,7 +5,7 @@
 // the latency of the open-loop window. A mark-compact is a cluster of slow requests, so fewer
 // per 1,000 requests means a shorter tail.
 // Usage: node test/bench/gc-pressure.mjs [--mode multi-process|one-process] [--rate 200]
-//   [--seconds 20] [--runs 2] [--a "<flags>"] [--b "<flags>"]
+//   [--seconds 20] [--runs 2] [--a="<flags>"] [--b="<flags>"] (with "=": the flags start with a dash)
 // --a defaults to the flags `tiermesh up` uses, --b to the same without
 // --no-allocation-site-pretenuring.
 import { parseArgs } from "node:util";
@@ -29,7 +29,7 @@ const { values } = parseArgs({
 const [rate, seconds, runs] = [values.rate, values.seconds, values.runs].map(Number);
 if (!["multi-process", "one-process"].includes(values.mode) || ![rate, seconds, runs].every((n) => n > 0)) {
   console.error(
-    'usage: node test/bench/gc-pressure.mjs [--mode multi-process|one-process] [--rate N] [--seconds N] [--runs N] [--a "<flags>"] [--b "<flags>"]',
+    'usage: node test/bench/gc-pressure.mjs [--mode multi-process|one-process] [--rate N] [--seconds N] [--runs N] [--a="<flags>"] [--b="<flags>"]',
   );
   process.exit(2);
 }

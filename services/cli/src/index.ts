@@ -1,1 +1,1 @@
-export { launchMesh, serviceNodeArgs, type Mesh, type MeshOptions } from "./mesh-launcher.js";
+export { launchMesh, serviceMallocEnv, serviceNodeArgs, type Mesh, type MeshOptions } from "./mesh-launcher.js";
