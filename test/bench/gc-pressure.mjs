@@ -5,7 +5,7 @@
 // the latency of the open-loop window. A mark-compact is a cluster of slow requests, so fewer
 // per 1,000 requests means a shorter tail.
 // Usage: node test/bench/gc-pressure.mjs [--mode multi-process|one-process] [--rate 200]
-//   [--seconds 20] [--runs 2] [--a="<flags>"] [--b="<flags>"] (with "=": the flags start with a dash)
+//   [--seconds 20] [--runs 2] [--warmup 5] [--a="<flags>"] [--b="<flags>"] (with "=": the flags start with a dash)
 // --a defaults to the flags `tiermesh up` uses, --b to the same without
 // --no-allocation-site-pretenuring.
 import { parseArgs } from "node:util";
@@ -22,14 +22,15 @@ const { values } = parseArgs({
     rate: { type: "string", default: "200" },
     seconds: { type: "string", default: "20" },
     runs: { type: "string", default: "2" },
+    warmup: { type: "string", default: "5" },
     a: { type: "string", default: defaults },
     b: { type: "string", default: defaults.replace(/\s*--no-allocation-site-pretenuring/, "") },
   },
 });
-const [rate, seconds, runs] = [values.rate, values.seconds, values.runs].map(Number);
-if (!["multi-process", "one-process"].includes(values.mode) || ![rate, seconds, runs].every((n) => n > 0)) {
+const [rate, seconds, runs, warmup] = [values.rate, values.seconds, values.runs, values.warmup].map(Number);
+if (!["multi-process", "one-process"].includes(values.mode) || ![rate, seconds, runs, warmup].every((n) => n > 0)) {
   console.error(
-    'usage: node test/bench/gc-pressure.mjs [--mode multi-process|one-process] [--rate N] [--seconds N] [--runs N] [--a="<flags>"] [--b="<flags>"]',
+    'usage: node test/bench/gc-pressure.mjs [--mode multi-process|one-process] [--rate N] [--seconds N] [--runs N] [--warmup S] [--a="<flags>"] [--b="<flags>"]',
   );
   process.exit(2);
 }
@@ -49,7 +50,7 @@ async function measure(flags) {
   };
   const mode = await startMode(values.mode, { connections: 128, onLine });
   try {
-    await openLoop({ rate: Math.min(rate, 300), seconds: 5, call: mode.edge });
+    await openLoop({ rate: Math.min(rate, 300), seconds: warmup, call: mode.edge });
     const before = cpuSnapshot(mode.processes);
     counting = true;
     const window = await openLoop({ rate, seconds, call: mode.edge });
