@@ -4,6 +4,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { freePort } from "./free-port.js";
+import { boundToParent } from "./parent-bound.js";
 import type { ProcessExit } from "./supervisor.js";
 
 export class NatsServerMissingError extends Error {
@@ -63,7 +64,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const stopping = new WeakSet<ChildProcess>();
 
   const start = async () => {
-    const proc = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+    // Bound to this process: a launcher killed with -9 leaves no nats-server holding the port.
+    const { command, args } = boundToParent(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir]);
+    const proc = spawn(command, args, {
       stdio: ["ignore", options.verbose ? "inherit" : "ignore", options.verbose ? "inherit" : "pipe"],
     });
     child = proc;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
+import { boundToParent } from "./parent-bound.js";
 
 export interface ServiceProcessOptions {
   /** Label for output lines. */
@@ -27,9 +28,10 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals, graceMs?: number): Promise<number | string>;
 }
 
-/** Spawns one tiermesh process and keeps its output. */
+/** Spawns one tiermesh process, which ends if this one dies, and keeps its output. */
 export function spawnServiceProcess(options: ServiceProcessOptions): ServiceProcess {
-  const child = spawn(options.command, options.args, {
+  const { command, args } = boundToParent(options.command, options.args);
+  const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
     stdio: ["ignore", "pipe", "pipe"],
