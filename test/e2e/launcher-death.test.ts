@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +25,9 @@ describe.runIf(process.platform === "linux")("tiermesh up killed with SIGKILL", 
   let up: ServiceProcess;
 
   beforeAll(async () => {
+    const setpriv = spawnSync("setpriv", ["--version"]);
+    if (setpriv.error)
+      throw new Error("setpriv not found: install util-linux (`apt-get install util-linux`), which binds services to tiermesh up");
     cfg = await writeMeshConfig();
     up = spawnServiceProcess({ name: "up", command: process.execPath, args: [cli, "up", "--config", cfg.file, "--quiet"] });
     const deadline = Date.now() + 60_000;
