@@ -1,13 +1,11 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnServiceProcess, type ServiceProcess } from "@tiermesh/process";
+import type { ServiceProcess } from "@tiermesh/process";
 import { launcherClient, unary } from "../support/grpc-clients.js";
 import { writeMeshConfig, type TestMeshConfig } from "../support/mesh-config.js";
+import { startTiermeshUp } from "../support/tiermesh-up.js";
 
-const cli = join(fileURLToPath(new URL("../../", import.meta.url)), "services/cli/dist/main.js");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** True while `pid` runs (a zombie waiting to be reaped has ended). */
@@ -29,13 +27,7 @@ describe.runIf(process.platform === "linux")("tiermesh up killed with SIGKILL", 
     if (setpriv.error)
       throw new Error("setpriv not found: install util-linux (`apt-get install util-linux`), which binds services to tiermesh up");
     cfg = await writeMeshConfig();
-    up = spawnServiceProcess({ name: "up", command: process.execPath, args: [cli, "up", "--config", cfg.file, "--quiet"] });
-    const deadline = Date.now() + 60_000;
-    while (!up.lines.some((l) => l.startsWith("tiermesh is up"))) {
-      if (up.child.exitCode !== null) throw new Error(`tiermesh up exited: ${up.lines.slice(-5).join(" | ")}`);
-      if (Date.now() > deadline) throw new Error("tiermesh up did not come up within 60 s");
-      await sleep(50);
-    }
+    up = await startTiermeshUp(cfg.file);
   });
   afterAll(async () => {
     await up?.stop("SIGKILL");

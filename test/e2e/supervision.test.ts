@@ -1,19 +1,16 @@
 import { execFile } from "node:child_process";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnServiceProcess, waitForPort, type ServiceProcess } from "@tiermesh/process";
+import { waitForPort, type ServiceProcess } from "@tiermesh/process";
 import { TierState } from "@tiermesh/proto";
 import { launcherClient, unary } from "../support/grpc-clients.js";
 import { writeMeshConfig, type TestMeshConfig } from "../support/mesh-config.js";
 import { patchModel } from "../support/running-mesh.js";
 import { watchStatus } from "../support/status-watch.js";
+import { cli, startTiermeshUp } from "../support/tiermesh-up.js";
 import { steadyTraffic } from "../support/traffic.js";
 
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const cli = join(root, "services/cli/dist/main.js");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Listed {
@@ -51,19 +48,7 @@ describe("tiermesh up supervises its processes", () => {
 
   beforeAll(async () => {
     cfg = await writeMeshConfig({ patch: (raw) => (raw.log.level = "info") });
-    up = spawnServiceProcess({
-      name: "up",
-      command: process.execPath,
-      args: [cli, "up", "--config", cfg.file, "--quiet"],
-      env: { ...process.env },
-    });
-    const exited = up.exited.then((code) => {
-      throw new Error(`tiermesh up exited (${code}): ${up.lines.slice(-5).join(" | ")}`);
-    });
-    await Promise.race([
-      until("tiermesh up", async () => (up.lines.some((l) => l.startsWith("tiermesh is up")) ? true : undefined), 60_000),
-      exited,
-    ]);
+    up = await startTiermeshUp(cfg.file);
     launcher = launcherClient(cfg.launcherUrl);
   });
   afterAll(async () => {

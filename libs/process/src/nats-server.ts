@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
+import { findExecutable } from "./find-executable.js";
 import { freePort } from "./free-port.js";
 import { boundToParent } from "./parent-bound.js";
 import type { ProcessExit } from "./supervisor.js";
@@ -25,12 +26,9 @@ export function findNatsServer(env: NodeJS.ProcessEnv = process.env): string {
     if (existsSync(explicit)) return explicit;
     throw new NatsServerMissingError();
   }
-  const dirs = [...(env["PATH"] ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin", "/usr/local/bin"];
-  for (const dir of dirs) {
-    const candidate = join(dir, "nats-server");
-    if (dir && existsSync(candidate)) return candidate;
-  }
-  throw new NatsServerMissingError();
+  const found = findExecutable("nats-server", env, ["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"]);
+  if (found === undefined) throw new NatsServerMissingError();
+  return found;
 }
 
 export interface NatsServer {

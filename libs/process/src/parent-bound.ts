@@ -1,5 +1,4 @@
-import { accessSync, constants } from "node:fs";
-import { delimiter, join } from "node:path";
+import { findExecutable } from "./find-executable.js";
 
 /** A command and its arguments, as `spawn` takes them. */
 export interface Command {
@@ -9,21 +8,9 @@ export interface Command {
 
 let setpriv: string | null | undefined;
 
-/** util-linux's `setpriv` on PATH (Linux), or null. */
+/** util-linux's `setpriv` (Linux only), looked up once. */
 function findSetpriv(): string | null {
-  if (setpriv !== undefined) return setpriv;
-  setpriv = null;
-  if (process.platform !== "linux") return setpriv;
-  for (const dir of (process.env["PATH"] ?? "").split(delimiter)) {
-    const file = join(dir, "setpriv");
-    try {
-      accessSync(file, constants.X_OK);
-      setpriv = file;
-      break;
-    } catch {
-      // not in this directory
-    }
-  }
+  if (setpriv === undefined) setpriv = process.platform === "linux" ? (findExecutable("setpriv") ?? null) : null;
   return setpriv;
 }
 
