@@ -1,5 +1,6 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
+import { CallAbortController } from "./call-abort.js";
 
 type HeadersInit = ConstructorParameters<typeof Headers>[0];
 
@@ -27,7 +28,7 @@ export class CallContext implements HandlerContext {
   readonly protocolName: string;
   readonly signal: AbortSignal;
   readonly timeoutMs: () => number | undefined;
-  private readonly controller = new AbortController();
+  private readonly controller = new CallAbortController();
   private readonly callerSignal: AbortSignal | undefined;
   private readonly onCallerAbort: (() => void) | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;

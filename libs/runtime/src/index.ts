@@ -12,3 +12,4 @@ export { waitForServing } from "./wait-serving.js";
 export { ConfigWatcher, type ConfigWatcherOptions } from "./config-watcher.js";
 export { Counter, createMetricsRegistry, Gauge, Histogram, Registry } from "./metrics.js";
 export { HedgeBudget, RetryBudget } from "./retry-budget.js";
+export { CallAbortController } from "./call-abort.js";

@@ -11,6 +11,7 @@ import { httpStatusOf, openAIErrorDetail, openAIErrorType } from "./http-status.
 import { parseChatBody, toInput } from "./openai-request.js";
 import { completionBody, extensionOf, modelObject, toolCallDelta, usageOf } from "./openai-response.js";
 import type { RouterCore } from "./router-core.js";
+import { CallAbortController } from "@tiermesh/runtime";
 
 // The edge uses only what HTTP/1.1 and HTTP/2 compatibility requests and responses share.
 type Req = http.IncomingMessage;
@@ -70,7 +71,7 @@ export function createOpenAIEdge(core: RouterCore, onError: (err: unknown) => vo
     if (path !== "/v1/chat/completions") throw new EdgeError(404, `no route for ${req.method} ${path}`);
     if (req.method !== "POST") throw new EdgeError(405, `${path} takes POST`);
     const body = parseChatBody(await readBody(req));
-    const controller = new AbortController();
+    const controller = new CallAbortController();
     // The caller left before the answer was complete (a finished response needs no abort).
     res.on("close", () => {
       if (!res.writableFinished) controller.abort();

@@ -17,7 +17,7 @@ import {
 } from "@tiermesh/proto";
 import { dayEnd, monthEnd } from "@tiermesh/ledger";
 import type { Classification, CompiledPolicy, ModelEntry } from "@tiermesh/policy";
-import { deadlineFrom, HedgeBudget } from "@tiermesh/runtime";
+import { CallAbortController, deadlineFrom, HedgeBudget } from "@tiermesh/runtime";
 import type { Context, Tracer } from "@tiermesh/telemetry";
 import type { ApiKeyAuth } from "./api-key-auth.js";
 import { promptTokensOf, type ContextFit } from "./context-fit.js";
@@ -311,7 +311,7 @@ export class RouterCore {
     const routed = { ...plan, tiers: fitted.tiers, reasons: [...plan.reasons, ...fitted.reasons] };
     // The request's own signal follows the caller's until the request is over, and no longer:
     // edges abort theirs when a call ends, which must not reach executor calls already done.
-    const controller = new AbortController();
+    const controller = new CallAbortController();
     const forward = () => controller.abort(call.signal.reason);
     call.signal.addEventListener("abort", forward, { once: true });
     // The caller may have gone while the budget was reserved.

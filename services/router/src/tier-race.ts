@@ -4,6 +4,7 @@ import type { ExecuteResponse, ExecuteStreamResponse, ExecuteRequestSchema, Tool
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { continueOnTiers, deliveredBy } from "./answer-continuation.js";
 import { callerError, type ExecutorCallOptions, type RouteRequest } from "./route-request.js";
+import { CallAbortController } from "@tiermesh/runtime";
 
 export type TierEvent =
   | { case: "delta"; value: string }
@@ -68,7 +69,7 @@ export async function* raceTiers(r: RouteRequest, calls: TierCalls, collect: boo
     // Aborted with the request, or alone when it loses a race. (Linked by a listener rather than
     // AbortSignal.any, which costs several times more per call; the request's signal lives only
     // as long as the request, so the listener needs no removal.)
-    const controller = new AbortController();
+    const controller = new CallAbortController();
     if (r.signal.aborted) controller.abort(r.signal.reason);
     else r.signal.addEventListener("abort", () => controller.abort(r.signal.reason), { once: true });
     const options = r.callOptions(controller.signal);

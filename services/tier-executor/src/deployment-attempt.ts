@@ -8,6 +8,7 @@ import type { PaceWatch } from "./inter-token-stall.js";
 import type { ProviderAdapter, ProviderRequest } from "./providers/provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./providers/provider-error.js";
 import type { AnswerPiece } from "./run-contract.js";
+import { CallAbortController } from "@tiermesh/runtime";
 
 /** What one successful attempt produced. */
 export interface AttemptResult {
@@ -71,7 +72,7 @@ const BREAKER_FAILURES = new Set<ProviderFailure>(["server", "network", "timeout
 
 /** Starts one attempt on one deployment, ready to be raced against a hedge. */
 export function startDeploymentAttempt(setup: AttemptSetup): RacedAttempt<AnswerPiece, AttemptResult> {
-  const controller = new AbortController();
+  const controller = new CallAbortController();
   return {
     run: attempt(setup, controller),
     cancel: (why) => controller.abort(new ProviderError("cancelled", `${setup.state.deployment.id}: ${why}`)),
