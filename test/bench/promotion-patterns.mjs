@@ -5,6 +5,7 @@
 // and a mark-compact pauses every call in the process (README: "Tail latency and the garbage
 // collector").
 // Usage: node test/bench/promotion-patterns.mjs [--ops 200000] [--runs 3]
+import { AsyncResource } from "node:async_hooks";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -49,11 +50,21 @@ const CASES = {
       cached: false,
     };
   },
+  "AsyncResource#bind (Node)": (i) => {
+    const captured = [i];
+    new AsyncResource("bench").bind(() => captured.length)();
+  },
+  "AsyncResource#bind, lean (leanAsyncResourceBind)": (i, sink) => {
+    sink.lean ??= sink.leanAsyncResourceBind();
+    const captured = [i];
+    new AsyncResource("bench").bind(() => captured.length)();
+  },
 };
 
 if (values.child) {
   const run = CASES[values.child];
-  const sink = { listener: () => undefined, CallAbortController: (await import("@tiermesh/runtime")).CallAbortController };
+  const { CallAbortController, leanAsyncResourceBind } = await import("@tiermesh/runtime");
+  const sink = { listener: () => undefined, CallAbortController, leanAsyncResourceBind };
   for (let i = 0; i < ops; i++) {
     run(i, sink);
     if (i % 50 === 0) await new Promise((resolve) => setImmediate(resolve));

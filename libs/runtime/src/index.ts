@@ -13,3 +13,4 @@ export { ConfigWatcher, type ConfigWatcherOptions } from "./config-watcher.js";
 export { Counter, createMetricsRegistry, Gauge, Histogram, Registry } from "./metrics.js";
 export { HedgeBudget, RetryBudget } from "./retry-budget.js";
 export { CallAbortController } from "./call-abort.js";
+export { leanAsyncResourceBind } from "./lean-async-bind.js";

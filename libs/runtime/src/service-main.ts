@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "@tiermesh/config";
 import { startTracing, type Tracing } from "@tiermesh/telemetry";
+import { leanAsyncResourceBind } from "./lean-async-bind.js";
 import { createLogger, type Logger } from "./logger.js";
 
 export interface ServiceArgs {
@@ -31,6 +32,8 @@ export async function runService(
   extraOptions: readonly string[],
   start: (args: ServiceArgs) => Promise<RunningService>,
 ): Promise<void> {
+  // Before any HTTP/2 stream is opened (see leanAsyncResourceBind).
+  leanAsyncResourceBind();
   const fail = (message: string, code: number): never => {
     process.stderr.write(`tiermesh-${name}: ${message}\n`);
     process.exit(code);
