@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
@@ -26,6 +27,8 @@ export interface LedgerAggregatorOptions {
 }
 
 const NS_PER_MS = 1_000_000;
+/** Records decoded or applied between two turns of the event loop (see apply). */
+const RECORDS_PER_TURN = 32;
 const RETRY_MS = 1_000;
 const MAX_CAS_TRIES = 20;
 
@@ -133,7 +136,17 @@ export class LedgerAggregator {
     const judge = this.options.judge();
     const byKey = new Map<string, { record: UsageRecord; sequence: bigint }[]>();
     const batchSubject = ledgerBatchSubject(this.options.subjectPrefix);
+    // A fetch can bring thousands of records; decoded and applied in one go they would hold
+    // the event loop for milliseconds, and in the one-process mode requests wait behind it.
+    let sinceTurn = 0;
+    const turn = async (records: number) => {
+      sinceTurn += records;
+      if (sinceTurn < RECORDS_PER_TURN) return;
+      sinceTurn = 0;
+      await nextTurn();
+    };
     for (const m of messages) {
+      await turn(0);
       let records: UsageRecord[];
       try {
         records = decodeLedgerMessage(m.subject, batchSubject, m.data);
@@ -147,6 +160,7 @@ export class LedgerAggregator {
         list.push({ record, sequence: ledgerPosition(m.seq, index) });
         byKey.set(key, list);
       }
+      await turn(records.length);
     }
     for (const [key, records] of byKey) {
       for (let tries = 0; ; tries++) {
@@ -156,6 +170,7 @@ export class LedgerAggregator {
         const next: UsageAggregate = aggregate ?? emptyAggregate(records[0]!.record);
         let changed = 0;
         for (const { record, sequence } of records) if (applyRecord(next, record, sequence, judge)) changed++;
+        await turn(records.length);
         if (changed === 0) break;
         if (await writeAggregate(kv, key, next, revision)) {
           this.applied += changed;
