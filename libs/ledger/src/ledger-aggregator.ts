@@ -146,7 +146,6 @@ export class LedgerAggregator {
       await nextTurn();
     };
     for (const m of messages) {
-      await turn(0);
       let records: UsageRecord[];
       try {
         records = decodeLedgerMessage(m.subject, batchSubject, m.data);

@@ -20,8 +20,6 @@ function setResource(this: Record<symbol, unknown>, value: unknown): void {
   this[kResource] = value;
 }
 
-type Bind = <F extends (...args: never[]) => unknown>(fn: F, thisArg?: unknown) => F;
-
 function leanBind(this: AsyncResource, fn: (...args: unknown[]) => unknown, thisArg?: unknown): unknown {
   if (typeof fn !== "function") throw new TypeError(`The "fn" argument must be of type function. Received ${typeof fn}`);
   const resource = this;
@@ -66,6 +64,6 @@ function bindMakesAccessors(): boolean {
  */
 export function leanAsyncResourceBind(): boolean {
   if (AsyncResource.prototype.bind === (leanBind as unknown) || !bindMakesAccessors()) return false;
-  AsyncResource.prototype.bind = leanBind as unknown as Bind as typeof AsyncResource.prototype.bind;
+  AsyncResource.prototype.bind = leanBind as unknown as typeof AsyncResource.prototype.bind;
   return true;
 }

@@ -3,6 +3,7 @@ import type * as http2 from "node:http2";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { RETRY_AFTER_HEADER } from "@tiermesh/proto";
 import { nodeHeaders, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from "@tiermesh/telemetry";
+import { CallAbortController } from "@tiermesh/runtime";
 import { EdgeError } from "./edge-error.js";
 import { readBody, sendJson } from "./edge-io.js";
 import type { BatchDesk } from "./batch-desk.js";
@@ -11,7 +12,6 @@ import { httpStatusOf, openAIErrorDetail, openAIErrorType } from "./http-status.
 import { parseChatBody, toInput } from "./openai-request.js";
 import { completionBody, extensionOf, modelObject, toolCallDelta, usageOf } from "./openai-response.js";
 import type { RouterCore } from "./router-core.js";
-import { CallAbortController } from "@tiermesh/runtime";
 
 // The edge uses only what HTTP/1.1 and HTTP/2 compatibility requests and responses share.
 type Req = http.IncomingMessage;

@@ -2,9 +2,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ExecuteResponse, ExecuteStreamResponse, ExecuteRequestSchema, ToolCallDelta } from "@tiermesh/proto";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { CallAbortController } from "@tiermesh/runtime";
 import { continueOnTiers, deliveredBy } from "./answer-continuation.js";
 import { callerError, type ExecutorCallOptions, type RouteRequest } from "./route-request.js";
-import { CallAbortController } from "@tiermesh/runtime";
 
 export type TierEvent =
   | { case: "delta"; value: string }

@@ -1,4 +1,5 @@
 import { OutcomeStatus } from "@tiermesh/proto";
+import { CallAbortController } from "@tiermesh/runtime";
 import { AttemptSpan, type AttemptTracing } from "./attempt-span.js";
 import type { OutcomeInit } from "@tiermesh/tier-status";
 import { costUsd, estimatePromptTokens, estimateTokens } from "./cost.js";
@@ -8,7 +9,6 @@ import type { PaceWatch } from "./inter-token-stall.js";
 import type { ProviderAdapter, ProviderRequest } from "./providers/provider-adapter.js";
 import { ProviderError, type ProviderFailure } from "./providers/provider-error.js";
 import type { AnswerPiece } from "./run-contract.js";
-import { CallAbortController } from "@tiermesh/runtime";
 
 /** What one successful attempt produced. */
 export interface AttemptResult {
