@@ -14,3 +14,4 @@ export { Counter, createMetricsRegistry, Gauge, Histogram, Registry } from "./me
 export { HedgeBudget, RetryBudget } from "./retry-budget.js";
 export { CallAbortController } from "./call-abort.js";
 export { leanAsyncResourceBind } from "./lean-async-bind.js";
+export { afterReply, afterReplyIdle, onAfterReplyError } from "./after-reply.js";

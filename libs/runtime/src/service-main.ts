@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig, type Config } from "@tiermesh/config";
 import { startTracing, type Tracing } from "@tiermesh/telemetry";
+import { onAfterReplyError } from "./after-reply.js";
 import { leanAsyncResourceBind } from "./lean-async-bind.js";
 import { createLogger, type Logger } from "./logger.js";
 
@@ -55,6 +56,7 @@ export async function runService(
     throw cause;
   }
   const logger = createLogger(name, config.log.level);
+  onAfterReplyError((err) => logger.error({ err }, "book-keeping after a reply failed"));
   let running: RunningService;
   let tracing: Tracing;
   try {

@@ -15,6 +15,7 @@ import {
   type ExecuteRequestSchema,
   type ExecuteResponse,
 } from "@tiermesh/proto";
+import { afterReply } from "@tiermesh/runtime";
 import { isContextMiss, type ContextDemandInput, type ContextFit, type ContextRange } from "./context-fit.js";
 import type { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import type { RouteTrace } from "./route-trace.js";
@@ -237,7 +238,8 @@ export class RouteRequest {
   failedFinally(err: ConnectError): void {
     this.finished("", Code[err.code]);
     this.init.trace?.end(this.reasons, err, Code[err.code]);
-    this.record((h) => failedRecord(h, err, this.reasons, performance.now() - this.init.started));
+    const ms = performance.now() - this.init.started;
+    this.record((h) => failedRecord(h, err, this.reasons, ms));
   }
 
   respond(r: ExecuteResponse, tierAttempts: number, content: string, ttftUs: bigint): CompleteResponse {
@@ -269,18 +271,23 @@ export class RouteRequest {
       timings: { ttftUs, totalUs: this.sinceStartUs(), providerUs: r.timings?.providerUs ?? 0n },
     });
     this.init.trace?.served(response);
-    this.deps.onAnswered?.(response);
+    const answered = this.deps.onAnswered;
+    if (answered) afterReply(() => answered(response));
     this.record((h) => answeredRecord(h, response));
     return response;
   }
 
   private recorded = false;
 
+  /** The request's usage record, built and handed to the ledger after the reply. */
   private record(build: (header: UsageHeader) => UsageRecord): void {
     const u = this.init.usage;
     if (this.recorded || !u) return;
     this.recorded = true;
-    this.deps.usage?.(build({ ...u, requestId: this.id }));
+    const sink = this.deps.usage;
+    if (!sink) return;
+    const header = { ...u, requestId: this.id };
+    afterReply(() => sink(build(header)));
   }
 
   /** Releases what the routing plan held (promotion capacity); ends the request's span if a failure has not. */
@@ -293,6 +300,10 @@ export class RouteRequest {
   }
 
   private finished(served: string, code: string): void {
-    this.deps.onFinished?.(this.init.classification.tier, served, code, (performance.now() - this.init.started) / 1_000);
+    const sink = this.deps.onFinished;
+    if (!sink) return;
+    const requested = this.init.classification.tier;
+    const seconds = (performance.now() - this.init.started) / 1_000;
+    afterReply(() => sink(requested, served, code, seconds));
   }
 }

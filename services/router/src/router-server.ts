@@ -4,6 +4,7 @@ import { createClient, type Client, type Transport } from "@connectrpc/connect";
 import { endpointUrl, hasRateLimits, rateLimitsOf, TierLadder, type Config } from "@tiermesh/config";
 import { ClassifierService, JobService, RouterService, TierExecutorService, TierState } from "@tiermesh/proto";
 import {
+  afterReplyIdle,
   clientTracing,
   createGrpcJsTransport,
   createMeshTransport,
@@ -294,6 +295,8 @@ export function createRouterServer(config: Config, logger: Logger, options: Rout
       await policySource.close();
       await rpc.close();
       budget.stop();
+      // The last answers' records are appended after their replies.
+      await afterReplyIdle();
       // Records not yet stored get a last chance while the connection is still open.
       if (!(await ledger.drain(3_000))) logger.warn({ buffered: ledger.bufferedCount }, "usage records not stored before shutdown");
       ledger.close();

@@ -10,6 +10,7 @@ import {
   ToolCallDeltaSchema,
   type ExecuteStreamResponse,
 } from "@tiermesh/proto";
+import { afterReplyIdle } from "@tiermesh/runtime";
 import { describe, expect, it } from "vitest";
 import { PassiveTierBreaker } from "./passive-tier-breaker.js";
 import { RouteRequest } from "./route-request.js";
@@ -103,6 +104,7 @@ describe("raceTiers", () => {
     expect(result.value.tier).toBe("gold");
     expect(result.tierAttempts).toBe(1);
     expect(opened.map((o) => o.tier)).toEqual(["gold"]);
+    await afterReplyIdle();
     expect(finished).toEqual(["gold:ok"]);
   });
 
@@ -239,6 +241,7 @@ describe("raceTiers", () => {
     ]);
     expect(result.value.tier).toBe("silver");
     expect(result.tierAttempts).toBe(2);
+    await afterReplyIdle();
     expect(finished).toEqual(["silver:ok"]);
     expect(r.reasons.at(-1)).toBe(
       "gold's stream failed after 10 characters reached the caller (Unavailable: tier gold: stream interrupted after the first token: cut); continued on silver from that text as an assistant prefix",
@@ -311,6 +314,7 @@ describe("raceTiers", () => {
     expect(err?.code).toBe(Code.Unavailable);
     expect(err?.rawMessage).toBe("tier gold: stream interrupted after the first token: cut");
     expect(opened.map((o) => o.tier)).toEqual(["gold", "silver", "bronze"]);
+    await afterReplyIdle();
     expect(finished).toEqual([":Unavailable"]);
     expect(r.reasons.join("\n")).toMatch(/silver could not continue gold's answer \(FailedPrecondition/);
   });
@@ -419,6 +423,7 @@ describe("raceTiers", () => {
     expect(seen).toEqual(["delta", "toolCall"]);
     expect(err?.code).toBe(Code.Unavailable);
     expect(opened.map((o) => o.tier)).toEqual(["gold"]);
+    await afterReplyIdle();
     expect(finished).toEqual([":Unavailable"]);
     expect(r.reasons.join("; ")).toContain("a tool call cannot be continued elsewhere");
   });

@@ -2,7 +2,7 @@ import { hostname } from "node:os";
 import type { Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { Config } from "@tiermesh/config";
 import { TierExecutorService } from "@tiermesh/proto";
-import { createRpcServer, serverTracing, StartupError, type Logger, type RpcServer } from "@tiermesh/runtime";
+import { afterReply, afterReplyIdle, createRpcServer, serverTracing, StartupError, type Logger, type RpcServer } from "@tiermesh/runtime";
 import { Tiermesh, tracerFor } from "@tiermesh/telemetry";
 import { NatsLink, OutcomeReporter, subjects, type OutcomeInit } from "@tiermesh/tier-status";
 import { createExecutorMetrics } from "./executor-metrics.js";
@@ -67,10 +67,12 @@ export function createTierExecutorServer(
     tierName,
     tier,
     providers,
-    report: (o) => {
-      observe(o);
-      sink(o);
-    },
+    // Metrics and the outcome report leave the answer's path.
+    report: (o) =>
+      afterReply(() => {
+        observe(o);
+        sink(o);
+      }),
     logger: logger.child({ tier: tierName }),
     tracer,
   });
@@ -108,6 +110,7 @@ export function createTierExecutorServer(
     async close() {
       await jobs?.close();
       await rpc.close();
+      await afterReplyIdle();
       reporter?.close();
       await link?.close();
       await Promise.all([...providers.values()].map((p) => p.close()));

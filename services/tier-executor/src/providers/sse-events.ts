@@ -1,3 +1,4 @@
+import { StringDecoder } from "node:string_decoder";
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 
 /**
@@ -8,9 +9,10 @@ import { createParser, type EventSourceMessage } from "eventsource-parser";
 export async function* sseEvents(body: AsyncIterable<unknown>): AsyncGenerator<EventSourceMessage> {
   let events: EventSourceMessage[] = [];
   const parser = createParser({ onEvent: (event) => events.push(event) });
-  const decoder = new TextDecoder();
+  // Not TextDecoder: each one opens an ICU converter, about 10 µs per response under load.
+  const decoder = new StringDecoder("utf8");
   for await (const chunk of body) {
-    parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+    parser.feed(decoder.write(chunk as Uint8Array));
     // Yielded one by one: `yield*` over an array wraps every event in an async-from-sync step.
     const parsed = events;
     // A new array rather than `length = 0` (shrinking an array is a runtime call in V8, once per chunk).
