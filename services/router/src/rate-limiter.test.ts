@@ -124,8 +124,39 @@ describe("RateLimiter shared by replicas", () => {
           expect(admitted).toBeLessThanOrEqual(limit + count);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 300 },
     );
+  });
+
+  it("does not hand out the same headroom twice when a replica claims again before hearing a claim made without its own", () => {
+    // Reports take 15 ms; replica 0's sync periods start at ...00 ms, replica 1's at ...63 ms.
+    const { replicas, advance } = cluster(2, limitsOf(4), { delayMs: 15 });
+    const admit = (replica: number, requests: number) =>
+      Array.from({ length: requests }, () => replicas[replica]!.admit("acme", () => 0).admitted);
+    advance(34);
+    // Replica 1 claims half the limit on its first request and uses it up.
+    expect(admit(1, 2)).toEqual([true, true]);
+    advance(14);
+    // Replica 0 claims before replica 1's claim arrives: half the limit too, and one request past it from what looks unclaimed.
+    expect(admit(0, 3)).toEqual([true, true, true]);
+    advance(14);
+    // Replica 1's sync period comes before replica 0's claim arrives. Replica 0 counted it at nothing
+    // claimed, and it has admitted past that, so it neither raises its ceiling nor lets one more through.
+    expect(admit(1, 2)).toEqual([false, false]);
+  });
+
+  it("claims again on the first request once a raise is safe when its sync period came too soon after the last one", () => {
+    const { replicas, advance } = cluster(2, limitsOf(100));
+    const admit = (requests: number) => Array.from({ length: requests }, () => replicas[1]!.admit("acme", () => 0).admitted);
+    advance(34);
+    // Half the limit, and one request past it from the unclaimed headroom.
+    expect(admit(52)).toEqual([...Array(51).fill(true), false]);
+    // Its sync period (at 63 ms) comes within two deliveries of that: no raise yet.
+    advance(35);
+    expect(admit(1)).toEqual([false]);
+    // Well before the next period, the first request claims half of what is left (24.5), and one more may pass past it.
+    advance(10);
+    expect(admit(26)).toEqual([...Array(25).fill(true), false]);
   });
 
   it("admits close to the limit when two replicas share twice its rate evenly", () => {

@@ -34,6 +34,11 @@ export interface RateLimiterOptions {
   syncMs: number;
   /** Called when this replica claimed a new ceiling between sync periods, which the others should hear at once. */
   onClaim?: () => void;
+  /**
+   * The longest a report may take to reach the other replicas for the bound to hold (default
+   * 20 ms: NATS on a LAN delivers in well under a millisecond, the rest is for a loaded event loop).
+   */
+  deliveryMs?: number;
   windowMs?: number;
   now?: () => number;
 }
@@ -46,21 +51,33 @@ export interface RateLimiterOptions {
  * counts and the others' last reported ceilings). It admits only within its ceiling (counts
  * plus allowance) and reports it. Replicas that claim at the same moment each take a share of
  * what the others had left, so the ceilings together never exceed the limit, provided reports
- * arrive within a sync period. A replica with no requests for a tenant claims nothing, so a
+ * arrive within `deliveryMs`. A replica with no requests for a tenant claims nothing, so a
  * busy one gets the headroom over a few periods.
  *
+ * A claim counts each other replica at the ceiling last heard from it, which may predate that
+ * replica's latest raise. Were that replica, having admitted past its older ceiling, to raise
+ * again before hearing of the claim, both would take the same headroom. So a replica raises its
+ * ceiling only while it has admitted no more than any ceiling it held in the last 2 ×
+ * `deliveryMs`, by when every claim made without hearing of its raises has been heard here.
+ * Until then its claims may lower the ceiling but not raise it; the first request once it may
+ * claims again, rather than waiting for the next period.
+ *
  * One request larger than the allowance may be admitted per period from the unclaimed headroom
- * (else, near the limit or with small limits, it would never pass); two replicas doing so at
- * the same moment can overshoot by one request each. Without NATS each replica keeps to
- * limit ÷ the replicas it last saw, counted on its own admissions.
+ * (else, near the limit or with small limits, it would never pass), after a claim made under
+ * that same condition; two replicas doing so at the same moment can overshoot by one request
+ * each. Without NATS each replica keeps to limit ÷ the replicas it last saw, counted on its
+ * own admissions.
  */
 export class RateLimiter {
   private readonly usage = new Map<string, TenantUsage>();
   private readonly windowMs: number;
+  private readonly settleMs: number;
   private readonly now: () => number;
 
   constructor(private readonly options: RateLimiterOptions) {
     this.windowMs = options.windowMs ?? 60_000;
+    // A claim made elsewhere without hearing of a change here is heard here at most two deliveries after it.
+    this.settleMs = 2 * (options.deliveryMs ?? 20);
     this.now = options.now ?? Date.now;
   }
 
@@ -131,25 +148,45 @@ export class RateLimiter {
   private tenant(name: string): TenantUsage {
     let u = this.usage.get(name);
     if (!u) {
-      u = new TenantUsage(this.windowMs);
+      u = new TenantUsage(this.windowMs, this.settleMs);
       this.usage.set(name, u);
     }
     return u;
   }
 
-  /** Sets the ceiling for the next period: counts plus, if the tenant had requests, a share of the unclaimed headroom. */
+  /**
+   * Sets the ceiling for the next period: counts plus, if the tenant had requests, a share of the
+   * unclaimed headroom. While the ceiling is not settled it may fall but not rise, no request may
+   * be let through beyond it, and the first request once it has settled claims again.
+   */
   private claim(u: TenantUsage, caps: Counts, mode: SharingMode, now: number): void {
     const active = u.demand;
+    const settled = this.settled(u, caps, now);
+    const held = u.current();
+    const next = { ...held };
     for (const d of DIMENSIONS) {
       const allowance = active && caps[d] !== Infinity ? Math.max(0, this.unclaimed(u, d, caps[d], mode, now)) / mode.replicas : 0;
       const ceiling = caps[d] === Infinity ? Infinity : u.ownCur[d] + allowance;
-      if (ceiling !== u.ceiling[d] || u.ceilingWindow !== u.window) u.changed = true;
-      u.ceiling[d] = ceiling;
+      next[d] = settled ? ceiling : Math.min(ceiling, held[d]);
     }
-    u.ceilingWindow = u.window;
+    u.setCeiling(next, now);
     u.idleClaim = !active;
     u.demand = false;
-    u.stretched = false;
+    u.stretchable = settled;
+    u.claimDeferred = active && !settled;
+  }
+
+  /** Whether this replica may raise its ceiling on every limited dimension (see TenantUsage.settled). */
+  private settled(u: TenantUsage, caps: Counts, now: number): boolean {
+    return DIMENSIONS.every((d) => caps[d] === Infinity || u.settled(d, now));
+  }
+
+  /**
+   * Whether a request claims before it is checked: the first of a window here, the first since a
+   * claim found no requests, or the first once a claim that could not raise the ceiling may.
+   */
+  private claimsFirst(u: TenantUsage, caps: Counts, now: number): boolean {
+    return u.ceilingWindow !== u.window || u.idleClaim || (u.claimDeferred && this.settled(u, caps, now));
   }
 
   /** The headroom in the current window nobody has claimed: the limit less the previous window's weighted total, own counts and the others' ceilings. */
@@ -159,8 +196,8 @@ export class RateLimiter {
   }
 
   private withinCeiling(u: TenantUsage, cost: Counts, caps: Counts, mode: SharingMode, now: number): RateDecision | undefined {
-    if (u.ceilingWindow !== u.window || u.idleClaim) {
-      // The first request of a window here, or since the last claim found none: claim now, and tell the others at once.
+    if (this.claimsFirst(u, caps, now)) {
+      // Tell the others at once rather than at the next sync period.
       u.demand = true;
       this.claim(u, caps, mode, now);
       this.options.onClaim?.();
@@ -168,7 +205,7 @@ export class RateLimiter {
     const stretch: Dimension[] = [];
     for (const d of DIMENSIONS) {
       if (caps[d] === Infinity || u.ownCur[d] + cost[d] <= u.ceiling[d]) continue;
-      if (!u.stretched && cost[d] <= this.unclaimed(u, d, caps[d], mode, now)) {
+      if (u.stretchable && cost[d] <= this.unclaimed(u, d, caps[d], mode, now)) {
         stretch.push(d);
         continue;
       }
@@ -177,9 +214,10 @@ export class RateLimiter {
       return this.refusal(d, caps[d], prev * (1 - u.fraction(now)) + cur, cost[d], Math.max(wait, this.options.syncMs));
     }
     if (stretch.length > 0) {
-      u.stretched = true;
-      for (const d of stretch) u.ceiling[d] = u.ownCur[d] + cost[d];
-      u.changed = true;
+      u.stretchable = false;
+      const next = { ...u.ceiling };
+      for (const d of stretch) next[d] = u.ownCur[d] + cost[d];
+      u.setCeiling(next, now);
       this.options.onClaim?.();
     }
     return undefined;

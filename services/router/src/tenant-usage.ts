@@ -33,7 +33,7 @@ export class TenantUsage {
   window = Number.NEGATIVE_INFINITY;
   ownPrev = zero();
   ownCur = zero();
-  /** What this replica may admit up to in the current window (its counts plus its allowance). */
+  /** What this replica may admit up to in the current window (its counts plus its allowance); set with setCeiling. */
   ceiling = zero();
   /** The window `ceiling` was claimed for. */
   ceilingWindow = Number.NEGATIVE_INFINITY;
@@ -41,13 +41,28 @@ export class TenantUsage {
   demand = false;
   /** The last claim was made with no requests (it claimed nothing beyond the counts). */
   idleClaim = false;
-  /** A request larger than the allowance was let through from the unclaimed headroom this period. */
-  stretched = false;
+  /** The last claim had requests but could not raise the ceiling yet (see settled). */
+  claimDeferred = false;
+  /**
+   * A request larger than the allowance may still be let through from the unclaimed headroom this
+   * period: none has been yet, and the period's claim was made with the ceiling settled (see settled).
+   */
+  stretchable = false;
   /** Counts or ceiling changed since the last report. */
   changed = false;
   private readonly peers = new Map<string, Peer>();
+  /** Ceilings this replica held earlier in the current window, each remembered until `until`. */
+  private readonly replaced: { ceiling: Counts; until: number }[] = [];
 
-  constructor(private readonly windowMs: number) {}
+  /**
+   * `settleMs`: how long after this replica changes its ceiling another replica may still claim
+   * without having heard of the change, and have that claim not yet heard here (two deliveries
+   * of a report).
+   */
+  constructor(
+    private readonly windowMs: number,
+    private readonly settleMs: number,
+  ) {}
 
   /** Moves to `now`'s window. */
   roll(now: number): void {
@@ -57,6 +72,7 @@ export class TenantUsage {
     this.ownCur = zero();
     this.window = w;
     this.changed = true;
+    this.replaced.length = 0;
     for (const peer of this.peers.values()) for (const key of peer.windows.keys()) if (key < w - 1) peer.windows.delete(key);
   }
 
@@ -69,6 +85,35 @@ export class TenantUsage {
     this.ownCur.requests += cost.requests;
     this.ownCur.tokens += cost.tokens;
     this.changed = true;
+  }
+
+  /** The ceiling in force for the current window as the others see it: never below the counts, the counts alone before a claim. */
+  current(): Counts {
+    if (this.ceilingWindow !== this.window) return { ...this.ownCur };
+    return { requests: Math.max(this.ceiling.requests, this.ownCur.requests), tokens: Math.max(this.ceiling.tokens, this.ownCur.tokens) };
+  }
+
+  /** Claims `next` as the ceiling for the current window, remembering the one it replaces (see settled). */
+  setCeiling(next: Counts, now: number): void {
+    const before = this.current();
+    if (this.ceilingWindow !== this.window || next.requests !== this.ceiling.requests || next.tokens !== this.ceiling.tokens)
+      this.changed = true;
+    if (next.requests !== before.requests || next.tokens !== before.tokens)
+      this.replaced.push({ ceiling: before, until: now + this.settleMs });
+    this.ceiling = { ...next };
+    this.ceilingWindow = this.window;
+  }
+
+  /**
+   * Whether the counts for `d` are within every ceiling this replica held in the last `settleMs`,
+   * so that it may raise its ceiling again. Another replica that claimed before hearing of this
+   * one's latest raise took its share counting this one at the earlier, lower ceiling; a raise
+   * made here past that ceiling before that claim is heard would hand out the same headroom twice.
+   * After `settleMs` every such claim has been heard and is counted among the others' ceilings.
+   */
+  settled(d: Dimension, now: number): boolean {
+    for (let i = this.replaced.length - 1; i >= 0; i--) if (this.replaced[i]!.until <= now) this.replaced.splice(i, 1);
+    return this.replaced.every((r) => this.ownCur[d] <= r.ceiling[d]);
   }
 
   /** Previous and current window counts for `d`: every replica's, or this one's alone. */
@@ -112,8 +157,7 @@ export class TenantUsage {
     const out: { window: number; counts: Counts; ceiling: Counts }[] = [];
     if (this.ownPrev.requests > 0 || this.ownPrev.tokens > 0)
       out.push({ window: this.window - 1, counts: { ...this.ownPrev }, ceiling: { ...this.ownPrev } });
-    const ceiling = this.ceilingWindow === this.window ? this.ceiling : this.ownCur;
-    if (Number.isFinite(this.window)) out.push({ window: this.window, counts: { ...this.ownCur }, ceiling: { ...ceiling } });
+    if (Number.isFinite(this.window)) out.push({ window: this.window, counts: { ...this.ownCur }, ceiling: this.current() });
     return out;
   }
 }
