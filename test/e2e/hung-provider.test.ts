@@ -95,7 +95,8 @@ describe("a provider that hangs (accepts, never answers)", () => {
     expect(traffic.failed).toEqual([]);
     const during: Served[] = traffic.served.filter((r) => r.startedAt >= hangAt && r.startedAt < endAt);
     expect(during.length).toBeGreaterThan(50);
-    expect(during.every((r) => r.served === "gold")).toBe(true);
+    // Any request served elsewhere is named with its routing reasons.
+    expect(during.filter((r) => r.served !== "gold").map((r) => ({ served: r.served, reasons: r.reasons }))).toEqual([]);
     expect(Math.max(...during.map(latency))).toBeLessThan(TTFT_TIMEOUT_MS * 0.6);
     const goldDown = status.events.filter((e) => e.event.tier === "gold" && e.event.state === TierState.DOWN && e.receivedAt >= hangAt);
     expect(goldDown).toEqual([]);
