@@ -34,14 +34,15 @@ export interface RateLimiterOptions {
   syncMs: number;
   /** Called when this replica claimed a new ceiling between sync periods, which the others should hear at once. */
   onClaim?: () => void;
-  /**
-   * The longest a report may take to reach the other replicas for the bound to hold (default
-   * 20 ms: NATS on a LAN delivers in well under a millisecond, the rest is for a loaded event loop).
-   */
-  deliveryMs?: number;
   windowMs?: number;
   now?: () => number;
 }
+
+/**
+ * The longest a report may take to reach the other replicas for the bound to hold: NATS on a
+ * LAN delivers in well under a millisecond, the rest is for a loaded event loop.
+ */
+const DELIVERY_MS = 20;
 
 /**
  * Requests and tokens per minute per tenant, shared by every router replica without a round
@@ -51,14 +52,14 @@ export interface RateLimiterOptions {
  * counts and the others' last reported ceilings). It admits only within its ceiling (counts
  * plus allowance) and reports it. Replicas that claim at the same moment each take a share of
  * what the others had left, so the ceilings together never exceed the limit, provided reports
- * arrive within `deliveryMs`. A replica with no requests for a tenant claims nothing, so a
+ * arrive within DELIVERY_MS (20 ms). A replica with no requests for a tenant claims nothing, so a
  * busy one gets the headroom over a few periods.
  *
  * A claim counts each other replica at the ceiling last heard from it, which may predate that
  * replica's latest raise. Were that replica, having admitted past its older ceiling, to raise
  * again before hearing of the claim, both would take the same headroom. So a replica raises its
  * ceiling only while it has admitted no more than any ceiling it held in the last 2 ×
- * `deliveryMs`, by when every claim made without hearing of its raises has been heard here.
+ * DELIVERY_MS, by when every claim made without hearing of its raises has been heard here.
  * Until then its claims may lower the ceiling but not raise it; the first request once it may
  * claims again, rather than waiting for the next period.
  *
@@ -77,7 +78,7 @@ export class RateLimiter {
   constructor(private readonly options: RateLimiterOptions) {
     this.windowMs = options.windowMs ?? 60_000;
     // A claim made elsewhere without hearing of a change here is heard here at most two deliveries after it.
-    this.settleMs = 2 * (options.deliveryMs ?? 20);
+    this.settleMs = 2 * DELIVERY_MS;
     this.now = options.now ?? Date.now;
   }
 
